@@ -1,0 +1,27 @@
+// Command hardened is a drop-in OCI container runtime that hardens every
+// container it starts. It speaks runc's command line and runs containers
+// in-process through runc's libcontainer.
+package main
+
+import (
+	"os"
+
+	"github.com/opencontainers/runc/libcontainer"
+	// nsenter runs its C constructor before the Go runtime starts when the
+	// binary is re-executed as "hardened init"; it must be linked in.
+	_ "github.com/opencontainers/runc/libcontainer/nsenter"
+
+	"github.com/hardened-runtime/hardened/shim"
+)
+
+func init() {
+	// libcontainer re-executes this binary as "<argv0> init" to become the
+	// container's init. That path must never reach the CLI.
+	if len(os.Args) > 1 && os.Args[1] == "init" {
+		libcontainer.Init()
+	}
+}
+
+func main() {
+	os.Exit(shim.Main(os.Args))
+}
