@@ -1,0 +1,118 @@
+package testutil
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// EnvBinary names the environment variable that holds the path of the
+// runtime under test (for example /usr/sbin/runc to check the tests
+// themselves against runc).
+const EnvBinary = "HARDENED_BIN"
+
+// ModulePath is the import path of the runtime's main package.
+const ModulePath = "github.com/hardened-runtime/hardened"
+
+// RequireRoot skips the test unless it runs as root.
+func RequireRoot(tb testing.TB) {
+	tb.Helper()
+	if os.Geteuid() != 0 {
+		tb.Skip("needs root: run as root, e.g. sudo -E go test ./tests/...")
+	}
+}
+
+// Binary returns the absolute path of the runtime under test, from
+// HARDENED_BIN. When HARDENED_BIN is unset the test is skipped with a hint:
+// the package's TestMain should call Main, which builds the binary once.
+func Binary(tb testing.TB) string {
+	tb.Helper()
+	bin := os.Getenv(EnvBinary)
+	if bin == "" {
+		tb.Skipf("%s is not set: set it to the runtime to test (e.g. %s=$(pwd)/hardened or %s=$(which runc)), or call testutil.Main from TestMain to build it", EnvBinary, EnvBinary, EnvBinary)
+	}
+	abs, err := filepath.Abs(bin)
+	if err != nil {
+		tb.Fatalf("%s=%q: %v", EnvBinary, bin, err)
+	}
+	if _, err := os.Stat(abs); err != nil {
+		tb.Fatalf("%s=%q: %v", EnvBinary, bin, err)
+	}
+	return abs
+}
+
+// ModuleRoot returns the directory of the module's go.mod, found by walking
+// up from the current directory (go test runs in the package directory).
+func ModuleRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		data, err := os.ReadFile(filepath.Join(dir, "go.mod"))
+		if err == nil && strings.Contains(string(data), "module "+ModulePath+"\n") {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", fmt.Errorf("go.mod of %s not found above the current directory", ModulePath)
+		}
+		dir = parent
+	}
+}
+
+// BuildBinary builds the runtime with seccomp support into dir and returns
+// the binary's path.
+func BuildBinary(ctx context.Context, dir string) (string, error) {
+	root, err := ModuleRoot()
+	if err != nil {
+		return "", err
+	}
+	out := filepath.Join(dir, "hardened")
+	cmd := exec.CommandContext(ctx, "go", "build", "-tags", "seccomp", "-o", out, ModulePath)
+	cmd.Dir = root
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build %s: %w\n%s", ModulePath, err, b)
+	}
+	return out, nil
+}
+
+// Main is for a test package's TestMain: when HARDENED_BIN is unset it
+// builds the runtime into a temporary directory and sets HARDENED_BIN for
+// this test process, so the build happens once per package. setup, if not
+// nil, runs after that (start shared daemons there) and returns a teardown.
+// Main returns the exit code for os.Exit.
+func Main(m *testing.M, setup func() (teardown func(), err error)) int {
+	if os.Getenv(EnvBinary) == "" && os.Geteuid() == 0 {
+		dir, err := os.MkdirTemp("", "hardened-bin-")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "testutil.Main:", err)
+			return 1
+		}
+		defer os.RemoveAll(dir)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		bin, err := BuildBinary(ctx, dir)
+		cancel()
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "testutil.Main: %s is unset and building the runtime failed (set %s to test a prebuilt binary): %v\n", EnvBinary, EnvBinary, err)
+			return 1
+		}
+		os.Setenv(EnvBinary, bin)
+	}
+	if setup != nil && os.Geteuid() == 0 {
+		teardown, err := setup()
+		if teardown != nil {
+			defer teardown()
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "testutil.Main: setup:", err)
+			return 1
+		}
+	}
+	return m.Run()
+}
