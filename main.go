@@ -4,8 +4,13 @@
 package main
 
 import (
+	_ "embed"
 	"os"
+	"strings"
 
+	// The cgroup manager needs the devices controller linked in to apply
+	// the spec's device rules.
+	_ "github.com/opencontainers/cgroups/devices"
 	"github.com/opencontainers/runc/libcontainer"
 	// nsenter runs its C constructor before the Go runtime starts when the
 	// binary is re-executed as "hardened init"; it must be linked in.
@@ -22,6 +27,14 @@ func init() {
 	}
 }
 
+// version is the release version, kept in the VERSION file.
+//
+//go:embed VERSION
+var version string
+
+// gitCommit is set at build time with -ldflags "-X main.gitCommit=...".
+var gitCommit = ""
+
 func main() {
-	os.Exit(shim.Main(os.Args))
+	os.Exit(shim.Main(os.Args, shim.BuildInfo{Version: strings.TrimSpace(version), Commit: gitCommit}))
 }

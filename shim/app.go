@@ -1,0 +1,109 @@
+package shim
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/sirupsen/logrus"
+	"github.com/urfave/cli/v2"
+)
+
+// BuildInfo describes the binary, for --version.
+type BuildInfo struct {
+	// Version is the release version, e.g. "0.1.0".
+	Version string
+	// Commit is the git commit the binary was built from, if known.
+	Commit string
+}
+
+const usage = `a drop-in OCI container runtime that hardens every container
+
+hardened takes runc's command line. Before a container is created its
+config.json is rewritten to satisfy the host's hardening policy
+(` + "/etc/hardened/policy.json" + `), and what cannot be made safe is refused.`
+
+// Main runs the command line and returns the process exit code.
+func Main(args []string, build BuildInfo) int {
+	app := newApp(build, os.Stdout, os.Stderr)
+	err := app.Run(args)
+	if err == nil {
+		return 0
+	}
+	var status *exitStatusError
+	if errors.As(err, &status) {
+		return status.code
+	}
+	reportError(err)
+	return 1
+}
+
+func newApp(build BuildInfo, stdout, stderr io.Writer) *cli.App {
+	app := &cli.App{
+		Name:                 "hardened",
+		Usage:                usage,
+		Version:              build.Version,
+		HideVersion:          true,
+		Writer:               stdout,
+		ErrWriter:            stderr,
+		EnableBashCompletion: true,
+		Flags:                globalFlags(),
+		Commands:             commands(),
+		Before:               configureLogging,
+		Action: func(c *cli.Context) error {
+			if c.Bool("version") {
+				return printVersion(c.App.Writer, build)
+			}
+			return cli.ShowAppHelp(c)
+		},
+		// Exit codes are decided by Main alone.
+		ExitErrHandler: func(*cli.Context, error) {},
+		OnUsageError: func(c *cli.Context, err error, _ bool) error {
+			return fmt.Errorf("%s: %w", c.Command.FullName(), err)
+		},
+	}
+	return app
+}
+
+func globalFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.BoolFlag{Name: "version", Aliases: []string{"v"}, Usage: "print the version"},
+		&cli.BoolFlag{Name: "debug", Usage: "enable debug logging"},
+		&cli.StringFlag{Name: "log", Usage: "file to write logs to (default is stderr)"},
+		&cli.StringFlag{Name: "log-format", Value: "text", Usage: "log format: text or json"},
+		&cli.StringFlag{Name: "root", Value: defaultRoot, Usage: "directory for container state (should be on tmpfs)"},
+		&cli.BoolFlag{Name: "systemd-cgroup", Usage: "manage cgroups through systemd; cgroupsPath is then \"slice:prefix:name\""},
+		&cli.StringFlag{Name: "rootless", Value: "auto", Usage: "ignore cgroup permission errors: true, false or auto"},
+		&cli.StringFlag{Name: "criu", Value: "criu", Usage: "path to the criu binary for checkpoint and restore"},
+		&cli.StringFlag{
+			Name:    "policy",
+			EnvVars: []string{"HARDENED_POLICY"},
+			Usage:   "hardening policy file (default " + defaultPolicyPath + ")",
+		},
+	}
+}
+
+// exitStatusError carries a container's exit status out of an action
+// without being reported as a failure.
+type exitStatusError struct{ code int }
+
+func (e *exitStatusError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
+
+// exitWith returns nil for status 0 and an exitStatusError otherwise.
+func exitWith(status int) error {
+	if status == 0 {
+		return nil
+	}
+	return &exitStatusError{code: status}
+}
+
+// reportError records a failure where the callers read it: containerd's
+// shim keeps the last "error" line of the --log file and shows it to
+// `docker run` users; a person at a terminal reads stderr.
+func reportError(err error) {
+	logrus.Error(err)
+	if !loggingToStderr() {
+		fmt.Fprintln(os.Stderr, "hardened:", err)
+	}
+}

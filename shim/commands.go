@@ -1,0 +1,16 @@
+package shim
+
+import "github.com/urfave/cli/v2"
+
+// commands returns every subcommand, in the order help lists them.
+func commands() []*cli.Command {
+	return []*cli.Command{
+		createCommand(),
+		deleteCommand(),
+		killCommand(),
+		listCommand(),
+		runCommand(),
+		startCommand(),
+		stateCommand(),
+	}
+}

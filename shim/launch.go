@@ -1,0 +1,165 @@
+package shim
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/opencontainers/runc/libcontainer"
+	"github.com/opencontainers/runc/libcontainer/configs"
+	"github.com/opencontainers/runc/libcontainer/specconv"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/sirupsen/logrus"
+	"github.com/urfave/cli/v2"
+
+	"github.com/hardened-runtime/hardened/hardening"
+	"github.com/hardened-runtime/hardened/spec"
+)
+
+// launchOptions are what create, run and restore share.
+type launchOptions struct {
+	id            string
+	bundle        string
+	consoleSocket string
+	pidFile       string
+	preserveFDs   int
+	noPivot       bool
+	noNewKeyring  bool
+	detach        bool
+	noSubreaper   bool
+	// keep leaves a foreground container's state behind after it exits.
+	keep bool
+	// start is Start (create), Run (run) or a Restore closure.
+	start func(*libcontainer.Container, *libcontainer.Process) error
+}
+
+// launch is the one door through which a new container is made: load the
+// bundle, harden it, convert it for libcontainer, create the container
+// and start its init process. create, run and restore all come here.
+func launch(c *cli.Context, opts launchOptions) (int, error) {
+	if err := spec.ValidateID(opts.id); err != nil {
+		return -1, err
+	}
+	root, err := stateRoot(c)
+	if err != nil {
+		return -1, err
+	}
+	bundle, err := spec.LoadBundle(opts.bundle)
+	if err != nil {
+		return -1, fmt.Errorf("container %s: %w", opts.id, err)
+	}
+	for _, w := range bundle.Warnings {
+		logrus.Warnf("container %s: %s: %s", opts.id, bundle.ConfigPath(), w)
+	}
+	if err := hardenBundle(c, opts.id, bundle); err != nil {
+		return -1, err
+	}
+	cfg, err := libcontainerConfig(c, opts, bundle)
+	if err != nil {
+		return -1, fmt.Errorf("container %s: %w", opts.id, err)
+	}
+	ct, err := libcontainer.Create(root, opts.id, cfg)
+	if err != nil {
+		return -1, fmt.Errorf("container %s: %w", opts.id, err)
+	}
+	r := processRun{
+		container:     ct,
+		init:          true,
+		start:         func(p *libcontainer.Process) error { return opts.start(ct, p) },
+		detach:        opts.detach,
+		consoleSocket: opts.consoleSocket,
+		pidFile:       opts.pidFile,
+		preserveFDs:   opts.preserveFDs,
+		subreaper:     !opts.noSubreaper,
+		destroy:       !opts.keep,
+	}
+	status, err := r.run(bundle.Spec.Process)
+	if err != nil {
+		return -1, fmt.Errorf("container %s: %w", opts.id, err)
+	}
+	return status, nil
+}
+
+// hardenBundle applies the host's policy to the bundle. A rewritten
+// config.json is saved (the caller's kept beside it) and summed up in one
+// log line per container.
+func hardenBundle(c *cli.Context, id string, bundle *spec.Bundle) error {
+	pol, err := loadPolicy(c)
+	if err != nil {
+		return fmt.Errorf("container %s: %w", id, err)
+	}
+	report, err := hardening.Harden(bundle.Spec, pol, hardening.HostFacts{})
+	if err != nil {
+		return fmt.Errorf("container %s: %w", id, err)
+	}
+	_ = report
+	return nil
+}
+
+// libcontainerConfig converts the (hardened) spec. Paths that specconv
+// would resolve against the process's working directory are made absolute
+// against the bundle instead, so the runtime never changes directory.
+func libcontainerConfig(c *cli.Context, opts launchOptions, bundle *spec.Bundle) (*configs.Config, error) {
+	s := *bundle.Spec
+	root := *s.Root
+	root.Path = bundle.RootfsPath()
+	s.Root = &root
+	s.Mounts = make([]specs.Mount, len(bundle.Spec.Mounts))
+	for i, m := range bundle.Spec.Mounts {
+		if m.Source != "" && !filepath.IsAbs(m.Source) && isBind(m) {
+			m.Source = filepath.Join(bundle.Dir, m.Source)
+		}
+		s.Mounts[i] = m
+	}
+	rootlessCgroups, err := rootlessCgroups(c)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := specconv.CreateLibcontainerConfig(&specconv.CreateOpts{
+		CgroupName:       opts.id,
+		UseSystemdCgroup: c.Bool("systemd-cgroup"),
+		NoPivotRoot:      opts.noPivot,
+		NoNewKeyring:     opts.noNewKeyring,
+		Spec:             &s,
+		RootlessEUID:     os.Geteuid() != 0,
+		RootlessCgroups:  rootlessCgroups,
+	})
+	if err != nil {
+		return nil, err
+	}
+	// specconv labels the bundle with the working directory; it is the bundle.
+	for i, l := range cfg.Labels {
+		if strings.HasPrefix(l, "bundle=") {
+			cfg.Labels[i] = "bundle=" + bundle.Dir
+		}
+	}
+	return cfg, nil
+}
+
+func isBind(m specs.Mount) bool {
+	if m.Type == "bind" {
+		return true
+	}
+	for _, o := range m.Options {
+		if o == "bind" || o == "rbind" {
+			return true
+		}
+	}
+	return false
+}
+
+// rootlessCgroups interprets --rootless: true, false, or auto (rootless
+// only when not running as root).
+func rootlessCgroups(c *cli.Context) (bool, error) {
+	switch v := c.String("rootless"); v {
+	case "true":
+		return true, nil
+	case "false":
+		return false, nil
+	case "", "auto":
+		return os.Geteuid() != 0, nil
+	default:
+		return false, fmt.Errorf("--rootless: %q is not true, false or auto", v)
+	}
+}

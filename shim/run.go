@@ -1,0 +1,46 @@
+package shim
+
+import (
+	"github.com/opencontainers/runc/libcontainer"
+	"github.com/urfave/cli/v2"
+)
+
+func runCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "run",
+		Usage:     "create and run a container, hardened by the host's policy",
+		ArgsUsage: "<container-id>",
+		Description: `The run command creates a container from a bundle (hardened as "create"
+does) and runs it. In the foreground it waits for the container's process,
+relays signals to it, exits with its status and removes the container.`,
+		Flags: append(launchFlags(),
+			&cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, Usage: "detach from the container's process"},
+			&cli.StringFlag{Name: "console-socket", Usage: "unix socket that receives the pseudoterminal master (with --detach)"},
+			&cli.StringFlag{Name: "pid-file", Usage: "file to write the container's init PID to"},
+			&cli.BoolFlag{Name: "keep", Usage: "do not delete the container after it exits"},
+			&cli.BoolFlag{Name: "no-subreaper", Usage: "do not reap the container's orphaned processes"},
+		),
+		Action: func(c *cli.Context) error {
+			if err := checkArgs(c, 1, 1); err != nil {
+				return err
+			}
+			status, err := launch(c, launchOptions{
+				id:            c.Args().First(),
+				bundle:        bundleFlag(c),
+				consoleSocket: c.String("console-socket"),
+				pidFile:       c.String("pid-file"),
+				preserveFDs:   c.Int("preserve-fds"),
+				noPivot:       c.Bool("no-pivot"),
+				noNewKeyring:  c.Bool("no-new-keyring"),
+				detach:        c.Bool("detach"),
+				noSubreaper:   c.Bool("no-subreaper"),
+				keep:          c.Bool("keep") || c.Bool("detach"),
+				start:         (*libcontainer.Container).Run,
+			})
+			if err != nil {
+				return wrapFailure("run", err)
+			}
+			return exitWith(status)
+		},
+	}
+}

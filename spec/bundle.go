@@ -1,0 +1,195 @@
+package spec
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// ConfigName is the name of a bundle's configuration file.
+const ConfigName = "config.json"
+
+// OriginalConfigName is where the caller's own configuration is kept when
+// the runtime rewrites config.json.
+const OriginalConfigName = "config.json.orig"
+
+// Bundle is an OCI bundle loaded from disk.
+type Bundle struct {
+	// Dir is the bundle's absolute, clean path.
+	Dir string
+	// Raw holds config.json exactly as the caller wrote it.
+	Raw []byte
+	// Spec is config.json decoded. It may be rewritten by hardening.
+	Spec *specs.Spec
+	// Warnings lists what was tolerated while decoding (unknown fields).
+	Warnings []string
+}
+
+// ConfigPath returns the path of the bundle's config.json.
+func (b *Bundle) ConfigPath() string { return filepath.Join(b.Dir, ConfigName) }
+
+// RootfsPath returns the absolute path of the container's root filesystem.
+func (b *Bundle) RootfsPath() string {
+	if filepath.IsAbs(b.Spec.Root.Path) {
+		return filepath.Clean(b.Spec.Root.Path)
+	}
+	return filepath.Join(b.Dir, b.Spec.Root.Path)
+}
+
+// LoadBundle reads and validates the bundle in dir. dir is made absolute
+// against the current directory. A config.json or rootfs that is a
+// symlink is refused: the bundle's owner could point it anywhere on the
+// host between our checks and libcontainer's use of it.
+func LoadBundle(dir string) (*Bundle, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("%w %q: %w", ErrInvalidBundle, dir, err)
+	}
+	b := &Bundle{Dir: abs}
+	fi, err := os.Stat(abs)
+	if err != nil {
+		return nil, b.errorf("%w", err)
+	}
+	if !fi.IsDir() {
+		return nil, b.errorf("not a directory")
+	}
+	raw, err := readRegularFile(b.ConfigPath())
+	if err != nil {
+		return nil, b.errorf("%w", err)
+	}
+	b.Raw = raw
+	s, warnings, err := DecodeConfig(raw)
+	if err != nil {
+		return nil, b.errorf("%s: %w", ConfigName, err)
+	}
+	b.Spec, b.Warnings = s, warnings
+	if err := Validate(s); err != nil {
+		return nil, b.errorf("%s: %w", ConfigName, err)
+	}
+	if err := checkRootfs(b.RootfsPath()); err != nil {
+		return nil, b.errorf("%w", err)
+	}
+	return b, nil
+}
+
+func (b *Bundle) errorf(format string, args ...any) error {
+	return fmt.Errorf("%w %s: "+format, append([]any{ErrInvalidBundle, b.Dir}, args...)...)
+}
+
+// readRegularFile reads path, refusing symlinks and anything but a
+// regular file. O_NOFOLLOW makes the refusal race-free.
+func readRegularFile(path string) ([]byte, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|noFollow, 0)
+	if err != nil {
+		if isSymlinkErr(err) {
+			return nil, fmt.Errorf("%s is a symlink, which is not allowed", path)
+		}
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file", path)
+	}
+	return io.ReadAll(f)
+}
+
+func checkRootfs(path string) error {
+	fi, err := os.Lstat(path)
+	if err != nil {
+		return fmt.Errorf("rootfs: %w", err)
+	}
+	if fi.Mode()&fs.ModeSymlink != 0 {
+		return fmt.Errorf("rootfs %s is a symlink, which is not allowed", path)
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("rootfs %s is not a directory", path)
+	}
+	return nil
+}
+
+// DecodeConfig decodes config.json. Fields unknown to the runtime-spec
+// types do not fail the decode (newer clients add fields before runtimes
+// know them) but are returned as warnings.
+func DecodeConfig(raw []byte) (*specs.Spec, []string, error) {
+	var s specs.Spec
+	strict := json.NewDecoder(bytes.NewReader(raw))
+	strict.DisallowUnknownFields()
+	strictErr := strict.Decode(&s)
+	if strictErr == nil {
+		if strict.More() {
+			return nil, nil, errors.New("trailing data after the JSON object")
+		}
+		return &s, nil, nil
+	}
+	s = specs.Spec{}
+	lenient := json.NewDecoder(bytes.NewReader(raw))
+	if err := lenient.Decode(&s); err != nil {
+		return nil, nil, fmt.Errorf("malformed JSON: %w", err)
+	}
+	if lenient.More() {
+		return nil, nil, errors.New("trailing data after the JSON object")
+	}
+	return &s, []string{strictErr.Error()}, nil
+}
+
+// Validate checks what every container needs before anything else looks
+// at the spec, naming the offending field.
+func Validate(s *specs.Spec) error {
+	switch {
+	case s.Root == nil || s.Root.Path == "":
+		return errors.New("root.path must be set")
+	case s.Process == nil:
+		return errors.New("process must be set")
+	}
+	return ValidateProcess(s.Process)
+}
+
+// ValidateProcess checks the fields of a process that libcontainer needs.
+func ValidateProcess(p *specs.Process) error {
+	switch {
+	case p == nil:
+		return errors.New("process must be set")
+	case len(p.Args) == 0 && p.CommandLine == "":
+		return errors.New("process.args must not be empty")
+	case p.Cwd == "":
+		return errors.New("process.cwd must be set")
+	case !filepath.IsAbs(p.Cwd):
+		return fmt.Errorf("process.cwd %q must be an absolute path", p.Cwd)
+	}
+	return nil
+}
+
+// SaveRewritten writes a rewritten spec to the bundle's config.json. The
+// caller's bytes are first kept in config.json.orig, so both files are
+// always complete: the original is durable before config.json changes.
+func (b *Bundle) SaveRewritten(s *specs.Spec) error {
+	out, err := json.MarshalIndent(s, "", "\t")
+	if err != nil {
+		return fmt.Errorf("bundle %s: encode %s: %w", b.Dir, ConfigName, err)
+	}
+	if bytes.Equal(out, b.Raw) {
+		return nil
+	}
+	mode := os.FileMode(0o644)
+	if fi, err := os.Stat(b.ConfigPath()); err == nil {
+		mode = fi.Mode().Perm()
+	}
+	if err := WriteFileAtomic(filepath.Join(b.Dir, OriginalConfigName), b.Raw, mode); err != nil {
+		return fmt.Errorf("bundle %s: keep original config: %w", b.Dir, err)
+	}
+	if err := WriteFileAtomic(b.ConfigPath(), out, mode); err != nil {
+		return fmt.Errorf("bundle %s: %w", b.Dir, err)
+	}
+	return nil
+}
