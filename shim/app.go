@@ -18,11 +18,13 @@ type BuildInfo struct {
 	Commit string
 }
 
-const usage = `a drop-in OCI container runtime that hardens every container
-
-hardened takes runc's command line. Before a container is created its
+const (
+	usage       = "a drop-in OCI container runtime that hardens every container"
+	description = `hardened takes runc's command line. Before a container is created its
 config.json is rewritten to satisfy the host's hardening policy
-(` + "/etc/hardened/policy.json" + `), and what cannot be made safe is refused.`
+(` + defaultPolicyPath + `, or --policy), and what cannot be made safe is
+refused with an error that names the rule and the policy key that allows it.`
+)
 
 // Main runs the command line and returns the process exit code.
 func Main(args []string, build BuildInfo) int {
@@ -43,6 +45,7 @@ func newApp(build BuildInfo, stdout, stderr io.Writer) *cli.App {
 	app := &cli.App{
 		Name:                 "hardened",
 		Usage:                usage,
+		Description:          description,
 		Version:              build.Version,
 		HideVersion:          true,
 		Writer:               stdout,
@@ -54,6 +57,9 @@ func newApp(build BuildInfo, stdout, stderr io.Writer) *cli.App {
 		Action: func(c *cli.Context) error {
 			if c.Bool("version") {
 				return printVersion(c.App.Writer, build)
+			}
+			if c.NArg() > 0 {
+				return fmt.Errorf("unknown command %q; see \"hardened --help\"", c.Args().First())
 			}
 			return cli.ShowAppHelp(c)
 		},
