@@ -1,0 +1,127 @@
+package hardening
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// HostFacts are facts about the host gathered once per command by
+// GatherHostFacts (or built by hand in tests), so that every rule stays a
+// pure function of the spec, the policy and these facts. The zero value
+// means "nothing known": rules that need a fact then skip and say so in a
+// report note, or refuse when the fact is needed for safety.
+type HostFacts struct {
+	// Bundle is the absolute bundle directory; a relative root.path is
+	// resolved against it.
+	Bundle string `json:"bundle,omitempty"`
+	// Rootfs is the absolute host path of the container's rootfs with
+	// symlinks resolved. Empty: computed from Bundle and root.path.
+	Rootfs string `json:"rootfs,omitempty"`
+	// ExistingDirs maps container paths (the policy's writablePaths) to
+	// true when the rootfs holds a real directory there, no component of
+	// the path being a symlink. Paths missing or false are not mounted.
+	ExistingDirs map[string]bool `json:"existingDirs,omitempty"`
+	// MountSources maps bind-mount sources, as written in config.json, to
+	// the host path they resolve to (symlinks followed, as mount(2) does).
+	MountSources map[string]string `json:"mountSources,omitempty"`
+	// HookPaths maps OCI hook paths, as written in config.json, to the
+	// binary they resolve to (e.g. Docker's /proc/<pid>/exe to dockerd).
+	HookPaths map[string]string `json:"hookPaths,omitempty"`
+}
+
+// GatherHostFacts reads what the rules need to know about the host for the
+// bundle at bundle and its spec: the rootfs path, which of pol's writable
+// paths exist in the rootfs as real directories (Lstat on every component,
+// so an image whose /var/run is a symlink to /run, or whose /tmp points
+// out of the rootfs, gets no mount there), and where bind-mount sources and
+// hook binaries resolve. It never follows a symlink inside the rootfs.
+func GatherHostFacts(bundle string, spec *specs.Spec, pol *Policy) (HostFacts, error) {
+	if pol == nil {
+		pol = DefaultPolicy()
+	}
+	abs, err := filepath.Abs(bundle)
+	if err != nil {
+		return HostFacts{}, fmt.Errorf("bundle %s: %w", bundle, err)
+	}
+	f := HostFacts{Bundle: abs}
+	if spec == nil {
+		return f, nil
+	}
+	if rootfs := rootfsPath(spec, f); rootfs != "" {
+		resolved, err := filepath.EvalSymlinks(rootfs)
+		if err != nil {
+			return f, fmt.Errorf("bundle %s: rootfs: %w", abs, err)
+		}
+		f.Rootfs = resolved
+		f.ExistingDirs = map[string]bool{}
+		for _, p := range pol.WritablePaths {
+			f.ExistingDirs[p] = realDirUnder(resolved, p)
+		}
+	}
+	for _, m := range spec.Mounts {
+		if !isBind(m) || !filepath.IsAbs(m.Source) {
+			continue
+		}
+		if resolved, err := filepath.EvalSymlinks(m.Source); err == nil {
+			if f.MountSources == nil {
+				f.MountSources = map[string]string{}
+			}
+			f.MountSources[m.Source] = resolved
+		}
+	}
+	for _, h := range allHooks(spec.Hooks) {
+		if resolved, err := filepath.EvalSymlinks(h.hook.Path); err == nil {
+			if f.HookPaths == nil {
+				f.HookPaths = map[string]string{}
+			}
+			f.HookPaths[h.hook.Path] = resolved
+		}
+	}
+	return f, nil
+}
+
+// realDirUnder reports whether rootfs/p is a directory with no symlink in
+// any component below rootfs.
+func realDirUnder(rootfs, p string) bool {
+	cur := rootfs
+	for _, part := range strings.Split(strings.Trim(filepath.Clean(p), "/"), "/") {
+		if part == "" || part == ".." {
+			return false
+		}
+		cur = filepath.Join(cur, part)
+		fi, err := os.Lstat(cur)
+		if err != nil {
+			if !errors.Is(err, os.ErrNotExist) {
+				return false
+			}
+			return false
+		}
+		if fi.Mode()&os.ModeSymlink != 0 || !fi.IsDir() {
+			return false
+		}
+	}
+	return true
+}
+
+// rootfsPath returns the absolute host path of the rootfs, or "" when it
+// cannot be known without I/O.
+func rootfsPath(s *specs.Spec, f HostFacts) string {
+	if f.Rootfs != "" {
+		return f.Rootfs
+	}
+	if s.Root == nil || s.Root.Path == "" {
+		return ""
+	}
+	if filepath.IsAbs(s.Root.Path) {
+		return filepath.Clean(s.Root.Path)
+	}
+	if f.Bundle == "" || !filepath.IsAbs(f.Bundle) {
+		return ""
+	}
+	return filepath.Join(f.Bundle, s.Root.Path)
+}

@@ -1,0 +1,219 @@
+package hardening
+
+import (
+	"fmt"
+	"path"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// sensitivePath is a host path that must not be bind-mounted. A bind of
+// the path itself or of any ancestor (which exposes it) is refused; with
+// under, so is a bind of anything below it; with rwOnly, read-only binds
+// are allowed.
+type sensitivePath struct {
+	path   string
+	under  bool
+	rwOnly bool
+}
+
+// sensitiveHostPaths returns the host paths a bind mount may not expose.
+// /var/run is compared as /run (it is a symlink to /run on current
+// distributions).
+func sensitiveHostPaths() []sensitivePath {
+	return []sensitivePath{
+		{path: "/"},
+		{path: "/run"},
+		{path: "/etc", under: true, rwOnly: true},
+		{path: "/etc/shadow", under: true},
+		{path: "/etc/gshadow", under: true},
+		{path: "/etc/sudoers", under: true},
+		{path: "/etc/sudoers.d", under: true},
+		{path: "/etc/ssh", under: true},
+		{path: "/etc/hardened", under: true},
+		{path: "/etc/docker", under: true},
+		{path: "/etc/containerd", under: true},
+		{path: "/etc/kubernetes", under: true},
+		{path: "/proc", under: true},
+		{path: "/sys", under: true, rwOnly: true},
+		{path: "/dev", under: true},
+		{path: "/boot", under: true},
+		{path: "/lib/modules", under: true},
+		{path: "/usr/lib/modules", under: true},
+		{path: "/root", under: true},
+		{path: "/var/lib/docker", under: true},
+		{path: "/var/lib/containerd", under: true},
+		{path: "/run/containerd", under: true},
+		{path: "/run/docker", under: true},
+		{path: "/run/runc", under: true},
+		{path: "/run/hardened", under: true},
+	}
+}
+
+// runtimeSocketNames are API sockets that give whoever can connect root on
+// the host, wherever they live.
+func runtimeSocketNames() []string {
+	return []string{"docker.sock", "containerd.sock", "containerd.sock.ttrpc", "crio.sock", "podman.sock", "dockershim.sock", "buildkitd.sock"}
+}
+
+// runtimeOwnedSources are bind sources under sensitive directories that
+// Docker, containerd's CRI plugin and nerdctl create for every container
+// (hosts, hostname, resolv.conf, /dev/shm, named volumes). A source
+// matching a pattern, or under one, is not sensitive.
+func runtimeOwnedSources() []string {
+	return []string{
+		"/var/lib/docker/containers/*/hosts",
+		"/var/lib/docker/containers/*/hostname",
+		"/var/lib/docker/containers/*/resolv.conf",
+		"/var/lib/docker/containers/*/mounts/shm",
+		"/var/lib/docker/volumes/*/_data",
+		"/var/lib/containerd/io.containerd.grpc.v1.cri/sandboxes/*/hosts",
+		"/var/lib/containerd/io.containerd.grpc.v1.cri/sandboxes/*/hostname",
+		"/var/lib/containerd/io.containerd.grpc.v1.cri/sandboxes/*/resolv.conf",
+		"/var/lib/containerd/io.containerd.grpc.v1.cri/containers/*/volumes/*",
+		"/run/containerd/io.containerd.grpc.v1.cri/sandboxes/*/shm",
+	}
+}
+
+// kernelFilesystems are filesystem types that expose host-wide kernel
+// state whatever the namespaces.
+func kernelFilesystems() []string {
+	return []string{"devtmpfs", "debugfs", "tracefs", "securityfs", "bpf", "configfs", "efivarfs", "pstore"}
+}
+
+// RefuseHostMounts is the host-mounts rule.
+//
+// Threat: a bind mount of a sensitive host path hands the container the
+// host: the Docker or containerd socket is root on the host; /, /etc,
+// /root, /boot, /lib/modules, /dev, /proc and the runtimes' state
+// directories let it read secrets or plant code the host runs. A
+// read-write sysfs or cgroup filesystem lets it change host kernel
+// settings; devtmpfs, debugfs and similar expose the host directly.
+//
+// Fields (read only): mounts. For a bind mount (type "bind" or option
+// bind/rbind) the source is cleaned (a relative source is taken against
+// the bundle), /var/run is read as /run, and both that path and where it
+// resolves on the host (HostFacts.MountSources) are checked against
+// sensitiveHostPaths: the path itself or an ancestor of it, anything
+// below it for most of them, any file named like a runtime socket.
+// Sources inside the container's own rootfs and the files runtimes create
+// per container (runtimeOwnedSources: hosts, resolv.conf, shm, volumes)
+// are allowed. Mounts of type sysfs, cgroup or cgroup2 must be read-only.
+//
+// Relaxed by: "allowHostMounts" (a host path allows itself and what is
+// under it; "/sys" and "/sys/fs/cgroup" allow the read-write sysfs and
+// cgroup mounts).
+func RefuseHostMounts(s *specs.Spec, pol *Policy, f HostFacts, r *Report) {
+	rootfs := rootfsPath(s, f)
+	for _, m := range s.Mounts {
+		switch {
+		case slices.Contains(kernelFilesystems(), m.Type):
+			r.refuse(RuleHostMounts, fmt.Sprintf("%s filesystem at %s", m.Type, m.Destination),
+				fmt.Sprintf(`"allowHostMounts": [%q]`, filepath.Clean("/"+m.Destination)))
+		case m.Type == "sysfs" && !readOnly(m.Options) && !hostMountAllowed(pol, "/sys"):
+			r.refuse(RuleHostMounts, fmt.Sprintf("read-write sysfs at %s", m.Destination), `"allowHostMounts": ["/sys"]`)
+		case (m.Type == "cgroup" || m.Type == "cgroup2") && !readOnly(m.Options) && !hostMountAllowed(pol, "/sys/fs/cgroup"):
+			r.refuse(RuleHostMounts, fmt.Sprintf("read-write cgroup filesystem at %s", m.Destination), `"allowHostMounts": ["/sys/fs/cgroup"]`)
+		case isBind(m):
+			checkBindSource(m, pol, f, rootfs, r)
+		}
+	}
+}
+
+func checkBindSource(m specs.Mount, pol *Policy, f HostFacts, rootfs string, r *Report) {
+	src := m.Source
+	if !filepath.IsAbs(src) {
+		base := f.Bundle
+		if base == "" {
+			base = "/"
+		}
+		src = filepath.Join(base, src)
+	}
+	candidates := []string{filepath.Clean(src)}
+	if resolved, ok := f.MountSources[m.Source]; ok && filepath.Clean(resolved) != candidates[0] {
+		candidates = append(candidates, filepath.Clean(resolved))
+	}
+	ro := readOnly(m.Options)
+	for _, c := range candidates {
+		if rootfs != "" && within(c, rootfs) {
+			continue
+		}
+		bad := sensitiveMatch(aliasVarRun(c), ro)
+		if bad == "" || hostMountAllowed(pol, c) || hostMountAllowed(pol, aliasVarRun(c)) {
+			continue
+		}
+		reason := fmt.Sprintf("bind mount of host path %s at %s", m.Source, m.Destination)
+		if c != filepath.Clean(src) {
+			reason += " (resolves to " + c + ")"
+		}
+		if bad != aliasVarRun(c) {
+			reason += " exposes " + bad
+		}
+		r.refuse(RuleHostMounts, reason, fmt.Sprintf(`"allowHostMounts": [%q]`, aliasVarRun(c)))
+		return
+	}
+}
+
+// sensitiveMatch returns the sensitive path that a bind of host path p
+// exposes, or "".
+func sensitiveMatch(p string, ro bool) string {
+	if slices.Contains(runtimeSocketNames(), path.Base(p)) {
+		return p
+	}
+	for q := p; q != "/" && q != "."; q = path.Dir(q) {
+		for _, pat := range runtimeOwnedSources() {
+			if ok, _ := path.Match(pat, q); ok {
+				return ""
+			}
+		}
+	}
+	for _, sp := range sensitiveHostPaths() {
+		if sp.rwOnly && ro {
+			continue
+		}
+		if within(sp.path, p) || (sp.under && within(p, sp.path)) {
+			return sp.path
+		}
+	}
+	return ""
+}
+
+// within reports whether p is dir or below it; both must be clean.
+func within(p, dir string) bool {
+	return p == dir || dir == "/" || strings.HasPrefix(p, dir+"/")
+}
+
+// aliasVarRun reads /var/run as /run.
+func aliasVarRun(p string) string {
+	if within(p, "/var/run") {
+		return "/run" + strings.TrimPrefix(p, "/var/run")
+	}
+	return p
+}
+
+func hostMountAllowed(pol *Policy, p string) bool {
+	return slices.ContainsFunc(pol.AllowHostMounts, func(a string) bool { return within(p, aliasVarRun(a)) || within(p, a) })
+}
+
+// isBind reports whether m is a bind mount, as runc decides it.
+func isBind(m specs.Mount) bool {
+	return m.Type == "bind" || slices.Contains(m.Options, "bind") || slices.Contains(m.Options, "rbind")
+}
+
+// readOnly reports whether mount options end up read-only (the last of
+// ro and rw wins, as in runc).
+func readOnly(opts []string) bool {
+	ro := false
+	for _, o := range opts {
+		switch o {
+		case "ro":
+			ro = true
+		case "rw":
+			ro = false
+		}
+	}
+	return ro
+}

@@ -1,0 +1,75 @@
+package hardening
+
+import (
+	"fmt"
+	"path/filepath"
+	"regexp"
+	"slices"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// hostNamespaceTypes are the namespaces whose absence from
+// linux.namespaces means sharing the host's.
+func hostNamespaceTypes() []specs.LinuxNamespaceType {
+	return []specs.LinuxNamespaceType{
+		specs.PIDNamespace, specs.NetworkNamespace, specs.IPCNamespace,
+		specs.UTSNamespace, specs.CgroupNamespace, specs.MountNamespace,
+	}
+}
+
+// hostNamespacePath matches namespace files that are the host's own: those
+// of PID 1 and of the runtime itself (self, thread-self), which runs in the
+// host's namespaces.
+func hostNamespacePath() *regexp.Regexp {
+	return regexp.MustCompile(`^/proc/(1|self|thread-self)(/task/[0-9]+)?/ns/[a-z_]+$`)
+}
+
+// RefuseHostNamespaces is the host-namespaces rule.
+//
+// Threat: a container in the host's PID namespace sees and signals (and
+// with ptrace, enters) host processes; in the network namespace it reaches
+// host-only services and can sniff or spoof; IPC, UTS, cgroup and mount
+// namespaces likewise expose or let it change host state.
+//
+// Fields (read only): linux.namespaces. A pid, network, ipc, uts, cgroup or
+// mount namespace missing from the list is the host's and is refused. A
+// namespace entry with a path joins an existing namespace: paths of PID 1
+// or of the runtime itself (/proc/1/ns/*, /proc/self/ns/*,
+// /proc/thread-self/ns/*, after cleaning) are the host's and are refused,
+// for the user namespace too. Joins of other paths (another container's
+// /proc/<pid>/ns/*, a pod sandbox's namespace, /run/netns/*) are allowed:
+// which process owns a PID cannot be known from the spec alone. A missing
+// user namespace is not refused here; see UserNamespace.
+//
+// Relaxed by: "allowHostNamespaces" (pid, network, ipc, uts, cgroup,
+// mount, and user for a join of the host's user namespace).
+func RefuseHostNamespaces(s *specs.Spec, pol *Policy, r *Report) {
+	var nss []specs.LinuxNamespace
+	if s.Linux != nil {
+		nss = s.Linux.Namespaces
+	}
+	allowed := func(t specs.LinuxNamespaceType) bool {
+		return slices.Contains(pol.AllowHostNamespaces, string(t))
+	}
+	allow := func(t specs.LinuxNamespaceType) string {
+		return fmt.Sprintf(`"allowHostNamespaces": [%q]`, t)
+	}
+	for _, t := range hostNamespaceTypes() {
+		if allowed(t) {
+			continue
+		}
+		if !slices.ContainsFunc(nss, func(ns specs.LinuxNamespace) bool { return ns.Type == t }) {
+			r.refuse(RuleHostNamespaces, fmt.Sprintf("host %s namespace", t), allow(t))
+		}
+	}
+	hostPath := hostNamespacePath()
+	for _, ns := range nss {
+		if ns.Path == "" || allowed(ns.Type) {
+			continue
+		}
+		if hostPath.MatchString(filepath.Clean(ns.Path)) {
+			r.refuse(RuleHostNamespaces, fmt.Sprintf("joins the host %s namespace at %s", ns.Type, ns.Path), allow(ns.Type))
+		}
+	}
+}

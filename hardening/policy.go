@@ -1,0 +1,421 @@
+package hardening
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/moby/sys/capability"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// Modes of a policy.
+const (
+	// ModeEnforce rewrites the configuration and refuses what cannot be
+	// made safe.
+	ModeEnforce = "enforce"
+	// ModeAudit changes nothing and reports what enforce would do.
+	ModeAudit = "audit"
+	// ModeOff is plain runc behaviour, for comparison and emergencies.
+	ModeOff = "off"
+)
+
+// Levels of a policy, named after Kubernetes Pod Security levels.
+const (
+	// LevelBaseline keeps what ordinary images need.
+	LevelBaseline = "baseline"
+	// LevelRestricted keeps NET_BIND_SERVICE as the only capability.
+	LevelRestricted = "restricted"
+)
+
+// Policy is the host's hardening policy, decoded from DefaultPolicyPath.
+// A file may set only some keys; the others keep the values of
+// DefaultPolicy. Every key is documented on its field.
+type Policy struct {
+	// Mode is enforce (default), audit or off.
+	Mode string `json:"mode"`
+	// Level is baseline (default) or restricted; it picks the capability
+	// allow-list (see LevelCapabilities).
+	Level string `json:"level"`
+	// AllowCapabilities adds capabilities to the level's allow-list
+	// ("NET_RAW" or "CAP_NET_RAW"). Capabilities are still only kept when
+	// the caller asked for them.
+	AllowCapabilities []string `json:"allowCapabilities"`
+	// AllowNewPrivileges, when true, leaves process.noNewPrivileges as the
+	// caller set it (for images that need setuid binaries such as sudo).
+	AllowNewPrivileges bool `json:"allowNewPrivileges"`
+	// DenySyscalls are denied with EPERM on top of any seccomp profile; no
+	// rule of the caller's profile can allow them. clone and clone3 are
+	// handled specially: clone stays allowed without namespace flags, clone3
+	// fails with ENOSYS so that libc falls back to clone.
+	DenySyscalls []string `json:"denySyscalls"`
+	// ReadonlyRootfs makes root.readonly true.
+	ReadonlyRootfs bool `json:"readonlyRootfs"`
+	// WritablePaths are the state directories that stay writable (noexec,
+	// nosuid, nodev) on a read-only rootfs.
+	WritablePaths []string `json:"writablePaths"`
+	// PidsLimit is set as linux.resources.pids.limit when the caller sets
+	// none; 0 disables the rule.
+	PidsLimit int64 `json:"pidsLimit"`
+	// AllowHostNamespaces lists the host namespaces a container may share:
+	// pid, network, ipc, uts, cgroup, mount.
+	AllowHostNamespaces []string `json:"allowHostNamespaces"`
+	// AllowHostMounts lists host paths (and everything under them) that may
+	// be bind-mounted although they are sensitive.
+	AllowHostMounts []string `json:"allowHostMounts"`
+	// AllowDevices lists devices beyond the standard set, as "c 10:229"
+	// (type, major, minor; minor may be "*"), allowed both as device nodes
+	// and in the device cgroup.
+	AllowDevices []string `json:"allowDevices"`
+	// AllowSysctls lists sysctls beyond the namespaced safe set, by name or
+	// as a prefix ending in ".*".
+	AllowSysctls []string `json:"allowSysctls"`
+	// AllowedHooks lists the absolute paths of OCI hook binaries that may
+	// run (they run on the host as root). A hook matches by its path or by
+	// the binary the path resolves to on the host.
+	AllowedHooks []string `json:"allowedHooks"`
+	// Exceptions widen the allow-lists for containers whose
+	// orchestrator-set annotations match.
+	Exceptions []Exception `json:"exceptions"`
+}
+
+// Exception grants Allow to containers whose annotations carry every
+// key/value pair of Match. Match keys must be annotations that an
+// orchestrator sets (see OrchestratorAnnotations); a value ending in "*"
+// matches by prefix.
+type Exception struct {
+	// Match is the set of annotations that must all be present.
+	Match map[string]string `json:"match"`
+	// Allow is added to the policy's allow-lists for a matching container.
+	Allow Allowances `json:"allow"`
+}
+
+// Allowances are the policy keys an exception may widen.
+type Allowances struct {
+	// AllowCapabilities: see Policy.AllowCapabilities.
+	AllowCapabilities []string `json:"allowCapabilities,omitempty"`
+	// AllowNewPrivileges: see Policy.AllowNewPrivileges.
+	AllowNewPrivileges bool `json:"allowNewPrivileges,omitempty"`
+	// AllowHostNamespaces: see Policy.AllowHostNamespaces.
+	AllowHostNamespaces []string `json:"allowHostNamespaces,omitempty"`
+	// AllowHostMounts: see Policy.AllowHostMounts.
+	AllowHostMounts []string `json:"allowHostMounts,omitempty"`
+	// AllowDevices: see Policy.AllowDevices.
+	AllowDevices []string `json:"allowDevices,omitempty"`
+	// AllowSysctls: see Policy.AllowSysctls.
+	AllowSysctls []string `json:"allowSysctls,omitempty"`
+	// AllowedHooks: see Policy.AllowedHooks.
+	AllowedHooks []string `json:"allowedHooks,omitempty"`
+}
+
+// OrchestratorAnnotations returns the annotation keys that exceptions may
+// match on: those containerd's CRI plugin, CRI-O and nerdctl set from the
+// pod or container they create. Note that `docker run --annotation` (Docker
+// 24 and later) and a hand-written config.json can set any annotation: use
+// exceptions only where callers cannot reach the runtime but through an
+// orchestrator that sets these keys itself.
+func OrchestratorAnnotations() []string {
+	return []string{
+		"io.kubernetes.cri.sandbox-namespace",
+		"io.kubernetes.cri.sandbox-name",
+		"io.kubernetes.cri.container-name",
+		"io.kubernetes.cri.container-type",
+		"io.kubernetes.cri.image-name",
+		"io.kubernetes.pod.namespace",
+		"io.kubernetes.pod.name",
+		"io.kubernetes.container.name",
+		"nerdctl/name",
+		"nerdctl/namespace",
+	}
+}
+
+// DefaultWritablePaths returns the state directories kept writable on a
+// read-only rootfs by default.
+func DefaultWritablePaths() []string {
+	return []string{"/tmp", "/var/tmp", "/run", "/var/run", "/var/cache", "/var/log", "/var/lib", "/home"}
+}
+
+// DefaultDenySyscalls returns the syscalls denied on top of any seccomp
+// profile by default: kernel attack surface that ordinary workloads do not
+// use (io_uring, userfaultfd, bpf, perf), the kernel keyring, kexec,
+// open_by_handle_at (the "shocker" escape) and namespace creation or entry.
+func DefaultDenySyscalls() []string {
+	return []string{
+		"io_uring_setup", "io_uring_enter", "io_uring_register",
+		"userfaultfd", "bpf", "perf_event_open",
+		"keyctl", "add_key", "request_key",
+		"kexec_load", "kexec_file_load",
+		"open_by_handle_at",
+		"unshare", "setns",
+		"clone", "clone3",
+	}
+}
+
+// DefaultPolicy returns the built-in policy, the secure one: enforce,
+// baseline, read-only rootfs with the default writable paths, a pids limit
+// of 4096, the default syscall deny-list, the Docker daemon as the only
+// allowed hook binary (its libnetwork-setkey prestart hook sets up
+// networking), and no other allowance. Each call returns a fresh value.
+func DefaultPolicy() *Policy {
+	return &Policy{
+		Mode:           ModeEnforce,
+		Level:          LevelBaseline,
+		DenySyscalls:   DefaultDenySyscalls(),
+		ReadonlyRootfs: true,
+		WritablePaths:  DefaultWritablePaths(),
+		PidsLimit:      4096,
+		AllowedHooks:   []string{"/usr/bin/dockerd", "/usr/sbin/dockerd", "/usr/local/bin/dockerd"},
+	}
+}
+
+// LoadPolicy reads the policy at path. An empty path, or a missing file at
+// DefaultPolicyPath, yields DefaultPolicy. Keys absent from the file keep
+// their defaults. Unknown keys, trailing data and bad values are errors
+// wrapping ErrInvalidPolicy that name the file and the key.
+func LoadPolicy(path string) (*Policy, error) {
+	if path == "" {
+		return DefaultPolicy(), nil
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) && filepath.Clean(path) == DefaultPolicyPath {
+			return DefaultPolicy(), nil
+		}
+		return nil, fmt.Errorf("policy %s: %w: %w", path, ErrInvalidPolicy, err)
+	}
+	return ParsePolicy(path, data)
+}
+
+// ParsePolicy decodes and validates policy JSON; name is used in errors.
+func ParsePolicy(name string, data []byte) (*Policy, error) {
+	p := DefaultPolicy()
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(p); err != nil {
+		return nil, fmt.Errorf("policy %s: %w: %s", name, ErrInvalidPolicy, describeDecodeError(err))
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("policy %s: %w: trailing data after the policy object", name, ErrInvalidPolicy)
+	}
+	if err := p.normalize(); err != nil {
+		return nil, fmt.Errorf("policy %s: %w: %w", name, ErrInvalidPolicy, err)
+	}
+	return p, nil
+}
+
+// describeDecodeError turns encoding/json errors into text naming the key.
+func describeDecodeError(err error) string {
+	var typeErr *json.UnmarshalTypeError
+	var syntaxErr *json.SyntaxError
+	switch {
+	case errors.As(err, &typeErr):
+		return fmt.Sprintf("key %q: want %s, got JSON %s", typeErr.Field, typeErr.Type, typeErr.Value)
+	case errors.As(err, &syntaxErr):
+		return fmt.Sprintf("malformed JSON at byte %d: %s", syntaxErr.Offset, syntaxErr.Error())
+	case errors.Is(err, io.EOF):
+		return "empty file"
+	}
+	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+		return "unknown key " + name
+	}
+	return err.Error()
+}
+
+// normalize validates every key and puts names into canonical form.
+func (p *Policy) normalize() error {
+	switch p.Mode {
+	case ModeEnforce, ModeAudit, ModeOff:
+	default:
+		return fmt.Errorf("key \"mode\": %q is not enforce, audit or off", p.Mode)
+	}
+	switch p.Level {
+	case LevelBaseline, LevelRestricted:
+	default:
+		return fmt.Errorf("key \"level\": %q is not baseline or restricted", p.Level)
+	}
+	if p.PidsLimit < 0 {
+		return fmt.Errorf("key \"pidsLimit\": %d is negative (0 disables the limit)", p.PidsLimit)
+	}
+	for i, s := range p.DenySyscalls {
+		if !syscallName().MatchString(s) {
+			return fmt.Errorf("key \"denySyscalls\": %q is not a syscall name", s)
+		}
+		p.DenySyscalls[i] = s
+	}
+	var err error
+	if p.WritablePaths, err = normalizePaths("writablePaths", p.WritablePaths); err != nil {
+		return err
+	}
+	if slices.Contains(p.WritablePaths, "/") {
+		return errors.New("key \"writablePaths\": \"/\" would undo the read-only rootfs")
+	}
+	a := Allowances{
+		AllowCapabilities:   p.AllowCapabilities,
+		AllowHostNamespaces: p.AllowHostNamespaces,
+		AllowHostMounts:     p.AllowHostMounts,
+		AllowDevices:        p.AllowDevices,
+		AllowSysctls:        p.AllowSysctls,
+		AllowedHooks:        p.AllowedHooks,
+	}
+	if err := a.normalize(""); err != nil {
+		return err
+	}
+	p.AllowCapabilities, p.AllowHostNamespaces, p.AllowHostMounts = a.AllowCapabilities, a.AllowHostNamespaces, a.AllowHostMounts
+	p.AllowDevices, p.AllowSysctls, p.AllowedHooks = a.AllowDevices, a.AllowSysctls, a.AllowedHooks
+	known := OrchestratorAnnotations()
+	for i := range p.Exceptions {
+		e := &p.Exceptions[i]
+		prefix := "exceptions[" + strconv.Itoa(i) + "]."
+		if len(e.Match) == 0 {
+			return fmt.Errorf("key %q: an exception must match at least one annotation", prefix+"match")
+		}
+		for k, v := range e.Match {
+			if !slices.Contains(known, k) {
+				return fmt.Errorf("key %q: %q is not an orchestrator-set annotation (one of %s)", prefix+"match", k, strings.Join(known, ", "))
+			}
+			if v == "" || v == "*" {
+				return fmt.Errorf("key %q: annotation %q needs a value more specific than %q", prefix+"match", k, v)
+			}
+		}
+		if err := e.Allow.normalize(prefix + "allow."); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (a *Allowances) normalize(prefix string) error {
+	var err error
+	for i, c := range a.AllowCapabilities {
+		if a.AllowCapabilities[i], err = canonicalCap(c); err != nil {
+			return fmt.Errorf("key %q: %w", prefix+"allowCapabilities", err)
+		}
+	}
+	for _, ns := range a.AllowHostNamespaces {
+		if ns != "user" && !slices.Contains(hostNamespaceTypes(), specs.LinuxNamespaceType(ns)) {
+			return fmt.Errorf("key %q: %q is not one of pid, network, ipc, uts, cgroup, mount, user", prefix+"allowHostNamespaces", ns)
+		}
+	}
+	if a.AllowHostMounts, err = normalizePaths(prefix+"allowHostMounts", a.AllowHostMounts); err != nil {
+		return err
+	}
+	if a.AllowedHooks, err = normalizePaths(prefix+"allowedHooks", a.AllowedHooks); err != nil {
+		return err
+	}
+	for _, d := range a.AllowDevices {
+		if _, err := parseDeviceSpec(d); err != nil {
+			return fmt.Errorf("key %q: %w", prefix+"allowDevices", err)
+		}
+	}
+	for _, s := range a.AllowSysctls {
+		if !sysctlPattern().MatchString(s) {
+			return fmt.Errorf("key %q: %q is not a sysctl name or a prefix ending in \".*\"", prefix+"allowSysctls", s)
+		}
+	}
+	return nil
+}
+
+func normalizePaths(key string, in []string) ([]string, error) {
+	out := make([]string, 0, len(in))
+	for _, p := range in {
+		if !filepath.IsAbs(p) {
+			return nil, fmt.Errorf("key %q: %q is not an absolute path", key, p)
+		}
+		out = append(out, filepath.Clean(p))
+	}
+	return out, nil
+}
+
+func syscallName() *regexp.Regexp { return regexp.MustCompile(`^[a-z0-9_]+$`) }
+func sysctlPattern() *regexp.Regexp {
+	return regexp.MustCompile(`^[a-z0-9_]+(\.[a-zA-Z0-9_-]+)*(\.\*)?$`)
+}
+
+// canonicalCap turns "net_raw", "NET_RAW" or "cap_net_raw" into
+// "CAP_NET_RAW" and rejects names the kernel does not know.
+func canonicalCap(c string) (string, error) {
+	name := strings.ToUpper(c)
+	if !strings.HasPrefix(name, "CAP_") {
+		name = "CAP_" + name
+	}
+	for _, k := range capability.ListKnown() {
+		if "CAP_"+strings.ToUpper(k.String()) == name {
+			return name, nil
+		}
+	}
+	return "", fmt.Errorf("%q is not a known capability", c)
+}
+
+// ForAnnotations returns the policy in effect for a container with the
+// given annotations: p with the allowances of every matching exception
+// added, and the indexes of the exceptions that matched. p is not
+// modified; the result is a fresh value.
+func (p *Policy) ForAnnotations(ann map[string]string) (*Policy, []int) {
+	out := p.clone()
+	var matched []int
+	for i, e := range p.Exceptions {
+		if !e.matches(ann) {
+			continue
+		}
+		matched = append(matched, i)
+		out.AllowCapabilities = appendNew(out.AllowCapabilities, e.Allow.AllowCapabilities...)
+		out.AllowNewPrivileges = out.AllowNewPrivileges || e.Allow.AllowNewPrivileges
+		out.AllowHostNamespaces = appendNew(out.AllowHostNamespaces, e.Allow.AllowHostNamespaces...)
+		out.AllowHostMounts = appendNew(out.AllowHostMounts, e.Allow.AllowHostMounts...)
+		out.AllowDevices = appendNew(out.AllowDevices, e.Allow.AllowDevices...)
+		out.AllowSysctls = appendNew(out.AllowSysctls, e.Allow.AllowSysctls...)
+		out.AllowedHooks = appendNew(out.AllowedHooks, e.Allow.AllowedHooks...)
+	}
+	return out, matched
+}
+
+func (e Exception) matches(ann map[string]string) bool {
+	if len(e.Match) == 0 {
+		return false
+	}
+	for k, want := range e.Match {
+		got, ok := ann[k]
+		if !ok {
+			return false
+		}
+		if prefix, glob := strings.CutSuffix(want, "*"); glob {
+			if !strings.HasPrefix(got, prefix) {
+				return false
+			}
+		} else if got != want {
+			return false
+		}
+	}
+	return true
+}
+
+func (p *Policy) clone() *Policy {
+	out := *p
+	out.AllowCapabilities = slices.Clone(p.AllowCapabilities)
+	out.DenySyscalls = slices.Clone(p.DenySyscalls)
+	out.WritablePaths = slices.Clone(p.WritablePaths)
+	out.AllowHostNamespaces = slices.Clone(p.AllowHostNamespaces)
+	out.AllowHostMounts = slices.Clone(p.AllowHostMounts)
+	out.AllowDevices = slices.Clone(p.AllowDevices)
+	out.AllowSysctls = slices.Clone(p.AllowSysctls)
+	out.AllowedHooks = slices.Clone(p.AllowedHooks)
+	out.Exceptions = slices.Clone(p.Exceptions)
+	return &out
+}
+
+func appendNew(dst []string, add ...string) []string {
+	for _, a := range add {
+		if !slices.Contains(dst, a) {
+			dst = append(dst, a)
+		}
+	}
+	return dst
+}
