@@ -7,6 +7,7 @@ func commands() []*cli.Command {
 	return []*cli.Command{
 		createCommand(),
 		deleteCommand(),
+		execCommand(),
 		killCommand(),
 		listCommand(),
 		runCommand(),

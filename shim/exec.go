@@ -1,0 +1,336 @@
+package shim
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/opencontainers/runc/libcontainer"
+	"github.com/opencontainers/runc/libcontainer/utils"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/sirupsen/logrus"
+	"github.com/urfave/cli/v2"
+
+	"github.com/hardened-runtime/hardened/hardening"
+	"github.com/hardened-runtime/hardened/spec"
+)
+
+func execCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "exec",
+		Usage: "run a new process inside a running container",
+		ArgsUsage: `<container-id> <command> [args...]
+   or: hardened exec --process process.json <container-id>`,
+		Description: `The exec command runs a process in an existing container. The process is
+either read whole from --process (a runtime-spec Process, as containerd
+passes it) or taken from the bundle's config.json with the command and the
+flags below applied. Either way it is clamped by the host's hardening policy
+(capabilities, no-new-privileges) before it runs.
+
+EXAMPLE:
+       # hardened exec web1 ps`,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "process", Aliases: []string{"p"}, Usage: "file with the runtime-spec Process to run (the command line then gives only the ID)"},
+			&cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, Usage: "detach from the process once it is started"},
+			&cli.StringFlag{Name: "pid-file", Usage: "file to write the process's host PID to"},
+			&cli.StringFlag{Name: "console-socket", Usage: "unix socket that receives the pseudoterminal master (with --tty --detach)"},
+			&cli.IntFlag{Name: "preserve-fds", Usage: "pass N additional file descriptors (from fd 3) to the process"},
+			&cli.BoolFlag{Name: "ignore-paused", Usage: "allow exec in a paused container"},
+			&cli.BoolFlag{Name: "tty", Aliases: []string{"t"}, Usage: "allocate a pseudoterminal"},
+			&cli.StringFlag{Name: "cwd", Usage: "working directory in the container"},
+			&cli.StringSliceFlag{Name: "env", Aliases: []string{"e"}, Usage: "add an environment variable (NAME=value)"},
+			&cli.StringFlag{Name: "user", Aliases: []string{"u"}, Usage: "user to run as: <uid>[:<gid>]"},
+			&cli.Int64SliceFlag{Name: "additional-gids", Aliases: []string{"g"}, Usage: "add a supplementary group ID"},
+			&cli.StringSliceFlag{Name: "cap", Aliases: []string{"c"}, Usage: "add a capability (still subject to the hardening policy)"},
+			&cli.BoolFlag{Name: "no-new-privs", Usage: "set no_new_privs for the process (the policy may require it anyway)"},
+			&cli.StringFlag{Name: "apparmor", Usage: "AppArmor profile for the process"},
+			&cli.StringFlag{Name: "process-label", Usage: "SELinux label for the process"},
+		},
+		Action: func(c *cli.Context) error {
+			if err := checkArgs(c, 1, -1); err != nil {
+				return err
+			}
+			status, err := execInContainer(c)
+			if err != nil {
+				return wrapFailure("exec", err)
+			}
+			return exitWith(status)
+		},
+	}
+}
+
+// execInContainer assembles the process, clamps it and runs it. It returns
+// the process's exit status (0 when detached).
+func execInContainer(c *cli.Context) (int, error) {
+	ct, err := loadContainer(c)
+	if err != nil {
+		return -1, err
+	}
+	if err := checkExecStatus(ct, c.Bool("ignore-paused")); err != nil {
+		return -1, err
+	}
+	p, err := execProcessSpec(c, ct)
+	if err != nil {
+		return -1, fmt.Errorf("container %s: %w", ct.ID(), err)
+	}
+	pol, err := loadPolicy(c)
+	if err != nil {
+		return -1, fmt.Errorf("container %s: %w", ct.ID(), err)
+	}
+	// The one clamp for exec'd processes: whatever the caller asked for,
+	// the process gets no more than the policy allows.
+	if _, err := hardening.ClampProcess(p, pol); err != nil {
+		return -1, fmt.Errorf("container %s: %w", ct.ID(), err)
+	}
+	logrus.Debugf("container %s: exec %q", ct.ID(), p.Args)
+	r := processRun{
+		container:     ct,
+		init:          false,
+		start:         ct.Run,
+		detach:        c.Bool("detach"),
+		consoleSocket: c.String("console-socket"),
+		pidFile:       c.String("pid-file"),
+		preserveFDs:   c.Int("preserve-fds"),
+		subreaper:     false,
+		destroy:       false,
+	}
+	status, err := r.run(p)
+	if err != nil {
+		return -1, fmt.Errorf("container %s: %w", ct.ID(), err)
+	}
+	return status, nil
+}
+
+// checkExecStatus refuses a container that cannot take a new process. A
+// stopped container's error keeps libcontainer.ErrNotRunning in its chain
+// ("container not running", which containerd matches).
+func checkExecStatus(ct *libcontainer.Container, ignorePaused bool) error {
+	status, err := ct.Status()
+	if err != nil {
+		return fmt.Errorf("container %s: %w", ct.ID(), err)
+	}
+	switch {
+	case status == libcontainer.Stopped:
+		return fmt.Errorf("container %s: cannot exec: %w", ct.ID(), libcontainer.ErrNotRunning)
+	case status == libcontainer.Paused && !ignorePaused:
+		return fmt.Errorf("container %s: cannot exec in a paused container (use --ignore-paused to override)", ct.ID())
+	}
+	return nil
+}
+
+// execProcessSpec returns the process to exec: the --process file as is,
+// or the bundle's process with the command line's changes applied.
+func execProcessSpec(c *cli.Context, ct *libcontainer.Container) (*specs.Process, error) {
+	if path := c.String("process"); path != "" {
+		if c.NArg() > 1 {
+			return nil, errors.New("--process gives the whole process: no command may follow the container ID")
+		}
+		return readProcessFile(path)
+	}
+	if c.NArg() < 2 {
+		return nil, errors.New("no command given (use <container-id> <command> or --process)")
+	}
+	p, err := bundleProcess(ct)
+	if err != nil {
+		return nil, err
+	}
+	overrides := execOverrides{
+		args:           c.Args().Slice()[1:],
+		cwd:            c.String("cwd"),
+		env:            c.StringSlice("env"),
+		user:           c.String("user"),
+		additionalGids: c.Int64Slice("additional-gids"),
+		caps:           c.StringSlice("cap"),
+		tty:            c.Bool("tty"),
+		apparmor:       c.String("apparmor"),
+		label:          c.String("process-label"),
+	}
+	if c.IsSet("no-new-privs") {
+		v := c.Bool("no-new-privs")
+		overrides.noNewPrivs = &v
+	}
+	if err := overrides.apply(p); err != nil {
+		return nil, err
+	}
+	if err := spec.ValidateProcess(p); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// readProcessFile decodes a runtime-spec Process. Fields this runtime does
+// not know are tolerated (newer clients send them first), as for
+// config.json; anything after the object is not.
+func readProcessFile(path string) (*specs.Process, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("--process: %w", err)
+	}
+	p, err := decodeProcess(raw)
+	if err != nil {
+		return nil, fmt.Errorf("--process %s: %w", path, err)
+	}
+	return p, nil
+}
+
+func decodeProcess(raw []byte) (*specs.Process, error) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	var p specs.Process
+	if err := dec.Decode(&p); err != nil {
+		return nil, fmt.Errorf("malformed JSON: %w", err)
+	}
+	if dec.More() {
+		return nil, errors.New("trailing data after the JSON object")
+	}
+	if err := spec.ValidateProcess(&p); err != nil {
+		return nil, err
+	}
+	return &p, nil
+}
+
+// bundleProcess reads the process of the bundle the container was created
+// from, found through the "bundle" label libcontainer keeps in its state.
+func bundleProcess(ct *libcontainer.Container) (*specs.Process, error) {
+	dir, ok := utils.SearchLabels(ct.Config().Labels, "bundle")
+	if !ok || dir == "" {
+		return nil, errors.New("the container's bundle is not recorded in its state")
+	}
+	bundle, err := spec.LoadBundle(dir)
+	if err != nil {
+		return nil, err
+	}
+	return bundle.Spec.Process, nil
+}
+
+// execOverrides are the command line's changes to the bundle's process.
+type execOverrides struct {
+	args           []string
+	cwd            string
+	env            []string
+	user           string // <uid>[:<gid>]
+	additionalGids []int64
+	caps           []string
+	tty            bool
+	noNewPrivs     *bool // nil: keep the bundle's value
+	apparmor       string
+	label          string
+}
+
+// apply changes p as runc's exec flags do. A terminal is used only when
+// asked for, whatever config.json says.
+func (o execOverrides) apply(p *specs.Process) error {
+	p.Args = o.args
+	p.CommandLine = ""
+	p.Terminal = o.tty
+	p.ConsoleSize = nil
+	if o.cwd != "" {
+		p.Cwd = o.cwd
+	}
+	p.Env = append(p.Env, o.env...)
+	if o.user != "" {
+		uid, gid, hasGID, err := parseUser(o.user)
+		if err != nil {
+			return err
+		}
+		p.User.UID = uid
+		if hasGID {
+			p.User.GID = gid
+		}
+	}
+	for _, g := range o.additionalGids {
+		if g < 0 || g > int64(^uint32(0)) {
+			return fmt.Errorf("--additional-gids: %d is not a valid group ID", g)
+		}
+		p.User.AdditionalGids = append(p.User.AdditionalGids, uint32(g))
+	}
+	if err := addCapabilities(p, o.caps); err != nil {
+		return err
+	}
+	if o.noNewPrivs != nil {
+		p.NoNewPrivileges = *o.noNewPrivs
+	}
+	if o.apparmor != "" {
+		p.ApparmorProfile = o.apparmor
+	}
+	if o.label != "" {
+		p.SelinuxLabel = o.label
+	}
+	return nil
+}
+
+// parseUser parses --user "<uid>[:<gid>]". Names are not resolved: they
+// would have to be looked up in the container's /etc/passwd, not ours.
+func parseUser(s string) (uid, gid uint32, hasGID bool, err error) {
+	uidText, gidText, hasGID := strings.Cut(s, ":")
+	uid, err = parseID(uidText)
+	if err != nil {
+		return 0, 0, false, fmt.Errorf("--user %q: uid: %w", s, err)
+	}
+	if hasGID {
+		if gid, err = parseID(gidText); err != nil {
+			return 0, 0, false, fmt.Errorf("--user %q: gid: %w", s, err)
+		}
+	}
+	return uid, gid, hasGID, nil
+}
+
+func parseID(s string) (uint32, error) {
+	n, err := strconv.ParseUint(s, 10, 32)
+	if err != nil {
+		return 0, fmt.Errorf("%q is not a numeric ID", s)
+	}
+	return uint32(n), nil
+}
+
+// addCapabilities adds caps to the bounding, effective and permitted sets
+// (and ambient when the process already has inheritable capabilities, as
+// ambient ones need them), the way runc's --cap does. Names may omit the
+// CAP_ prefix. The hardening clamp runs afterwards and has the last word.
+func addCapabilities(p *specs.Process, caps []string) error {
+	if len(caps) == 0 {
+		return nil
+	}
+	if p.Capabilities == nil {
+		p.Capabilities = &specs.LinuxCapabilities{}
+	}
+	set := p.Capabilities
+	for _, name := range caps {
+		capName, err := capabilityName(name)
+		if err != nil {
+			return err
+		}
+		set.Bounding = appendMissing(set.Bounding, capName)
+		set.Effective = appendMissing(set.Effective, capName)
+		set.Permitted = appendMissing(set.Permitted, capName)
+		if len(set.Inheritable) > 0 {
+			set.Ambient = appendMissing(set.Ambient, capName)
+		}
+	}
+	return nil
+}
+
+// capabilityName canonicalises "net_admin" or "CAP_NET_ADMIN" to CAP_NET_ADMIN.
+func capabilityName(s string) (string, error) {
+	name := strings.ToUpper(strings.TrimSpace(s))
+	if !strings.HasPrefix(name, "CAP_") {
+		name = "CAP_" + name
+	}
+	if name == "CAP_" || strings.ContainsFunc(name, func(r rune) bool {
+		return (r < 'A' || r > 'Z') && (r < '0' || r > '9') && r != '_'
+	}) {
+		return "", fmt.Errorf("--cap: %q is not a capability name", s)
+	}
+	return name, nil
+}
+
+func appendMissing(list []string, s string) []string {
+	if slices.Contains(list, s) {
+		return list
+	}
+	return append(list, s)
+}
