@@ -10,11 +10,23 @@ import (
 )
 
 // hostNamespaceTypes are the namespaces whose absence from
-// linux.namespaces means sharing the host's.
+// linux.namespaces means sharing the host's, and that allowHostNamespaces
+// may name.
 func hostNamespaceTypes() []specs.LinuxNamespaceType {
 	return []specs.LinuxNamespaceType{
 		specs.PIDNamespace, specs.NetworkNamespace, specs.IPCNamespace,
 		specs.UTSNamespace, specs.CgroupNamespace, specs.MountNamespace,
+	}
+}
+
+// refusedMissingNamespaces are the namespaces whose absence is refused.
+// The cgroup namespace is not among them: `runc spec` and Docker on
+// cgroup v1 leave it out, so the cgroup-namespace transform adds it
+// instead of refusing.
+func refusedMissingNamespaces() []specs.LinuxNamespaceType {
+	return []specs.LinuxNamespaceType{
+		specs.PIDNamespace, specs.NetworkNamespace, specs.IPCNamespace,
+		specs.UTSNamespace, specs.MountNamespace,
 	}
 }
 
@@ -32,8 +44,9 @@ func hostNamespacePath() *regexp.Regexp {
 // host-only services and can sniff or spoof; IPC, UTS, cgroup and mount
 // namespaces likewise expose or let it change host state.
 //
-// Fields (read only): linux.namespaces. A pid, network, ipc, uts, cgroup or
-// mount namespace missing from the list is the host's and is refused. A
+// Fields (read only): linux.namespaces. A pid, network, ipc, uts or mount
+// namespace missing from the list is the host's and is refused (a missing
+// cgroup namespace is added by CgroupNamespace instead). A
 // namespace entry with a path joins an existing namespace: paths of PID 1
 // or of the runtime itself (/proc/1/ns/*, /proc/self/ns/*,
 // /proc/thread-self/ns/*, after cleaning) are the host's and are refused,
@@ -55,7 +68,7 @@ func RefuseHostNamespaces(s *specs.Spec, pol *Policy, r *Report) {
 	allow := func(t specs.LinuxNamespaceType) string {
 		return fmt.Sprintf(`"allowHostNamespaces": [%q]`, t)
 	}
-	for _, t := range hostNamespaceTypes() {
+	for _, t := range refusedMissingNamespaces() {
 		if allowed(t) {
 			continue
 		}

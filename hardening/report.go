@@ -155,6 +155,12 @@ func (r *Report) record(rule, path string, before, after any) {
 	r.Changes = append(r.Changes, Change{Rule: rule, Path: path, Before: b, After: a})
 }
 
+// add records a change the caller knows happened, even when the shown
+// before and after values (summaries) look alike.
+func (r *Report) add(rule, path string, before, after any) {
+	r.Changes = append(r.Changes, Change{Rule: rule, Path: path, Before: jsonValue(before), After: jsonValue(after)})
+}
+
 // recordStrings adds a change when two string lists differ; nil and empty
 // are the same (both are written as omitted in config.json).
 func (r *Report) recordStrings(rule, path string, before, after []string) {

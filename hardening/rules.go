@@ -32,6 +32,7 @@ const (
 	RuleSysctls         = "sysctls"
 	RuleHooks           = "hooks"
 	RuleUserNamespace   = "user-namespace"
+	RuleCgroupNamespace = "cgroup-namespace"
 	RuleCapabilities    = "capabilities"
 	RuleNoNewPrivileges = "no-new-privileges"
 	RuleSeccomp         = "seccomp"
@@ -47,7 +48,8 @@ const (
 //   - Refusals first. They only read, so a refused configuration is
 //     reported in full (every refusal at once) and nothing is rewritten.
 //   - The user-namespace hook before anything touching mounts or
-//     capabilities: a user namespace changes what both mean.
+//     capabilities: a user namespace changes what both mean; the
+//     cgroup namespace next to it.
 //   - Capabilities before seccomp: Docker's default profile enables
 //     syscalls by the capabilities in process.capabilities.bounding, so
 //     it must be evaluated against the clamped set.
@@ -78,6 +80,10 @@ func Rules() []Rule {
 		}},
 		{ID: RuleUserNamespace, Kind: KindTransform, Apply: func(s *specs.Spec, p *Policy, f HostFacts, r *Report) error {
 			return UserNamespace(s, p, f, r)
+		}},
+		{ID: RuleCgroupNamespace, Kind: KindTransform, Apply: func(s *specs.Spec, p *Policy, _ HostFacts, r *Report) error {
+			CgroupNamespace(s, p, r)
+			return nil
 		}},
 		{ID: RuleCapabilities, Kind: KindTransform, Apply: func(s *specs.Spec, p *Policy, _ HostFacts, r *Report) error {
 			ClampCapabilities(ensureProcess(s), p, r)

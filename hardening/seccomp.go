@@ -74,7 +74,7 @@ func EnforceSeccomp(s *specs.Spec, pol *Policy, r *Report) error {
 	if string(jsonValue(before)) == string(jsonValue(&prof)) {
 		return nil
 	}
-	r.record(RuleSeccomp, "linux.seccomp", briefSeccomp(before, "caller"), briefSeccomp(&prof, source))
+	r.add(RuleSeccomp, "linux.seccomp", briefSeccomp(before, "caller"), briefSeccomp(&prof, source))
 	l.Seccomp = &prof
 	return nil
 }

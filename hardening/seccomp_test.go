@@ -1,0 +1,173 @@
+package hardening
+
+import (
+	"slices"
+	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// allowingRules returns the rules of p that let name run: any action that
+// does not block. For clone, a rule that only allows it without namespace
+// flags does not count.
+func allowingRules(p *specs.LinuxSeccomp, name string) []specs.LinuxSyscall {
+	var out []specs.LinuxSyscall
+	for _, r := range p.Syscalls {
+		if !slices.Contains(r.Names, name) {
+			continue
+		}
+		switch r.Action {
+		case specs.ActErrno, specs.ActKill, specs.ActKillProcess, specs.ActKillThread, specs.ActTrap:
+			continue
+		}
+		if name == "clone" && len(r.Args) == 1 && r.Args[0].Op == specs.OpMaskedEqual && r.Args[0].Value == namespaceFlags && r.Args[0].ValueTwo == 0 {
+			continue
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// checkDenied fails when any syscall of deny is allowed by p.
+func checkDenied(t testing.TB, p *specs.LinuxSeccomp, deny []string) {
+	t.Helper()
+	if !SeccompBlocks(p) {
+		t.Fatalf("profile does not block: %+v", p)
+	}
+	for _, n := range deny {
+		if r := allowingRules(p, n); len(r) > 0 {
+			t.Errorf("%s allowed by %+v", n, r)
+		}
+	}
+}
+
+func TestEnforceSeccomp(t *testing.T) {
+	t.Parallel()
+	eperm := uint(1)
+	tests := []struct {
+		name        string
+		caps        []string
+		allow       []string
+		in          *specs.LinuxSeccomp
+		wantProfile string // "docker-default" or "caller"
+		check       func(t *testing.T, p *specs.LinuxSeccomp)
+	}{
+		{name: "absent is replaced", in: nil, wantProfile: "docker-default"},
+		{name: "empty section is replaced", in: &specs.LinuxSeccomp{}, wantProfile: "docker-default"},
+		{
+			name:        "allow by default with deny rules is replaced",
+			in:          &specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Syscalls: []specs.LinuxSyscall{{Names: []string{"mount"}, Action: specs.ActErrno}}},
+			wantProfile: "docker-default",
+		},
+		{name: "log by default is replaced", in: &specs.LinuxSeccomp{DefaultAction: specs.ActLog}, wantProfile: "docker-default"},
+		{
+			name: "caller profile is kept but cannot allow denied syscalls",
+			in: &specs.LinuxSeccomp{DefaultAction: specs.ActKillProcess, Syscalls: []specs.LinuxSyscall{
+				{Names: []string{"read", "io_uring_setup", "write"}, Action: specs.ActAllow},
+				{Names: []string{"setns"}, Action: specs.ActAllow, Args: []specs.LinuxSeccompArg{{Index: 1, Value: 0x40000000, Op: specs.OpEqualTo}}},
+				{Names: []string{"bpf"}, Action: specs.ActNotify},
+				{Names: []string{"clone"}, Action: specs.ActAllow},
+				{Names: []string{"mkdir"}, Action: specs.ActErrno, ErrnoRet: &eperm},
+			}},
+			wantProfile: "caller",
+			check: func(t *testing.T, p *specs.LinuxSeccomp) {
+				if p.DefaultAction != specs.ActKillProcess {
+					t.Errorf("default action %s, want the caller's", p.DefaultAction)
+				}
+				if !slices.Equal(p.Syscalls[0].Names, []string{"read", "write"}) {
+					t.Errorf("first rule %v, want read, write", p.Syscalls[0].Names)
+				}
+				if !slices.Equal(p.Syscalls[1].Names, []string{"mkdir"}) {
+					t.Errorf("second rule %v, want the caller's mkdir rule", p.Syscalls[1].Names)
+				}
+			},
+		},
+		{
+			// Docker's profile allows unshare, setns, bpf and clone with
+			// namespace flags to CAP_SYS_ADMIN; the deny-list still wins.
+			name:        "SYS_ADMIN allowed by policy does not reopen denied syscalls",
+			caps:        []string{"CAP_SYS_ADMIN"},
+			allow:       []string{"CAP_SYS_ADMIN"},
+			in:          nil,
+			wantProfile: "docker-default",
+			check: func(t *testing.T, p *specs.LinuxSeccomp) {
+				if len(allowingRules(p, "mount")) == 0 {
+					t.Error("mount not allowed: profile not evaluated against CAP_SYS_ADMIN")
+				}
+			},
+		},
+		{
+			name:        "without SYS_ADMIN mount stays denied by the default profile",
+			caps:        []string{"CAP_CHOWN"},
+			in:          nil,
+			wantProfile: "docker-default",
+			check: func(t *testing.T, p *specs.LinuxSeccomp) {
+				if len(allowingRules(p, "mount")) != 0 {
+					t.Error("mount allowed without CAP_SYS_ADMIN")
+				}
+				var clone3 []specs.LinuxSyscall
+				for _, r := range p.Syscalls {
+					if slices.Contains(r.Names, "clone3") {
+						clone3 = append(clone3, r)
+					}
+				}
+				if len(clone3) != 1 || clone3[0].Action != specs.ActErrno || *clone3[0].ErrnoRet != 38 {
+					t.Errorf("clone3 rules %+v, want one ERRNO(ENOSYS)", clone3)
+				}
+			},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			pol := DefaultPolicy()
+			pol.AllowCapabilities = tc.allow
+			s := &specs.Spec{Process: &specs.Process{Capabilities: &specs.LinuxCapabilities{Bounding: tc.caps}}, Linux: &specs.Linux{Seccomp: tc.in}}
+			rep := &Report{}
+			if err := EnforceSeccomp(s, pol, rep); err != nil {
+				t.Fatal(err)
+			}
+			checkDenied(t, s.Linux.Seccomp, pol.DenySyscalls)
+			if len(rep.Changes) != 1 || rep.Changes[0].Path != "linux.seccomp" {
+				t.Fatalf("changes %v", changedPaths(rep))
+			}
+			if got := string(rep.Changes[0].After); !contains(got, `"profile":"`+tc.wantProfile+`"`) {
+				t.Errorf("after = %s, want profile %s", got, tc.wantProfile)
+			}
+			if tc.check != nil {
+				tc.check(t, s.Linux.Seccomp)
+			}
+			// Idempotent: a second pass changes nothing.
+			rep2 := &Report{}
+			if err := EnforceSeccomp(s, pol, rep2); err != nil || len(rep2.Changes) != 0 {
+				t.Errorf("second pass: err %v changes %v", err, changedPaths(rep2))
+			}
+		})
+	}
+}
+
+func TestSeccompDenyListRelaxed(t *testing.T) {
+	t.Parallel()
+	pol := DefaultPolicy()
+	pol.DenySyscalls = nil
+	s := dockerSpec(t)
+	if err := EnforceSeccomp(s, pol, &Report{}); err != nil {
+		t.Fatal(err)
+	}
+	if len(allowingRules(s.Linux.Seccomp, "io_uring_setup")) == 0 {
+		t.Error("with an empty deny-list the caller's io_uring rule should stay")
+	}
+}
+
+func contains(s, sub string) bool {
+	return len(sub) == 0 || (len(s) >= len(sub) && indexOf(s, sub) >= 0)
+}
+
+func indexOf(s, sub string) int {
+	for i := 0; i+len(sub) <= len(s); i++ {
+		if s[i:i+len(sub)] == sub {
+			return i
+		}
+	}
+	return -1
+}
