@@ -85,9 +85,10 @@ func BuildBinary(ctx context.Context, dir string) (string, error) {
 // Main is for a test package's TestMain: when HARDENED_BIN is unset it
 // builds the runtime into a temporary directory and sets HARDENED_BIN for
 // this test process, so the build happens once per package. setup, if not
-// nil, runs after that (start shared daemons there) and returns a teardown.
+// nil, runs after that (start shared daemons there) and returns a teardown
+// that runs after the tests; a teardown error (a leak) fails the package.
 // Main returns the exit code for os.Exit.
-func Main(m *testing.M, setup func() (teardown func(), err error)) int {
+func Main(m *testing.M, setup func() (teardown func() error, err error)) (code int) {
 	if os.Getenv(EnvBinary) == "" && os.Geteuid() == 0 {
 		dir, err := os.MkdirTemp("", "hardened-bin-")
 		if err != nil {
@@ -107,7 +108,13 @@ func Main(m *testing.M, setup func() (teardown func(), err error)) int {
 	if setup != nil && os.Geteuid() == 0 {
 		teardown, err := setup()
 		if teardown != nil {
-			defer teardown()
+			defer func() {
+				if err := teardown(); err != nil {
+					fmt.Fprintln(os.Stderr, "testutil.Main: teardown:", err)
+					fmt.Println("FAIL: teardown")
+					code = 1
+				}
+			}()
 		}
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "testutil.Main: setup:", err)

@@ -1,0 +1,179 @@
+package testutil
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// BusyboxImage is the image DockerImportBusybox and CtrImportBusybox make.
+const BusyboxImage = "hardened-test/busybox:latest"
+
+// imagePath is the PATH the imported image sets (`docker import` sets none).
+const imagePath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+// Dockerd is a private dockerd (Debian's docker.io) with its own data root,
+// exec root, socket and containerd (dockerd starts one under its exec
+// root), registering the runtime under test as "hardened".
+type Dockerd struct {
+	Dir     string // everything of this daemon lives below
+	Host    string // unix://Dir/docker.sock, for docker -H
+	Runtime string // path registered as the "hardened" runtime
+	Log     string // dockerd's output
+	d       *daemon
+}
+
+// NewDockerd starts a private dockerd and waits until it answers. Close
+// stops it. Bridge networking and iptables are off: containers get a
+// network namespace with only lo (the host's iptables stay untouched).
+func NewDockerd(ctx context.Context, runtimePath string) (*Dockerd, error) {
+	if _, err := exec.LookPath("dockerd"); err != nil {
+		return nil, fmt.Errorf("dockerd: %w (apt-get install docker.io)", err)
+	}
+	dir, err := os.MkdirTemp("", "hardened-dockerd-")
+	if err != nil {
+		return nil, err
+	}
+	cfg := map[string]any{
+		"runtimes": map[string]any{"hardened": map[string]any{"path": runtimePath}},
+	}
+	data, _ := json.MarshalIndent(cfg, "", "  ")
+	if err := os.WriteFile(filepath.Join(dir, "daemon.json"), data, 0o644); err != nil {
+		return nil, err
+	}
+	dd := &Dockerd{
+		Dir:     dir,
+		Host:    "unix://" + filepath.Join(dir, "docker.sock"),
+		Runtime: runtimePath,
+		Log:     filepath.Join(dir, "dockerd.log"),
+	}
+	dd.d, err = startDaemon("dockerd", dd.Log, nil,
+		"dockerd",
+		"--config-file", filepath.Join(dir, "daemon.json"),
+		"--data-root", filepath.Join(dir, "data"),
+		"--exec-root", filepath.Join(dir, "exec"),
+		"--pidfile", filepath.Join(dir, "docker.pid"),
+		"-H", dd.Host,
+		"--iptables=false", "--ip-masq=false", "--bridge=none",
+		"--storage-driver=overlay2",
+	)
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	err = dd.d.waitReady(ctx, func(ctx context.Context) error {
+		_, errOut, exit := runCapture(ctx, dd.Command(ctx, "version", "--format", "{{.Server.Version}}"))
+		if exit != 0 {
+			return fmt.Errorf("docker version: %s", strings.TrimSpace(errOut))
+		}
+		return nil
+	})
+	if err != nil {
+		dd.Close()
+		return nil, err
+	}
+	return dd, nil
+}
+
+// StartDockerd is NewDockerd for one test, stopped at its cleanup.
+func StartDockerd(tb testing.TB, runtimePath string) *Dockerd {
+	tb.Helper()
+	RequireRoot(tb)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	dd, err := NewDockerd(ctx, runtimePath)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		if err := dd.Close(); err != nil {
+			tb.Error(err)
+		}
+	})
+	return dd
+}
+
+// Command returns a docker client command talking to this daemon, with a
+// private client config.
+func (dd *Dockerd) Command(ctx context.Context, args ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, "docker", append([]string{"-H", dd.Host}, args...)...)
+	cmd.Env = append(os.Environ(), "DOCKER_CONFIG="+filepath.Join(dd.Dir, "client"), "DOCKER_CLI_HINTS=false")
+	return cmd
+}
+
+// Run runs the docker client with a timeout and returns its output and
+// exit code.
+func (dd *Dockerd) Run(ctx context.Context, args ...string) (stdout, stderr string, exit int) {
+	return runCapture(ctx, dd.Command(ctx, args...))
+}
+
+// Close removes every container, stops dockerd (and with it its
+// containerd), detaches any mount left under Dir and removes Dir. It
+// returns what went wrong, leftover mounts included.
+func (dd *Dockerd) Close() error {
+	var errs []string
+	if dd.d != nil {
+		select {
+		case <-dd.d.done:
+		default:
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			out, _, _ := dd.Run(ctx, "ps", "-aq")
+			if ids := strings.Fields(out); len(ids) > 0 {
+				if _, errOut, exit := dd.Run(ctx, append([]string{"rm", "-f"}, ids...)...); exit != 0 {
+					errs = append(errs, "docker rm -f: "+strings.TrimSpace(errOut))
+				}
+			}
+			cancel()
+		}
+		if err := dd.d.stop(30 * time.Second); err != nil {
+			errs = append(errs, err.Error())
+		}
+		// dockerd stops its containerd; give a straggler a moment.
+		killPidFile(filepath.Join(dd.Dir, "exec", "containerd", "containerd.pid"), dd.Dir, 10*time.Second)
+	}
+	if left, err := UnmountUnder(dd.Dir); len(left) > 0 || err != nil {
+		errs = append(errs, fmt.Sprintf("mounts left under %s after dockerd stopped: %v %v", dd.Dir, left, err))
+	}
+	if err := os.RemoveAll(dd.Dir); err != nil {
+		errs = append(errs, err.Error())
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("dockerd cleanup: %s", strings.Join(errs, "; "))
+	}
+	return nil
+}
+
+// ImportBusybox imports the busybox rootfs as BusyboxImage (CMD sh, a
+// PATH) unless it exists, and returns the image name.
+func (dd *Dockerd) ImportBusybox(ctx context.Context) (string, error) {
+	if _, _, exit := dd.Run(ctx, "image", "inspect", BusyboxImage); exit == 0 {
+		return BusyboxImage, nil
+	}
+	tarball, err := BusyboxTarball(dd.Dir)
+	if err != nil {
+		return "", err
+	}
+	_, errOut, exit := dd.Run(ctx, "import", "-c", `CMD ["sh"]`, "-c", "ENV "+imagePath, tarball, BusyboxImage)
+	if exit != 0 {
+		return "", fmt.Errorf("docker import: exit %d: %s", exit, errOut)
+	}
+	return BusyboxImage, nil
+}
+
+// DockerImportBusybox is ImportBusybox for a test.
+func DockerImportBusybox(tb testing.TB, dd *Dockerd) string {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	img, err := dd.ImportBusybox(ctx)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return img
+}
