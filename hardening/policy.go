@@ -222,6 +222,8 @@ func describeDecodeError(err error) string {
 		return fmt.Sprintf("malformed JSON at byte %d: %s", syntaxErr.Offset, syntaxErr.Error())
 	case errors.Is(err, io.EOF):
 		return "empty file"
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return "malformed JSON: unexpected end of file"
 	}
 	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
 		return "unknown key " + name
@@ -324,6 +326,9 @@ func (a *Allowances) normalize(prefix string) error {
 }
 
 func normalizePaths(key string, in []string) ([]string, error) {
+	if in == nil {
+		return nil, nil
+	}
 	out := make([]string, 0, len(in))
 	for _, p := range in {
 		if !filepath.IsAbs(p) {
