@@ -15,6 +15,7 @@ type deviceSpec struct {
 	major, minor int64
 }
 
+// String renders d as "c 10:229", the allowDevices form.
 func (d deviceSpec) String() string {
 	num := func(n int64) string {
 		if n < 0 {
