@@ -13,5 +13,6 @@ func commands() []*cli.Command {
 		runCommand(),
 		startCommand(),
 		stateCommand(),
+		updateCommand(),
 	}
 }
