@@ -122,6 +122,11 @@ fi
 # ---------------------------------------------------------------- run
 mkdir -p "$OUTDIR/tap"
 OUTDIR=$(readlink -f -- "$OUTDIR")
+if [[ -n ${CONFORMANCE_REPORT_ONLY:-} ]]; then
+	# Rebuild results.tsv from an earlier run's tap/ and programs.tsv.
+	mapfile -t PROGRAMS < <(cut -f1 "$OUTDIR/programs.tsv")
+	start_all=0 end_all=$(awk -F'\t' '{ s += $3 } END { printf "%d", s }' "$OUTDIR/programs.tsv")
+else
 # Bundles go to TMPDIR (os.MkdirTemp); keep them in a private directory so
 # leftovers are ours to find and remove.
 WORK=$(mktemp -d /tmp/hardened-conformance.XXXXXX)
@@ -181,6 +186,7 @@ for prog in "${PROGRAMS[@]}"; do
 	log "$(printf '%-40s %6ss  %4s points%s' "$prog" "$secs" "$seen" "$note")"
 done
 end_all=$(date +%s)
+fi
 
 # ---------------------------------------------------------------- results
 # One line per TAP test point. YAML blocks are indented and so never match.
@@ -197,6 +203,27 @@ for prog in "${PROGRAMS[@]}"; do
 		gsub(/\t/, " ", desc)
 		printf "%s\t%s\t%s\t%s\n", prog, n, status, desc
 	}' "$OUTDIR/tap/$prog.tap"
+	# A program-level point (N=0) where the TAP points alone do not tell the
+	# outcome: programs that print no test point at all (the hook programs
+	# report a failure as a bare YAML "error" block and an empty plan, the
+	# *_fail programs pass by exiting 0 silently) and programs that exit
+	# non-zero, time out or do not print what they planned.
+	IFS=$'\t' read -r _ rc _ planned seen < <(awk -F'\t' -v p="$prog" '$1 == p' "$OUTDIR/programs.tsv")
+	has_error=0
+	grep -q '^    "error": "[^"]' "$OUTDIR/tap/$prog.tap" && has_error=1
+	if [[ $seen -eq 0 ]]; then
+		if [[ $rc -eq 0 && $has_error -eq 0 ]]; then
+			printf '%s\t0\tok\tprogram completed: exit 0, no test points, no error\n' "$prog"
+		elif [[ $rc -eq 0 ]]; then
+			printf '%s\t0\tnot ok\tprogram reported an error without test points\n' "$prog"
+		else
+			printf '%s\t0\tnot ok\tprogram failed: exit %s, no test points\n' "$prog" "$rc"
+		fi
+	elif [[ $rc -ne 0 ]]; then
+		printf '%s\t0\tnot ok\tprogram failed: exit %s after its test points\n' "$prog" "$rc"
+	elif [[ $planned -ne $seen ]]; then
+		printf '%s\t0\tnot ok\tprogram planned %s test points but printed %s\n' "$prog" "$planned" "$seen"
+	fi
 done >"$OUTDIR/results.tsv"
 
 read -r passed failed skipped < <(awk -F'\t' '
