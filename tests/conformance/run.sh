@@ -16,6 +16,8 @@
 #   HARDENED_CACHE        cache root (default /var/cache/hardened-tests); the module
 #                         source and binaries live in $HARDENED_CACHE/runtime-tools
 #   CONFORMANCE_TIMEOUT   seconds allowed per program (default 120)
+#   CONFORMANCE_TOTAL_TIMEOUT  seconds for the whole run (default 1500); programs
+#                         not started by then are recorded as not run (exit 125)
 #   CONFORMANCE_ONLY      space-separated program names to run (default: all)
 #   RUNTIME_TOOLS_VERSION module version (default pinned below)
 #
@@ -35,6 +37,7 @@ VERSION=${RUNTIME_TOOLS_VERSION:-v0.9.1-0.20260316125833-8a4db579f5c8}
 MODULE=github.com/opencontainers/runtime-tools
 CACHE=${HARDENED_CACHE:-/var/cache/hardened-tests}/runtime-tools
 PER_PROGRAM_TIMEOUT=${CONFORMANCE_TIMEOUT:-120}
+TOTAL_TIMEOUT=${CONFORMANCE_TOTAL_TIMEOUT:-1500}
 
 if [[ $EUID -ne 0 ]]; then
 	echo "run.sh: the validation suite creates real containers and must run as root" >&2
@@ -155,6 +158,14 @@ remove_work() {
 }
 trap remove_work EXIT
 
+# Validation programs use fixed names (e.g. the cgroup "cgrouptest"): two runs
+# at once would disturb each other, so runs on this machine take turns.
+exec 8>"$CACHE/.run.lock"
+if ! flock -n 8; then
+	log "another run.sh is running; waiting for it"
+	flock 8
+fi
+
 : >"$OUTDIR/programs.tsv"
 : >"$OUTDIR/leftovers.txt"
 start_all=$(date +%s)
@@ -165,6 +176,14 @@ for prog in "${PROGRAMS[@]}"; do
 	fi
 	t0=$(date +%s.%N)
 	rc=0
+	if (($(date +%s) - start_all >= TOTAL_TIMEOUT)); then
+		# Out of time: record the program as not run (its points go missing).
+		: >"$OUTDIR/tap/$prog.tap"
+		echo "not run: the total time budget of ${TOTAL_TIMEOUT}s was used up" >"$OUTDIR/tap/$prog.stderr"
+		printf '%s\t%s\t0.0\t0\t0\n' "$prog" 125 >>"$OUTDIR/programs.tsv"
+		log "$(printf '%-40s not run (total time budget used up)' "$prog")"
+		continue
+	fi
 	# Programs find runtimetest and rootfs-amd64.tar.gz in their working directory.
 	(cd "$BIN" && TMPDIR=$WORK RUNTIME=$RUNTIME \
 		timeout -k 10 "$PER_PROGRAM_TIMEOUT" "./$prog" </dev/null \
@@ -181,7 +200,7 @@ for prog in "${PROGRAMS[@]}"; do
 		END { print p + 0, s + 0 }' "$OUTDIR/tap/$prog.tap")
 	printf '%s\t%s\t%s\t%s\t%s\n' "$prog" "$rc" "$secs" "$planned" "$seen" >>"$OUTDIR/programs.tsv"
 	note=""
-	[[ $rc -eq 124 || $rc -eq 137 ]] && note=" TIMEOUT"
+	[[ $rc -eq 124 || $rc -eq 137 ]] && note=" TIMEOUT"  # timeout(1): 124 TERM, 137 KILL
 	[[ $rc -ne 0 ]] && note="$note exit=$rc"
 	log "$(printf '%-40s %6ss  %4s points%s' "$prog" "$secs" "$seen" "$note")"
 done
