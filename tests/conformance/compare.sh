@@ -13,7 +13,8 @@
 # for instance); they are compared as a count: if BASELINE has k passing points
 # "program: description" and RESULTS has j < k, that is k-j regressions.
 # run.sh's program-level point (N=0) is matched by program alone. UUIDs and
-# bundle directory names are blanked out of descriptions before matching.
+# runs of 6 or more digits (temporary names such as /tmp/ocitest3632332344)
+# are blanked out of descriptions before matching.
 #
 # Points listed in flaky.txt beside this script (or in $CONFORMANCE_FLAKY),
 # lines "program<TAB>description<TAB>reason", are reported but not counted.
@@ -37,7 +38,7 @@ awk -F'\t' -v flakyfile="$FLAKY" '
 function norm(prog, n, desc) {
 	if (n == "0") return prog SUBSEP "(program-level result)"
 	gsub(/[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f]-[0-9a-f][0-9a-f][0-9a-f][0-9a-f]-[0-9a-f][0-9a-f][0-9a-f][0-9a-f]-[0-9a-f][0-9a-f][0-9a-f][0-9a-f]-[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f]/, "<uuid>", desc)
-	gsub(/ocitest[0-9]+/, "ocitest<N>", desc)
+	gsub(/[0-9][0-9][0-9][0-9][0-9][0-9]+/, "<N>", desc) # temp names: ocitest123456789, /target3691500655
 	sub(/[ \t]+$/, "", desc)
 	return prog SUBSEP desc
 }
