@@ -27,9 +27,9 @@ func TestWritablePaths(t *testing.T) {
 				"/tmp", "/var/tmp", "/run", "/var/cache", "/var/log", "/var/lib", "/home"},
 		},
 		{
-			name:  "relative root.path resolved against the bundle",
-			facts: HostFacts{Bundle: "/bundles/example", ExistingDirs: map[string]bool{"/tmp": true}},
-			tweak: func(s *specs.Spec) { s.Root.Path = "rootfs" },
+			name:      "relative root.path resolved against the bundle",
+			facts:     HostFacts{Bundle: "/bundles/example", ExistingDirs: map[string]bool{"/tmp": true}},
+			tweak:     func(s *specs.Spec) { s.Root.Path = "rootfs" },
 			wantDests: []string{"/proc", "/dev", "/dev/pts", "/dev/shm", "/dev/mqueue", "/sys", "/sys/fs/cgroup", "/tmp"},
 		},
 		{
