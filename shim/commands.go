@@ -8,6 +8,7 @@ func commands() []*cli.Command {
 		createCommand(),
 		deleteCommand(),
 		execCommand(),
+		featuresCommand(),
 		killCommand(),
 		listCommand(),
 		runCommand(),
