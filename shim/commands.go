@@ -12,6 +12,7 @@ func commands() []*cli.Command {
 		killCommand(),
 		listCommand(),
 		runCommand(),
+		specCommand(),
 		startCommand(),
 		stateCommand(),
 		updateCommand(),
