@@ -5,12 +5,14 @@ import "github.com/urfave/cli/v2"
 // commands returns every subcommand, in the order help lists them.
 func commands() []*cli.Command {
 	return []*cli.Command{
+		checkpointCommand(),
 		createCommand(),
 		deleteCommand(),
 		execCommand(),
 		featuresCommand(),
 		killCommand(),
 		listCommand(),
+		restoreCommand(),
 		runCommand(),
 		specCommand(),
 		startCommand(),
