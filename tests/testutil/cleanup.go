@@ -53,6 +53,9 @@ func (rt *Runtime) cleanup() {
 			for _, p := range pids {
 				syscall.Kill(p, syscall.SIGKILL)
 			}
+			for _, p := range pids {
+				waitGone(p, nil, 5*time.Second)
+			}
 		}
 	}
 
@@ -81,7 +84,12 @@ func (rt *Runtime) cleanup() {
 				dirs = append(dirs, filepath.Join("/sys/fs/cgroup", c.Name(), id))
 			}
 		}
+		seen := map[string]bool{}
 		for _, d := range dirs {
+			if seen[d] {
+				continue
+			}
+			seen[d] = true
 			if _, err := os.Stat(d); err == nil {
 				tb.Errorf("cleanup: container %s: cgroup %s left behind", id, d)
 				os.Remove(d)
