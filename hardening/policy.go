@@ -247,7 +247,7 @@ func (p *Policy) normalize() error {
 		return fmt.Errorf("key \"pidsLimit\": %d is negative (0 disables the limit)", p.PidsLimit)
 	}
 	for i, s := range p.DenySyscalls {
-		if !syscallName().MatchString(s) {
+		if !validSyscallName(s) {
 			return fmt.Errorf("key \"denySyscalls\": %q is not a syscall name", s)
 		}
 		p.DenySyscalls[i] = s
@@ -317,8 +317,9 @@ func (a *Allowances) normalize(prefix string) error {
 			return fmt.Errorf("key %q: %w", prefix+"allowDevices", err)
 		}
 	}
+	sysctlRE := sysctlPattern()
 	for _, s := range a.AllowSysctls {
-		if !sysctlPattern().MatchString(s) {
+		if !sysctlRE.MatchString(s) {
 			return fmt.Errorf("key %q: %q is not a sysctl name or a prefix ending in \".*\"", prefix+"allowSysctls", s)
 		}
 	}
@@ -339,7 +340,19 @@ func normalizePaths(key string, in []string) ([]string, error) {
 	return out, nil
 }
 
-func syscallName() *regexp.Regexp { return regexp.MustCompile(`^[a-z0-9_]+$`) }
+// validSyscallName reports whether s looks like a syscall name.
+func validSyscallName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, c := range s {
+		if (c < 'a' || c > 'z') && (c < '0' || c > '9') && c != '_' {
+			return false
+		}
+	}
+	return true
+}
+
 func sysctlPattern() *regexp.Regexp {
 	return regexp.MustCompile(`^[a-z0-9_]+(\.[a-zA-Z0-9_-]+)*(\.\*)?$`)
 }
