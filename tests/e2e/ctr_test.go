@@ -32,6 +32,13 @@ func mustCtr(t *testing.T, args ...string) string {
 	return out
 }
 
+// ctrImage returns the busybox image in the shared containerd.
+func ctrImage(t *testing.T) string {
+	t.Helper()
+	testutil.RequireRoot(t)
+	return testutil.CtrImportBusybox(t, containerd)
+}
+
 // ctrRunArgs are the `ctr run` flags that put the runtime under test
 // behind containerd's runc shim.
 func ctrRunArgs(t *testing.T) []string {
@@ -39,7 +46,7 @@ func ctrRunArgs(t *testing.T) []string {
 }
 
 func TestCtrRun(t *testing.T) {
-	img := testutil.CtrImportBusybox(t, containerd)
+	img := ctrImage(t)
 	id := uniqueName("ctr")
 	out, errOut, exit := ctr(t, append(ctrRunArgs(t), "--rm", img, id, "sh", "-c", "echo hi; id -u; exit 3")...)
 	if exit != 3 {
@@ -52,7 +59,7 @@ func TestCtrRun(t *testing.T) {
 }
 
 func TestCtrRunDetachedExecKill(t *testing.T) {
-	img := testutil.CtrImportBusybox(t, containerd)
+	img := ctrImage(t)
 	id := uniqueName("ctr")
 	mustCtr(t, append(ctrRunArgs(t), "-d", img, id, "sleep", "1000")...)
 	t.Cleanup(func() {
