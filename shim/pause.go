@@ -1,0 +1,54 @@
+package shim
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+
+	"github.com/opencontainers/runc/libcontainer"
+	"github.com/urfave/cli/v2"
+)
+
+func pauseCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "pause",
+		Usage:     "suspend every process of a container",
+		ArgsUsage: "<container-id>",
+		Description: `The pause command freezes all processes of a container (cgroup freezer).
+"hardened resume" thaws them.`,
+		Action: func(c *cli.Context) error {
+			return freezeAction(c, "pause", (*libcontainer.Container).Pause)
+		},
+	}
+}
+
+func resumeCommand() *cli.Command {
+	return &cli.Command{
+		Name:        "resume",
+		Usage:       "resume the processes of a paused container",
+		ArgsUsage:   "<container-id>",
+		Description: `The resume command thaws all processes of a container paused by "hardened pause".`,
+		Action: func(c *cli.Context) error {
+			return freezeAction(c, "resume", (*libcontainer.Container).Resume)
+		},
+	}
+}
+
+// freezeAction runs pause or resume on the container named by the single
+// argument. libcontainer's ErrNotRunning and ErrNotPaused stay in the chain.
+func freezeAction(c *cli.Context, verb string, op func(*libcontainer.Container) error) error {
+	if err := checkArgs(c, 1, 1); err != nil {
+		return err
+	}
+	ct, err := loadContainer(c)
+	if err != nil {
+		return err
+	}
+	if err := op(ct); err != nil {
+		if errors.Is(err, fs.ErrPermission) {
+			return fmt.Errorf("container %s: %s (is the container's cgroup writable by this user?): %w", ct.ID(), verb, err)
+		}
+		return fmt.Errorf("container %s: %s: %w", ct.ID(), verb, err)
+	}
+	return nil
+}
