@@ -8,6 +8,7 @@ func commands() []*cli.Command {
 		checkpointCommand(),
 		createCommand(),
 		deleteCommand(),
+		eventsCommand(),
 		execCommand(),
 		featuresCommand(),
 		killCommand(),
