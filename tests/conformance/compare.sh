@@ -19,6 +19,9 @@
 # Points listed in flaky.txt beside this script (or in $CONFORMANCE_FLAKY),
 # lines "program<TAB>description<TAB>reason", are reported but not counted.
 #
+# Regressions are grouped by program, at most 12 lines each unless
+# CONFORMANCE_COMPARE_ALL=1 (a program that aborts early loses hundreds).
+#
 # Exit status: 1 if there is any regression, 0 otherwise, 2 on usage errors.
 set -euo pipefail
 
@@ -34,7 +37,7 @@ for f in "$BASELINE" "$RESULTS"; do
 done
 [[ -r $FLAKY ]] || FLAKY=/dev/null
 
-awk -F'\t' -v flakyfile="$FLAKY" '
+awk -F'\t' -v flakyfile="$FLAKY" -v showall="${CONFORMANCE_COMPARE_ALL:-}" -v maxlines=12 '
 function norm(prog, n, desc) {
 	if (n == "0") return prog SUBSEP "(program-level result)"
 	gsub(/[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f]-[0-9a-f][0-9a-f][0-9a-f][0-9a-f]-[0-9a-f][0-9a-f][0-9a-f][0-9a-f]-[0-9a-f][0-9a-f][0-9a-f][0-9a-f]-[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f]/, "<uuid>", desc)
@@ -62,6 +65,7 @@ file == 1 {
 }
 file == 2 {
 	rtotal++
+	if ($2 == "0") rdescr[k] = $4
 	if ($3 == "ok") { rok[k]++; rpass++ }
 	else rbad[k] = rbad[k] (rbad[k] == "" ? "" : ",") ($3 == "not ok" ? "not-ok" : $3)
 	if (!(k in inres)) inres[k] = 1
@@ -75,11 +79,23 @@ END {
 		status = (k in inres) ? (rbad[k] == "" ? "?" : rbad[k]) : "missing"
 		line = sprintf("%s\t%s\t%s%s", p[1], status, p[2], d > 1 ? sprintf(" (x%d)", d) : "")
 		if (k in flaky) { flk[++nf] = line "\t[flaky: " flaky[k] "]"; nfl += d }
-		else { reg[++nr] = line; nreg += d }
+		else {
+			if (!(p[1] in pcount)) porder[++np] = p[1]
+			pcount[p[1]] += d; plines[p[1]] = plines[p[1]] "\n  " line; pn[p[1]]++
+			nreg += d
+		}
 	}
-	if (nr > 0) {
+	if (np > 0) {
 		print "REGRESSIONS: pass in baseline, not in results (program, status in results, description):"
-		for (i = 1; i <= nr; i++) print "  " reg[i]
+		for (i = 1; i <= np; i++) {
+			prog = porder[i]
+			note = ""
+			if ((prog SUBSEP "(program-level result)") in rdescr) note = "; " rdescr[prog SUBSEP "(program-level result)"]
+			printf "%s: %d regression(s)%s\n", prog, pcount[prog], note
+			n = split(substr(plines[prog], 2), ls, "\n")
+			for (j = 1; j <= n && (showall || j <= maxlines); j++) print ls[j]
+			if (n > maxlines && !showall) printf "  ... and %d more (CONFORMANCE_COMPARE_ALL=1 lists them)\n", n - maxlines
+		}
 	}
 	if (nf > 0) {
 		print "known flaky, not counted:"
