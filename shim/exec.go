@@ -78,7 +78,7 @@ func execInContainer(c *cli.Context) (int, error) {
 	if err != nil {
 		return -1, fmt.Errorf("container %s: %w", ct.ID(), err)
 	}
-	pol, err := loadPolicy(c)
+	pol, err := execPolicy(c, ct)
 	if err != nil {
 		return -1, fmt.Errorf("container %s: %w", ct.ID(), err)
 	}
@@ -104,6 +104,21 @@ func execInContainer(c *cli.Context) (int, error) {
 		return -1, fmt.Errorf("container %s: %w", ct.ID(), err)
 	}
 	return status, nil
+}
+
+// execPolicy is the policy in effect for the container: the host's policy
+// plus the exceptions its annotations selected at create, so that exec gets
+// what init got. The annotations come from libcontainer's state under
+// --root (written at create from the hardened spec), not from the bundle,
+// whose owner may have edited config.json since.
+func execPolicy(c *cli.Context, ct *libcontainer.Container) (*hardening.Policy, error) {
+	pol, err := loadPolicy(c)
+	if err != nil {
+		return nil, err
+	}
+	_, annotations := utils.Annotations(ct.Config().Labels)
+	eff, _ := pol.ForAnnotations(annotations)
+	return eff, nil
 }
 
 // checkExecStatus refuses a container that cannot take a new process. A
