@@ -33,11 +33,16 @@ type processRun struct {
 	destroy bool
 }
 
+// ownsContainer reports whether a failure to start this process must
+// remove the container: it does for an init process, whose container
+// would otherwise be left half made.
+func (r processRun) ownsContainer() bool { return r.init }
+
 // run starts p and, unless detached, forwards signals to it until it exits.
 // It returns the process's exit status.
 func (r processRun) run(p *specs.Process) (status int, retErr error) {
 	defer func() {
-		if retErr != nil && r.destroy {
+		if retErr != nil && r.ownsContainer() {
 			r.destroyContainer()
 		}
 	}()
