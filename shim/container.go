@@ -77,11 +77,12 @@ func checkArgs(c *cli.Context, min, max int) error {
 }
 
 // loadPolicy loads the policy named by --policy or HARDENED_POLICY, else
-// the host's default file.
-func loadPolicy(c *cli.Context) (*hardening.Policy, error) {
+// the host's default file, and returns it with the path it came from.
+func loadPolicy(c *cli.Context) (*hardening.Policy, string, error) {
 	path := c.String("policy")
 	if path == "" {
 		path = defaultPolicyPath
 	}
-	return hardening.LoadPolicy(path)
+	pol, err := hardening.LoadPolicy(path)
+	return pol, path, err
 }

@@ -112,7 +112,7 @@ func execInContainer(c *cli.Context) (int, error) {
 // --root (written at create from the hardened spec), not from the bundle,
 // whose owner may have edited config.json since.
 func execPolicy(c *cli.Context, ct *libcontainer.Container) (*hardening.Policy, error) {
-	pol, err := loadPolicy(c)
+	pol, _, err := loadPolicy(c)
 	if err != nil {
 		return nil, err
 	}

@@ -1,6 +1,7 @@
 package shim
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -82,18 +83,34 @@ func launch(c *cli.Context, opts launchOptions) (int, error) {
 }
 
 // hardenBundle applies the host's policy to the bundle. A rewritten
-// config.json is saved (the caller's kept beside it) and summed up in one
-// log line per container.
+// config.json is saved (the caller's kept beside it as config.json.orig)
+// and summed up in one log line per container.
 func hardenBundle(c *cli.Context, id string, bundle *spec.Bundle) error {
-	pol, err := loadPolicy(c)
+	pol, path, err := loadPolicy(c)
 	if err != nil {
 		return fmt.Errorf("container %s: %w", id, err)
 	}
-	report, err := hardening.Harden(bundle.Spec, pol, hardening.HostFacts{})
+	facts, err := hardening.GatherHostFacts(bundle.Dir, bundle.Spec, pol)
 	if err != nil {
 		return fmt.Errorf("container %s: %w", id, err)
 	}
-	_ = report
+	report, err := hardening.Harden(bundle.Spec, pol, facts)
+	if errors.Is(err, hardening.ErrRefused) {
+		return fmt.Errorf("container %s: %w; set these keys in %s", id, err, path)
+	}
+	if err != nil {
+		return fmt.Errorf("container %s: %w", id, err)
+	}
+	if report.Mode == hardening.ModeOff {
+		return nil
+	}
+	if report.Mode == hardening.ModeEnforce && len(report.Changes) > 0 {
+		if err := bundle.SaveRewritten(bundle.Spec); err != nil {
+			return fmt.Errorf("container %s: %w", id, err)
+		}
+	}
+	logrus.WithFields(logrus.Fields{"id": id, "policy_mode": report.Mode, "policy_level": report.Level}).
+		Info("hardened: " + report.Summary())
 	return nil
 }
 
