@@ -6,6 +6,6 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -q
 apt-get install -y -q --no-install-recommends \
 	build-essential pkg-config libseccomp-dev \
-	busybox-static \
+	busybox-static debootstrap \
 	runc containerd docker.io iptables \
 	procps psmisc bsdutils perl git ca-certificates
