@@ -90,6 +90,9 @@ func hardenBundle(c *cli.Context, id string, bundle *spec.Bundle) error {
 	if err != nil {
 		return fmt.Errorf("container %s: %w", id, err)
 	}
+	if pol.Mode == hardening.ModeOff {
+		return nil
+	}
 	facts, err := hardening.GatherHostFacts(bundle.Dir, bundle.Spec, pol)
 	if err != nil {
 		return fmt.Errorf("container %s: %w", id, err)
@@ -100,9 +103,6 @@ func hardenBundle(c *cli.Context, id string, bundle *spec.Bundle) error {
 	}
 	if err != nil {
 		return fmt.Errorf("container %s: %w", id, err)
-	}
-	if report.Mode == hardening.ModeOff {
-		return nil
 	}
 	if report.Mode == hardening.ModeEnforce && len(report.Changes) > 0 {
 		if err := bundle.SaveRewritten(bundle.Spec); err != nil {

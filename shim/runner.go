@@ -138,7 +138,7 @@ func writePidFile(path string, process *libcontainer.Process) error {
 	if err != nil {
 		return err
 	}
-	if err := spec.WriteFileAtomic(path, []byte(strconv.Itoa(pid)), 0o644); err != nil {
+	if err := spec.ReplaceFile(path, []byte(strconv.Itoa(pid)), 0o644); err != nil {
 		return fmt.Errorf("pid file: %w", err)
 	}
 	return nil
