@@ -46,7 +46,9 @@ func TestExecDetachedPidFile(t *testing.T) {
 	if pid == initPid || !processRuns(pid) {
 		t.Fatalf("exec pid %d (init %d): not a running process", pid, initPid)
 	}
-	if got := procCmdline(pid); got != "sleep 999" {
+	// A detached exec returns once the process is started; its execve of
+	// the user's program may still be a moment away.
+	if got := waitCmdline(pid, "sleep 999", 5*time.Second); got != "sleep 999" {
 		t.Errorf("exec'd process runs %q, want %q", got, "sleep 999")
 	}
 	if a, b := nsLink(t, pid, "pid"), nsLink(t, initPid, "pid"); a != b {

@@ -119,6 +119,19 @@ func procCmdline(pid int) string {
 	return strings.TrimSpace(strings.ReplaceAll(string(data), "\x00", " "))
 }
 
+// waitCmdline polls pid's command line until it is want or timeout passes,
+// and returns the last one read.
+func waitCmdline(pid int, want string, timeout time.Duration) string {
+	deadline := time.Now().Add(timeout)
+	for {
+		got := procCmdline(pid)
+		if got == want || time.Now().After(deadline) {
+			return got
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 func TestDeleteForceRunning(t *testing.T) {
 	rt := testutil.NewRuntime(t)
 	id, _ := startDetached(t, rt, sleeper...)
