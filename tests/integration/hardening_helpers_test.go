@@ -1,0 +1,342 @@
+package integration
+
+// Helpers of the hardening tests (hardening_*_test.go): the syscall probe,
+// policy files, reading /proc/self/status from inside a container, and the
+// checks of a refused create as the user sees it.
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/moby/sys/capability"
+	"github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/hardened-runtime/hardened/tests/testutil"
+)
+
+// probeBinary holds the static probe (tests/probe) built once per test
+// binary; each bundle gets a copy in its rootfs.
+var probeBinary struct {
+	once sync.Once
+	data []byte
+	err  error
+}
+
+// installProbe builds tests/probe statically (once) and writes it to
+// <rootfs>/probe, mode 0755. It returns the path inside the container.
+func installProbe(t *testing.T, b *testutil.Bundle) string {
+	t.Helper()
+	probeBinary.once.Do(func() {
+		root, err := testutil.ModuleRoot()
+		if err != nil {
+			probeBinary.err = err
+			return
+		}
+		dir, err := os.MkdirTemp("", "hardened-probe-")
+		if err != nil {
+			probeBinary.err = err
+			return
+		}
+		defer os.RemoveAll(dir)
+		out := filepath.Join(dir, "probe")
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", out, "./tests/probe")
+		cmd.Dir = root
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if msg, err := cmd.CombinedOutput(); err != nil {
+			probeBinary.err = fmt.Errorf("go build ./tests/probe: %w\n%s", err, msg)
+			return
+		}
+		probeBinary.data, probeBinary.err = os.ReadFile(out)
+	})
+	if probeBinary.err != nil {
+		t.Fatal(probeBinary.err)
+	}
+	if err := os.WriteFile(filepath.Join(b.Rootfs, "probe"), probeBinary.data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return "/probe"
+}
+
+// probeResults parses the probe's "<arg> <result>" lines.
+func probeResults(t *testing.T, out string) map[string]string {
+	t.Helper()
+	res := map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		arg, r, ok := strings.Cut(line, " ")
+		if !ok {
+			t.Fatalf("probe output line %q is not \"<arg> <result>\" (output %q)", line, out)
+		}
+		res[arg] = r
+	}
+	return res
+}
+
+// writePolicy writes a policy file (JSON text) in a temporary directory and
+// returns the global flag that selects it. The "--policy=FILE" form keeps
+// the runtime wrapper's argument parsing (which tracks created containers
+// for the leak checks) pointed at the subcommand.
+func writePolicy(t *testing.T, policy string) (flag, path string) {
+	t.Helper()
+	path = filepath.Join(t.TempDir(), "policy.json")
+	if err := os.WriteFile(path, []byte(policy), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return "--policy=" + path, path
+}
+
+// runIn runs the bundle in the foreground under a fresh ID (extra global
+// flags first, e.g. a policy) and returns the container's stdout; it fails
+// the test unless the container exits 0.
+func runIn(t *testing.T, rt *testutil.Runtime, b *testutil.Bundle, global ...string) string {
+	t.Helper()
+	args := append(append([]string{}, global...), "run", "--bundle", b.Dir, rt.NewID())
+	out, errOut, exit := rt.Run(args...)
+	if exit != 0 {
+		t.Fatalf("%v: exit %d\nstdout: %s\nstderr: %s", args, exit, out, errOut)
+	}
+	return out
+}
+
+// procStatus parses "Key:\tvalue" lines of /proc/<pid>/status.
+func procStatus(t *testing.T, out string) map[string]string {
+	t.Helper()
+	st := map[string]string{}
+	for _, line := range strings.Split(out, "\n") {
+		k, v, ok := strings.Cut(line, ":")
+		if ok {
+			st[k] = strings.TrimSpace(v)
+		}
+	}
+	if st["CapEff"] == "" {
+		t.Fatalf("no CapEff in status output %q", out)
+	}
+	return st
+}
+
+// capMask returns the mask /proc/<pid>/status shows for the named
+// capabilities ("CAP_KILL" or "KILL"), as 16 hex digits.
+func capMask(t *testing.T, names ...string) string {
+	t.Helper()
+	var mask uint64
+	for _, n := range names {
+		c, ok := capByName(n)
+		if !ok {
+			t.Fatalf("unknown capability %q", n)
+		}
+		mask |= 1 << uint(c)
+	}
+	return fmt.Sprintf("%016x", mask)
+}
+
+func capByName(n string) (capability.Cap, bool) {
+	n = strings.TrimPrefix(strings.ToUpper(n), "CAP_")
+	for _, c := range capability.ListKnown() {
+		if strings.ToUpper(c.String()) == n {
+			return c, true
+		}
+	}
+	return 0, false
+}
+
+// capNames lists the names in a /proc/<pid>/status mask, for messages.
+func capNames(mask string) string {
+	v, err := strconv.ParseUint(mask, 16, 64)
+	if err != nil {
+		return "?"
+	}
+	var names []string
+	for _, c := range capability.ListKnown() {
+		if v&(1<<uint(c)) != 0 {
+			names = append(names, strings.ToUpper(c.String()))
+		}
+	}
+	return "[" + strings.Join(names, " ") + "]"
+}
+
+// checkCapSets checks all five capability sets of a status: bounding,
+// permitted and effective equal want, inheritable and ambient are empty.
+func checkCapSets(t *testing.T, what string, st map[string]string, want ...string) {
+	t.Helper()
+	m := capMask(t, want...)
+	zero := capMask(t)
+	for _, set := range []struct{ key, want string }{
+		{"CapBnd", m}, {"CapPrm", m}, {"CapEff", m}, {"CapInh", zero}, {"CapAmb", zero},
+	} {
+		if got := st[set.key]; got != set.want {
+			t.Errorf("%s: %s = %s %s, want %s %s", what, set.key, got, capNames(got), set.want, capNames(set.want))
+		}
+	}
+}
+
+// allCaps returns every capability the kernel headers know, as CAP_ names.
+func allCaps() []string {
+	var out []string
+	for _, c := range capability.ListKnown() {
+		out = append(out, "CAP_"+strings.ToUpper(c.String()))
+	}
+	return out
+}
+
+// dockerDefaultCaps are the 14 capabilities Docker 20.10 grants by default.
+func dockerDefaultCaps() []string {
+	return []string{
+		"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD",
+		"CAP_NET_RAW", "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP",
+		"CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE",
+	}
+}
+
+// setAllCapSets puts caps in all five sets of the process.
+func setAllCapSets(p *specs.Process, caps []string) {
+	p.Capabilities = &specs.LinuxCapabilities{
+		Bounding:    append([]string(nil), caps...),
+		Effective:   append([]string(nil), caps...),
+		Permitted:   append([]string(nil), caps...),
+		Inheritable: append([]string(nil), caps...),
+		Ambient:     append([]string(nil), caps...),
+	}
+}
+
+// baselineCaps is the default policy's allow-list (level baseline).
+func baselineCaps() []string {
+	return []string{
+		"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER", "CAP_FSETID",
+		"CAP_KILL", "CAP_SETGID", "CAP_SETUID", "CAP_NET_BIND_SERVICE",
+	}
+}
+
+// intersect returns the names of a that are also in b, in a's order.
+func intersect(a, b []string) []string {
+	var out []string
+	for _, x := range a {
+		for _, y := range b {
+			if x == y {
+				out = append(out, x)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// rawLogLines returns the log's lines decoded as JSON objects (all fields,
+// not only level and msg).
+func rawLogLines(t *testing.T, rt *testutil.Runtime) []map[string]any {
+	t.Helper()
+	data, err := os.ReadFile(rt.Log)
+	if err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	var out []map[string]any
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		if line == "" {
+			continue
+		}
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatalf("log %s: line is not JSON: %q", rt.Log, line)
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+// hardenedLogLines returns the per-container "hardened: ..." log lines
+// for id.
+func hardenedLogLines(t *testing.T, rt *testutil.Runtime, id string) []map[string]any {
+	t.Helper()
+	var out []map[string]any
+	for _, m := range rawLogLines(t, rt) {
+		msg, _ := m["msg"].(string)
+		if m["id"] == id && strings.HasPrefix(msg, "hardened: ") {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// expectRefused runs `create` for the bundle (extra global flags first)
+// and checks the refusal as containerd's shim and a user see it: a
+// non-zero exit; stderr and the last log line (level error) both holding
+// every string of want; no container (state says it does not exist, no
+// state directory); config.json byte for byte as before and no
+// config.json.orig. It returns the log message.
+func expectRefused(t *testing.T, rt *testutil.Runtime, b *testutil.Bundle, global []string, want ...string) string {
+	t.Helper()
+	before, err := os.ReadFile(b.ConfigPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := rt.NewID()
+	args := append(append([]string{}, global...), "create", "--bundle", b.Dir, id)
+	nLog := len(rt.LogEntries())
+	out, errOut, exit := rt.Run(args...)
+	if exit == 0 {
+		t.Errorf("create %s: exit 0, want a refusal (stdout %q)", id, out)
+	}
+	es := rt.LogEntries()
+	var msg string
+	if len(es) <= nLog {
+		t.Errorf("create %s: exit %d but no new line in the log", id, exit)
+	} else {
+		last := es[len(es)-1]
+		msg = last.Msg
+		if last.Level != "error" {
+			t.Errorf("create %s: last log line has level %q, want error: %+v", id, last.Level, last)
+		}
+	}
+	for _, w := range want {
+		if !strings.Contains(msg, w) {
+			t.Errorf("create %s: last log line lacks %q:\n%s", id, w, msg)
+		}
+		if !strings.Contains(errOut, w) {
+			t.Errorf("create %s: stderr lacks %q:\n%s", id, w, errOut)
+		}
+	}
+	if strings.Count(strings.TrimSpace(msg), "\n") > 0 {
+		t.Errorf("create %s: log message spans several lines: %q", id, msg)
+	}
+	if _, stErr, code := rt.Run("state", id); code == 0 || !strings.Contains(stErr, "does not exist") {
+		t.Errorf("state %s after a refused create: exit %d, stderr %q; want a failure saying it does not exist", id, code, stErr)
+	}
+	if _, err := os.Stat(filepath.Join(rt.Root, id)); !os.IsNotExist(err) {
+		t.Errorf("refused create left state directory %s (stat: %v)", filepath.Join(rt.Root, id), err)
+	}
+	after, err := os.ReadFile(b.ConfigPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(before, after) {
+		t.Errorf("refused create changed config.json:\nbefore %s\nafter %s", before, after)
+	}
+	if _, err := os.Stat(filepath.Join(b.Dir, "config.json.orig")); !os.IsNotExist(err) {
+		t.Errorf("refused create wrote config.json.orig (stat: %v)", err)
+	}
+	return msg
+}
+
+// readSpec decodes a config.json-shaped file.
+func readSpec(t *testing.T, path string) *specs.Spec {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s specs.Spec
+	if err := json.Unmarshal(data, &s); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return &s
+}
