@@ -18,9 +18,9 @@
 // filter, the kernel rejects them with an errno other than EPERM wherever
 // possible (a bad file descriptor, an invalid flag, a NULL pointer). EPERM
 // then shows the filter answered, not a missing capability, and nothing is
-// ever actually created, joined or loaded. The exceptions are kexec_load,
-// kexec_file_load, open_by_handle_at and mount, which the kernel checks for
-// a capability first.
+// ever actually created, joined or loaded. The exceptions are kexec_load
+// and kexec_file_load, which the kernel checks for CAP_SYS_BOOT first
+// (see the comments in syscalls for kernel-dependent answers).
 //
 // The probe exits 0 whatever the answers; a malformed argument exits 2.
 package main
@@ -53,7 +53,8 @@ func raw(nr uintptr, a ...uintptr) attempt {
 // no filter intervenes.
 func syscalls() map[string]attempt {
 	return map[string]attempt{
-		"getpid": raw(unix.SYS_GETPID),
+		"getpid":  raw(unix.SYS_GETPID),
+		"getppid": raw(unix.SYS_GETPPID),
 		// EINVAL: a multithreaded process cannot enter a new user namespace.
 		"unshare": raw(unix.SYS_UNSHARE, unix.CLONE_NEWUSER),
 		// EBADF.
@@ -72,17 +73,20 @@ func syscalls() map[string]attempt {
 		"io_uring_register": raw(unix.SYS_IO_URING_REGISTER, ^uintptr(0), 0, 0, 0),
 		// EINVAL: user-mode-only (allowed unprivileged) plus an unknown flag.
 		"userfaultfd": raw(unix.SYS_USERFAULTFD, 1|2),
-		// EINVAL: no such command.
+		// EINVAL: no such command (kernels before 6.x answer EPERM first
+		// when unprivileged BPF is disabled).
 		"bpf": raw(unix.SYS_BPF, 9999, 0, 0),
 		// EFAULT: NULL attr.
 		"perf_event_open": raw(unix.SYS_PERF_EVENT_OPEN, 0, 0, ^uintptr(0), ^uintptr(0), 0),
-		// EPERM from the kernel too (CAP_SYS_BOOT).
+		// EPERM (CAP_SYS_BOOT), or ENOSYS on a kernel without kexec.
 		"kexec_load": raw(unix.SYS_KEXEC_LOAD, 0, 0, 0, 0),
-		// EPERM from the kernel too (CAP_SYS_BOOT).
+		// EPERM (CAP_SYS_BOOT), or ENOSYS on a kernel without kexec.
 		"kexec_file_load": raw(unix.SYS_KEXEC_FILE_LOAD, ^uintptr(0), ^uintptr(0), 0, 0, 0),
-		// EPERM from the kernel too (CAP_DAC_READ_SEARCH), else EBADF.
+		// EFAULT: NULL handle (older kernels check CAP_DAC_READ_SEARCH
+		// first: EPERM).
 		"open_by_handle_at": raw(unix.SYS_OPEN_BY_HANDLE_AT, ^uintptr(0), 0, 0),
-		// EPERM from the kernel too (CAP_SYS_ADMIN).
+		// EFAULT: the NULL target is looked up before the CAP_SYS_ADMIN
+		// check.
 		"mount": raw(unix.SYS_MOUNT, 0, 0, 0, 0, 0),
 		// EINVAL: CLONE_NEWNS cannot go with CLONE_FS, so nothing is cloned.
 		"clone_newns": raw(unix.SYS_CLONE, unix.CLONE_NEWNS|unix.CLONE_FS, 0, 0, 0, 0),
