@@ -33,13 +33,15 @@ const DefaultPolicyPath = "/etc/hardened/policy.json"
 
 // Harden rewrites spec in place to satisfy pol.
 //
-// In enforce mode the rules run on a copy which replaces *spec only when
-// every rule succeeded and nothing was refused; a refused configuration
-// returns an error wrapping ErrRefused that names every refusal, and spec is
-// left as it was. In audit mode the same rules run on a copy, spec is never
-// modified and refusals are reported without an error. In off mode nothing
-// happens. Exceptions in pol are selected by spec.Annotations (see
-// Policy.ForAnnotations).
+// The refusal rules run first and only read the spec: a refused
+// configuration returns an error wrapping ErrRefused that names every
+// refusal, with spec untouched. In enforce mode the transforms then rewrite
+// spec directly (copying a whole spec costs more than the rules do, and
+// container start is the hot path); should a transform fail, spec may be
+// partly rewritten and the caller must not run it. In audit mode the rules
+// run on a copy, spec is never modified and refusals are reported without
+// an error. In off mode nothing happens. Exceptions in pol are selected by
+// spec.Annotations (see Policy.ForAnnotations).
 func Harden(spec *specs.Spec, pol *Policy, facts HostFacts) (*Report, error) {
 	if pol == nil {
 		pol = DefaultPolicy()
@@ -52,9 +54,12 @@ func Harden(spec *specs.Spec, pol *Policy, facts HostFacts) (*Report, error) {
 	if eff.Mode == ModeOff {
 		return rep, nil
 	}
-	work, err := copySpec(spec)
-	if err != nil {
-		return rep, fmt.Errorf("harden: copy spec: %w", err)
+	work := spec
+	if eff.Mode == ModeAudit {
+		var err error
+		if work, err = copySpec(spec); err != nil {
+			return rep, fmt.Errorf("harden: copy spec: %w", err)
+		}
 	}
 	rules := Rules()
 	for _, r := range rules {
@@ -73,9 +78,6 @@ func Harden(spec *specs.Spec, pol *Policy, facts HostFacts) (*Report, error) {
 		if err := r.Apply(work, eff, facts, rep); err != nil {
 			return rep, fmt.Errorf("harden: rule %s: %w", r.ID, err)
 		}
-	}
-	if eff.Mode == ModeEnforce {
-		*spec = *work
 	}
 	return rep, nil
 }

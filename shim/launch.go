@@ -82,14 +82,19 @@ func launch(c *cli.Context, opts launchOptions) (int, error) {
 	return status, nil
 }
 
-// hardenBundle applies the host's policy to the bundle. A rewritten
-// config.json is saved (the caller's kept beside it as config.json.orig)
-// and summed up in one log line per container.
+// hardenBundle applies the policy named on the command line to the bundle.
 func hardenBundle(c *cli.Context, id string, bundle *spec.Bundle) error {
 	pol, path, err := loadPolicy(c)
 	if err != nil {
 		return fmt.Errorf("container %s: %w", id, err)
 	}
+	return applyPolicy(pol, path, id, bundle)
+}
+
+// applyPolicy hardens the bundle's spec. A rewritten config.json is saved
+// (the caller's kept beside it as config.json.orig) and summed up in one
+// log line per container. path names the policy file in refusals.
+func applyPolicy(pol *hardening.Policy, path, id string, bundle *spec.Bundle) error {
 	if pol.Mode == hardening.ModeOff {
 		return nil
 	}

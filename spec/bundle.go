@@ -170,26 +170,43 @@ func ValidateProcess(p *specs.Process) error {
 	return nil
 }
 
-// SaveRewritten writes a rewritten spec to the bundle's config.json. The
-// caller's bytes are first kept in config.json.orig, so both files are
-// always complete: the original is durable before config.json changes.
+// SaveRewritten writes a rewritten spec to the bundle's config.json and
+// keeps the caller's file as config.json.orig. Call it only when the spec
+// changed. The caller's file is kept by hard-linking it, not by copying:
+// its bytes are already on disk, so only the new config.json needs an
+// fsync. Both names are in place, complete, before the directory's fsync.
 func (b *Bundle) SaveRewritten(s *specs.Spec) error {
-	out, err := json.MarshalIndent(s, "", "\t")
+	out, err := json.Marshal(s)
 	if err != nil {
 		return fmt.Errorf("bundle %s: encode %s: %w", b.Dir, ConfigName, err)
-	}
-	if bytes.Equal(out, b.Raw) {
-		return nil
 	}
 	mode := os.FileMode(0o644)
 	if fi, err := os.Stat(b.ConfigPath()); err == nil {
 		mode = fi.Mode().Perm()
 	}
-	if err := WriteFileAtomic(filepath.Join(b.Dir, OriginalConfigName), b.Raw, mode); err != nil {
+	if err := b.keepOriginal(mode); err != nil {
 		return fmt.Errorf("bundle %s: keep original config: %w", b.Dir, err)
 	}
 	if err := WriteFileAtomic(b.ConfigPath(), out, mode); err != nil {
 		return fmt.Errorf("bundle %s: %w", b.Dir, err)
+	}
+	return nil
+}
+
+// keepOriginal makes config.json.orig name the caller's config.json. The
+// link goes to a temporary name first and is renamed over any older
+// config.json.orig, so a reader never finds that name missing or partial.
+// Where hard links are not possible the bytes read at load are written.
+func (b *Bundle) keepOriginal(mode os.FileMode) error {
+	orig := filepath.Join(b.Dir, OriginalConfigName)
+	tmp := orig + ".tmp"
+	_ = os.Remove(tmp)
+	if err := os.Link(b.ConfigPath(), tmp); err != nil {
+		return WriteFileAtomic(orig, b.Raw, mode)
+	}
+	if err := os.Rename(tmp, orig); err != nil {
+		_ = os.Remove(tmp)
+		return err
 	}
 	return nil
 }
