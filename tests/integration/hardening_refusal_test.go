@@ -1,0 +1,279 @@
+package integration
+
+// Refusals as the user sees them: one error line on stderr and in
+// log.json naming what was refused, the rule and the policy key that
+// allows it; a non-zero exit; no container; config.json untouched.
+
+import (
+	"encoding/json"
+	"net"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/hardened-runtime/hardened/tests/testutil"
+)
+
+// refusal is one refusal the default policy must make: the tweak that
+// provokes it and the message fragment that names it.
+type refusal struct {
+	name  string
+	tweak func(t *testing.T, s *specs.Spec)
+	want  string
+}
+
+func withoutNamespace(s *specs.Spec, typ specs.LinuxNamespaceType) {
+	s.Linux.Namespaces = slices.DeleteFunc(s.Linux.Namespaces, func(ns specs.LinuxNamespace) bool { return ns.Type == typ })
+}
+
+func bindMount(src, dst string, opts ...string) specs.Mount {
+	return specs.Mount{Destination: dst, Type: "bind", Source: src, Options: append([]string{"rbind"}, opts...)}
+}
+
+// listenUnix makes a real unix socket named name in a fresh short
+// directory (socket paths are limited to 108 bytes) and returns its path.
+func listenUnix(t *testing.T, name string) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "hsock-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	p := filepath.Join(dir, name)
+	l, err := net.Listen("unix", p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	return p
+}
+
+func refusals() []refusal {
+	return []refusal{
+		{
+			name:  "host-network-namespace",
+			tweak: func(_ *testing.T, s *specs.Spec) { withoutNamespace(s, specs.NetworkNamespace) },
+			want:  `host network namespace (rule host-namespaces, allow with "allowHostNamespaces": ["network"])`,
+		},
+		{
+			name:  "host-pid-namespace",
+			tweak: func(_ *testing.T, s *specs.Spec) { withoutNamespace(s, specs.PIDNamespace) },
+			want:  `host pid namespace (rule host-namespaces, allow with "allowHostNamespaces": ["pid"])`,
+		},
+		{
+			name: "join-pid1-network-namespace",
+			tweak: func(_ *testing.T, s *specs.Spec) {
+				withoutNamespace(s, specs.NetworkNamespace)
+				s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.NetworkNamespace, Path: "/proc/1/ns/net"})
+			},
+			want: `joins the host network namespace at /proc/1/ns/net (rule host-namespaces, allow with "allowHostNamespaces": ["network"])`,
+		},
+		{
+			// Matched by path whether or not dockerd runs here.
+			name: "docker-socket",
+			tweak: func(_ *testing.T, s *specs.Spec) {
+				s.Mounts = append(s.Mounts, bindMount("/var/run/docker.sock", "/var/run/docker.sock"))
+			},
+			want: `bind mount of host path /var/run/docker.sock at /var/run/docker.sock (rule host-mounts, allow with "allowHostMounts": ["/run/docker.sock"])`,
+		},
+		{
+			// A live socket named docker.sock anywhere is a runtime API.
+			name: "socket-named-docker-sock",
+			tweak: func(t *testing.T, s *specs.Spec) {
+				p := listenUnix(t, "docker.sock")
+				s.Mounts = append(s.Mounts, bindMount(p, "/run/api.sock"))
+			},
+			want: `/docker.sock at /run/api.sock (rule host-mounts, allow with "allowHostMounts": [`,
+		},
+		{
+			// Sneaky: an innocent name that is a symlink to docker.sock.
+			name: "symlink-to-docker-sock",
+			tweak: func(t *testing.T, s *specs.Spec) {
+				p := listenUnix(t, "docker.sock")
+				link := filepath.Join(filepath.Dir(p), "app.sock")
+				if err := os.Symlink(p, link); err != nil {
+					t.Fatal(err)
+				}
+				s.Mounts = append(s.Mounts, bindMount(link, "/run/app.sock"))
+			},
+			want: `/app.sock at /run/app.sock (resolves to `,
+		},
+		{
+			name: "etc-read-write",
+			tweak: func(_ *testing.T, s *specs.Spec) {
+				s.Mounts = append(s.Mounts, bindMount("/etc", "/mnt", "rw"))
+			},
+			want: `bind mount of host path /etc at /mnt (rule host-mounts, allow with "allowHostMounts": ["/etc"])`,
+		},
+		{
+			name: "block-device",
+			tweak: func(_ *testing.T, s *specs.Spec) {
+				s.Linux.Devices = append(s.Linux.Devices, specs.LinuxDevice{Path: "/dev/sda", Type: "b", Major: 8, Minor: 0})
+			},
+			want: `host device /dev/sda (b 8:0) (rule host-devices, allow with "allowDevices": ["b 8:0"])`,
+		},
+		{
+			// Sneaky: a disk under the name of a harmless device.
+			name: "block-device-renamed",
+			tweak: func(_ *testing.T, s *specs.Spec) {
+				s.Linux.Devices = append(s.Linux.Devices, specs.LinuxDevice{Path: "/dev/null2", Type: "b", Major: 8, Minor: 0})
+			},
+			want: `host device /dev/null2 (b 8:0) (rule host-devices`,
+		},
+		{
+			name: "sysctl-core-pattern",
+			tweak: func(_ *testing.T, s *specs.Spec) {
+				s.Linux.Sysctl = map[string]string{"kernel.core_pattern": "|/tmp/evil.sh"}
+			},
+			want: `sysctl kernel.core_pattern (rule sysctls, allow with "allowSysctls": ["kernel.core_pattern"])`,
+		},
+		{
+			name: "prestart-hook",
+			tweak: func(_ *testing.T, s *specs.Spec) {
+				s.Hooks = &specs.Hooks{Prestart: []specs.Hook{{Path: "/tmp/evil.sh"}}} //nolint:staticcheck // runc still runs prestart
+			},
+			want: `prestart hook /tmp/evil.sh runs on the host as root (rule hooks, allow with "allowedHooks": ["/tmp/evil.sh"])`,
+		},
+	}
+}
+
+func TestHardeningRefusals(t *testing.T) {
+	rt := testutil.NewRuntime(t)
+	for _, tc := range refusals() {
+		t.Run(tc.name, func(t *testing.T) {
+			b := testutil.NewBundle(t, "true")
+			b.Edit(t, func(s *specs.Spec) { tc.tweak(t, s) })
+			msg := expectRefused(t, rt, b, nil,
+				"hardened create failed: container ",
+				`refused by policy "baseline": `,
+				tc.want,
+				"; set these keys in /etc/hardened/policy.json",
+			)
+			if n := strings.Count(msg, "(rule "); n != 1 {
+				t.Errorf("message names %d refusals, want 1: %s", n, msg)
+			}
+		})
+	}
+}
+
+// A refused hook never runs: a real script that would leave a mark.
+func TestHardeningRefusedHookDoesNotRun(t *testing.T) {
+	rt := testutil.NewRuntime(t)
+	dir := t.TempDir()
+	mark := filepath.Join(dir, "ran")
+	hook := filepath.Join(dir, "hook.sh")
+	if err := os.WriteFile(hook, []byte("#!/bin/sh\ntouch "+mark+"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	b := testutil.NewBundle(t, "true")
+	b.Edit(t, func(s *specs.Spec) {
+		s.Hooks = &specs.Hooks{CreateRuntime: []specs.Hook{{Path: hook}}, Poststop: []specs.Hook{{Path: hook}}}
+	})
+	expectRefused(t, rt, b, nil, "createRuntime hook "+hook+" runs on the host as root (rule hooks", "poststop hook "+hook)
+	if _, err := os.Stat(mark); !os.IsNotExist(err) {
+		t.Errorf("the refused hook ran (stat %s: %v)", mark, err)
+	}
+}
+
+// Every refusal of one configuration is in the one message.
+func TestHardeningRefusalsAllAtOnce(t *testing.T) {
+	rt := testutil.NewRuntime(t)
+	b := testutil.NewBundle(t, "true")
+	cases := refusals()
+	b.Edit(t, func(s *specs.Spec) {
+		for _, tc := range cases {
+			if tc.name == "join-pid1-network-namespace" {
+				continue // the same namespace as host-network-namespace
+			}
+			tc.tweak(t, s)
+		}
+	})
+	msg := expectRefused(t, rt, b, nil, `refused by policy "baseline": `)
+	for _, tc := range cases {
+		if tc.name != "join-pid1-network-namespace" && !strings.Contains(msg, tc.want) {
+			t.Errorf("message lacks the %s refusal %q:\n%s", tc.name, tc.want, msg)
+		}
+	}
+}
+
+// What Docker's --privileged asks for (every capability, no seccomp, a
+// read-write sysfs, every device allowed) is refused with every reason in
+// one message. On these hosts `docker run --privileged` fails even under
+// runc (CAP_SYS_RESOURCE is outside the bounding set), so the request is
+// made by hand.
+func TestHardeningRefusalPrivileged(t *testing.T) {
+	rt := testutil.NewRuntime(t)
+	b := testutil.NewBundle(t, "true")
+	b.Edit(t, func(s *specs.Spec) {
+		setAllCapSets(s.Process, allCaps())
+		s.Process.NoNewPrivileges = false
+		s.Linux.Seccomp = nil
+		s.Linux.MaskedPaths, s.Linux.ReadonlyPaths = nil, nil
+		for i, m := range s.Mounts {
+			if m.Type == "sysfs" || m.Type == "cgroup" {
+				s.Mounts[i].Options = slices.DeleteFunc(slices.Clone(m.Options), func(o string) bool { return o == "ro" })
+				s.Mounts[i].Options = append(s.Mounts[i].Options, "rw")
+			}
+		}
+		s.Linux.Resources.Devices = []specs.LinuxDeviceCgroup{{Allow: true, Access: "rwm"}}
+	})
+	msg := expectRefused(t, rt, b, nil,
+		`read-write sysfs at /sys (rule host-mounts, allow with "allowHostMounts": ["/sys"])`,
+		`read-write cgroup filesystem at /sys/fs/cgroup (rule host-mounts, allow with "allowHostMounts": ["/sys/fs/cgroup"])`,
+		`device cgroup allows a *:* rwm (rule host-devices`,
+	)
+	if n := strings.Count(msg, "(rule "); n != 3 {
+		t.Errorf("message names %d refusals, want 3: %s", n, msg)
+	}
+}
+
+// allowHint matches the `allow with "key": [value]` part of one refusal.
+var allowHint = regexp.MustCompile(`allow with ("[A-Za-z]+": \[[^\]]*\])\)`)
+
+// The policy key a refusal names is usable as given: a policy file holding
+// exactly that key and value is valid, and with it the same bundle is no
+// longer refused (checked with explain, so nothing host-wide actually runs).
+func TestHardeningRefusalHintsAreValidPolicy(t *testing.T) {
+	rt := testutil.NewRuntime(t)
+	cases := append(refusals(), refusal{
+		name: "device-cgroup-allow-all",
+		tweak: func(_ *testing.T, s *specs.Spec) {
+			s.Linux.Resources.Devices = []specs.LinuxDeviceCgroup{{Allow: true, Access: "rwm"}}
+		},
+		want: `device cgroup allows a *:* rwm (rule host-devices`,
+	}, refusal{
+		name: "device-cgroup-all-char-devices",
+		tweak: func(_ *testing.T, s *specs.Spec) {
+			s.Linux.Resources.Devices = []specs.LinuxDeviceCgroup{{Allow: true, Type: "c", Access: "rw"}}
+		},
+		want: `device cgroup allows c *:* rw (rule host-devices`,
+	})
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			b := testutil.NewBundle(t, "true")
+			b.Edit(t, func(s *specs.Spec) { tc.tweak(t, s) })
+			msg := expectRefused(t, rt, b, nil, tc.want)
+			m := allowHint.FindStringSubmatch(msg)
+			if m == nil {
+				t.Fatalf("no `allow with \"key\": [...]` in %s", msg)
+			}
+			policy := "{" + m[1] + "}"
+			if !json.Valid([]byte(policy)) {
+				t.Fatalf("the hint %s is not JSON", m[1])
+			}
+			flag, path := writePolicy(t, policy)
+			if out, errOut, code := rt.Run(flag, "policy"); code != 0 {
+				t.Errorf("BUG: the refusal says to allow with %s, but a policy file with exactly that is rejected, so the user is told a fix that cannot be applied: exit %d: %s%s", m[1], code, strings.TrimSpace(errOut), out)
+				return
+			}
+			if out, errOut, code := rt.Run(flag, "explain", b.Dir); code != 0 {
+				t.Errorf("explain with the hinted policy %s (%s): exit %d, want 0 (no longer refused)\n%s%s", path, m[1], code, out, errOut)
+			}
+		})
+	}
+}
