@@ -1,0 +1,318 @@
+package idmap
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/hardened-runtime/hardened/spec"
+)
+
+// StateName and LockName are the allocator's files under the runtime root.
+const (
+	StateName = "idmap.json"
+	LockName  = "idmap.lock"
+)
+
+// ErrExhausted means every range of the pool is held by a live container.
+var ErrExhausted = errors.New("user namespace ID pool exhausted")
+
+// ErrInUse means the container ID already holds a range for a container
+// that still exists (or is being created by a live process).
+var ErrInUse = errors.New("container already holds an ID range")
+
+// Entry is one allocation in the state file.
+type Entry struct {
+	Range
+	// Pid and PidStart identify the runtime process that allocated the
+	// range (start time in clock ticks since boot, from /proc/<pid>/stat),
+	// so that a create in progress, whose state directory does not exist
+	// yet, is not reclaimed, while one killed mid-create is.
+	Pid      int    `json:"pid"`
+	PidStart uint64 `json:"pidStart"`
+}
+
+// state is the JSON form of the state file.
+type state struct {
+	Version int              `json:"version"`
+	Ranges  map[string]Entry `json:"ranges"`
+}
+
+// Allocator hands out ID ranges. Its zero value is not usable: set Dir,
+// Pool and RangeSize.
+type Allocator struct {
+	// Dir holds the state and lock files (the runtime's --root).
+	Dir string
+	// Pool is where ranges are taken from. Ranges start at multiples of
+	// RangeSize from the start of a pool segment.
+	Pool []Range
+	// RangeSize is the number of IDs per container.
+	RangeSize uint32
+	// Exists reports whether the container still exists (its state
+	// directory is there). nil: every entry whose creator is gone is
+	// reclaimed.
+	Exists func(id string) bool
+}
+
+// NewAllocator returns an allocator for the runtime root dir whose
+// containers exist while dir/<id> does.
+func NewAllocator(dir string, pool []Range, rangeSize uint32) *Allocator {
+	return &Allocator{
+		Dir:       dir,
+		Pool:      pool,
+		RangeSize: rangeSize,
+		Exists: func(id string) bool {
+			_, err := os.Lstat(filepath.Join(dir, id))
+			return err == nil
+		},
+	}
+}
+
+// Allocate gives container id a range. When want is inside the pool, free
+// and of RangeSize, that range is taken (a caller's own mapping is kept);
+// otherwise the lowest free slot is. It fails with ErrInUse when id already
+// holds a range and its container exists or its creator still runs, and
+// with ErrExhausted when no slot is free. Stale entries are reclaimed first.
+func (a *Allocator) Allocate(id string, want *Range) (Range, error) {
+	if err := a.check(); err != nil {
+		return Range{}, err
+	}
+	var got Range
+	err := a.update(func(st *state) error {
+		a.reclaim(st)
+		if e, ok := st.Ranges[id]; ok {
+			if a.live(id, e) {
+				return fmt.Errorf("container %s: %w %s (allocated by pid %d)", id, ErrInUse, e.Range, e.Pid)
+			}
+			delete(st.Ranges, id)
+		}
+		taken := make([]Range, 0, len(st.Ranges))
+		for _, e := range st.Ranges {
+			taken = append(taken, e.Range)
+		}
+		free := func(r Range) bool {
+			return !slices.ContainsFunc(taken, func(t Range) bool { return t.Overlaps(r) })
+		}
+		switch {
+		case want != nil && want.Size == a.RangeSize && want.Validate() == nil && WithinAny(*want, a.Pool) && free(*want):
+			got = *want
+		default:
+			var ok bool
+			if got, ok = a.firstFree(free); !ok {
+				return fmt.Errorf("container %s: %w: %d containers hold all %d ranges of %d IDs in %s; delete containers or widen \"userNamespace.pool\"",
+					id, ErrExhausted, len(st.Ranges), a.capacity(), a.RangeSize, poolString(a.Pool))
+			}
+		}
+		e := Entry{Range: got, Pid: os.Getpid()}
+		e.PidStart, _ = procStart(e.Pid)
+		st.Ranges[id] = e
+		return nil
+	})
+	return got, err
+}
+
+// Release returns id's range to the pool. Releasing an ID that holds none
+// is not an error.
+func (a *Allocator) Release(id string) error {
+	return a.update(func(st *state) error {
+		delete(st.Ranges, id)
+		return nil
+	})
+}
+
+// Lookup returns the range id holds, if any.
+func (a *Allocator) Lookup(id string) (Range, bool, error) {
+	st, err := a.read()
+	if err != nil {
+		return Range{}, false, err
+	}
+	e, ok := st.Ranges[id]
+	return e.Range, ok, nil
+}
+
+// Reclaim drops the entries of containers that no longer exist and whose
+// creator is gone. Allocate does it too; this is for tests and tools.
+func (a *Allocator) Reclaim() error {
+	return a.update(func(st *state) error {
+		a.reclaim(st)
+		return nil
+	})
+}
+
+// Entries returns a copy of the current allocations.
+func (a *Allocator) Entries() (map[string]Entry, error) {
+	st, err := a.read()
+	if err != nil {
+		return nil, err
+	}
+	return st.Ranges, nil
+}
+
+func (a *Allocator) check() error {
+	if a.RangeSize == 0 {
+		return errors.New("idmap: range size is 0")
+	}
+	if len(a.Pool) == 0 {
+		return errors.New("idmap: empty pool")
+	}
+	for _, r := range a.Pool {
+		if err := r.Validate(); err != nil {
+			return fmt.Errorf("idmap: pool: %w", err)
+		}
+	}
+	return nil
+}
+
+func (a *Allocator) reclaim(st *state) {
+	for id, e := range st.Ranges {
+		if !a.live(id, e) {
+			delete(st.Ranges, id)
+		}
+	}
+}
+
+// live reports whether an entry still belongs to a container: its state
+// directory exists, or its creator is still running (a create in
+// progress). A container killed with kill -9 keeps its state directory
+// and its range until delete; a runtime killed mid-create, or a reboot
+// (the root is on tmpfs), leaves neither.
+func (a *Allocator) live(id string, e Entry) bool {
+	if a.Exists != nil && a.Exists(id) {
+		return true
+	}
+	if e.Pid <= 0 {
+		return false
+	}
+	start, err := procStart(e.Pid)
+	return err == nil && start == e.PidStart
+}
+
+func (a *Allocator) firstFree(free func(Range) bool) (Range, bool) {
+	for _, p := range a.Pool {
+		for off := uint64(0); off+uint64(a.RangeSize) <= uint64(p.Size); off += uint64(a.RangeSize) {
+			r := Range{Start: p.Start + uint32(off), Size: a.RangeSize}
+			if free(r) {
+				return r, true
+			}
+		}
+	}
+	return Range{}, false
+}
+
+func (a *Allocator) capacity() uint64 {
+	var n uint64
+	for _, p := range a.Pool {
+		n += uint64(p.Size) / uint64(a.RangeSize)
+	}
+	return n
+}
+
+func poolString(pool []Range) string {
+	parts := make([]string, 0, len(pool))
+	for _, p := range pool {
+		parts = append(parts, p.String())
+	}
+	return strings.Join(parts, ",")
+}
+
+// update runs fn on the state under the lock and writes the result.
+func (a *Allocator) update(fn func(*state) error) error {
+	unlock, err := a.lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	st, err := a.read()
+	if err != nil {
+		return err
+	}
+	if err := fn(st); err != nil {
+		return err
+	}
+	data, err := json.MarshalIndent(st, "", "\t")
+	if err != nil {
+		return err
+	}
+	if err := spec.WriteFileAtomic(filepath.Join(a.Dir, StateName), data, 0o600); err != nil {
+		return fmt.Errorf("idmap: %w", err)
+	}
+	return nil
+}
+
+// lock takes the exclusive flock on the lock file (a separate file: the
+// state file is replaced by rename, which a lock on it would not survive).
+func (a *Allocator) lock() (func(), error) {
+	if err := os.MkdirAll(a.Dir, 0o700); err != nil {
+		return nil, fmt.Errorf("idmap: %w", err)
+	}
+	path := filepath.Join(a.Dir, LockName)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("idmap: lock: %w", err)
+	}
+	for {
+		err = unix.Flock(int(f.Fd()), unix.LOCK_EX)
+		if !errors.Is(err, unix.EINTR) {
+			break
+		}
+	}
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("idmap: lock %s: %w", path, err)
+	}
+	return func() {
+		_ = unix.Flock(int(f.Fd()), unix.LOCK_UN)
+		f.Close()
+	}, nil
+}
+
+func (a *Allocator) read() (*state, error) {
+	path := filepath.Join(a.Dir, StateName)
+	st := &state{Version: 1, Ranges: map[string]Entry{}}
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return st, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("idmap: %w", err)
+	}
+	if err := json.Unmarshal(data, st); err != nil {
+		return nil, fmt.Errorf("idmap: %s: %w", path, err)
+	}
+	if st.Ranges == nil {
+		st.Ranges = map[string]Entry{}
+	}
+	return st, nil
+}
+
+// procStart returns the start time of pid in clock ticks since boot
+// (field 22 of /proc/<pid>/stat), which tells a reused PID apart. A zombie
+// counts as gone.
+func procStart(pid int) (uint64, error) {
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, err
+	}
+	s := string(data)
+	// The command name (field 2) is in parentheses and may hold spaces.
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("/proc/%d/stat: malformed", pid)
+	}
+	fields := strings.Fields(s[i+1:])
+	// fields[0] is field 3 (state); starttime is field 22.
+	if len(fields) < 20 {
+		return 0, fmt.Errorf("/proc/%d/stat: malformed", pid)
+	}
+	if fields[0] == "Z" || fields[0] == "X" {
+		return 0, fmt.Errorf("pid %d has exited", pid)
+	}
+	return strconv.ParseUint(fields[19], 10, 64)
+}

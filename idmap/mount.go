@@ -1,0 +1,147 @@
+package idmap
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// Mapping is a uid and gid mapping: container ID ContainerID+i is host ID
+// Host.Start+i for i < Host.Size. It is the same for uids and gids.
+type Mapping struct {
+	ContainerID uint32
+	Host        Range
+}
+
+// UsernsFile returns an open /proc/<pid>/ns/user of a new user namespace
+// with mapping m for both uids and gids. The namespace lives as long as the
+// file is open (or something else holds it): the process made for it is
+// killed before UsernsFile returns. As in runc, the process is put in
+// PTRACE_TRACEME mode so it stops at its execve and never runs a program.
+func UsernsFile(m Mapping) (*os.File, error) {
+	ids := []syscall.SysProcIDMap{{ContainerID: int(m.ContainerID), HostID: int(m.Host.Start), Size: int(m.Host.Size)}}
+	proc, err := os.StartProcess("/proc/self/exe", []string{"hardened-idmap-holder"}, &os.ProcAttr{
+		Sys: &syscall.SysProcAttr{
+			Cloneflags:  unix.CLONE_NEWUSER,
+			UidMappings: ids,
+			GidMappings: ids,
+			Ptrace:      true,
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("user namespace for %d->%s: %w", m.ContainerID, m.Host, err)
+	}
+	defer func() {
+		_ = proc.Kill()
+		_, _ = proc.Wait()
+	}()
+	f, err := os.Open("/proc/" + strconv.Itoa(proc.Pid) + "/ns/user")
+	if err != nil {
+		return nil, fmt.Errorf("user namespace for %d->%s: %w", m.ContainerID, m.Host, err)
+	}
+	return f, nil
+}
+
+// CloneIDMapped mounts at dst an idmapped clone of the directory src: a
+// detached copy of src's mount (open_tree with OPEN_TREE_CLONE, without
+// the mounts below src), given the mapping of the user namespace userns
+// (mount_setattr with MOUNT_ATTR_IDMAP), then attached (move_mount). A
+// file owned by host ID k on disk shows as owned by userns's host ID for
+// k, so inside a container in that user namespace it shows as k. dst must
+// be an existing directory. No file is touched.
+//
+// The kernel refuses to idmap some filesystems (overlayfs: EINVAL); the
+// error names the call that failed.
+func CloneIDMapped(src, dst string, userns *os.File) error {
+	fd, err := unix.OpenTree(unix.AT_FDCWD, src, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC)
+	if err != nil {
+		return fmt.Errorf("idmapped mount of %s: open_tree: %w", src, err)
+	}
+	defer unix.Close(fd)
+	attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_IDMAP, Userns_fd: uint64(userns.Fd())}
+	if err := unix.MountSetattr(fd, "", unix.AT_EMPTY_PATH, &attr); err != nil {
+		return fmt.Errorf("idmapped mount of %s: mount_setattr(MOUNT_ATTR_IDMAP): %w", src, err)
+	}
+	if err := unix.MoveMount(fd, "", unix.AT_FDCWD, dst, unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
+		return fmt.Errorf("idmapped mount of %s at %s: move_mount: %w", src, dst, err)
+	}
+	return nil
+}
+
+// Unmount detaches every mount stacked at path (lazily, so open files
+// do not keep it busy). A path that is not a mount point, or does not
+// exist, is not an error.
+func Unmount(path string) error {
+	for i := 0; i < 16; i++ {
+		err := unix.Unmount(path, unix.MNT_DETACH|unix.UMOUNT_NOFOLLOW)
+		switch {
+		case err == nil:
+			continue
+		case errors.Is(err, unix.EINVAL), errors.Is(err, unix.ENOENT):
+			return nil
+		default:
+			return fmt.Errorf("unmount %s: %w", path, err)
+		}
+	}
+	return fmt.Errorf("unmount %s: still mounted after 16 unmounts", path)
+}
+
+// FSType names the filesystem of path as far as idmapping cares.
+type FSType string
+
+// Filesystem kinds.
+const (
+	FSOverlay FSType = "overlay"
+	FSOther   FSType = "other"
+)
+
+// FilesystemOf returns FSOverlay when path is on an overlayfs (which
+// cannot be idmapped), else FSOther.
+func FilesystemOf(path string) (FSType, error) {
+	var st unix.Statfs_t
+	if err := unix.Statfs(path, &st); err != nil {
+		return "", fmt.Errorf("statfs %s: %w", path, err)
+	}
+	if st.Type == unix.OVERLAYFS_SUPER_MAGIC {
+		return FSOverlay, nil
+	}
+	return FSOther, nil
+}
+
+// ReadIDMap parses a /proc/<pid>/uid_map or gid_map file.
+func ReadIDMap(path string) ([]Mapping, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var out []Mapping
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		f := strings.Fields(line)
+		if len(f) != 3 {
+			continue
+		}
+		c, err1 := strconv.ParseUint(f[0], 10, 32)
+		h, err2 := strconv.ParseUint(f[1], 10, 32)
+		n, err3 := strconv.ParseUint(f[2], 10, 32)
+		if err1 != nil || err2 != nil || err3 != nil {
+			return nil, fmt.Errorf("%s: malformed line %q", path, line)
+		}
+		out = append(out, Mapping{ContainerID: uint32(c), Host: Range{Start: uint32(h), Size: uint32(n)}})
+	}
+	return out, nil
+}
+
+// MapsHostRoot reports whether any mapping includes host ID 0.
+func MapsHostRoot(ms []Mapping) bool {
+	for _, m := range ms {
+		if m.Host.Size > 0 && m.Host.Start == 0 {
+			return true
+		}
+	}
+	return false
+}

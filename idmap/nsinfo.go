@@ -1,0 +1,80 @@
+package idmap
+
+import (
+	"fmt"
+	"os"
+	"regexp"
+
+	"golang.org/x/sys/unix"
+)
+
+// nsGetUserns is NS_GET_USERNS (ioctl_ns(2)): a descriptor of the user
+// namespace that owns a namespace.
+const nsGetUserns = 0xb701
+
+// UsernsInfo describes the user namespace that owns (or is) a namespace.
+type UsernsInfo struct {
+	// Path joins that user namespace: /proc/<pid>/ns/user of a process in
+	// it. Empty when no such path is known (a bind-mounted nsfs file).
+	Path string
+	// Host is true for the host's initial user namespace (the runtime's).
+	Host bool
+	// UIDMap and GIDMap are the namespace's mappings, read from the
+	// process at Path; nil when Path is empty or Host is true.
+	UIDMap, GIDMap []Mapping
+}
+
+var procNSPath = regexp.MustCompile(`^/proc/([0-9]+)/ns/[a-z_]+$`)
+
+// OwnerUserns returns the user namespace that owns the namespace file at
+// nsPath (for a user namespace: the namespace itself), found with the
+// NS_GET_USERNS ioctl, and when nsPath is /proc/<pid>/ns/<type>, the path
+// and mappings of that process's user namespace if it is the same one.
+func OwnerUserns(nsPath string) (UsernsInfo, error) {
+	var info UsernsInfo
+	f, err := os.Open(nsPath)
+	if err != nil {
+		return info, fmt.Errorf("namespace %s: %w", nsPath, err)
+	}
+	defer f.Close()
+	owner := f
+	if t, err := unix.IoctlRetInt(int(f.Fd()), unix.NS_GET_NSTYPE); err != nil {
+		return info, fmt.Errorf("namespace %s: not a namespace file: %w", nsPath, err)
+	} else if t != unix.CLONE_NEWUSER {
+		fd, err := unix.IoctlRetInt(int(f.Fd()), nsGetUserns)
+		if err != nil {
+			return info, fmt.Errorf("namespace %s: owning user namespace: %w", nsPath, err)
+		}
+		owner = os.NewFile(uintptr(fd), "userns")
+		defer owner.Close()
+	}
+	var ownerSt, hostSt, procSt unix.Stat_t
+	if err := unix.Fstat(int(owner.Fd()), &ownerSt); err != nil {
+		return info, fmt.Errorf("namespace %s: %w", nsPath, err)
+	}
+	if err := unix.Stat("/proc/self/ns/user", &hostSt); err != nil {
+		return info, err
+	}
+	if ownerSt.Dev == hostSt.Dev && ownerSt.Ino == hostSt.Ino {
+		info.Host = true
+		return info, nil
+	}
+	m := procNSPath.FindStringSubmatch(nsPath)
+	if m == nil {
+		return info, nil
+	}
+	userPath := "/proc/" + m[1] + "/ns/user"
+	if err := unix.Stat(userPath, &procSt); err != nil || procSt.Dev != ownerSt.Dev || procSt.Ino != ownerSt.Ino {
+		return info, nil
+	}
+	uids, err := ReadIDMap("/proc/" + m[1] + "/uid_map")
+	if err != nil {
+		return info, nil
+	}
+	gids, err := ReadIDMap("/proc/" + m[1] + "/gid_map")
+	if err != nil {
+		return info, nil
+	}
+	info.Path, info.UIDMap, info.GIDMap = userPath, uids, gids
+	return info, nil
+}
