@@ -132,6 +132,9 @@ func parseObject(data []byte, name string) (*object, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	malformed := func(err error) error {
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			err = errors.New("unexpected end of input")
+		}
 		return fmt.Errorf("%s: %w: %s (at byte %d)", name, ErrMalformed, err, dec.InputOffset())
 	}
 	tok, err := dec.Token()

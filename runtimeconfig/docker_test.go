@@ -225,7 +225,7 @@ func TestUninstallDocker(t *testing.T) {
 func TestDockerMalformed(t *testing.T) {
 	t.Parallel()
 	tests := []struct{ name, in, detail string }{
-		{"truncated", `{"log-level": "warn",`, "at byte"},
+		{"truncated", `{"log-level": "warn",`, "unexpected end of input"},
 		{"trailing comma", `{"a": 1,}`, "at byte"},
 		{"array", `["runtimes"]`, "must be a JSON object, not an array"},
 		{"string", `"x"`, "must be a JSON object, not a string"},

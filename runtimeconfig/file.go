@@ -60,10 +60,17 @@ func ReadFile(path string) (*File, error) {
 }
 
 // BackupPath is where Replace keeps the previous content when it runs at
-// now: beside the file, with a UTC timestamp, so that repeated edits do
-// not overwrite the oldest backup.
+// now: beside the file, with a UTC timestamp (and a counter if that name
+// is taken), so that no edit overwrites an earlier backup.
 func (f *File) BackupPath(now time.Time) string {
-	return f.Path + ".bak-" + now.UTC().Format("20060102T150405Z")
+	base := f.Path + ".bak-" + now.UTC().Format("20060102T150405Z")
+	path := base
+	for i := 1; ; i++ {
+		if _, err := os.Lstat(path); errors.Is(err, fs.ErrNotExist) {
+			return path
+		}
+		path = fmt.Sprintf("%s.%d", base, i)
+	}
 }
 
 // Replace writes data in place of the file, atomically (temporary file,

@@ -1,6 +1,7 @@
 package runtimeconfig
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -76,5 +77,31 @@ func TestReplaceCreatesMissingFile(t *testing.T) {
 	}
 	if info, err := os.Stat(path); err != nil || info.Mode().Perm() != 0o644 {
 		t.Errorf("%v %v", info, err)
+	}
+}
+
+func TestBackupNeverOverwrites(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "daemon.json")
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	for i, content := range []string{"1", "2", "3"} {
+		if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		f, err := ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		backup, err := f.Replace([]byte("new"), now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := path + ".bak-20260102T030405Z"
+		if i > 0 {
+			want += fmt.Sprintf(".%d", i)
+		}
+		if data, _ := os.ReadFile(backup); backup != want || string(data) != content {
+			t.Errorf("edit %d: backup %s holds %q; want %s holding %q", i, backup, data, want, content)
+		}
 	}
 }

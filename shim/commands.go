@@ -12,6 +12,7 @@ func commands() []*cli.Command {
 		execCommand(),
 		explainCommand(),
 		featuresCommand(),
+		installCommand(),
 		killCommand(),
 		listCommand(),
 		pauseCommand(),
@@ -23,6 +24,7 @@ func commands() []*cli.Command {
 		specCommand(),
 		startCommand(),
 		stateCommand(),
+		uninstallCommand(),
 		updateCommand(),
 	}
 }

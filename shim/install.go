@@ -1,0 +1,440 @@
+package shim
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/hardened-runtime/hardened/runtimeconfig"
+)
+
+const (
+	defaultDockerConfig     = "/etc/docker/daemon.json"
+	defaultDockerPidFile    = "/var/run/docker.pid"
+	defaultContainerdConfig = "/etc/containerd/config.toml"
+	defaultRuntimeName      = "hardened"
+)
+
+func installCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "install",
+		Usage: "register hardened as a runtime of Docker or containerd",
+		Description: `The install command adds hardened to a container engine's configuration,
+keeping every other setting, writing the file atomically with its owner and
+mode and keeping a timestamped backup beside it.
+
+  hardened install docker       /etc/docker/daemon.json, then reloads dockerd
+  hardened install containerd   /etc/containerd/config.toml (restart containerd)
+
+Run "hardened install docker --dry-run" to see the new file first.`,
+		Subcommands: []*cli.Command{
+			dockerEngineCommand(true),
+			containerdEngineCommand(true),
+		},
+	}
+}
+
+func uninstallCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "uninstall",
+		Usage: "remove hardened from Docker's or containerd's configuration",
+		Description: `The uninstall command removes what install added: the runtime's entry and,
+if it names hardened, the engine's default runtime setting. Every other
+setting is kept; the previous file is backed up beside it.`,
+		Subcommands: []*cli.Command{
+			dockerEngineCommand(false),
+			containerdEngineCommand(false),
+		},
+	}
+}
+
+// engineOptions are the flags common to every engine.
+type engineOptions struct {
+	install bool   // install, else uninstall
+	config  string // configuration file
+	name    string // runtime name in the engine
+	path    string // runtime binary (install only)
+	dflt    bool   // also make it the default runtime (install only)
+	dryRun  bool   // print the new file, write nothing
+}
+
+// dockerOptions add how to reach dockerd.
+type dockerOptions struct {
+	engineOptions
+	pidFile string        // dockerd's --pidfile, for the SIGHUP
+	host    string        // docker -H; empty for the client's default
+	reload  bool          // signal dockerd and check `docker info`
+	timeout time.Duration // how long to wait for `docker info` to agree
+}
+
+func engineFlags(install bool, config string) []cli.Flag {
+	flags := []cli.Flag{
+		&cli.StringFlag{Name: "config", Value: config, Usage: "configuration file to edit"},
+		&cli.StringFlag{Name: "name", Value: defaultRuntimeName, Usage: "runtime name (docker run --runtime=NAME, RuntimeClass handler NAME)"},
+		&cli.BoolFlag{Name: "dry-run", Usage: "print the new file and what changes; write nothing"},
+	}
+	if install {
+		flags = append(flags,
+			&cli.StringFlag{Name: "path", Usage: "absolute path of the runtime binary (default: this binary)"},
+			&cli.BoolFlag{Name: "default", Usage: "also make it the engine's default runtime"},
+		)
+	}
+	return flags
+}
+
+func readEngineOptions(c *cli.Context, install bool) (engineOptions, error) {
+	if err := checkArgs(c, 0, 0); err != nil {
+		return engineOptions{}, err
+	}
+	o := engineOptions{
+		install: install,
+		config:  c.String("config"),
+		name:    c.String("name"),
+		dryRun:  c.Bool("dry-run"),
+	}
+	if o.name == "" || strings.ContainsAny(o.name, "/ \t\n\"'") {
+		return o, fmt.Errorf("--name %q: a runtime name must be a non-empty word", o.name)
+	}
+	if !install {
+		return o, nil
+	}
+	o.dflt = c.Bool("default")
+	o.path = c.String("path")
+	if o.path == "" {
+		self, err := os.Executable()
+		if err != nil {
+			return o, fmt.Errorf("find this binary (pass --path): %w", err)
+		}
+		if o.path, err = filepath.EvalSymlinks(self); err != nil {
+			return o, fmt.Errorf("find this binary (pass --path): %w", err)
+		}
+	}
+	if !filepath.IsAbs(o.path) {
+		return o, fmt.Errorf("--path %q: must be absolute (the engine starts it from its own directory)", o.path)
+	}
+	if info, err := os.Stat(o.path); err != nil {
+		return o, fmt.Errorf("--path: %w", err)
+	} else if !info.Mode().IsRegular() || info.Mode().Perm()&0o111 == 0 {
+		return o, fmt.Errorf("--path %s: not an executable file", o.path)
+	}
+	return o, nil
+}
+
+func dockerEngineCommand(install bool) *cli.Command {
+	usage := "add the runtime to Docker's daemon.json and reload dockerd"
+	if !install {
+		usage = "remove the runtime from Docker's daemon.json and reload dockerd"
+	}
+	return &cli.Command{
+		Name:      "docker",
+		Usage:     usage,
+		ArgsUsage: " ",
+		Description: `Edits "runtimes" (and with --default "default-runtime") in daemon.json,
+keeping every other key and its value, then sends SIGHUP to the dockerd
+named by --pidfile and waits until "docker info" agrees. When dockerd is not
+running, the file is edited and the new setting applies when it starts.
+
+Example: hardened install docker --default --dry-run`,
+		Flags: append(engineFlags(install, defaultDockerConfig),
+			&cli.StringFlag{Name: "pidfile", Value: defaultDockerPidFile, Usage: "dockerd's PID file (its --pidfile)"},
+			&cli.StringFlag{Name: "host", Aliases: []string{"H"}, Usage: "dockerd's socket for the check, as docker -H (default: the client's default)"},
+			&cli.BoolFlag{Name: "no-reload", Usage: "edit the file only: do not signal dockerd or check docker info"},
+			&cli.DurationFlag{Name: "timeout", Value: 15 * time.Second, Usage: "how long to wait for docker info to list the change"},
+		),
+		Action: func(c *cli.Context) error {
+			eo, err := readEngineOptions(c, install)
+			if err != nil {
+				return err
+			}
+			o := dockerOptions{
+				engineOptions: eo,
+				pidFile:       c.String("pidfile"),
+				host:          c.String("host"),
+				reload:        !c.Bool("no-reload"),
+				timeout:       c.Duration("timeout"),
+			}
+			return configureDocker(c.Context, hostEngines(c.App.Writer, c.App.ErrWriter), o)
+		},
+	}
+}
+
+func containerdEngineCommand(install bool) *cli.Command {
+	usage := "add the runtime to containerd's config.toml (then restart containerd)"
+	if !install {
+		usage = "remove the runtime from containerd's config.toml (then restart containerd)"
+	}
+	return &cli.Command{
+		Name:      "containerd",
+		Usage:     usage,
+		ArgsUsage: " ",
+		Description: `Adds a runc-v2 runtime whose options.BinaryName is hardened to the CRI
+plugin's runtimes, in the table the file's "version" calls for (1: plugins.cri,
+2: plugins."io.containerd.grpc.v1.cri", 3: plugins."io.containerd.cri.v1.runtime").
+containerd reads its configuration only at start: restart it afterwards.
+Comments in config.toml are not kept (a backup of the file is).`,
+		Flags: engineFlags(install, defaultContainerdConfig),
+		Action: func(c *cli.Context) error {
+			o, err := readEngineOptions(c, install)
+			if err != nil {
+				return err
+			}
+			return configureContainerd(hostEngines(c.App.Writer, c.App.ErrWriter), o)
+		},
+	}
+}
+
+// engineHost is everything install and uninstall do to the host, as
+// functions, so that the flow is tested without root, dockerd or files in
+// /etc (gVisor's configReaderWriter in runsc install).
+type engineHost struct {
+	stdout, stderr io.Writer
+	read           func(path string) (*runtimeconfig.File, error)
+	replace        func(f *runtimeconfig.File, data []byte) (backup string, err error)
+	// reloadDockerd sends SIGHUP to the dockerd in pidFile; a missing
+	// file returns an error wrapping fs.ErrNotExist.
+	reloadDockerd func(pidFile string) (pid int, err error)
+	// dockerRuntimes returns `docker info`'s runtimes: name to path.
+	dockerRuntimes func(ctx context.Context, host string) (map[string]string, error)
+	sleep          func(time.Duration)
+}
+
+func hostEngines(stdout, stderr io.Writer) engineHost {
+	return engineHost{
+		stdout:         stdout,
+		stderr:         stderr,
+		read:           runtimeconfig.ReadFile,
+		replace:        func(f *runtimeconfig.File, data []byte) (string, error) { return f.Replace(data, time.Now()) },
+		reloadDockerd:  signalDockerd,
+		dockerRuntimes: dockerInfoRuntimes,
+		sleep:          time.Sleep,
+	}
+}
+
+// configureDocker edits daemon.json and has dockerd reload it.
+func configureDocker(ctx context.Context, h engineHost, o dockerOptions) error {
+	op := operation(o.install, "docker")
+	f, err := h.read(o.config)
+	if err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	var edit runtimeconfig.Edit
+	if o.install {
+		edit, err = runtimeconfig.InstallDocker(f.Data, runtimeconfig.Runtime{Name: o.name, Path: o.path, Default: o.dflt})
+	} else {
+		edit, err = runtimeconfig.UninstallDocker(f.Data, o.name)
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %s: %w; the file was left unchanged", op, f.Path, err)
+	}
+	if o.dryRun {
+		return printDryRun(h, f, edit, "")
+	}
+	if err := applyEdit(h, f, edit); err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	if !o.reload {
+		fmt.Fprintln(h.stdout, "dockerd not reloaded (--no-reload): send it SIGHUP or restart it to apply")
+		return nil
+	}
+	pid, err := h.reloadDockerd(o.pidFile)
+	if errors.Is(err, fs.ErrNotExist) {
+		fmt.Fprintf(h.stdout, "dockerd is not running (no %s): the change applies when it starts\n", o.pidFile)
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %s was written but dockerd was not reloaded: %w", op, f.Path, err)
+	}
+	fmt.Fprintf(h.stdout, "sent SIGHUP to dockerd (pid %d)\n", pid)
+	if err := waitDockerRuntimes(ctx, h, o); err != nil {
+		return fmt.Errorf("%s: %s was written and dockerd (pid %d) signalled, but %w; dockerd's log says why a reload failed", op, f.Path, pid, err)
+	}
+	return nil
+}
+
+// waitDockerRuntimes polls `docker info` until it shows the runtime with
+// our path (install) or no longer shows it (uninstall).
+func waitDockerRuntimes(ctx context.Context, h engineHost, o dockerOptions) error {
+	deadline := time.Now().Add(o.timeout)
+	var last string
+	for {
+		runtimes, err := h.dockerRuntimes(ctx, o.host)
+		if err != nil {
+			last = err.Error()
+		} else {
+			path, listed := runtimes[o.name]
+			switch {
+			case o.install && listed && path == o.path:
+				fmt.Fprintf(h.stdout, "docker info lists runtime %q (%s): use docker run --runtime=%s\n", o.name, path, o.name)
+				return nil
+			case !o.install && !listed:
+				fmt.Fprintf(h.stdout, "docker info no longer lists runtime %q\n", o.name)
+				return nil
+			case listed:
+				last = fmt.Sprintf("docker info lists runtime %q with path %q", o.name, path)
+			default:
+				last = fmt.Sprintf("docker info does not list runtime %q", o.name)
+			}
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return fmt.Errorf("after %s %s", o.timeout, last)
+		}
+		h.sleep(250 * time.Millisecond)
+	}
+}
+
+// configureContainerd edits config.toml; containerd must be restarted.
+func configureContainerd(h engineHost, o engineOptions) error {
+	op := operation(o.install, "containerd")
+	f, err := h.read(o.config)
+	if err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	var edit runtimeconfig.ContainerdEdit
+	if o.install {
+		edit, err = runtimeconfig.InstallContainerd(f.Data, runtimeconfig.Runtime{Name: o.name, Path: o.path, Default: o.dflt})
+	} else {
+		edit, err = runtimeconfig.UninstallContainerd(f.Data, o.name)
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %s: %w; the file was left unchanged", op, f.Path, err)
+	}
+	var warning string
+	if edit.DroppedComments > 0 {
+		warning = fmt.Sprintf("%d comment line(s) of %s are not kept (the TOML is decoded and encoded again); the original is backed up beside it", edit.DroppedComments, f.Path)
+	}
+	if o.dryRun {
+		return printDryRun(h, f, edit.Edit, warning)
+	}
+	if warning != "" {
+		fmt.Fprintln(h.stderr, "note:", warning)
+	}
+	if err := applyEdit(h, f, edit.Edit); err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	if !edit.Changed {
+		return nil
+	}
+	fmt.Fprintln(h.stdout, "containerd reads its configuration only at start: restart it (systemctl restart containerd)")
+	if o.install {
+		fmt.Fprintf(h.stdout, "Kubernetes: a RuntimeClass with handler %q selects it; ctr: ctr run --runc-binary %s ...\n", o.name, o.path)
+	}
+	return nil
+}
+
+// applyEdit writes an edit and says what changed.
+func applyEdit(h engineHost, f *runtimeconfig.File, edit runtimeconfig.Edit) error {
+	if !edit.Changed {
+		fmt.Fprintf(h.stdout, "%s: nothing to change\n", f.Path)
+		return nil
+	}
+	backup, err := h.replace(f, edit.Data)
+	if err != nil {
+		return err
+	}
+	for _, n := range edit.Notes {
+		fmt.Fprintf(h.stdout, "%s: %s\n", f.Path, n)
+	}
+	if backup != "" {
+		fmt.Fprintf(h.stdout, "previous content saved as %s\n", backup)
+	}
+	return nil
+}
+
+// printDryRun shows what would change on stderr and the new content on
+// stdout, so that `... --dry-run > new.json` captures only the file.
+func printDryRun(h engineHost, f *runtimeconfig.File, edit runtimeconfig.Edit, warning string) error {
+	if !edit.Changed {
+		fmt.Fprintf(h.stderr, "dry run: %s: nothing to change\n", f.Path)
+		return nil
+	}
+	fmt.Fprintf(h.stderr, "dry run: would write %s:\n", f.Path)
+	for _, n := range edit.Notes {
+		fmt.Fprintf(h.stderr, "  %s\n", n)
+	}
+	if warning != "" {
+		fmt.Fprintf(h.stderr, "  note: %s\n", warning)
+	}
+	_, err := h.stdout.Write(edit.Data)
+	return err
+}
+
+func operation(install bool, engine string) string {
+	if install {
+		return "install " + engine
+	}
+	return "uninstall " + engine
+}
+
+// signalDockerd sends SIGHUP to the process in pidFile after checking it
+// is a dockerd: a stale PID file must not signal an unrelated process.
+func signalDockerd(pidFile string) (int, error) {
+	data, err := os.ReadFile(pidFile)
+	if err != nil {
+		return 0, err
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
+	if err != nil || pid <= 1 {
+		return 0, fmt.Errorf("%s: no PID in %q", pidFile, strings.TrimSpace(string(data)))
+	}
+	comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, fmt.Errorf("%s names pid %d, which is not running: %w", pidFile, pid, fs.ErrNotExist)
+	}
+	if err != nil {
+		return 0, err
+	}
+	if name := strings.TrimSpace(string(comm)); name != "dockerd" {
+		return 0, fmt.Errorf("%s names pid %d, which is %q, not dockerd", pidFile, pid, name)
+	}
+	if err := syscall.Kill(pid, syscall.SIGHUP); err != nil {
+		return 0, fmt.Errorf("signal dockerd (pid %d): %w", pid, err)
+	}
+	return pid, nil
+}
+
+// dockerInfoRuntimes asks the docker client for dockerd's runtimes.
+func dockerInfoRuntimes(ctx context.Context, host string) (map[string]string, error) {
+	args := []string{"info", "--format", "{{json .Runtimes}}"}
+	if host != "" {
+		args = append([]string{"-H", host}, args...)
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	var stderr bytes.Buffer
+	cmd := exec.CommandContext(ctx, "docker", args...)
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("docker %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
+	}
+	return parseDockerRuntimes(out)
+}
+
+// parseDockerRuntimes reads `docker info --format '{{json .Runtimes}}'`:
+// {"runc":{"path":"runc"},"hardened":{"path":"/usr/bin/hardened"}}.
+func parseDockerRuntimes(out []byte) (map[string]string, error) {
+	var runtimes map[string]struct {
+		Path string `json:"path"`
+	}
+	if err := json.Unmarshal(bytes.TrimSpace(out), &runtimes); err != nil {
+		return nil, fmt.Errorf("docker info: unexpected runtimes %q: %w", bytes.TrimSpace(out), err)
+	}
+	paths := make(map[string]string, len(runtimes))
+	for name, rt := range runtimes {
+		paths[name] = rt.Path
+	}
+	return paths, nil
+}
