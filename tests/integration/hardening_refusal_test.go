@@ -127,8 +127,14 @@ func refusals() []refusal {
 		},
 		{
 			name: "sysctl-core-pattern",
-			tweak: func(_ *testing.T, s *specs.Spec) {
-				s.Linux.Sysctl = map[string]string{"kernel.core_pattern": "|/tmp/evil.sh"}
+			// The host's own value: should a runtime under test not refuse,
+			// setting it changes nothing.
+			tweak: func(t *testing.T, s *specs.Spec) {
+				cur, err := os.ReadFile("/proc/sys/kernel/core_pattern")
+				if err != nil {
+					t.Fatal(err)
+				}
+				s.Linux.Sysctl = map[string]string{"kernel.core_pattern": strings.TrimSpace(string(cur))}
 			},
 			want: `sysctl kernel.core_pattern (rule sysctls, allow with "allowSysctls": ["kernel.core_pattern"])`,
 		},
