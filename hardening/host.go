@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/hardened-runtime/hardened/idmap"
 )
 
 // HostFacts are facts about the host gathered once per command by
@@ -32,6 +34,46 @@ type HostFacts struct {
 	// HookPaths maps OCI hook paths, as written in config.json, to the
 	// binary they resolve to (e.g. Docker's /proc/<pid>/exe to dockerd).
 	HookPaths map[string]string `json:"hookPaths,omitempty"`
+	// IDRange is the host ID range allocated to the container for a new
+	// user namespace (container IDs 0..Size-1, uids and gids alike), set
+	// by the runtime after allocation; nil when none was allocated.
+	IDRange *idmap.Range `json:"idRange,omitempty"`
+	// IDPool is the pool IDRange comes from; a caller's own mapping is
+	// only kept inside it.
+	IDPool []idmap.Range `json:"idPool,omitempty"`
+	// Usernses maps the namespace paths of linux.namespaces to the user
+	// namespace that owns them (for a user namespace path: itself), from
+	// GatherUsernsFacts. A path missing here is unknown.
+	Usernses map[string]idmap.UsernsInfo `json:"usernses,omitempty"`
+	// UsernsUnsupported, when not empty, says why this container cannot
+	// get a new user namespace on this host (e.g. its rootfs is an overlay
+	// that cannot be idmapped); the user-namespace rule then notes it and
+	// leaves the container without one.
+	UsernsUnsupported string `json:"usernsUnsupported,omitempty"`
+}
+
+// GatherUsernsFacts fills f.Usernses for every namespace path in
+// linux.namespaces: which user namespace owns it (NS_GET_USERNS), whether
+// that is the host's, and, when the path is /proc/<pid>/ns/<type>, that
+// process's user namespace path and mappings. A path that cannot be
+// opened is left out (unknown).
+func GatherUsernsFacts(s *specs.Spec, f *HostFacts) {
+	if s == nil || s.Linux == nil {
+		return
+	}
+	for _, ns := range s.Linux.Namespaces {
+		if ns.Path == "" {
+			continue
+		}
+		info, err := idmap.OwnerUserns(ns.Path)
+		if err != nil {
+			continue
+		}
+		if f.Usernses == nil {
+			f.Usernses = map[string]idmap.UsernsInfo{}
+		}
+		f.Usernses[ns.Path] = info
+	}
 }
 
 // GatherHostFacts reads what the rules need to know about the host for the

@@ -15,6 +15,8 @@ import (
 
 	"github.com/moby/sys/capability"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/hardened-runtime/hardened/idmap"
 )
 
 // Modes of a policy.
@@ -85,6 +87,39 @@ type Policy struct {
 	// Exceptions widen the allow-lists for containers whose
 	// orchestrator-set annotations match.
 	Exceptions []Exception `json:"exceptions"`
+	// UserNamespace gives containers a user namespace of their own; see
+	// UserNamespacePolicy and the user-namespace rule.
+	UserNamespace UserNamespacePolicy `json:"userNamespace"`
+}
+
+// UserNamespacePolicy configures the user-namespace rule (key
+// "userNamespace"). Keys absent from the file keep their defaults.
+type UserNamespacePolicy struct {
+	// Enabled runs every container in a user namespace: a new one with
+	// its own range of host IDs, or the one of the pod or container whose
+	// namespaces it joins.
+	Enabled bool `json:"enabled"`
+	// SubIDUser names the user whose /etc/subuid and /etc/subgid entries
+	// (the IDs present in both) form the pool when Pool is not set, as
+	// Podman and the kubelet do. Default "hardened"; a user without
+	// entries gives the built-in pool (idmap.BuiltinPool:
+	// 1879048192-2147352575, 4094 ranges of 65536).
+	SubIDUser string `json:"subidUser"`
+	// Pool is the host ID range to allocate from, {"start": N, "size": N};
+	// it must not contain 0. Set, it wins over SubIDUser.
+	Pool *idmap.Range `json:"pool,omitempty"`
+	// RangeSize is the number of IDs each container gets (container IDs
+	// 0..RangeSize-1), the same for uids and gids: a multiple of 65536,
+	// default 65536.
+	RangeSize uint32 `json:"rangeSize"`
+	// IDMapBindMounts makes bind mounts of host paths (volumes, host
+	// directories, Docker's /etc/hosts, resolv.conf, hostname) idmapped
+	// with the container's mapping, so host files keep their owners as
+	// seen inside. Off by default, because through such a mount container
+	// root acts as host root on that directory; when on, the mounts also
+	// get nosuid,nodev. Off: files container root creates there are owned
+	// by its mapped host ID, and host-owned files show as nobody (65534).
+	IDMapBindMounts bool `json:"idmapBindMounts"`
 }
 
 // Exception grants Allow to containers whose annotations carry every
@@ -173,6 +208,19 @@ func DefaultPolicy() *Policy {
 		WritablePaths:  DefaultWritablePaths(),
 		PidsLimit:      4096,
 		AllowedHooks:   []string{"/usr/bin/dockerd", "/usr/sbin/dockerd", "/usr/local/bin/dockerd"},
+		UserNamespace:  DefaultUserNamespacePolicy(),
+	}
+}
+
+// DefaultUserNamespacePolicy returns the default of the "userNamespace"
+// key: off (see README: what keeps it off), pool from the subordinate IDs
+// of user "hardened" or the built-in pool, 65536 IDs per container,
+// bind mounts not idmapped.
+func DefaultUserNamespacePolicy() UserNamespacePolicy {
+	return UserNamespacePolicy{
+		Enabled:   false,
+		SubIDUser: "hardened",
+		RangeSize: idmap.DefaultRangeSize,
 	}
 }
 
@@ -272,6 +320,9 @@ func (p *Policy) normalize() error {
 	}
 	p.AllowCapabilities, p.AllowHostNamespaces, p.AllowHostMounts = a.AllowCapabilities, a.AllowHostNamespaces, a.AllowHostMounts
 	p.AllowDevices, p.AllowSysctls, p.AllowedHooks = a.AllowDevices, a.AllowSysctls, a.AllowedHooks
+	if err := p.UserNamespace.normalize(); err != nil {
+		return err
+	}
 	known := OrchestratorAnnotations()
 	for i := range p.Exceptions {
 		e := &p.Exceptions[i]
@@ -289,6 +340,21 @@ func (p *Policy) normalize() error {
 		}
 		if err := e.Allow.normalize(prefix + "allow."); err != nil {
 			return err
+		}
+	}
+	return nil
+}
+
+func (u *UserNamespacePolicy) normalize() error {
+	if u.RangeSize == 0 || u.RangeSize%idmap.DefaultRangeSize != 0 {
+		return fmt.Errorf("key \"userNamespace.rangeSize\": %d is not a positive multiple of %d", u.RangeSize, idmap.DefaultRangeSize)
+	}
+	if u.Pool != nil {
+		if err := u.Pool.Validate(); err != nil {
+			return fmt.Errorf("key \"userNamespace.pool\": %w", err)
+		}
+		if u.Pool.Size < u.RangeSize {
+			return fmt.Errorf("key \"userNamespace.pool\": %d IDs cannot hold one range of %d", u.Pool.Size, u.RangeSize)
 		}
 	}
 	return nil

@@ -1,21 +1,288 @@
 package hardening
 
 import (
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/hardened-runtime/hardened/idmap"
 )
 
-// UserNamespace is the user-namespace rule: the hook point where running
-// every container in its own user namespace plugs in (the next issue). It
-// sits before every rule that touches mounts or capabilities, because a
-// user namespace changes what both mean.
+// UserNamespace is the user-namespace rule.
 //
-// Threat (when implemented): container root is host root; a user
-// namespace makes it an unprivileged ID on the host.
+// Threat: container root is host root. Whatever escapes the container's
+// other namespaces (a kernel bug, a writable host path, a leaked file
+// descriptor) then acts as uid 0 on the host. In a user namespace,
+// container root is an unprivileged host ID of a range no other container
+// and no host user holds.
 //
-// Fields: none yet; it changes nothing. A missing user namespace is not
-// refused.
+// Fields: linux.namespaces, linux.uidMappings, linux.gidMappings,
+// linux.sysctl["net.ipv4.ping_group_range"], and with "idmapBindMounts"
+// the uidMappings, gidMappings and options of bind mounts. What the rule
+// does follows PlanUserNamespace:
+//   - a user namespace joined by path (containerd 2 puts a pod's
+//     containers into the sandbox's) is kept when that namespace maps no
+//     host ID 0 and is refused otherwise, or when its mappings cannot be
+//     read;
+//   - a container that joins another container's pid, network or ipc
+//     namespace by path joins that container's user namespace too (a
+//     Kubernetes pod's sandbox, Docker's --network container:X), so that
+//     the namespace owner's privileges (binding port 80, net sysctls)
+//     still hold; a joined namespace owned by the host's user namespace
+//     gets the container a new user namespace instead;
+//   - otherwise the container gets a new user namespace mapping container
+//     IDs 0..N-1 to the range the runtime allocated (HostFacts.IDRange).
+//     A caller's mapping is kept only when it is exactly that range (the
+//     runtime allocates a caller's range when it lies in the pool, maps
+//     no host ID 0 and is free); any other is replaced.
 //
-// Relaxed by: nothing yet.
-func UserNamespace(_ *specs.Spec, _ *Policy, _ HostFacts, _ *Report) error {
+// Docker sets net.ipv4.ping_group_range to "0 2147483647", which a user
+// namespace cannot write (the groups must be mapped): it is clamped to the
+// mapped range. When the host cannot give this container a user namespace
+// (HostFacts.UsernsUnsupported: an overlay rootfs), the rule notes why and
+// changes nothing.
+//
+// Relaxed by: "userNamespace": {"enabled": false} (the default, see
+// README), or "allowHostNamespaces": ["user"] for a join of a namespace
+// that maps host root.
+func UserNamespace(s *specs.Spec, pol *Policy, f HostFacts, r *Report) error {
+	plan, err := PlanUserNamespace(s, pol, f)
+	if err != nil {
+		if pol.Mode == ModeAudit {
+			r.refuse(RuleUserNamespace, err.Error(), `"allowHostNamespaces": ["user"]`)
+			return nil
+		}
+		return fmt.Errorf("%w %q: %s (rule %s, allow with %s)", ErrRefused, pol.Level, err, RuleUserNamespace, `"allowHostNamespaces": ["user"]`)
+	}
+	switch {
+	case plan.Join != "":
+		joinUserns(s, plan, r)
+		clampPingGroupRange(s, plan.Size, r)
+	case plan.New:
+		if f.UsernsUnsupported != "" {
+			r.note(RuleUserNamespace, "no user namespace: %s", f.UsernsUnsupported)
+			return nil
+		}
+		if f.IDRange == nil {
+			if pol.Mode == ModeAudit {
+				r.note(RuleUserNamespace, "a new user namespace with an allocated ID range would be added (ranges are allocated at create)")
+				return nil
+			}
+			return fmt.Errorf("no ID range allocated for the container's user namespace")
+		}
+		newUserns(s, *f.IDRange, r)
+		clampPingGroupRange(s, f.IDRange.Size, r)
+		if pol.UserNamespace.IDMapBindMounts {
+			idmapBindMounts(s, *f.IDRange, rootfsPath(s, f), r)
+		}
+	}
 	return nil
+}
+
+// UsernsPlan is what the user-namespace rule will do with a container.
+type UsernsPlan struct {
+	// New is true when the container gets a new user namespace, with an ID
+	// range the runtime must allocate before Harden.
+	New bool
+	// Join is the path of an existing user namespace the container joins.
+	Join string
+	// Size is the number of IDs mapped from container ID 0 in the joined
+	// namespace.
+	Size uint32
+	// Why says where Join comes from, for notes.
+	Why string
+}
+
+// PlanUserNamespace decides, from the spec, the policy and the host facts
+// alone, whether a container gets a new user namespace, joins one, or
+// neither (the rule disabled). The runtime calls it before Harden to know
+// whether to allocate an ID range; the rule calls it again. An error is a
+// refusal.
+func PlanUserNamespace(s *specs.Spec, pol *Policy, f HostFacts) (UsernsPlan, error) {
+	if pol == nil || !pol.UserNamespace.Enabled || pol.Mode == ModeOff {
+		return UsernsPlan{}, nil
+	}
+	var nss []specs.LinuxNamespace
+	if s.Linux != nil {
+		nss = s.Linux.Namespaces
+	}
+	hostAllowed := slices.Contains(pol.AllowHostNamespaces, string(specs.UserNamespace))
+	for _, ns := range nss {
+		if ns.Type != specs.UserNamespace || ns.Path == "" {
+			continue
+		}
+		info, ok := f.Usernses[ns.Path]
+		switch {
+		case hostAllowed:
+			return UsernsPlan{Join: ns.Path, Size: mappedSize(info), Why: "caller's user namespace path"}, nil
+		case !ok:
+			return UsernsPlan{}, fmt.Errorf("user namespace %s cannot be inspected", ns.Path)
+		case info.Host:
+			return UsernsPlan{}, fmt.Errorf("joins the host user namespace at %s", ns.Path)
+		case info.Path == "":
+			return UsernsPlan{}, fmt.Errorf("mappings of user namespace %s unknown (join it by /proc/<pid>/ns/user)", ns.Path)
+		case idmap.MapsHostRoot(info.UIDMap) || idmap.MapsHostRoot(info.GIDMap):
+			return UsernsPlan{}, fmt.Errorf("user namespace %s maps host ID 0", ns.Path)
+		}
+		return UsernsPlan{Join: ns.Path, Size: mappedSize(info), Why: "caller's user namespace path"}, nil
+	}
+	var plan UsernsPlan
+	for _, ns := range nss {
+		switch ns.Type {
+		case specs.PIDNamespace, specs.NetworkNamespace, specs.IPCNamespace:
+		default:
+			continue
+		}
+		if ns.Path == "" {
+			continue
+		}
+		info, ok := f.Usernses[ns.Path]
+		if !ok || info.Host || info.Path == "" {
+			continue
+		}
+		if idmap.MapsHostRoot(info.UIDMap) || idmap.MapsHostRoot(info.GIDMap) {
+			if hostAllowed {
+				continue
+			}
+			return UsernsPlan{}, fmt.Errorf("%s namespace %s belongs to a user namespace that maps host ID 0", ns.Type, ns.Path)
+		}
+		if plan.Join != "" && !sameUserns(plan.Join, info.Path) {
+			return UsernsPlan{}, fmt.Errorf("joined namespaces belong to two user namespaces (%s and %s)", plan.Join, info.Path)
+		}
+		plan = UsernsPlan{Join: info.Path, Size: mappedSize(info), Why: fmt.Sprintf("owner of the %s namespace %s", ns.Type, ns.Path)}
+	}
+	if plan.Join != "" {
+		return plan, nil
+	}
+	return UsernsPlan{New: true}, nil
+}
+
+// sameUserns compares two /proc/<pid>/ns/user paths of one plan: they
+// name the same namespace when they are the same path (distinct PIDs in
+// one namespace are not merged: joining either is the same).
+func sameUserns(a, b string) bool { return filepath.Clean(a) == filepath.Clean(b) }
+
+// mappedSize returns how many IDs a user namespace maps contiguously
+// from container ID 0, for both uids and gids.
+func mappedSize(info idmap.UsernsInfo) uint32 {
+	size := func(ms []idmap.Mapping) uint32 {
+		var n uint32
+		for {
+			i := slices.IndexFunc(ms, func(m idmap.Mapping) bool { return m.ContainerID == n })
+			if i < 0 || ms[i].Host.Size == 0 {
+				return n
+			}
+			n += ms[i].Host.Size
+		}
+	}
+	return min(size(info.UIDMap), size(info.GIDMap))
+}
+
+// joinUserns points the user namespace entry at plan.Join and drops
+// mappings, which belong to the joined namespace.
+func joinUserns(s *specs.Spec, plan UsernsPlan, r *Report) {
+	l := ensureLinux(s)
+	ns := specs.LinuxNamespace{Type: specs.UserNamespace, Path: plan.Join}
+	setUsernsEntry(l, ns, r)
+	if len(l.UIDMappings) > 0 || len(l.GIDMappings) > 0 {
+		r.record(RuleUserNamespace, "linux.uidMappings", l.UIDMappings, nil)
+		r.record(RuleUserNamespace, "linux.gidMappings", l.GIDMappings, nil)
+		l.UIDMappings, l.GIDMappings = nil, nil
+	}
+	if plan.Why != "caller's user namespace path" {
+		r.note(RuleUserNamespace, "joins user namespace %s: %s", plan.Join, plan.Why)
+	}
+}
+
+// newUserns gives the container a new user namespace mapping container
+// IDs 0..Size-1 to rng.
+func newUserns(s *specs.Spec, rng idmap.Range, r *Report) {
+	l := ensureLinux(s)
+	setUsernsEntry(l, specs.LinuxNamespace{Type: specs.UserNamespace}, r)
+	want := []specs.LinuxIDMapping{{ContainerID: 0, HostID: rng.Start, Size: rng.Size}}
+	if !slices.Equal(l.UIDMappings, want) {
+		r.record(RuleUserNamespace, "linux.uidMappings", l.UIDMappings, want)
+		l.UIDMappings = want
+	}
+	if !slices.Equal(l.GIDMappings, want) {
+		r.record(RuleUserNamespace, "linux.gidMappings", l.GIDMappings, slices.Clone(want))
+		l.GIDMappings = slices.Clone(want)
+	}
+}
+
+func setUsernsEntry(l *specs.Linux, ns specs.LinuxNamespace, r *Report) {
+	i := slices.IndexFunc(l.Namespaces, func(n specs.LinuxNamespace) bool { return n.Type == specs.UserNamespace })
+	if i >= 0 {
+		if l.Namespaces[i] == ns {
+			return
+		}
+		r.record(RuleUserNamespace, "linux.namespaces[type=user]", l.Namespaces[i], ns)
+		l.Namespaces[i] = ns
+		return
+	}
+	r.record(RuleUserNamespace, "linux.namespaces[type=user]", nil, ns)
+	l.Namespaces = append(l.Namespaces, ns)
+}
+
+// pingGroupRange is the sysctl Docker sets, under both spellings.
+var pingGroupRangeKeys = []string{"net.ipv4.ping_group_range", "net/ipv4/ping_group_range"}
+
+// clampPingGroupRange limits net.ipv4.ping_group_range to the groups the
+// user namespace maps (0..size-1); a range with none of them becomes
+// "1 0", the kernel's "nobody may ping".
+func clampPingGroupRange(s *specs.Spec, size uint32, r *Report) {
+	if s.Linux == nil || size == 0 {
+		return
+	}
+	for _, k := range pingGroupRangeKeys {
+		v, ok := s.Linux.Sysctl[k]
+		if !ok {
+			continue
+		}
+		out := "1 0"
+		f := strings.Fields(v)
+		if len(f) == 2 {
+			lo, err1 := strconv.ParseUint(f[0], 10, 32)
+			hi, err2 := strconv.ParseUint(f[1], 10, 32)
+			hi = min(hi, uint64(size)-1)
+			if err1 == nil && err2 == nil && lo <= hi {
+				out = fmt.Sprintf("%d %d", lo, hi)
+			}
+		}
+		if out != v {
+			r.record(RuleUserNamespace, "linux.sysctl["+k+"]", v, out)
+			s.Linux.Sysctl[k] = out
+		}
+	}
+}
+
+// idmapBindMounts gives bind mounts of host paths outside the rootfs the
+// container's mapping, so host files keep their owners inside, and adds
+// nosuid,nodev: through such a mount container root is host root on that
+// directory.
+func idmapBindMounts(s *specs.Spec, rng idmap.Range, rootfs string, r *Report) {
+	want := []specs.LinuxIDMapping{{ContainerID: 0, HostID: rng.Start, Size: rng.Size}}
+	for i := range s.Mounts {
+		m := &s.Mounts[i]
+		if !isBind(*m) || !filepath.IsAbs(m.Source) || (rootfs != "" && within(filepath.Clean(m.Source), rootfs)) {
+			continue
+		}
+		path := "mounts[destination=" + m.Destination + "]"
+		if !slices.Equal(m.UIDMappings, want) || !slices.Equal(m.GIDMappings, want) {
+			r.record(RuleUserNamespace, path+".uidMappings", m.UIDMappings, want)
+			m.UIDMappings, m.GIDMappings = slices.Clone(want), slices.Clone(want)
+		}
+		opts := slices.Clone(m.Options)
+		for _, o := range []string{"nosuid", "nodev"} {
+			if !slices.Contains(opts, o) {
+				opts = append(opts, o)
+			}
+		}
+		r.recordStrings(RuleUserNamespace, path+".options", m.Options, opts)
+		m.Options = opts
+	}
 }
