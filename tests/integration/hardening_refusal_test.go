@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -279,6 +280,48 @@ func TestHardeningRefusalHintsAreValidPolicy(t *testing.T) {
 			}
 			if out, errOut, code := rt.Run(flag, "explain", b.Dir); code != 0 {
 				t.Errorf("explain with the hinted policy %s (%s): exit %d, want 0 (no longer refused)\n%s%s", path, m[1], code, out, errOut)
+			}
+		})
+	}
+}
+
+// Sneaky: the host's network namespace named by another path than
+// /proc/{1,self,thread-self}/ns/net: a symlink to /proc/self/ns/net, and
+// /proc/<pid>/ns/net of a host process (this test's, which runs in the same
+// network namespace as the runtime). Either is the host's namespace and
+// must be refused like /proc/self/ns/net is. If it is not, the container
+// shows where it ended up.
+func TestHardeningRefusalHostNamespaceByOtherPath(t *testing.T) {
+	rt := testutil.NewRuntime(t)
+	hostNet, err := os.Readlink("/proc/self/ns/net")
+	if err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(t.TempDir(), "netns")
+	if err := os.Symlink("/proc/self/ns/net", link); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ name, path string }{
+		{"symlink-to-proc-self", link},
+		{"proc-pid-of-host-process", "/proc/" + strconv.Itoa(os.Getpid()) + "/ns/net"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := testutil.NewBundle(t, "readlink", "/proc/self/ns/net")
+			b.Edit(t, func(s *specs.Spec) {
+				withoutNamespace(s, specs.NetworkNamespace)
+				s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.NetworkNamespace, Path: tc.path})
+			})
+			out, errOut, code := rt.Run("run", "--bundle", b.Dir, rt.NewID())
+			if code == 0 {
+				if got := strings.TrimSpace(out); got == hostNet {
+					t.Errorf("BUG: a container joining %s (the host's network namespace, %s) was not refused and runs in %s: the host-namespaces rule only compares the path with /proc/{1,self,thread-self}/ns/*", tc.path, hostNet, got)
+				} else {
+					t.Errorf("joining %s: not refused, container in %s (host %s)", tc.path, got, hostNet)
+				}
+				return
+			}
+			if !strings.Contains(errOut, "host network namespace") || !strings.Contains(errOut, "rule host-namespaces") {
+				t.Errorf("joining %s: exit %d, but stderr does not name the host network namespace refusal: %s", tc.path, code, errOut)
 			}
 		})
 	}
