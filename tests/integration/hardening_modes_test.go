@@ -188,6 +188,57 @@ func TestHardeningConfigOrigAndIdempotence(t *testing.T) {
 	}
 }
 
+// Hardening twice changes nothing for configs beyond the example too: a
+// caller's own seccomp profile, caller mounts at and below state paths,
+// Docker's capabilities, an exception's annotation.
+func TestHardeningTwiceChangesNothing(t *testing.T) {
+	rt := testutil.NewRuntime(t)
+	flag, _ := writePolicy(t, `{"exceptions": [{"match": {"io.kubernetes.pod.namespace": "kube-system"}, "allow": {"allowCapabilities": ["NET_RAW"]}}]}`)
+	for _, tc := range []struct {
+		name  string
+		tweak func(t *testing.T, s *specs.Spec)
+	}{
+		{"caller-seccomp-profile", func(t *testing.T, s *specs.Spec) {
+			s.Linux.Seccomp = callerProfileAllowingKeyctl(t, s.Process.Capabilities)
+		}},
+		{"caller-mounts", func(t *testing.T, s *specs.Spec) {
+			s.Mounts = append(s.Mounts,
+				specs.Mount{Destination: "/tmp", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "nodev"}},
+				specs.Mount{Destination: "/var/lib/data", Type: "bind", Source: t.TempDir(), Options: []string{"rbind", "rw"}})
+		}},
+		{"docker-caps-with-exception", func(_ *testing.T, s *specs.Spec) {
+			setAllCapSets(s.Process, dockerDefaultCaps())
+			s.Annotations = map[string]string{"io.kubernetes.pod.namespace": "kube-system"}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := testutil.NewBundle(t, "true")
+			if err := os.MkdirAll(filepath.Join(b.Rootfs, "var/lib/data"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			b.Edit(t, func(s *specs.Spec) { tc.tweak(t, s) })
+			caller, _ := os.ReadFile(b.ConfigPath())
+			id1 := rt.NewID()
+			rt.MustRun(flag, "create", "--bundle", b.Dir, id1)
+			rt.MustRun("delete", "--force", id1)
+			first, _ := os.ReadFile(b.ConfigPath())
+			id2 := rt.NewID()
+			rt.MustRun(flag, "create", "--bundle", b.Dir, id2)
+			rt.MustRun("delete", "--force", id2)
+			second, _ := os.ReadFile(b.ConfigPath())
+			if !bytes.Equal(first, second) {
+				t.Errorf("the second create rewrote the hardened config.json")
+			}
+			if orig, _ := os.ReadFile(filepath.Join(b.Dir, "config.json.orig")); !bytes.Equal(orig, caller) {
+				t.Errorf("config.json.orig is not the caller's original after two creates")
+			}
+			if l := hardenedLogLines(t, rt, id2); len(l) != 1 || l[0]["msg"] != "hardened: no changes" {
+				t.Errorf("second create: log lines %v, want one saying \"hardened: no changes\"", l)
+			}
+		})
+	}
+}
+
 // explainReport is the JSON of `explain --format json`.
 type explainReport struct {
 	Mode    string `json:"mode"`

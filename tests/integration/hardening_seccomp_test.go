@@ -84,28 +84,7 @@ func TestHardeningSeccompDenyList(t *testing.T) {
 	t.Run("caller-profile-allows-keyctl", func(t *testing.T) {
 		b := testutil.NewBundle(t, probeArgs()...)
 		installProbe(t, b)
-		b.Edit(t, func(s *specs.Spec) {
-			prof, err := seccomp.GetDefaultProfile(&specs.Spec{Process: &specs.Process{Capabilities: s.Process.Capabilities}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			var rules []specs.LinuxSyscall
-			for _, r := range prof.Syscalls {
-				r.Names = slices.DeleteFunc(slices.Clone(r.Names), func(n string) bool {
-					return n == "getppid" || n == "keyctl" || n == "add_key"
-				})
-				if len(r.Names) > 0 {
-					rules = append(rules, r)
-				}
-			}
-			eacces := uint(unix.EACCES)
-			rules = append(rules,
-				specs.LinuxSyscall{Names: []string{"keyctl", "add_key"}, Action: specs.ActAllow},
-				specs.LinuxSyscall{Names: []string{"getppid"}, Action: specs.ActErrno, ErrnoRet: &eacces},
-			)
-			prof.Syscalls = rules
-			s.Linux.Seccomp = prof
-		})
+		b.Edit(t, func(s *specs.Spec) { s.Linux.Seccomp = callerProfileAllowingKeyctl(t, s.Process.Capabilities) })
 		res := probeResults(t, runIn(t, rt, b))
 		if res["getppid"] != "EACCES" {
 			t.Errorf("getppid = %q, want EACCES from the caller's profile (was it replaced?)", res["getppid"])
@@ -141,4 +120,31 @@ func TestHardeningSeccompDenyList(t *testing.T) {
 			}
 		}
 	})
+}
+
+// callerProfileAllowingKeyctl is a caller's own blocking profile: Docker's
+// default for caps, plus a rule explicitly allowing keyctl and add_key,
+// and getppid failing with EACCES (to show the profile is in force).
+func callerProfileAllowingKeyctl(t *testing.T, caps *specs.LinuxCapabilities) *specs.LinuxSeccomp {
+	t.Helper()
+	prof, err := seccomp.GetDefaultProfile(&specs.Spec{Process: &specs.Process{Capabilities: caps}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rules []specs.LinuxSyscall
+	for _, r := range prof.Syscalls {
+		r.Names = slices.DeleteFunc(slices.Clone(r.Names), func(n string) bool {
+			return n == "getppid" || n == "keyctl" || n == "add_key"
+		})
+		if len(r.Names) > 0 {
+			rules = append(rules, r)
+		}
+	}
+	eacces := uint(unix.EACCES)
+	rules = append(rules,
+		specs.LinuxSyscall{Names: []string{"keyctl", "add_key"}, Action: specs.ActAllow},
+		specs.LinuxSyscall{Names: []string{"getppid"}, Action: specs.ActErrno, ErrnoRet: &eacces},
+	)
+	prof.Syscalls = rules
+	return prof
 }
