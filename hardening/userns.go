@@ -60,6 +60,10 @@ func UserNamespace(s *specs.Spec, pol *Policy, f HostFacts, r *Report) error {
 	}
 	switch {
 	case plan.Join != "":
+		if plan.Stage && f.UsernsUnsupported != "" {
+			r.note(RuleUserNamespace, "no user namespace (would join %s, %s): %s", plan.Join, plan.Why, f.UsernsUnsupported)
+			return nil
+		}
 		joinUserns(s, plan, r)
 		clampPingGroupRange(s, plan.Size, r)
 	case plan.New:
@@ -95,6 +99,11 @@ type UsernsPlan struct {
 	Size uint32
 	// Why says where Join comes from, for notes.
 	Why string
+	// Stage is true when the runtime must show the rootfs through an
+	// idmapped mount with the namespace's mapping: for a new namespace and
+	// for one joined because of a shared namespace. A caller that names a
+	// user namespace path itself (containerd) prepares the rootfs for it.
+	Stage bool
 }
 
 // PlanUserNamespace decides, from the spec, the policy and the host facts
@@ -153,12 +162,12 @@ func PlanUserNamespace(s *specs.Spec, pol *Policy, f HostFacts) (UsernsPlan, err
 		if plan.Join != "" && !sameUserns(plan.Join, info.Path) {
 			return UsernsPlan{}, fmt.Errorf("joined namespaces belong to two user namespaces (%s and %s)", plan.Join, info.Path)
 		}
-		plan = UsernsPlan{Join: info.Path, Size: mappedSize(info), Why: fmt.Sprintf("owner of the %s namespace %s", ns.Type, ns.Path)}
+		plan = UsernsPlan{Join: info.Path, Size: mappedSize(info), Why: fmt.Sprintf("owner of the %s namespace %s", ns.Type, ns.Path), Stage: true}
 	}
 	if plan.Join != "" {
 		return plan, nil
 	}
-	return UsernsPlan{New: true}, nil
+	return UsernsPlan{New: true, Stage: true}, nil
 }
 
 // sameUserns compares two /proc/<pid>/ns/user paths of one plan: they

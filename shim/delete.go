@@ -33,9 +33,13 @@ EXAMPLE:
 			ct, err := loadContainer(c)
 			if isNotExist(err) {
 				// A create killed before it saved its state leaves a
-				// directory that Load does not see; remove it.
+				// directory that Load does not see; remove it, and what
+				// its user namespace held (ID range, idmapped rootfs).
 				if root, rerr := stateRoot(c); rerr == nil {
 					_ = os.RemoveAll(filepath.Join(root, c.Args().First()))
+					if uerr := releaseUserns(root, c.Args().First()); uerr != nil {
+						return uerr
+					}
 				}
 				if force {
 					return nil
@@ -44,7 +48,14 @@ EXAMPLE:
 			if err != nil {
 				return err
 			}
-			return deleteContainer(ct, force)
+			if err := deleteContainer(ct, force); err != nil {
+				return err
+			}
+			root, err := stateRoot(c)
+			if err != nil {
+				return err
+			}
+			return releaseUserns(root, ct.ID())
 		},
 	}
 }

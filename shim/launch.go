@@ -38,7 +38,7 @@ type launchOptions struct {
 // launch is the one door through which a new container is made: load the
 // bundle, harden it, convert it for libcontainer, create the container
 // and start its init process. create, run and restore all come here.
-func launch(c *cli.Context, opts launchOptions) (int, error) {
+func launch(c *cli.Context, opts launchOptions) (_ int, retErr error) {
 	if err := spec.ValidateID(opts.id); err != nil {
 		return -1, err
 	}
@@ -53,10 +53,21 @@ func launch(c *cli.Context, opts launchOptions) (int, error) {
 	for _, w := range bundle.Warnings {
 		logrus.Warnf("container %s: %s: %s", opts.id, bundle.ConfigPath(), w)
 	}
-	if err := hardenBundle(c, opts.id, bundle); err != nil {
+	userns, err := hardenBundle(c, root, opts.id, bundle)
+	if err != nil {
 		return -1, err
 	}
-	cfg, err := libcontainerConfig(c, opts, bundle)
+	// A container that does not outlive this command (failed, or run in
+	// the foreground and removed at exit) gives back its ID range and its
+	// idmapped rootfs; the others do at delete.
+	defer func() {
+		if userns != nil && (retErr != nil || (!opts.detach && !opts.keep)) {
+			if err := releaseUserns(root, opts.id); err != nil {
+				logrus.Warn(err)
+			}
+		}
+	}()
+	cfg, err := libcontainerConfig(c, opts, bundle, userns)
 	if err != nil {
 		return -1, fmt.Errorf("container %s: %w", opts.id, err)
 	}
@@ -83,46 +94,72 @@ func launch(c *cli.Context, opts launchOptions) (int, error) {
 }
 
 // hardenBundle applies the policy named on the command line to the bundle.
-func hardenBundle(c *cli.Context, id string, bundle *spec.Bundle) error {
+// With user namespaces on, the container's ID range is allocated and its
+// idmapped rootfs mounted first (prepareUserns); the returned setup, nil
+// when there is none, is undone on failure here and by releaseUserns
+// otherwise.
+func hardenBundle(c *cli.Context, root, id string, bundle *spec.Bundle) (*usernsSetup, error) {
 	pol, path, err := loadPolicy(c)
 	if err != nil {
-		return fmt.Errorf("container %s: %w", id, err)
+		return nil, fmt.Errorf("container %s: %w", id, err)
 	}
-	return applyPolicy(pol, path, id, bundle)
+	return applyPolicyRoot(pol, path, root, id, bundle)
 }
 
 // applyPolicy hardens the bundle's spec. A rewritten config.json is saved
 // (the caller's kept beside it as config.json.orig) and summed up in one
-// log line per container. path names the policy file in refusals.
+// log line per container. path names the policy file in refusals. It
+// prepares no user namespace (no runtime root).
 func applyPolicy(pol *hardening.Policy, path, id string, bundle *spec.Bundle) error {
+	_, err := applyPolicyRoot(pol, path, "", id, bundle)
+	return err
+}
+
+// applyPolicyRoot is applyPolicy for a container of the runtime root
+// root; with a root, user namespaces are prepared when the policy enables
+// them.
+func applyPolicyRoot(pol *hardening.Policy, path, root, id string, bundle *spec.Bundle) (_ *usernsSetup, retErr error) {
 	if pol.Mode == hardening.ModeOff {
-		return nil
+		return nil, nil
 	}
 	facts, err := hardening.GatherHostFacts(bundle.Dir, bundle.Spec, pol)
 	if err != nil {
-		return fmt.Errorf("container %s: %w", id, err)
+		return nil, fmt.Errorf("container %s: %w", id, err)
+	}
+	var userns *usernsSetup
+	if root != "" {
+		if userns, err = prepareUserns(root, id, bundle.Spec, pol, &facts); err != nil {
+			return nil, fmt.Errorf("container %s: %w", id, err)
+		}
+		defer func() {
+			if retErr != nil && userns != nil {
+				if err := releaseUserns(root, id); err != nil {
+					logrus.Warn(err)
+				}
+			}
+		}()
 	}
 	report, err := hardening.Harden(bundle.Spec, pol, facts)
 	if errors.Is(err, hardening.ErrRefused) {
-		return fmt.Errorf("container %s: %w; set these keys in %s", id, err, path)
+		return nil, fmt.Errorf("container %s: %w; set these keys in %s", id, err, path)
 	}
 	if err != nil {
-		return fmt.Errorf("container %s: %w", id, err)
+		return nil, fmt.Errorf("container %s: %w", id, err)
 	}
 	if report.Mode == hardening.ModeEnforce && len(report.Changes) > 0 {
 		if err := bundle.SaveRewritten(bundle.Spec); err != nil {
-			return fmt.Errorf("container %s: %w", id, err)
+			return nil, fmt.Errorf("container %s: %w", id, err)
 		}
 	}
 	logrus.WithFields(logrus.Fields{"id": id, "policy_mode": report.Mode, "policy_level": report.Level}).
 		Info("hardened: " + report.Summary())
-	return nil
+	return userns, nil
 }
 
 // libcontainerConfig converts the (hardened) spec. Paths that specconv
 // would resolve against the process's working directory are made absolute
 // against the bundle instead, so the runtime never changes directory.
-func libcontainerConfig(c *cli.Context, opts launchOptions, bundle *spec.Bundle) (*configs.Config, error) {
+func libcontainerConfig(c *cli.Context, opts launchOptions, bundle *spec.Bundle, userns *usernsSetup) (*configs.Config, error) {
 	s := *bundle.Spec
 	root := *s.Root
 	root.Path = bundle.RootfsPath()
@@ -134,6 +171,7 @@ func libcontainerConfig(c *cli.Context, opts launchOptions, bundle *spec.Bundle)
 		}
 		s.Mounts[i] = m
 	}
+	userns.rewrite(&s)
 	rootlessCgroups, err := rootlessCgroups(c)
 	if err != nil {
 		return nil, err

@@ -1,0 +1,223 @@
+package shim
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/opencontainers/runc/libcontainer"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/sirupsen/logrus"
+
+	"github.com/hardened-runtime/hardened/hardening"
+	"github.com/hardened-runtime/hardened/idmap"
+)
+
+// stagingBase holds the idmapped rootfs mounts of containers in a user
+// namespace. It is not under --root: the container's init mounts its
+// rootfs from inside the user namespace, so every directory above it must
+// be traversable by the mapped root (0711), while --root is 0700.
+const stagingBase = "/run/hardened-idmap"
+
+// Files of the host's subordinate ID ranges.
+const (
+	subUIDFile = "/etc/subuid"
+	subGIDFile = "/etc/subgid"
+)
+
+// stagingDir is where container id of the runtime root root has its
+// idmapped rootfs (stagingDir/rootfs). It depends only on root and id, so
+// delete finds it without any saved state, also after a kill -9.
+func stagingDir(root, id string) string {
+	sum := sha256.Sum256([]byte(root))
+	return filepath.Join(stagingBase, hex.EncodeToString(sum[:6]), id)
+}
+
+// usernsSetup is what prepareUserns did for one container.
+type usernsSetup struct {
+	// rootfs is the real rootfs (HostFacts.Rootfs); staged is the
+	// idmapped mount of it that the container gets instead. Both empty
+	// when nothing was staged.
+	rootfs, staged string
+}
+
+// rewrite points the converted spec at the idmapped rootfs: root.path and
+// every bind source inside the real rootfs (the writable-paths mounts),
+// so those binds carry the mapping too. config.json keeps the real paths,
+// so it stays valid for the next create from the same bundle.
+func (u *usernsSetup) rewrite(s *specs.Spec) {
+	if u == nil || u.staged == "" {
+		return
+	}
+	s.Root.Path = u.staged
+	for i, m := range s.Mounts {
+		if !isBind(m) {
+			continue
+		}
+		if rel, err := filepath.Rel(u.rootfs, m.Source); err == nil && rel != ".." && !strings.HasPrefix(rel, "../") {
+			s.Mounts[i].Source = filepath.Join(u.staged, rel)
+		}
+	}
+}
+
+// idPool returns the pool the policy's user namespaces allocate from.
+func idPool(u hardening.UserNamespacePolicy) ([]idmap.Range, idmap.PoolSource, error) {
+	var explicit []idmap.Range
+	if u.Pool != nil {
+		explicit = []idmap.Range{*u.Pool}
+	}
+	return idmap.ResolvePool(explicit, subUIDFile, subGIDFile, u.SubIDUser)
+}
+
+// prepareUserns does the host side of the user-namespace rule before
+// Harden: it reads which user namespaces own the namespaces the spec
+// joins, allocates the container's ID range when it gets a new user
+// namespace, and mounts the idmapped rootfs. It fills facts for the rule.
+// Nothing is done unless the policy enables user namespaces and enforces.
+// On error everything it did is undone.
+func prepareUserns(root, id string, s *specs.Spec, pol *hardening.Policy, facts *hardening.HostFacts) (_ *usernsSetup, retErr error) {
+	if !pol.UserNamespace.Enabled || pol.Mode != hardening.ModeEnforce {
+		return nil, nil
+	}
+	hardening.GatherUsernsFacts(s, facts)
+	plan, err := hardening.PlanUserNamespace(s, pol, *facts)
+	if err != nil || !plan.Stage {
+		// A refusal is Harden's to report; a caller's own user namespace
+		// path comes with a rootfs the caller prepared for it.
+		return nil, nil
+	}
+	rootfs := facts.Rootfs
+	if rootfs == "" {
+		return nil, fmt.Errorf("user namespace: rootfs path unknown")
+	}
+	fs, err := idmap.FilesystemOf(rootfs)
+	if err != nil {
+		return nil, fmt.Errorf("user namespace: %w", err)
+	}
+	if fs == idmap.FSOverlay {
+		facts.UsernsUnsupported = fmt.Sprintf("rootfs %s is an overlayfs mount, which the kernel cannot idmap (rebuilding it from idmapped layers is not implemented)", rootfs)
+		return nil, nil
+	}
+	// Nothing of an existing container with this ID may be touched, nor
+	// undone below: its range and its staging directory are its own.
+	if _, err := os.Lstat(filepath.Join(root, id)); err == nil {
+		return nil, libcontainer.ErrExist
+	}
+	var ns *os.File
+	if plan.New {
+		pool, _, err := idPool(pol.UserNamespace)
+		if err != nil {
+			return nil, fmt.Errorf("user namespace: %w", err)
+		}
+		alloc := idmap.NewAllocator(root, pool, pol.UserNamespace.RangeSize)
+		rng, err := alloc.Allocate(id, callerRange(s))
+		if err != nil {
+			return nil, err
+		}
+		defer func() {
+			if retErr != nil {
+				if err := releaseUserns(root, id); err != nil {
+					logrus.Warnf("container %s: %v", id, err)
+				}
+			}
+		}()
+		facts.IDRange, facts.IDPool = &rng, pool
+		if ns, err = idmap.UsernsFile(idmap.Mapping{ContainerID: 0, Host: rng}); err != nil {
+			return nil, err
+		}
+	} else {
+		if ns, err = os.Open(plan.Join); err != nil {
+			return nil, fmt.Errorf("user namespace: %w", err)
+		}
+		defer func() {
+			if retErr != nil {
+				if err := releaseUserns(root, id); err != nil {
+					logrus.Warnf("container %s: %v", id, err)
+				}
+			}
+		}()
+	}
+	defer ns.Close()
+	dir := stagingDir(root, id)
+	staged := filepath.Join(dir, "rootfs")
+	if err := mkdirTraversable(dir); err != nil {
+		return nil, fmt.Errorf("user namespace: staging: %w", err)
+	}
+	if err := os.Mkdir(staged, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
+		return nil, fmt.Errorf("user namespace: staging: %w", err)
+	}
+	if err := idmap.CloneIDMapped(rootfs, staged, ns); err != nil {
+		return nil, fmt.Errorf("user namespace: %w", err)
+	}
+	return &usernsSetup{rootfs: rootfs, staged: staged}, nil
+}
+
+// callerRange returns the caller's mapping as a range to ask the
+// allocator for, when it is one entry from container ID 0, the same for
+// uids and gids; the allocator takes it only if it lies in the pool, maps
+// no host ID 0 and is free.
+func callerRange(s *specs.Spec) *idmap.Range {
+	if s.Linux == nil || len(s.Linux.UIDMappings) != 1 || len(s.Linux.GIDMappings) != 1 {
+		return nil
+	}
+	u, g := s.Linux.UIDMappings[0], s.Linux.GIDMappings[0]
+	if u != g || u.ContainerID != 0 {
+		return nil
+	}
+	return &idmap.Range{Start: u.HostID, Size: u.Size}
+}
+
+// mkdirTraversable creates dir and its parents from stagingBase down with
+// mode 0711: traversable, not listable.
+func mkdirTraversable(dir string) error {
+	rel, err := filepath.Rel(stagingBase, dir)
+	if err != nil || strings.HasPrefix(rel, "..") {
+		return fmt.Errorf("%s is not under %s", dir, stagingBase)
+	}
+	cur := stagingBase
+	for _, p := range append([]string{"."}, strings.Split(rel, "/")...) {
+		cur = filepath.Join(cur, p)
+		if err := os.Mkdir(cur, 0o711); err != nil && !errors.Is(err, os.ErrExist) {
+			return err
+		}
+		if err := os.Chmod(cur, 0o711); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// releaseUserns undoes prepareUserns for container id: unmounts and
+// removes its staging directory and returns its ID range. It needs no
+// saved state and does nothing for a container that had none, so delete
+// calls it for every container, also after kill -9 of anything.
+func releaseUserns(root, id string) error {
+	dir := stagingDir(root, id)
+	var errs []error
+	if _, err := os.Lstat(dir); err == nil {
+		// os.Remove, never RemoveAll: should the mount still be there,
+		// removing must fail rather than delete the image's files.
+		staged := filepath.Join(dir, "rootfs")
+		if err := idmap.Unmount(staged); err != nil {
+			errs = append(errs, err)
+		} else if err := os.Remove(staged); err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, err)
+		} else if err := os.Remove(dir); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(root, idmap.StateName)); err == nil {
+		a := &idmap.Allocator{Dir: root}
+		if err := a.Release(id); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("container %s: user namespace cleanup: %w", id, err)
+	}
+	return nil
+}
