@@ -84,13 +84,15 @@ deb: man
 		$(GO) build -trimpath -buildmode=pie -tags "$(BUILDTAGS)" \
 		-ldflags "$(LDFLAGS) -s -w -linkmode=external -extldflags '-Wl,-z,relro,-z,now'" \
 		-o $(STAGE)/hardened .
+	objcopy --remove-section=.comment $(STAGE)/hardened
 	env -u HARDENED_POLICY $(STAGE)/hardened --policy "" policy > $(STAGE)/policy.json
 	cp $(OUTPUT)/man/hardened.8.gz $(OUTPUT)/man/hardened-policy.5.gz $(STAGE)/
 	./packaging/debian-changelog.sh "$(DEB_VERSION)" "$(VERSION)" "$(DEB_MAINTAINER)" "$(SOURCE_DATE_EPOCH)" | gzip -9n > $(STAGE)/changelog.Debian.gz
 	gzip -9nc CHANGELOG.md > $(STAGE)/changelog.gz
+	cp packaging/copyright packaging/completion/hardened.bash packaging/lintian-overrides $(STAGE)/
 	rm -f $(DEB)
-	STAGE=$(STAGE) DEB_UPSTREAM_VERSION="$(DEB_UPSTREAM)" DEB_MAINTAINER="$(DEB_MAINTAINER)" \
-		$(NFPM) package --config packaging/nfpm.yaml --packager deb --target $(DEB)
+	cd $(OUTPUT) && DEB_UPSTREAM_VERSION="$(DEB_UPSTREAM)" DEB_MAINTAINER="$(DEB_MAINTAINER)" \
+		$(NFPM) package --config $(CURDIR)/packaging/nfpm.yaml --packager deb --target $(DEB)
 	@echo "built $(DEB)"
 
 clean:
