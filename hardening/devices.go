@@ -33,22 +33,32 @@ func (d deviceSpec) covers(o deviceSpec) bool {
 		(d.minor < 0 || d.minor == o.minor)
 }
 
-// parseDeviceSpec parses "c 10:229" or "c 136:*".
+// parseDeviceSpec parses the form String prints: a type (c, b, or a for
+// all), then major:minor, each a number or * ("c 10:229", "c 136:*",
+// "a *:*"). Every refusal's hint is therefore a valid allowDevices entry.
 func parseDeviceSpec(s string) (deviceSpec, error) {
 	typ, nums, ok := strings.Cut(s, " ")
 	majS, minS, ok2 := strings.Cut(nums, ":")
-	if !ok || !ok2 || (typ != "c" && typ != "b") {
-		return deviceSpec{}, fmt.Errorf("%q is not a device as \"c 10:229\" (type c or b, major, minor or *)", s)
+	if !ok || !ok2 || (typ != "c" && typ != "b" && typ != "a") {
+		return deviceSpec{}, fmt.Errorf("%q is not a device as \"c 10:229\" (type c, b or a, then major:minor, each a number or *)", s)
 	}
-	maj, err := strconv.ParseInt(majS, 10, 64)
-	if err != nil || maj < 0 {
-		return deviceSpec{}, fmt.Errorf("%q: major %q is not a number", s, majS)
-	}
-	minor := int64(-1)
-	if minS != "*" {
-		if minor, err = strconv.ParseInt(minS, 10, 64); err != nil || minor < 0 {
-			return deviceSpec{}, fmt.Errorf("%q: minor %q is not a number or *", s, minS)
+	num := func(part, what string) (int64, error) {
+		if part == "*" {
+			return -1, nil
 		}
+		n, err := strconv.ParseInt(part, 10, 64)
+		if err != nil || n < 0 {
+			return 0, fmt.Errorf("%q: %s %q is not a number or *", s, what, part)
+		}
+		return n, nil
+	}
+	maj, err := num(majS, "major")
+	if err != nil {
+		return deviceSpec{}, err
+	}
+	minor, err := num(minS, "minor")
+	if err != nil {
+		return deviceSpec{}, err
 	}
 	return deviceSpec{typ: typ, major: maj, minor: minor}, nil
 }

@@ -53,13 +53,14 @@ func TestRefuseHostDevices(t *testing.T) {
 
 func TestParseDeviceSpec(t *testing.T) {
 	t.Parallel()
-	for in, want := range map[string]string{"c 10:229": "c 10:229", "b 8:*": "b 8:*"} {
+	// Every form a refusal's hint prints must parse back to itself.
+	for in, want := range map[string]string{"c 10:229": "c 10:229", "b 8:*": "b 8:*", "a *:*": "a *:*", "c *:*": "c *:*", "a 1:3": "a 1:3"} {
 		d, err := parseDeviceSpec(in)
 		if err != nil || d.String() != want {
 			t.Errorf("%q: %v %v", in, d, err)
 		}
 	}
-	for _, bad := range []string{"", "c", "a 1:3", "c x:1", "c 1:-1", "c -1:2", "c 1:3:4"} {
+	for _, bad := range []string{"", "c", "x 1:3", "c x:1", "c **:1", "c 1:-1", "c -1:2", "c 1:3:4"} {
 		if _, err := parseDeviceSpec(bad); err == nil {
 			t.Errorf("%q parsed", bad)
 		}

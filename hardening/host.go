@@ -34,6 +34,10 @@ type HostFacts struct {
 	// HookPaths maps OCI hook paths, as written in config.json, to the
 	// binary they resolve to (e.g. Docker's /proc/<pid>/exe to dockerd).
 	HookPaths map[string]string `json:"hookPaths,omitempty"`
+	// HostNamespaces holds the namespace paths of linux.namespaces, as
+	// written, that are the host's own namespace of their type (the same
+	// namespace as PID 1's), however the path spells it.
+	HostNamespaces map[string]bool `json:"hostNamespaces,omitempty"`
 	// IDRange is the host ID range allocated to the container for a new
 	// user namespace (container IDs 0..Size-1, uids and gids alike), set
 	// by the runtime after allocation; nil when none was allocated.
@@ -124,6 +128,7 @@ func GatherHostFacts(bundle string, spec *specs.Spec, pol *Policy) (HostFacts, e
 			f.HookPaths[h.hook.Path] = resolved
 		}
 	}
+	f.HostNamespaces = hostNamespaceJoins(spec)
 	return f, nil
 }
 

@@ -50,14 +50,15 @@ func hostNamespacePath() *regexp.Regexp {
 // namespace entry with a path joins an existing namespace: paths of PID 1
 // or of the runtime itself (/proc/1/ns/*, /proc/self/ns/*,
 // /proc/thread-self/ns/*, after cleaning) are the host's and are refused,
-// for the user namespace too. Joins of other paths (another container's
-// /proc/<pid>/ns/*, a pod sandbox's namespace, /run/netns/*) are allowed:
-// which process owns a PID cannot be known from the spec alone. A missing
-// user namespace is not refused here; see UserNamespace.
+// for the user namespace too, and so is any other path the host facts show
+// to be the host's namespace (/proc/<host pid>/ns/*, a symlink to one).
+// Joins of other namespaces (another container's, a pod sandbox's,
+// /run/netns/*) are allowed. A missing user namespace is not refused here;
+// see UserNamespace.
 //
 // Relaxed by: "allowHostNamespaces" (pid, network, ipc, uts, cgroup,
 // mount, and user for a join of the host's user namespace).
-func RefuseHostNamespaces(s *specs.Spec, pol *Policy, r *Report) {
+func RefuseHostNamespaces(s *specs.Spec, pol *Policy, f HostFacts, r *Report) {
 	var nss []specs.LinuxNamespace
 	if s.Linux != nil {
 		nss = s.Linux.Namespaces
@@ -81,7 +82,7 @@ func RefuseHostNamespaces(s *specs.Spec, pol *Policy, r *Report) {
 		if ns.Path == "" || allowed(ns.Type) {
 			continue
 		}
-		if hostPath.MatchString(filepath.Clean(ns.Path)) {
+		if hostPath.MatchString(filepath.Clean(ns.Path)) || f.HostNamespaces[ns.Path] {
 			r.refuse(RuleHostNamespaces, fmt.Sprintf("joins the host %s namespace at %s", ns.Type, ns.Path), allow(ns.Type))
 		}
 	}

@@ -27,7 +27,7 @@ func joinNS(t specs.LinuxNamespaceType, path string) func(*specs.Spec) {
 
 func TestRefuseHostNamespaces(t *testing.T) {
 	t.Parallel()
-	rule := func(s *specs.Spec, p *Policy, _ HostFacts, r *Report) { RefuseHostNamespaces(s, p, r) }
+	rule := func(s *specs.Spec, p *Policy, f HostFacts, r *Report) { RefuseHostNamespaces(s, p, f, r) }
 	runRefusalCases(t, RuleHostNamespaces, rule, []refusalCase{
 		{name: "runc example passes"},
 		{name: "docker fixture passes", base: func(t testing.TB) *specs.Spec { return dockerSpec(t) }},

@@ -58,8 +58,8 @@ const (
 //   - Masked/readonly paths and the pids limit are independent of the rest.
 func Rules() []Rule {
 	return []Rule{
-		{ID: RuleHostNamespaces, Kind: KindRefusal, Apply: func(s *specs.Spec, p *Policy, _ HostFacts, r *Report) error {
-			RefuseHostNamespaces(s, p, r)
+		{ID: RuleHostNamespaces, Kind: KindRefusal, Apply: func(s *specs.Spec, p *Policy, f HostFacts, r *Report) error {
+			RefuseHostNamespaces(s, p, f, r)
 			return nil
 		}},
 		{ID: RuleHostMounts, Kind: KindRefusal, Apply: func(s *specs.Spec, p *Policy, f HostFacts, r *Report) error {

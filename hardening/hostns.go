@@ -1,0 +1,51 @@
+package hardening
+
+import (
+	"path/filepath"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// nsFileNames maps namespace types to their file names under /proc/<pid>/ns.
+func nsFileNames() map[specs.LinuxNamespaceType]string {
+	return map[specs.LinuxNamespaceType]string{
+		specs.PIDNamespace: "pid", specs.NetworkNamespace: "net", specs.IPCNamespace: "ipc",
+		specs.UTSNamespace: "uts", specs.MountNamespace: "mnt", specs.CgroupNamespace: "cgroup",
+		specs.UserNamespace: "user", specs.TimeNamespace: "time",
+	}
+}
+
+// hostNamespaceJoins returns the namespace paths of s that lead to the
+// host's own namespace of their type: same device and inode as PID 1's
+// namespace file, whether the path is /proc/<any host pid>/ns/net, a
+// symlink to one, or a bind-mounted namespace file.
+func hostNamespaceJoins(s *specs.Spec) map[string]bool {
+	if s.Linux == nil {
+		return nil
+	}
+	names := nsFileNames()
+	var out map[string]bool
+	for _, ns := range s.Linux.Namespaces {
+		name, ok := names[ns.Type]
+		if ns.Path == "" || !ok {
+			continue
+		}
+		if sameFile(ns.Path, filepath.Join("/proc/1/ns", name)) {
+			if out == nil {
+				out = map[string]bool{}
+			}
+			out[ns.Path] = true
+		}
+	}
+	return out
+}
+
+// sameFile reports whether a and b (symlinks followed) are one inode.
+func sameFile(a, b string) bool {
+	var sa, sb unix.Stat_t
+	if unix.Stat(a, &sa) != nil || unix.Stat(b, &sb) != nil {
+		return false
+	}
+	return sa.Dev == sb.Dev && sa.Ino == sb.Ino
+}
