@@ -3,7 +3,11 @@ package shim
 import (
 	"errors"
 	"fmt"
+	"os"
 	"runtime/debug"
+	"slices"
+	"strconv"
+	"strings"
 
 	"github.com/opencontainers/runc/libcontainer/capabilities"
 	"github.com/opencontainers/runc/libcontainer/configs"
@@ -37,7 +41,7 @@ feature.`,
 			if err := checkArgs(c, 0, 0); err != nil {
 				return err
 			}
-			host := hostSupport{idmapMounts: kernelHasMountSetattr()}
+			host := hostSupport{idmapMounts: kernelHasMountSetattr(), usernsDisabled: !kernelAllowsUserns()}
 			return writeJSON(c.App.Writer, runtimeFeatures(c.App.Version, host), "    ")
 		},
 	}
@@ -49,6 +53,11 @@ type hostSupport struct {
 	// idmapMounts is true when the kernel has mount_setattr(2), which
 	// libcontainer uses for MOUNT_ATTR_IDMAP (Linux 5.12 and later).
 	idmapMounts bool
+	// usernsDisabled is true when the kernel cannot make user namespaces
+	// (/proc/sys/user/max_user_namespaces is 0 or missing): neither the
+	// user namespace nor idmapped mounts are listed then, since a
+	// container using them could not start.
+	usernsDisabled bool
 }
 
 // runtimeFeatures describes what a container given to this binary may use.
@@ -60,8 +69,12 @@ type hostSupport struct {
 func runtimeFeatures(version string, host hostSupport) *features.Features {
 	yes, no := true, false
 	idmap := &no
-	if host.idmapMounts {
+	if host.idmapMounts && !host.usernsDisabled {
 		idmap = &yes
+	}
+	namespaces := specconv.KnownNamespaces()
+	if host.usernsDisabled {
+		namespaces = slices.DeleteFunc(namespaces, func(ns string) bool { return ns == string(specs.UserNamespace) })
 	}
 	f := &features.Features{
 		OCIVersionMin: "1.0.0",
@@ -74,7 +87,7 @@ func runtimeFeatures(version string, host hostSupport) *features.Features {
 			runcfeatures.AnnotationRuncCheckpointEnabled: "true",
 		},
 		Linux: &features.Linux{
-			Namespaces:   specconv.KnownNamespaces(),
+			Namespaces:   namespaces,
 			Capabilities: capabilities.KnownCapabilities(),
 			Cgroup: &features.Cgroup{
 				V1:          &yes,
@@ -150,6 +163,17 @@ func libcontainerVersion() string {
 		return m.Version
 	}
 	return ""
+}
+
+// kernelAllowsUserns reports whether the kernel lets processes create
+// user namespaces.
+func kernelAllowsUserns() bool {
+	data, err := os.ReadFile("/proc/sys/user/max_user_namespaces")
+	if err != nil {
+		return false
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(string(data)))
+	return err == nil && n > 0
 }
 
 // kernelHasMountSetattr probes for mount_setattr(2) without changing

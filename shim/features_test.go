@@ -135,6 +135,20 @@ func TestRuntimeFeaturesIDMapFollowsTheKernel(t *testing.T) {
 	}
 }
 
+func TestRuntimeFeaturesWithoutUserNamespaces(t *testing.T) {
+	t.Parallel()
+	f := runtimeFeatures("1.0", hostSupport{idmapMounts: true, usernsDisabled: true})
+	if slices.Contains(f.Linux.Namespaces, "user") {
+		t.Error("user namespace listed on a kernel that cannot make one")
+	}
+	if isTrue(f.Linux.MountExtensions.IDMap.Enabled) {
+		t.Error("idmapped mounts listed on a kernel without user namespaces")
+	}
+	if !slices.Contains(f.Linux.Namespaces, "network") {
+		t.Error("other namespaces dropped too")
+	}
+}
+
 func TestFeaturesRejectsArguments(t *testing.T) {
 	t.Parallel()
 	var out, errOut bytes.Buffer
