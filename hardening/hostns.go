@@ -17,9 +17,10 @@ func nsFileNames() map[specs.LinuxNamespaceType]string {
 }
 
 // hostNamespaceJoins returns the namespace paths of s that lead to the
-// host's own namespace of their type: same device and inode as PID 1's
-// namespace file, whether the path is /proc/<any host pid>/ns/net, a
-// symlink to one, or a bind-mounted namespace file.
+// host's own namespace of their type: the same device and inode as the
+// runtime's own namespace file (the runtime runs in the host's namespaces)
+// or PID 1's where that is readable, whether the path is /proc/<any host
+// pid>/ns/net, a symlink to one, or a bind-mounted namespace file.
 func hostNamespaceJoins(s *specs.Spec) map[string]bool {
 	if s.Linux == nil {
 		return nil
@@ -31,7 +32,7 @@ func hostNamespaceJoins(s *specs.Spec) map[string]bool {
 		if ns.Path == "" || !ok {
 			continue
 		}
-		if sameFile(ns.Path, filepath.Join("/proc/1/ns", name)) {
+		if sameFile(ns.Path, filepath.Join("/proc/self/ns", name)) || sameFile(ns.Path, filepath.Join("/proc/1/ns", name)) {
 			if out == nil {
 				out = map[string]bool{}
 			}

@@ -15,13 +15,8 @@ import (
 // /proc/<pid>/ns/net and a symlink to it. The facts must catch both.
 func TestHostNamespaceJoinByOtherPath(t *testing.T) {
 	t.Parallel()
-	self, err := os.Readlink("/proc/self/ns/net")
-	if err != nil {
+	if _, err := os.Readlink("/proc/self/ns/net"); err != nil {
 		t.Skip("no /proc/self/ns/net:", err)
-	}
-	host, err := os.Readlink("/proc/1/ns/net")
-	if err != nil || host != self {
-		t.Skip("the test does not run in the host's network namespace")
 	}
 	link := filepath.Join(t.TempDir(), "netns")
 	if err := os.Symlink("/proc/self/ns/net", link); err != nil {
