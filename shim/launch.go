@@ -188,6 +188,7 @@ func libcontainerConfig(c *cli.Context, opts launchOptions, bundle *spec.Bundle,
 	if err != nil {
 		return nil, err
 	}
+	keepOlderConfigsWorking(opts.id, cfg)
 	// specconv labels the bundle with the working directory; it is the bundle.
 	for i, l := range cfg.Labels {
 		if strings.HasPrefix(l, "bundle=") {
