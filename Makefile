@@ -11,7 +11,7 @@ BIN       := $(CURDIR)/hardened
 # Packages without real containers: fast, no root needed.
 UNIT_PKGS := ./hardening/... ./spec/... ./shim/...
 
-.PHONY: all build test unit integration e2e conformance bench demo install uninstall clean vet fmt man deb
+.PHONY: all build test unit integration e2e conformance bench demo install uninstall clean vet fmt man deb packaging
 
 all: build
 
@@ -20,7 +20,7 @@ build:
 
 # test runs everything CI runs: static checks, unit tests, real containers,
 # Docker and containerd end to end, and the OCI conformance suite.
-test: vet unit integration e2e conformance
+test: vet unit integration e2e conformance packaging
 
 vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: files above need formatting"; exit 1; }
@@ -37,6 +37,11 @@ e2e: build
 
 conformance: build
 	HARDENED_BIN=$(BIN) $(GO) test -count=1 -timeout 40m -v -run TestConformance ./tests/conformance/...
+
+# packaging builds and installs the Debian package on this machine (and
+# purges it), and registers the runtime with a private dockerd and containerd.
+packaging: build
+	HARDENED_BIN=$(BIN) $(GO) test -tags "$(BUILDTAGS)" -count=1 -p 1 -timeout 20m ./tests/packaging/...
 
 bench: build
 	HARDENED_BIN=$(BIN) $(GO) test -tags "$(BUILDTAGS)" -run '^$$' -bench . -benchtime 50x ./tests/bench/...

@@ -8,4 +8,5 @@ apt-get install -y -q --no-install-recommends \
 	build-essential pkg-config libseccomp-dev \
 	busybox-static debootstrap \
 	runc containerd docker.io iptables \
-	procps psmisc bsdutils perl git ca-certificates
+	procps psmisc bsdutils perl git ca-certificates \
+	lintian binutils
