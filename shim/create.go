@@ -1,7 +1,6 @@
 package shim
 
 import (
-	"github.com/opencontainers/runc/libcontainer"
 	"github.com/urfave/cli/v2"
 )
 
@@ -32,7 +31,7 @@ until "hardened start" runs it.`,
 				noNewKeyring:  c.Bool("no-new-keyring"),
 				detach:        true,
 				keep:          true,
-				start:         (*libcontainer.Container).Start,
+				start:         startOnly,
 			})
 			return wrapFailure("create", err)
 		},

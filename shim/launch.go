@@ -31,8 +31,9 @@ type launchOptions struct {
 	noSubreaper   bool
 	// keep leaves a foreground container's state behind after it exits.
 	keep bool
-	// start is Start (create), Run (run) or a Restore closure.
-	start func(*libcontainer.Container, *libcontainer.Process) error
+	// start is startOnly (create), startAndRun (run) or a Restore closure;
+	// root is the state root.
+	start func(root string, ct *libcontainer.Container, p *libcontainer.Process) error
 }
 
 // launch is the one door through which a new container is made: load the
@@ -71,14 +72,19 @@ func launch(c *cli.Context, opts launchOptions) (_ int, retErr error) {
 	if err != nil {
 		return -1, fmt.Errorf("container %s: %w", opts.id, err)
 	}
+	process, addressSpace := withoutAddressSpaceLimit(cfg, bundle.Spec.Process)
 	ct, err := libcontainer.Create(root, opts.id, cfg)
 	if err != nil {
+		return -1, fmt.Errorf("container %s: %w", opts.id, err)
+	}
+	if err := saveDeferredLimit(root, opts.id, addressSpace); err != nil {
+		_ = ct.Destroy()
 		return -1, fmt.Errorf("container %s: %w", opts.id, err)
 	}
 	r := processRun{
 		container:     ct,
 		init:          true,
-		start:         func(p *libcontainer.Process) error { return opts.start(ct, p) },
+		start:         func(p *libcontainer.Process) error { return opts.start(root, ct, p) },
 		detach:        opts.detach,
 		consoleSocket: opts.consoleSocket,
 		pidFile:       opts.pidFile,
@@ -86,11 +92,27 @@ func launch(c *cli.Context, opts launchOptions) (_ int, retErr error) {
 		subreaper:     !opts.noSubreaper,
 		destroy:       !opts.keep,
 	}
-	status, err := r.run(bundle.Spec.Process)
+	status, err := r.run(process)
 	if err != nil {
 		return -1, fmt.Errorf("container %s: %w", opts.id, err)
 	}
 	return status, nil
+}
+
+// startOnly starts the container's init, which then waits for "start".
+func startOnly(_ string, ct *libcontainer.Container, p *libcontainer.Process) error {
+	return ct.Start(p)
+}
+
+// startAndRun starts the init and lets it run the user's process at once.
+func startAndRun(root string, ct *libcontainer.Container, p *libcontainer.Process) error {
+	if err := ct.Start(p); err != nil {
+		return err
+	}
+	if err := applyDeferredLimit(root, ct); err != nil {
+		return err
+	}
+	return ct.Exec()
 }
 
 // hardenBundle applies the policy named on the command line to the bundle.

@@ -51,7 +51,7 @@ exits with its status and removes the container; --detach returns at once.`,
 				// Like runc's restore there is no --keep: a failed restore
 				// leaves nothing behind, and a detached one stays.
 				keep: false,
-				start: func(ct *libcontainer.Container, p *libcontainer.Process) error {
+				start: func(_ string, ct *libcontainer.Container, p *libcontainer.Process) error {
 					if err := ct.Restore(p, opts); err != nil {
 						return fmt.Errorf("restore (criu logs in %s): %w", criuLogDir(opts), err)
 					}

@@ -1,7 +1,6 @@
 package shim
 
 import (
-	"github.com/opencontainers/runc/libcontainer"
 	"github.com/urfave/cli/v2"
 )
 
@@ -35,7 +34,7 @@ relays signals to it, exits with its status and removes the container.`,
 				detach:        c.Bool("detach"),
 				noSubreaper:   c.Bool("no-subreaper"),
 				keep:          c.Bool("keep") || c.Bool("detach"),
-				start:         (*libcontainer.Container).Run,
+				start:         startAndRun,
 			})
 			if err != nil {
 				return wrapFailure("run", err)

@@ -27,6 +27,13 @@ func startCommand() *cli.Command {
 			}
 			switch status {
 			case libcontainer.Created:
+				root, err := stateRoot(c)
+				if err != nil {
+					return err
+				}
+				if err := applyDeferredLimit(root, ct); err != nil {
+					return err
+				}
 				if err := ct.Exec(); err != nil {
 					return fmt.Errorf("container %s: start: %w", ct.ID(), err)
 				}
