@@ -110,6 +110,6 @@ func exitWith(status int) error {
 func reportError(err error) {
 	logrus.Error(err)
 	if !loggingToStderr() {
-		fmt.Fprintln(os.Stderr, "hardened:", err)
+		fmt.Fprintln(os.Stderr, err)
 	}
 }
