@@ -84,8 +84,10 @@ func GatherUsernsFacts(s *specs.Spec, f *HostFacts) {
 // bundle at bundle and its spec: the rootfs path, which of pol's writable
 // paths exist in the rootfs as real directories (Lstat on every component,
 // so an image whose /var/run is a symlink to /run, or whose /tmp points
-// out of the rootfs, gets no mount there), and where bind-mount sources and
-// hook binaries resolve. It never follows a symlink inside the rootfs.
+// out of the rootfs, gets no mount there), where bind-mount sources and
+// hook binaries resolve, and with user namespaces on, which user
+// namespaces own the namespaces the spec joins (GatherUsernsFacts). It
+// never follows a symlink inside the rootfs.
 func GatherHostFacts(bundle string, spec *specs.Spec, pol *Policy) (HostFacts, error) {
 	if pol == nil {
 		pol = DefaultPolicy()
@@ -119,6 +121,9 @@ func GatherHostFacts(bundle string, spec *specs.Spec, pol *Policy) (HostFacts, e
 			}
 			f.MountSources[m.Source] = resolved
 		}
+	}
+	if pol.UserNamespace.Enabled {
+		GatherUsernsFacts(spec, &f)
 	}
 	for _, h := range allHooks(spec.Hooks) {
 		if resolved, err := filepath.EvalSymlinks(h.hook.Path); err == nil {

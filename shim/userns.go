@@ -83,7 +83,6 @@ func prepareUserns(root, id string, s *specs.Spec, pol *hardening.Policy, facts 
 	if !pol.UserNamespace.Enabled || pol.Mode != hardening.ModeEnforce {
 		return nil, nil
 	}
-	hardening.GatherUsernsFacts(s, facts)
 	plan, err := hardening.PlanUserNamespace(s, pol, *facts)
 	if err != nil || !plan.Stage {
 		// A refusal is Harden's to report; a caller's own user namespace
