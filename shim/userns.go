@@ -143,11 +143,21 @@ func prepareUserns(root, id string, s *specs.Spec, pol *hardening.Policy, facts 
 	defer ns.Close()
 	dir := stagingDir(root, id)
 	staged := filepath.Join(dir, "rootfs")
-	if err := mkdirTraversable(dir); err != nil {
-		return nil, fmt.Errorf("user namespace: staging: %w", err)
-	}
-	if err := os.Mkdir(staged, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
-		return nil, fmt.Errorf("user namespace: staging: %w", err)
+	// A delete of the root's last other container may remove the per-root
+	// directory between the two mkdirs: try again then.
+	for try := 0; ; try++ {
+		err := mkdirTraversable(dir)
+		if err == nil {
+			if err = os.Mkdir(staged, 0o755); errors.Is(err, os.ErrExist) {
+				err = nil
+			}
+		}
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, os.ErrNotExist) || try == 3 {
+			return nil, fmt.Errorf("user namespace: staging: %w", err)
+		}
 	}
 	if err := idmap.CloneIDMapped(rootfs, staged, ns); err != nil {
 		return nil, fmt.Errorf("user namespace: %w", err)
@@ -207,6 +217,10 @@ func releaseUserns(root, id string) error {
 			errs = append(errs, err)
 		} else if err := os.Remove(dir); err != nil {
 			errs = append(errs, err)
+		} else {
+			// The per-root directory goes with the root's last container
+			// (it fails, harmlessly, while others remain).
+			_ = os.Remove(filepath.Dir(dir))
 		}
 	}
 	if _, err := os.Stat(filepath.Join(root, idmap.StateName)); err == nil {
