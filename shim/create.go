@@ -13,26 +13,14 @@ func createCommand() *cli.Command {
 bundle's config.json is first rewritten to satisfy the host's hardening
 policy; what cannot be made safe is refused. The container's process waits
 until "hardened start" runs it.`,
-		Flags: append(launchFlags(),
-			&cli.StringFlag{Name: "console-socket", Usage: "unix socket that receives the pseudoterminal master of a terminal container"},
-			&cli.StringFlag{Name: "pid-file", Usage: "file to write the container's init PID to"},
-		),
+		Flags: launchFlags(),
 		Action: func(c *cli.Context) error {
 			if err := checkArgs(c, 1, 1); err != nil {
 				return err
 			}
-			_, err := launch(c, launchOptions{
-				id:            c.Args().First(),
-				bundle:        bundleFlag(c),
-				consoleSocket: c.String("console-socket"),
-				pidFile:       c.String("pid-file"),
-				preserveFDs:   c.Int("preserve-fds"),
-				noPivot:       c.Bool("no-pivot"),
-				noNewKeyring:  c.Bool("no-new-keyring"),
-				detach:        true,
-				keep:          true,
-				start:         startOnly,
-			})
+			opts := launchOptionsFrom(c)
+			opts.detach, opts.keep, opts.start = true, true, startOnly
+			_, err := launch(c, opts)
 			return wrapFailure("create", err)
 		},
 	}
@@ -42,9 +30,24 @@ until "hardened start" runs it.`,
 func launchFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: "bundle", Aliases: []string{"b"}, Usage: "path to the bundle directory (default: current directory)"},
+		&cli.StringFlag{Name: "console-socket", Usage: "unix socket that receives the pseudoterminal master of a detached terminal container"},
+		&cli.StringFlag{Name: "pid-file", Usage: "file to write the container's init PID to"},
 		&cli.BoolFlag{Name: "no-pivot", Usage: "do not use pivot_root to jail the process (unsafe; for ramdisk rootfs)"},
 		&cli.BoolFlag{Name: "no-new-keyring", Usage: "do not create a new session keyring for the container"},
 		&cli.IntFlag{Name: "preserve-fds", Usage: "pass N additional file descriptors (from fd 3) to the container"},
+	}
+}
+
+// launchOptionsFrom reads the flags of launchFlags.
+func launchOptionsFrom(c *cli.Context) launchOptions {
+	return launchOptions{
+		id:            c.Args().First(),
+		bundle:        bundleFlag(c),
+		consoleSocket: c.String("console-socket"),
+		pidFile:       c.String("pid-file"),
+		preserveFDs:   c.Int("preserve-fds"),
+		noPivot:       c.Bool("no-pivot"),
+		noNewKeyring:  c.Bool("no-new-keyring"),
 	}
 }
 

@@ -14,8 +14,6 @@ does) and runs it. In the foreground it waits for the container's process,
 relays signals to it, exits with its status and removes the container.`,
 		Flags: append(launchFlags(),
 			&cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, Usage: "detach from the container's process"},
-			&cli.StringFlag{Name: "console-socket", Usage: "unix socket that receives the pseudoterminal master (with --detach)"},
-			&cli.StringFlag{Name: "pid-file", Usage: "file to write the container's init PID to"},
 			&cli.BoolFlag{Name: "keep", Usage: "do not delete the container after it exits"},
 			&cli.BoolFlag{Name: "no-subreaper", Usage: "do not reap the container's orphaned processes"},
 		),
@@ -23,19 +21,12 @@ relays signals to it, exits with its status and removes the container.`,
 			if err := checkArgs(c, 1, 1); err != nil {
 				return err
 			}
-			status, err := launch(c, launchOptions{
-				id:            c.Args().First(),
-				bundle:        bundleFlag(c),
-				consoleSocket: c.String("console-socket"),
-				pidFile:       c.String("pid-file"),
-				preserveFDs:   c.Int("preserve-fds"),
-				noPivot:       c.Bool("no-pivot"),
-				noNewKeyring:  c.Bool("no-new-keyring"),
-				detach:        c.Bool("detach"),
-				noSubreaper:   c.Bool("no-subreaper"),
-				keep:          c.Bool("keep") || c.Bool("detach"),
-				start:         startAndRun,
-			})
+			opts := launchOptionsFrom(c)
+			opts.detach = c.Bool("detach")
+			opts.noSubreaper = c.Bool("no-subreaper")
+			opts.keep = c.Bool("keep") || opts.detach
+			opts.start = startAndRun
+			status, err := launch(c, opts)
 			if err != nil {
 				return wrapFailure("run", err)
 			}
