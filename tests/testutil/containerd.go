@@ -126,16 +126,7 @@ func (c *Containerd) ImportBusybox(ctx context.Context) (string, error) {
 }
 
 // CtrImportBusybox is ImportBusybox for a test.
-func CtrImportBusybox(tb testing.TB, c *Containerd) string {
-	tb.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	img, err := c.ImportBusybox(ctx)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return img
-}
+func CtrImportBusybox(tb testing.TB, c *Containerd) string { return importBusyboxForTest(tb, c) }
 
 // Close kills and deletes every task and container, stops containerd,
 // detaches mounts left under Dir and removes Dir.

@@ -182,11 +182,21 @@ func (dd *Dockerd) ImportBusybox(ctx context.Context) (string, error) {
 }
 
 // DockerImportBusybox is ImportBusybox for a test.
-func DockerImportBusybox(tb testing.TB, dd *Dockerd) string {
+func DockerImportBusybox(tb testing.TB, dd *Dockerd) string { return importBusyboxForTest(tb, dd) }
+
+// busyboxImporter is a daemon (dockerd, containerd) that can import the
+// busybox image.
+type busyboxImporter interface {
+	ImportBusybox(ctx context.Context) (string, error)
+}
+
+// importBusyboxForTest imports the busybox image into d within a minute
+// and returns its name; a failure fails the test.
+func importBusyboxForTest(tb testing.TB, d busyboxImporter) string {
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	img, err := dd.ImportBusybox(ctx)
+	img, err := d.ImportBusybox(ctx)
 	if err != nil {
 		tb.Fatal(err)
 	}
