@@ -16,6 +16,9 @@ import (
 	// binary is re-executed as "hardened init"; it must be linked in.
 	_ "github.com/opencontainers/runc/libcontainer/nsenter"
 
+	// A syscall through an ABI the seccomp profile does not list gets
+	// ENOSYS instead of a SIGSYS kill (the init builds the filter).
+	_ "github.com/hardened-runtime/hardened/foreignabi"
 	"github.com/hardened-runtime/hardened/shim"
 )
 

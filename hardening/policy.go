@@ -59,6 +59,12 @@ type Policy struct {
 	// handled specially: clone stays allowed without namespace flags, clone3
 	// fails with ENOSYS so that libc falls back to clone.
 	DenySyscalls []string `json:"denySyscalls"`
+	// Allow32Bit, when true, keeps the non-native syscall ABIs of the
+	// architecture (x86 and x32 on amd64) in the seccomp profile, for
+	// images with 32-bit programs. Off (default), the profile covers the
+	// native ABI only and a syscall made through another ABI fails with
+	// ENOSYS.
+	Allow32Bit bool `json:"allow32bit"`
 	// ReadonlyRootfs makes root.readonly true.
 	ReadonlyRootfs bool `json:"readonlyRootfs"`
 	// WritablePaths are the state directories that stay writable (noexec,

@@ -47,7 +47,17 @@ func SeccompBlocks(p *specs.LinuxSeccomp) bool {
 // flags (Docker's masked rule) and clone3 returns ENOSYS so libc falls back
 // to clone.
 //
-// Relaxed by: "denySyscalls" (the deny-list itself); there is no key to
+// The profile's architectures are cut to the native ABI (SCMP_ARCH_X86_64
+// on amd64): the kernel's compatibility entry points (int 0x80 and
+// sysenter for x86, the x32 syscall numbers) have carried many privilege
+// escalations, and compiling the filter for three ABIs instead of one is
+// most of what a seccomp profile costs at start-up. A syscall through
+// another ABI then meets the filter's bad-architecture action, which this
+// binary sets to ERRNO(ENOSYS) (package foreignabi) instead of
+// libseccomp's default of killing the thread.
+//
+// Relaxed by: "denySyscalls" (the deny-list itself); "allow32bit" keeps the
+// profile's other ABIs (Docker's list, or the caller's); there is no key to
 // run without a blocking profile.
 func EnforceSeccomp(s *specs.Spec, pol *Policy, r *Report) error {
 	l := ensureLinux(s)
@@ -71,12 +81,34 @@ func EnforceSeccomp(s *specs.Spec, pol *Policy, r *Report) error {
 		source = "docker-default"
 	}
 	prof.Syscalls = denySyscalls(prof.Syscalls, pol.DenySyscalls)
+	if native := NativeSeccompArch(); native != "" && !pol.Allow32Bit {
+		prof.Architectures = []specs.Arch{native}
+	}
 	if string(jsonValue(before)) == string(jsonValue(&prof)) {
 		return nil
 	}
 	r.add(RuleSeccomp, "linux.seccomp", briefSeccomp(before, "caller"), briefSeccomp(&prof, source))
 	l.Seccomp = &prof
 	return nil
+}
+
+// NativeSeccompArch is the seccomp architecture of the ABI this binary
+// runs, "" for an architecture the rule does not know (whose profile then
+// keeps its list).
+func NativeSeccompArch() specs.Arch {
+	switch runtime.GOARCH {
+	case "amd64":
+		return specs.ArchX86_64
+	case "arm64":
+		return specs.ArchAARCH64
+	case "ppc64le":
+		return specs.ArchPPC64LE
+	case "s390x":
+		return specs.ArchS390X
+	case "riscv64":
+		return specs.ArchRISCV64
+	}
+	return ""
 }
 
 // denySyscalls returns rules with every denied name removed, followed by

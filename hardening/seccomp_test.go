@@ -1,6 +1,7 @@
 package hardening
 
 import (
+	"runtime"
 	"slices"
 	"testing"
 
@@ -170,4 +171,49 @@ func indexOf(s, sub string) int {
 		}
 	}
 	return -1
+}
+
+func TestSeccompNativeABIOnly(t *testing.T) {
+	t.Parallel()
+	native := NativeSeccompArch()
+	if native == "" {
+		t.Skip("no native seccomp architecture known for this GOARCH")
+	}
+	callerArches := []specs.Arch{specs.ArchX86_64, specs.ArchX86, specs.ArchX32}
+	tests := []struct {
+		name       string
+		allow32bit bool
+		in         *specs.LinuxSeccomp
+		want       []specs.Arch
+	}{
+		{name: "docker profile cut to native", in: nil, want: []specs.Arch{native}},
+		{name: "caller profile cut to native", in: &specs.LinuxSeccomp{DefaultAction: specs.ActErrno, Architectures: callerArches}, want: []specs.Arch{native}},
+		{name: "caller profile without list gets native", in: &specs.LinuxSeccomp{DefaultAction: specs.ActErrno}, want: []specs.Arch{native}},
+		{name: "allow32bit keeps the caller's list", allow32bit: true, in: &specs.LinuxSeccomp{DefaultAction: specs.ActErrno, Architectures: callerArches}, want: callerArches},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			pol := DefaultPolicy()
+			pol.Allow32Bit = tc.allow32bit
+			s := &specs.Spec{Process: &specs.Process{}, Linux: &specs.Linux{Seccomp: tc.in}}
+			if err := EnforceSeccomp(s, pol, &Report{}); err != nil {
+				t.Fatal(err)
+			}
+			if got := s.Linux.Seccomp.Architectures; !slices.Equal(got, tc.want) {
+				t.Errorf("architectures %v, want %v", got, tc.want)
+			}
+		})
+	}
+	// With the key, Docker's profile keeps every ABI it lists for this
+	// architecture (x86_64, x86, x32 on amd64).
+	pol := DefaultPolicy()
+	pol.Allow32Bit = true
+	s := &specs.Spec{Process: &specs.Process{}}
+	if err := EnforceSeccomp(s, pol, &Report{}); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.Linux.Seccomp.Architectures; len(got) < 1 || got[0] != native || (runtime.GOARCH == "amd64" && len(got) != 3) {
+		t.Errorf("allow32bit, docker profile: architectures %v, want %s first and, on amd64, x86 and x32", got, native)
+	}
 }
