@@ -49,6 +49,11 @@ type HostFacts struct {
 	// namespace that owns them (for a user namespace path: itself), from
 	// GatherUsernsFacts. A path missing here is unknown.
 	Usernses map[string]idmap.UsernsInfo `json:"usernses,omitempty"`
+	// DockerRoot is Docker's data root when the container is Docker's: the
+	// spec binds the container's own /etc/hosts from
+	// <DockerRoot>/containers/<id>/hosts. Set by the runtime, which knows
+	// the container ID; named volumes are found under <DockerRoot>/volumes.
+	DockerRoot string `json:"dockerRoot,omitempty"`
 	// UsernsUnsupported, when not empty, says why this container cannot
 	// get a new user namespace on this host (e.g. its rootfs is an overlay
 	// that cannot be idmapped); the user-namespace rule then notes it and

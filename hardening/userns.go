@@ -42,13 +42,16 @@ import (
 //
 // Docker sets net.ipv4.ping_group_range to "0 2147483647", which a user
 // namespace cannot write (the groups must be mapped): it is clamped to the
-// mapped range. When the host cannot give this container a user namespace
-// (HostFacts.UsernsUnsupported: an overlay rootfs), the rule notes why and
-// changes nothing.
+// mapped range. Docker's named volumes (HostFacts.DockerRoot) are idmapped
+// with the container's mapping and nosuid,nodev, so that files on a volume
+// keep container IDs and containers of different ranges share it; with
+// "idmapBindMounts" every host bind is. When the host cannot give this
+// container a user namespace (HostFacts.UsernsUnsupported), the rule notes
+// why and changes nothing.
 //
-// Relaxed by: "userNamespace": {"enabled": false} (the default, see
-// README), or "allowHostNamespaces": ["user"] for a join of a namespace
-// that maps host root.
+// Relaxed by: "userNamespace": {"enabled": false}, or
+// "allowHostNamespaces": ["user"] for a join of a namespace that maps host
+// root.
 func UserNamespace(s *specs.Spec, pol *Policy, f HostFacts, r *Report) error {
 	plan, err := PlanUserNamespace(s, pol, f)
 	if err != nil {
@@ -80,8 +83,11 @@ func UserNamespace(s *specs.Spec, pol *Policy, f HostFacts, r *Report) error {
 		}
 		newUserns(s, *f.IDRange, r)
 		clampPingGroupRange(s, f.IDRange.Size, r)
-		if pol.UserNamespace.IDMapBindMounts {
+		switch {
+		case pol.UserNamespace.IDMapBindMounts:
 			idmapBindMounts(s, *f.IDRange, rootfsPath(s, f), r)
+		case f.DockerRoot != "":
+			idmapDockerVolumes(s, *f.IDRange, f, r)
 		}
 	}
 	return nil
@@ -269,15 +275,46 @@ func clampPingGroupRange(s *specs.Spec, size uint32, r *Report) {
 	}
 }
 
+// idmapDockerVolumes idmaps Docker's named volumes
+// (<DockerRoot>/volumes/<name>/_data) with the container's mapping, and
+// adds nosuid,nodev: files on a volume are stored with container IDs, as
+// without a user namespace, so that containers with different ranges
+// share a volume (an init container's chown holds for the next
+// container). Through such a mount container root acts as host root on
+// the volume's directory; host directories stay unmapped.
+func idmapDockerVolumes(s *specs.Spec, rng idmap.Range, f HostFacts, r *Report) {
+	volumes := filepath.Join(f.DockerRoot, "volumes")
+	idmapMounts(s, rng, r, func(m specs.Mount) bool {
+		src := filepath.Clean(m.Source)
+		if resolved, ok := f.MountSources[m.Source]; ok {
+			src = resolved
+		}
+		rel, err := filepath.Rel(volumes, src)
+		if err != nil {
+			return false
+		}
+		parts := strings.Split(rel, "/")
+		return len(parts) == 2 && parts[0] != ".." && parts[0] != "." && parts[1] == "_data"
+	})
+}
+
 // idmapBindMounts gives bind mounts of host paths outside the rootfs the
 // container's mapping, so host files keep their owners inside, and adds
 // nosuid,nodev: through such a mount container root is host root on that
 // directory.
 func idmapBindMounts(s *specs.Spec, rng idmap.Range, rootfs string, r *Report) {
+	idmapMounts(s, rng, r, func(m specs.Mount) bool {
+		return rootfs == "" || !within(filepath.Clean(m.Source), rootfs)
+	})
+}
+
+// idmapMounts idmaps the bind mounts of absolute host paths that pick
+// selects and adds nosuid,nodev to them.
+func idmapMounts(s *specs.Spec, rng idmap.Range, r *Report, pick func(specs.Mount) bool) {
 	want := []specs.LinuxIDMapping{{ContainerID: 0, HostID: rng.Start, Size: rng.Size}}
 	for i := range s.Mounts {
 		m := &s.Mounts[i]
-		if !isBind(*m) || !filepath.IsAbs(m.Source) || (rootfs != "" && within(filepath.Clean(m.Source), rootfs)) {
+		if !isBind(*m) || !filepath.IsAbs(m.Source) || !pick(*m) {
 			continue
 		}
 		path := "mounts[destination=" + m.Destination + "]"

@@ -266,6 +266,46 @@ func TestUserNamespaceIDMapBindMounts(t *testing.T) {
 	}
 }
 
+// TestUserNamespaceDockerVolumes: with Docker's data root known (the
+// runtime found this container's /etc/hosts under it), named volumes
+// <root>/volumes/<name>/_data are idmapped with nosuid,nodev and nothing
+// else is: not Docker's own files, not host directories, not a path that
+// only looks like a volume elsewhere or one level off.
+func TestUserNamespaceDockerVolumes(t *testing.T) {
+	t.Parallel()
+	const root = "/var/lib/docker"
+	s := dockerSpec(t)
+	f := dockerFacts()
+	r := testRange
+	f.IDRange = &r
+	f.DockerRoot = root
+	s.Mounts = append(s.Mounts,
+		specs.Mount{Destination: "/data", Type: "bind", Source: root + "/volumes/pg/_data", Options: []string{"rbind"}},
+		specs.Mount{Destination: "/srv", Type: "bind", Source: "/srv/data", Options: []string{"rbind"}},
+		specs.Mount{Destination: "/other", Type: "bind", Source: "/elsewhere/volumes/pg/_data", Options: []string{"rbind"}},
+		specs.Mount{Destination: "/deep", Type: "bind", Source: root + "/volumes/pg/_data/sub", Options: []string{"rbind"}},
+		specs.Mount{Destination: "/hosts-like", Type: "bind", Source: root + "/containers/abc/hosts", Options: []string{"rbind"}},
+	)
+	rep := &Report{}
+	if err := UserNamespace(s, usernsPolicy(), f, rep); err != nil {
+		t.Fatal(err)
+	}
+	want := mapping(testRange.Start, testRange.Size)
+	for _, m := range s.Mounts {
+		mapped := reflect.DeepEqual(m.UIDMappings, want) && reflect.DeepEqual(m.GIDMappings, want)
+		volume := m.Destination == "/data" || m.Source == root+"/volumes/pgdata/_data"
+		if mapped != volume {
+			t.Errorf("%s (source %s): idmapped=%v", m.Destination, m.Source, mapped)
+		}
+		if mapped && (!slices.Contains(m.Options, "nosuid") || !slices.Contains(m.Options, "nodev")) {
+			t.Errorf("%s idmapped without nosuid,nodev: %v", m.Destination, m.Options)
+		}
+	}
+	if !slices.ContainsFunc(rep.Changes, func(c Change) bool { return c.Path == "mounts[destination=/data].uidMappings" }) {
+		t.Errorf("the volume's mapping is not in the report: %+v", rep.Changes)
+	}
+}
+
 // TestHardenWithUserns runs the whole list with user namespaces on: the
 // result is stable under a second Harden, passes libcontainer's
 // conversion and validation, and keeps the policy's properties.

@@ -97,10 +97,6 @@ func prepareUserns(root, id string, s *specs.Spec, pol *hardening.Policy, facts 
 	if err != nil {
 		return nil, fmt.Errorf("user namespace: %w", err)
 	}
-	if fs == idmap.FSOverlay {
-		facts.UsernsUnsupported = fmt.Sprintf("rootfs %s is an overlayfs mount, which the kernel cannot idmap (rebuilding it from idmapped layers is not implemented)", rootfs)
-		return nil, nil
-	}
 	// Nothing of an existing container with this ID may be touched, nor
 	// undone below: its range and its staging directory are its own.
 	if _, err := os.Lstat(filepath.Join(root, id)); err == nil {
@@ -125,6 +121,7 @@ func prepareUserns(root, id string, s *specs.Spec, pol *hardening.Policy, facts 
 			}
 		}()
 		facts.IDRange, facts.IDPool = &rng, pool
+		facts.DockerRoot = dockerRoot(s, *facts, id)
 		if ns, err = idmap.UsernsFile(idmap.Mapping{ContainerID: 0, Host: rng}); err != nil {
 			return nil, err
 		}
@@ -142,6 +139,11 @@ func prepareUserns(root, id string, s *specs.Spec, pol *hardening.Policy, facts 
 	}
 	defer ns.Close()
 	dir := stagingDir(root, id)
+	// Whatever a create or delete killed midway left here is stale: this
+	// container does not exist (checked above).
+	if err := unstage(dir); err != nil {
+		return nil, fmt.Errorf("user namespace: %w", err)
+	}
 	staged := filepath.Join(dir, "rootfs")
 	// A delete of the root's last other container may remove the per-root
 	// directory between the two mkdirs: try again then.
@@ -158,6 +160,21 @@ func prepareUserns(root, id string, s *specs.Spec, pol *hardening.Policy, facts 
 		if !errors.Is(err, os.ErrNotExist) || try == 3 {
 			return nil, fmt.Errorf("user namespace: staging: %w", err)
 		}
+	}
+	if plan.New {
+		chownDockerFiles(s, facts, id, *facts.IDRange)
+	}
+	if fs == idmap.FSOverlay {
+		rng := facts.IDRange
+		if rng == nil {
+			if rng, err = joinedRange(plan.Join); err != nil {
+				return nil, fmt.Errorf("user namespace: %w", err)
+			}
+		}
+		if err := stageOverlay(rootfs, dir, ns, *rng); err != nil {
+			return nil, fmt.Errorf("user namespace: %w; a host whose container filesystems cannot be idmapped turns user namespaces off with \"userNamespace\": {\"enabled\": false}", err)
+		}
+		return &usernsSetup{rootfs: rootfs, staged: staged}, nil
 	}
 	if err := idmap.CloneIDMapped(rootfs, staged, ns); err != nil {
 		return nil, fmt.Errorf("user namespace: %w", err)
@@ -200,28 +217,14 @@ func mkdirTraversable(dir string) error {
 	return nil
 }
 
-// releaseUserns undoes prepareUserns for container id: unmounts and
-// removes its staging directory and returns its ID range. It needs no
-// saved state and does nothing for a container that had none, so delete
-// calls it for every container, also after kill -9 of anything.
+// releaseUserns undoes prepareUserns for container id: unstages its
+// rootfs and returns its ID range. It needs no state beyond the staging
+// directory's own record and does nothing for a container that had none,
+// so delete calls it for every container, also after kill -9 of anything.
 func releaseUserns(root, id string) error {
-	dir := stagingDir(root, id)
 	var errs []error
-	if _, err := os.Lstat(dir); err == nil {
-		// os.Remove, never RemoveAll: should the mount still be there,
-		// removing must fail rather than delete the image's files.
-		staged := filepath.Join(dir, "rootfs")
-		if err := idmap.Unmount(staged); err != nil {
-			errs = append(errs, err)
-		} else if err := os.Remove(staged); err != nil && !errors.Is(err, os.ErrNotExist) {
-			errs = append(errs, err)
-		} else if err := os.Remove(dir); err != nil {
-			errs = append(errs, err)
-		} else {
-			// The per-root directory goes with the root's last container
-			// (it fails, harmlessly, while others remain).
-			_ = os.Remove(filepath.Dir(dir))
-		}
+	if err := unstage(stagingDir(root, id)); err != nil {
+		errs = append(errs, err)
 	}
 	if _, err := os.Stat(filepath.Join(root, idmap.StateName)); err == nil {
 		a := &idmap.Allocator{Dir: root}

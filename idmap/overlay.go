@@ -1,0 +1,386 @@
+package idmap
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// Overlay is an overlayfs mount as /proc/self/mountinfo shows it: what is
+// needed to mount the same layers again, from idmapped lower layers.
+type Overlay struct {
+	// Lower are the lower layers, uppermost first; Data the data-only
+	// lower layers (metacopy), after them.
+	Lower, Data []string
+	// Upper and Work are the upperdir and workdir; empty for a read-only
+	// overlay.
+	Upper, Work string
+	// Options are the options kept when the overlay is mounted again
+	// (redirect_dir, metacopy, volatile: the layers' metadata depends on
+	// them), as "key" or "key=value".
+	Options []string
+}
+
+// keptOverlayOptions are the options a rebuilt overlay takes over; the
+// others (index, xino, uuid, nfs_export, userxattr) are set or left to
+// the kernel by MountOverlay.
+var keptOverlayOptions = map[string]bool{"redirect_dir": true, "metacopy": true, "volatile": true}
+
+// ParseOverlayOptions reads the super options of an overlayfs line of
+// mountinfo: "lowerdir=a:b::c" (":" between layers, "::" before the
+// data-only ones) or "lowerdir+=a,lowerdir+=b,datadir+=c" (mounts made
+// with fsconfig), "upperdir=", "workdir=". Paths stay as the mounter gave
+// them (relative ones too: see Resolve); octal escapes are undone.
+func ParseOverlayOptions(opts string) (Overlay, error) {
+	var o Overlay
+	for _, opt := range strings.Split(opts, ",") {
+		key, val, _ := strings.Cut(opt, "=")
+		switch key {
+		case "lowerdir":
+			layers, data, hasData := strings.Cut(val, "::")
+			for _, l := range splitUnescaped(layers) {
+				o.Lower = append(o.Lower, unescapeOctal(l))
+			}
+			if hasData {
+				for _, l := range splitUnescaped(data) {
+					o.Data = append(o.Data, unescapeOctal(l))
+				}
+			}
+		case "lowerdir+":
+			o.Lower = append(o.Lower, unescapeOctal(val))
+		case "datadir+":
+			o.Data = append(o.Data, unescapeOctal(val))
+		case "upperdir":
+			o.Upper = unescapeOctal(val)
+		case "workdir":
+			o.Work = unescapeOctal(val)
+		default:
+			if keptOverlayOptions[key] {
+				o.Options = append(o.Options, opt)
+			}
+		}
+	}
+	if len(o.Lower) == 0 {
+		return o, fmt.Errorf("overlay options %q: no lowerdir", opts)
+	}
+	for _, l := range append(append([]string{}, o.Lower...), o.Data...) {
+		if l == "" {
+			return o, fmt.Errorf("overlay options %q: empty lowerdir", opts)
+		}
+	}
+	if (o.Upper == "") != (o.Work == "") {
+		return o, fmt.Errorf("overlay options %q: upperdir without workdir or the reverse", opts)
+	}
+	return o, nil
+}
+
+// splitUnescaped splits a lowerdir list at ":" not preceded by "\".
+func splitUnescaped(s string) []string {
+	var out []string
+	var cur strings.Builder
+	for i := 0; i < len(s); i++ {
+		switch {
+		case s[i] == '\\' && i+1 < len(s) && (s[i+1] == ':' || s[i+1] == '\\' || s[i+1] == ','):
+			cur.WriteByte(s[i+1])
+			i++
+		case s[i] == ':':
+			out = append(out, cur.String())
+			cur.Reset()
+		default:
+			cur.WriteByte(s[i])
+		}
+	}
+	return append(out, cur.String())
+}
+
+// unescapeOctal undoes mountinfo's octal escapes (\040 for a space...).
+func unescapeOctal(s string) string {
+	if !strings.Contains(s, `\`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+3 < len(s) {
+			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
+				b.WriteByte(byte(n))
+				i += 3
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+// MountEntry is one line of /proc/self/mountinfo.
+type MountEntry struct {
+	Root, Mountpoint, FSType, Source, SuperOptions string
+}
+
+// ReadMountInfo parses /proc/self/mountinfo, in its order (a mount stacked
+// on another comes after it).
+func ReadMountInfo() ([]MountEntry, error) {
+	data, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return nil, err
+	}
+	return ParseMountInfo(data), nil
+}
+
+// ParseMountInfo parses mountinfo text; malformed lines are skipped.
+func ParseMountInfo(data []byte) []MountEntry {
+	var out []MountEntry
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(make([]byte, 64<<10), 4<<20)
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		sep := -1
+		for i, x := range f {
+			if x == "-" && i >= 6 {
+				sep = i
+				break
+			}
+		}
+		if sep < 0 || sep+3 >= len(f) {
+			continue
+		}
+		out = append(out, MountEntry{
+			Root:       unescapeOctal(f[3]),
+			Mountpoint: unescapeOctal(f[4]),
+			FSType:     f[sep+1],
+			Source:     unescapeOctal(f[sep+2]),
+			// Left escaped: ParseOverlayOptions splits before unescaping.
+			SuperOptions: f[sep+3],
+		})
+	}
+	return out
+}
+
+// TopMount returns the uppermost mount at mountpoint, if any.
+func TopMount(entries []MountEntry, mountpoint string) (MountEntry, bool) {
+	for i := len(entries) - 1; i >= 0; i-- {
+		if entries[i].Mountpoint == mountpoint {
+			return entries[i], true
+		}
+	}
+	return MountEntry{}, false
+}
+
+// Resolve makes relative layer paths absolute. Docker mounts an overlay
+// with paths relative to its overlay2 directory when the absolute ones
+// would not fit in a page, and containerd makes its lowerdirs relative to
+// the snapshots directory; the mountinfo shows them as given. Each base
+// is tried in turn; the first under which every relative path is an
+// existing directory wins.
+func (o *Overlay) Resolve(bases ...string) error {
+	paths := o.paths()
+	var rel bool
+	for _, p := range paths {
+		rel = rel || !filepath.IsAbs(*p)
+	}
+	if !rel {
+		return nil
+	}
+	for _, base := range bases {
+		if !filepath.IsAbs(base) {
+			continue
+		}
+		ok := true
+		for _, p := range paths {
+			if filepath.IsAbs(*p) {
+				continue
+			}
+			if fi, err := os.Stat(filepath.Join(base, *p)); err != nil || !fi.IsDir() {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			for _, p := range paths {
+				if !filepath.IsAbs(*p) {
+					*p = filepath.Join(base, *p)
+				}
+			}
+			return nil
+		}
+	}
+	return fmt.Errorf("overlay layers given as relative paths (%s...) found under none of %s", o.Lower[0], strings.Join(bases, ", "))
+}
+
+func (o *Overlay) paths() []*string {
+	var ps []*string
+	for i := range o.Lower {
+		ps = append(ps, &o.Lower[i])
+	}
+	for i := range o.Data {
+		ps = append(ps, &o.Data[i])
+	}
+	if o.Upper != "" {
+		ps = append(ps, &o.Upper, &o.Work)
+	}
+	return ps
+}
+
+// MountOverlay mounts an overlay of o's layers at target, with index=off
+// (the layers' upperdir may still be in use by the overlay it was taken
+// from, until that is unmounted) and o.Options. It uses fsconfig with one
+// "lowerdir+" per layer, so that no option string limits the number of
+// layers, and falls back to mount(2) on kernels without it (before 6.8).
+func MountOverlay(o Overlay, target string) error {
+	err := fsmountOverlay(o, target)
+	if err == nil || !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOSYS) {
+		return err
+	}
+	data := "lowerdir=" + escapeLayers(o.Lower)
+	if len(o.Data) > 0 {
+		data += "::" + escapeLayers(o.Data)
+	}
+	if o.Upper != "" {
+		data += ",upperdir=" + escapeOpt(o.Upper) + ",workdir=" + escapeOpt(o.Work)
+	}
+	data += ",index=off"
+	for _, opt := range o.Options {
+		data += "," + opt
+	}
+	if err2 := unix.Mount("overlay", target, "overlay", 0, data); err2 != nil {
+		return fmt.Errorf("mount overlay at %s: %w (fsconfig: %v)", target, err2, err)
+	}
+	return nil
+}
+
+func fsmountOverlay(o Overlay, target string) error {
+	fd, err := unix.Fsopen("overlay", unix.FSOPEN_CLOEXEC)
+	if err != nil {
+		return fmt.Errorf("mount overlay at %s: fsopen: %w", target, err)
+	}
+	defer unix.Close(fd)
+	set := func(k, v string) error {
+		if err := unix.FsconfigSetString(fd, k, v); err != nil {
+			return fmt.Errorf("mount overlay at %s: fsconfig %s=%s: %w", target, k, v, err)
+		}
+		return nil
+	}
+	for _, l := range o.Lower {
+		if err := set("lowerdir+", l); err != nil {
+			return err
+		}
+	}
+	for _, l := range o.Data {
+		if err := set("datadir+", l); err != nil {
+			return err
+		}
+	}
+	if o.Upper != "" {
+		if err := set("upperdir", o.Upper); err != nil {
+			return err
+		}
+		if err := set("workdir", o.Work); err != nil {
+			return err
+		}
+	}
+	if err := set("index", "off"); err != nil {
+		return err
+	}
+	for _, opt := range o.Options {
+		k, v, hasValue := strings.Cut(opt, "=")
+		if !hasValue {
+			err = unix.FsconfigSetFlag(fd, k)
+		} else {
+			err = unix.FsconfigSetString(fd, k, v)
+		}
+		if err != nil {
+			return fmt.Errorf("mount overlay at %s: fsconfig %s: %w", target, opt, err)
+		}
+	}
+	if err := unix.FsconfigCreate(fd); err != nil {
+		return fmt.Errorf("mount overlay at %s: fsconfig create: %w", target, err)
+	}
+	mfd, err := unix.Fsmount(fd, unix.FSMOUNT_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("mount overlay at %s: fsmount: %w", target, err)
+	}
+	defer unix.Close(mfd)
+	if err := unix.MoveMount(mfd, "", unix.AT_FDCWD, target, unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
+		// %v, not %w: an EINVAL here must not send MountOverlay to its
+		// fallback.
+		return fmt.Errorf("mount overlay at %s: move_mount: %v", target, err)
+	}
+	return nil
+}
+
+func escapeLayers(ls []string) string {
+	out := make([]string, len(ls))
+	for i, l := range ls {
+		out[i] = strings.ReplaceAll(escapeOpt(l), ":", `\:`)
+	}
+	return strings.Join(out, ":")
+}
+
+func escapeOpt(s string) string {
+	return strings.NewReplacer(`\`, `\\`, ",", `\,`).Replace(s)
+}
+
+// ShiftOwners walks the tree at root (not following symlinks, not
+// crossing into other filesystems) and gives every file whose uid or gid
+// shift maps a new one that owner (lchown). The set-user-ID and
+// set-group-ID bits, which chown clears, are put back. It returns the
+// number of files changed. The cost is one lstat per file: it is meant
+// for a container's own layer, not an image.
+func ShiftOwners(root string, shift func(id uint32) (uint32, bool)) (int, error) {
+	var rootSt unix.Stat_t
+	if err := unix.Lstat(root, &rootSt); err != nil {
+		return 0, fmt.Errorf("shift owners of %s: %w", root, err)
+	}
+	n := 0
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		var st unix.Stat_t
+		if err := unix.Lstat(path, &st); err != nil {
+			if errors.Is(err, unix.ENOENT) {
+				return nil
+			}
+			return err
+		}
+		if st.Dev != rootSt.Dev {
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		uid, uok := shift(st.Uid)
+		gid, gok := shift(st.Gid)
+		if !uok && !gok {
+			return nil
+		}
+		if !uok {
+			uid = st.Uid
+		}
+		if !gok {
+			gid = st.Gid
+		}
+		if err := unix.Lchown(path, int(uid), int(gid)); err != nil {
+			return err
+		}
+		n++
+		if st.Mode&unix.S_IFMT != unix.S_IFLNK && st.Mode&(unix.S_ISUID|unix.S_ISGID) != 0 {
+			if err := unix.Chmod(path, st.Mode&0o7777); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return n, fmt.Errorf("shift owners of %s: %w", root, err)
+	}
+	return n, nil
+}
