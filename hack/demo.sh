@@ -13,7 +13,9 @@ cd "$work/bundle"
 rootfs="$work/bundle/rootfs"
 mkdir -p "$rootfs"/{bin,dev,proc,sys,etc,tmp,run,var/tmp,var/log,var/cache,var/lib,home,usr/bin,root}
 cp /bin/busybox "$rootfs/bin/busybox"
-for applet in $("$rootfs/bin/busybox" --list); do ln -sf busybox "$rootfs/bin/$applet"; done
+for applet in $("$rootfs/bin/busybox" --list); do
+	[ "$applet" = busybox ] || ln -sf busybox "$rootfs/bin/$applet"
+done
 echo 'root:x:0:0:root:/root:/bin/sh' >"$rootfs/etc/passwd"
 echo 'root:x:0:' >"$rootfs/etc/group"
 
@@ -29,5 +31,7 @@ if echo state >/tmp/x; then echo "write to /tmp: allowed (state path)"; fi
 if cat /proc/kcore >/dev/null 2>&1; then echo "/proc/kcore: readable"; else echo "/proc/kcore: masked"; fi
 SH
 sed -i -e 's|"terminal": true|"terminal": false|' -e 's|^\(\s*\)"sh"$|\1"sh", "/demo.sh"|' config.json
+echo "== what the host's policy will do to this bundle (hardened explain) =="
+"$bin" explain "$work/bundle"
 "$bin" --root "$root" run demo
-echo "== what hardening changed: $(cd "$work/bundle" && ls config.json*)"
+echo "== the caller's config is kept: $(cd "$work/bundle" && ls config.json*)"
