@@ -108,13 +108,17 @@ func stageOverlay(rootfs, dir string, ns *os.File, rng idmap.Range) error {
 		return err
 	}
 	staged := filepath.Join(dir, "rootfs")
-	if err := idmap.MountOverlay(rebuilt, staged); err != nil {
-		return err
-	}
-	// Two overlays on one upperdir are undefined behaviour: the caller's
-	// goes before ours takes its place.
+	// Two overlays on one upperdir are undefined behaviour (the kernel
+	// warns): the caller's goes before ours is mounted, and comes back
+	// should ours fail.
 	if err := unix.Unmount(rootfs, unix.MNT_DETACH|unix.UMOUNT_NOFOLLOW); err != nil {
 		return fmt.Errorf("detach the overlay at %s: %w", rootfs, err)
+	}
+	if err := idmap.MountOverlay(rebuilt, staged); err != nil {
+		if rerr := idmap.MountOverlay(ov, rootfs); rerr != nil {
+			logrus.Warnf("rootfs %s: the caller's overlay could not be mounted back: %v", rootfs, rerr)
+		}
+		return err
 	}
 	if err := unix.Mount(staged, rootfs, "", unix.MS_BIND, ""); err != nil {
 		return fmt.Errorf("bind the rebuilt rootfs at %s: %w", rootfs, err)
