@@ -162,7 +162,7 @@ func prepareUserns(root, id string, s *specs.Spec, pol *hardening.Policy, facts 
 		}
 	}
 	if plan.New {
-		chownDockerFiles(s, facts, id, *facts.IDRange)
+		chownDockerFiles(s, facts, id, *facts.IDRange, pol.UserNamespace.IDMapBindMounts)
 	}
 	if fs == idmap.FSOverlay {
 		rng := facts.IDRange

@@ -294,8 +294,14 @@ func resolvedSource(m specs.Mount, f hardening.HostFacts) string {
 // /etc/resolv.conf of this container to its mapped root, so that
 // container root owns them as without a user namespace. They belong to
 // this container alone; a chown is safer than an idmapped bind, through
-// which container root would act as host root on them.
-func chownDockerFiles(s *specs.Spec, f *hardening.HostFacts, id string, rng idmap.Range) {
+// which container root would act as host root on them. With
+// "idmapBindMounts" they are idmapped like every host bind, and so given
+// back to host root, which that mount shows as container root.
+func chownDockerFiles(s *specs.Spec, f *hardening.HostFacts, id string, rng idmap.Range, idmapped bool) {
+	owner := int(rng.Start)
+	if idmapped {
+		owner = 0
+	}
 	if f.DockerRoot == "" {
 		return
 	}
@@ -308,7 +314,7 @@ func chownDockerFiles(s *specs.Spec, f *hardening.HostFacts, id string, rng idma
 		if src != filepath.Join(f.DockerRoot, "containers", id, name) {
 			continue
 		}
-		if err := unix.Lchown(src, int(rng.Start), int(rng.Start)); err != nil {
+		if err := unix.Lchown(src, owner, owner); err != nil {
 			logrus.Warnf("container %s: chown %s to the mapped root: %v", id, src, err)
 		}
 	}
