@@ -8,6 +8,8 @@ import (
 
 	"github.com/opencontainers/runc/libcontainer/specconv"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/hardened-runtime/hardened/idmap"
 )
 
 // Test fixtures: runc's `runc spec` example and a spec shaped like what
@@ -38,8 +40,12 @@ func dockerSpec(t testing.TB) *specs.Spec {
 
 // allDirs are host facts in which every default writable path is a real
 // directory of the rootfs but /var/run (a symlink, as on Debian).
+//
+// They carry the ID range the runtime allocates when user namespaces are
+// on (the default); rules ignore it otherwise.
 func allDirs(rootfs string) HostFacts {
-	f := HostFacts{Bundle: "/bundles/example", Rootfs: rootfs, ExistingDirs: map[string]bool{}}
+	rng := idmap.Range{Start: 0x70000000, Size: idmap.DefaultRangeSize}
+	f := HostFacts{Bundle: "/bundles/example", Rootfs: rootfs, ExistingDirs: map[string]bool{}, IDRange: &rng, IDPool: idmap.BuiltinPool()}
 	for _, p := range DefaultWritablePaths() {
 		f.ExistingDirs[p] = p != "/var/run"
 	}

@@ -124,7 +124,9 @@ type UserNamespacePolicy struct {
 	// seen inside. Off by default, because through such a mount container
 	// root acts as host root on that directory; when on, the mounts also
 	// get nosuid,nodev. Off: files container root creates there are owned
-	// by its mapped host ID, and host-owned files show as nobody (65534).
+	// by its mapped host ID, and host-owned files show as nobody (65534);
+	// Docker's named volumes are idmapped either way, and Docker's
+	// per-container files are chowned to the mapped root instead.
 	IDMapBindMounts bool `json:"idmapBindMounts"`
 }
 
@@ -219,12 +221,12 @@ func DefaultPolicy() *Policy {
 }
 
 // DefaultUserNamespacePolicy returns the default of the "userNamespace"
-// key: off (see README: what keeps it off), pool from the subordinate IDs
-// of user "hardened" or the built-in pool, 65536 IDs per container,
-// bind mounts not idmapped.
+// key: on (directory and overlay rootfs alike, see README), pool from the
+// subordinate IDs of user "hardened" or the built-in pool, 65536 IDs per
+// container, host bind mounts not idmapped (Docker's named volumes are).
 func DefaultUserNamespacePolicy() UserNamespacePolicy {
 	return UserNamespacePolicy{
-		Enabled:   false,
+		Enabled:   true,
 		SubIDUser: "hardened",
 		RangeSize: idmap.DefaultRangeSize,
 	}

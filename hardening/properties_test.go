@@ -122,6 +122,8 @@ func TestHardenedPassesLibcontainerValidation(t *testing.T) {
 			if facts.ExistingDirs["/var/run"] || !facts.ExistingDirs["/var/lib"] || facts.ExistingDirs["/var/log"] {
 				t.Errorf("existing dirs %v", facts.ExistingDirs)
 			}
+			// The range the runtime allocates with user namespaces on.
+			facts.IDRange, facts.IDPool = allDirs("").IDRange, allDirs("").IDPool
 			if _, err := Harden(s, DefaultPolicy(), facts); err != nil {
 				t.Fatal(err)
 			}

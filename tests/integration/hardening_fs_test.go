@@ -121,6 +121,11 @@ func TestHardeningWritablePathsCallerMounts(t *testing.T) {
 	b := testutil.NewBundle(t)
 	probe := installProbe(t, b)
 	volume := t.TempDir()
+	// Open to the container's root, which is not host root in its user
+	// namespace (on by default).
+	if err := os.Chmod(volume, 0o777); err != nil {
+		t.Fatal(err)
+	}
 	if err := os.MkdirAll(filepath.Join(b.Rootfs, "var/lib/data"), 0o755); err != nil {
 		t.Fatal(err)
 	}
