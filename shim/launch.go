@@ -109,10 +109,14 @@ func startAndRun(root string, ct *libcontainer.Container, p *libcontainer.Proces
 	if err := ct.Start(p); err != nil {
 		return err
 	}
-	if err := applyDeferredLimit(root, ct); err != nil {
+	limit, err := prepareDeferredLimit(root, ct)
+	if err != nil {
 		return err
 	}
-	return ct.Exec()
+	if err := ct.Exec(); err != nil {
+		return err
+	}
+	return limit.afterExec()
 }
 
 // hardenBundle applies the policy named on the command line to the bundle.

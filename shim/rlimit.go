@@ -16,14 +16,17 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// The container's RLIMIT_AS is applied late, just before its process is
-// exec'd, and not by libcontainer while the init still runs Go code. A Go
-// 1.26 process reserves over 1 GiB of address space at start, and
-// libcontainer sets rlimits before the init builds its seccomp filter, so
-// a limit such as 1 GiB made every seccomp'd container fail with ENOMEM
-// (runc 1.1, built with an older Go, ran them). The limit is saved in the
-// container's state directory at create and set on the init once it waits
-// for "start", after its filter is installed; execve keeps it.
+// The container's RLIMIT_AS is applied late, and not by libcontainer while
+// the init still runs Go code. A Go 1.26 process reserves about 1.2 GiB of
+// address space at start, and libcontainer sets rlimits before the init
+// builds its seccomp filter, so a limit such as 1 GiB made every seccomp'd
+// container fail with ENOMEM (runc 1.1, built with an older Go, ran them).
+// The limit is saved in the container's state directory at create. At
+// start, once the init waits on the exec FIFO (its filter installed), it is
+// set on the init if the init's address space fits under it with room to
+// spare; otherwise it is set right after the init execs the user's
+// program, which then runs for about a millisecond before the limit holds
+// (execve keeps rlimits, so the earlier path has no such window).
 
 // deferredLimitFile is the file in a container's state directory that
 // holds its deferred RLIMIT_AS as "soft hard".
@@ -68,33 +71,99 @@ func saveDeferredLimit(root, id string, limit *configs.Rlimit) error {
 	return os.WriteFile(filepath.Join(root, id, deferredLimitFile), data, 0o600)
 }
 
-// applyDeferredLimit sets the saved RLIMIT_AS on the container's init once
-// the init waits for start (its seccomp filter is then in place). It does
-// nothing for a container without one.
-func applyDeferredLimit(root string, ct *libcontainer.Container) error {
+// initHeadroom is how much address space the init must have left under a
+// limit set before it execs: the Go runtime may still map memory then.
+const initHeadroom = 256 << 20
+
+// deferredLimit is a saved RLIMIT_AS on its way to a container's init.
+type deferredLimit struct {
+	pid     int
+	limit   unix.Rlimit
+	initExe unix.Stat_t // the init's executable, to see when it has exec'd
+	applied bool
+}
+
+// prepareDeferredLimit reads the container's saved RLIMIT_AS (nil if none),
+// waits for the init to reach the exec FIFO and sets the limit at once if
+// the init fits under it. Call afterExec once the init was told to run.
+func prepareDeferredLimit(root string, ct *libcontainer.Container) (*deferredLimit, error) {
 	data, err := os.ReadFile(filepath.Join(root, ct.ID(), deferredLimitFile))
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil
+		return nil, nil
 	}
 	if err != nil {
-		return fmt.Errorf("container %s: deferred RLIMIT_AS: %w", ct.ID(), err)
+		return nil, fmt.Errorf("container %s: deferred RLIMIT_AS: %w", ct.ID(), err)
 	}
-	var soft, hard uint64
-	if _, err := fmt.Sscanf(string(data), "%d %d", &soft, &hard); err != nil {
-		return fmt.Errorf("container %s: deferred RLIMIT_AS %q: %w", ct.ID(), data, err)
+	d := &deferredLimit{}
+	if _, err := fmt.Sscanf(string(data), "%d %d", &d.limit.Cur, &d.limit.Max); err != nil {
+		return nil, fmt.Errorf("container %s: deferred RLIMIT_AS %q: %w", ct.ID(), data, err)
 	}
 	st, err := ct.State()
 	if err != nil {
-		return fmt.Errorf("container %s: %w", ct.ID(), err)
+		return nil, fmt.Errorf("container %s: %w", ct.ID(), err)
 	}
-	pid := st.InitProcessPid
-	if err := waitForStartFifo(pid, 10*time.Second); err != nil {
-		return fmt.Errorf("container %s: deferred RLIMIT_AS: %w", ct.ID(), err)
+	d.pid = st.InitProcessPid
+	if err := waitForStartFifo(d.pid, 10*time.Second); err != nil {
+		return nil, fmt.Errorf("container %s: deferred RLIMIT_AS: %w", ct.ID(), err)
 	}
-	if err := unix.Prlimit(pid, unix.RLIMIT_AS, &unix.Rlimit{Cur: soft, Max: hard}, nil); err != nil {
-		return fmt.Errorf("container %s: set RLIMIT_AS on %d: %w", ct.ID(), pid, err)
+	exe := filepath.Join("/proc", strconv.Itoa(d.pid), "exe")
+	if err := unix.Stat(exe, &d.initExe); err != nil {
+		return nil, fmt.Errorf("container %s: deferred RLIMIT_AS: %w", ct.ID(), err)
 	}
+	if size, err := addressSpace(d.pid); err == nil && size+initHeadroom <= d.limit.Cur {
+		if err := unix.Prlimit(d.pid, unix.RLIMIT_AS, &d.limit, nil); err != nil {
+			return nil, fmt.Errorf("container %s: set RLIMIT_AS on %d: %w", ct.ID(), d.pid, err)
+		}
+		d.applied = true
+	}
+	return d, nil
+}
+
+// afterExec sets the limit, if it was not set before, once the init has
+// exec'd the user's program. A program that already exited needs none.
+func (d *deferredLimit) afterExec() error {
+	if d == nil || d.applied {
+		return nil
+	}
+	exe := filepath.Join("/proc", strconv.Itoa(d.pid), "exe")
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var now unix.Stat_t
+		err := unix.Stat(exe, &now)
+		if err != nil {
+			return nil
+		}
+		if now.Dev != d.initExe.Dev || now.Ino != d.initExe.Ino {
+			break
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("init %d did not exec the container's program within 10s", d.pid)
+		}
+		time.Sleep(200 * time.Microsecond)
+	}
+	if err := unix.Prlimit(d.pid, unix.RLIMIT_AS, &d.limit, nil); err != nil && !errors.Is(err, unix.ESRCH) {
+		return fmt.Errorf("set RLIMIT_AS on %d: %w", d.pid, err)
+	}
+	d.applied = true
 	return nil
+}
+
+// addressSpace returns pid's virtual memory size in bytes (VmSize).
+func addressSpace(pid int) (uint64, error) {
+	data, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "status"))
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range bytes.Split(data, []byte("\n")) {
+		if rest, ok := bytes.CutPrefix(line, []byte("VmSize:")); ok {
+			kb, err := strconv.ParseUint(string(bytes.TrimSpace(bytes.TrimSuffix(bytes.TrimSpace(rest), []byte("kB")))), 10, 64)
+			if err != nil {
+				return 0, err
+			}
+			return kb << 10, nil
+		}
+	}
+	return 0, errors.New("no VmSize")
 }
 
 // waitForStartFifo waits until pid's main thread blocks opening the exec

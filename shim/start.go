@@ -31,11 +31,15 @@ func startCommand() *cli.Command {
 				if err != nil {
 					return err
 				}
-				if err := applyDeferredLimit(root, ct); err != nil {
+				limit, err := prepareDeferredLimit(root, ct)
+				if err != nil {
 					return err
 				}
 				if err := ct.Exec(); err != nil {
 					return fmt.Errorf("container %s: start: %w", ct.ID(), err)
+				}
+				if err := limit.afterExec(); err != nil {
+					return fmt.Errorf("container %s: %w", ct.ID(), err)
 				}
 				return nil
 			case libcontainer.Stopped:
