@@ -23,10 +23,10 @@ import (
 // container fail with ENOMEM (runc 1.1, built with an older Go, ran them).
 // The limit is saved in the container's state directory at create. At
 // start, once the init waits on the exec FIFO (its filter installed), it is
-// set on the init if the init's address space fits under it with room to
-// spare; otherwise it is set right after the init execs the user's
-// program, which then runs for about a millisecond before the limit holds
-// (execve keeps rlimits, so the earlier path has no such window).
+// set on the init: as asked if the init fits under it with room to spare,
+// else at the init's size plus that room, tightened to what was asked right
+// after the init execs the user's program (about a millisecond later; the
+// program is never without a limit, and execve keeps rlimits).
 
 // deferredLimitFile is the file in a container's state directory that
 // holds its deferred RLIMIT_AS as "soft hard".
@@ -110,17 +110,27 @@ func prepareDeferredLimit(root string, ct *libcontainer.Container) (*deferredLim
 	if err := unix.Stat(exe, &d.initExe); err != nil {
 		return nil, fmt.Errorf("container %s: deferred RLIMIT_AS: %w", ct.ID(), err)
 	}
-	if size, err := addressSpace(d.pid); err == nil && size+initHeadroom <= d.limit.Cur {
-		if err := unix.Prlimit(d.pid, unix.RLIMIT_AS, &d.limit, nil); err != nil {
-			return nil, fmt.Errorf("container %s: set RLIMIT_AS on %d: %w", ct.ID(), d.pid, err)
-		}
+	size, err := addressSpace(d.pid)
+	if err != nil {
+		return nil, fmt.Errorf("container %s: deferred RLIMIT_AS: %w", ct.ID(), err)
+	}
+	first := d.limit
+	if size+initHeadroom > first.Cur {
+		// The init would run out of address space before its execve.
+		first.Cur = size + initHeadroom
+		first.Max = max(first.Max, first.Cur)
+	} else {
 		d.applied = true
+	}
+	if err := unix.Prlimit(d.pid, unix.RLIMIT_AS, &first, nil); err != nil {
+		return nil, fmt.Errorf("container %s: set RLIMIT_AS on %d: %w", ct.ID(), d.pid, err)
 	}
 	return d, nil
 }
 
-// afterExec sets the limit, if it was not set before, once the init has
-// exec'd the user's program. A program that already exited needs none.
+// afterExec tightens the limit to what was asked, if the init needed more,
+// once the init has exec'd the user's program. A program that already
+// exited needs nothing.
 func (d *deferredLimit) afterExec() error {
 	if d == nil || d.applied {
 		return nil
