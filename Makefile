@@ -11,7 +11,7 @@ BIN       := $(CURDIR)/hardened
 # Packages without real containers: fast, no root needed.
 UNIT_PKGS := ./hardening/... ./spec/... ./shim/... ./idmap/... ./runtimeconfig/...
 
-.PHONY: all build test unit integration e2e conformance bench demo install uninstall clean vet fmt man deb packaging
+.PHONY: all build test unit integration e2e conformance bench bench-userns demo install uninstall clean vet fmt man deb packaging
 
 all: build
 
@@ -43,8 +43,15 @@ conformance: build
 packaging: build
 	HARDENED_BIN=$(BIN) $(GO) test -tags "$(BUILDTAGS)" -count=1 -p 1 -timeout 20m ./tests/packaging/...
 
+# bench: start-up cost against Debian's runc, BENCH_RUNS interleaved
+# rounds (hack/bench.sh, tests/bench/README.md); bench-userns: create with
+# user namespaces on small and 100k-file rootfs.
+BENCH_RUNS ?= 100
 bench: build
-	HARDENED_BIN=$(BIN) $(GO) test -tags "$(BUILDTAGS)" -run '^$$' -bench . -benchtime 50x ./tests/bench/...
+	HARDENED_BIN=$(BIN) ./hack/bench.sh $(BENCH_RUNS)
+
+bench-userns: build
+	HARDENED_BIN=$(BIN) BENCH=BenchmarkUsernsCreate ./hack/bench.sh 50
 
 # demo builds a busybox rootfs and runs one hardened container that reports
 # its own confinement from the inside.

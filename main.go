@@ -39,5 +39,8 @@ var version string
 var gitCommit = ""
 
 func main() {
-	os.Exit(shim.Main(os.Args, shim.BuildInfo{Version: strings.TrimSpace(version), Commit: gitCommit}))
+	stop := startCPUProfile(os.Getenv(cpuProfileEnv))
+	code := shim.Main(os.Args, shim.BuildInfo{Version: strings.TrimSpace(version), Commit: gitCommit})
+	stop()
+	os.Exit(code)
 }
