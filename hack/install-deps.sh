@@ -9,4 +9,4 @@ apt-get install -y -q --no-install-recommends \
 	busybox-static debootstrap \
 	runc containerd docker.io iptables \
 	procps psmisc bsdutils perl git ca-certificates \
-	lintian binutils
+	lintian binutils time
