@@ -1,7 +1,6 @@
 package idmap
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
@@ -11,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/moby/sys/mountinfo"
 	"golang.org/x/sys/unix"
 )
 
@@ -125,40 +125,34 @@ type MountEntry struct {
 	Root, Mountpoint, FSType, Source, SuperOptions string
 }
 
-// ReadMountInfo parses /proc/self/mountinfo, in its order (a mount stacked
+// ReadMountInfo reads /proc/self/mountinfo, in its order (a mount stacked
 // on another comes after it).
 func ReadMountInfo() ([]MountEntry, error) {
-	data, err := os.ReadFile("/proc/self/mountinfo")
+	infos, err := mountinfo.GetMounts(nil)
 	if err != nil {
 		return nil, err
 	}
-	return ParseMountInfo(data), nil
+	return mountEntries(infos), nil
 }
 
-// ParseMountInfo parses mountinfo text; malformed lines are skipped.
-func ParseMountInfo(data []byte) []MountEntry {
-	var out []MountEntry
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(make([]byte, 64<<10), 4<<20)
-	for sc.Scan() {
-		f := strings.Fields(sc.Text())
-		sep := -1
-		for i, x := range f {
-			if x == "-" && i >= 6 {
-				sep = i
-				break
-			}
-		}
-		if sep < 0 || sep+3 >= len(f) {
-			continue
-		}
+// ParseMountInfo parses mountinfo text.
+func ParseMountInfo(data []byte) ([]MountEntry, error) {
+	infos, err := mountinfo.GetMountsFromReader(bytes.NewReader(data), nil)
+	if err != nil {
+		return nil, err
+	}
+	return mountEntries(infos), nil
+}
+
+// mountEntries keeps what the overlay rebuild needs. The paths come
+// unescaped; the super options stay escaped (ParseOverlayOptions splits
+// them before undoing the octal escapes).
+func mountEntries(infos []*mountinfo.Info) []MountEntry {
+	out := make([]MountEntry, 0, len(infos))
+	for _, m := range infos {
 		out = append(out, MountEntry{
-			Root:       unescapeOctal(f[3]),
-			Mountpoint: unescapeOctal(f[4]),
-			FSType:     f[sep+1],
-			Source:     unescapeOctal(f[sep+2]),
-			// Left escaped: ParseOverlayOptions splits before unescaping.
-			SuperOptions: f[sep+3],
+			Root: m.Root, Mountpoint: m.Mountpoint, FSType: m.FSType,
+			Source: m.Source, SuperOptions: m.VFSOptions,
 		})
 	}
 	return out

@@ -62,7 +62,10 @@ func TestParseMountInfoTopMount(t *testing.T) {
 45 44 0:38 / /var/lib/docker/overlay2/x/merged rw,relatime - overlay overlay rw,lowerdir+=/run/s/lower0,upperdir=/u,workdir=/w
 46 26 0:40 / /with\040space rw shared:3 - tmpfs tmpfs rw
 `
-	ms := ParseMountInfo([]byte(mi))
+	ms, err := ParseMountInfo([]byte(mi))
+	if err != nil {
+		t.Fatal(err)
+	}
 	if len(ms) != 4 {
 		t.Fatalf("%d entries, want 4: %+v", len(ms), ms)
 	}

@@ -1,7 +1,6 @@
 package testutil
 
 import (
-	"bufio"
 	"os"
 	"path/filepath"
 	"sort"
@@ -10,6 +9,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/moby/sys/mountinfo"
 	"golang.org/x/sys/unix"
 )
 
@@ -174,32 +174,18 @@ func hasComponent(path, name string) bool {
 // mount namespace whose mount point or root lies under scope or whose mount
 // point has a component equal to one of ids, in mountinfo order.
 func leftoverMounts(scope string, ids []string) []string {
-	f, err := os.Open("/proc/self/mountinfo")
+	mounts, err := mountinfo.GetMounts(nil)
 	if err != nil {
 		return nil
 	}
-	defer f.Close()
 	var left []string
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		fields := strings.Fields(sc.Text())
-		if len(fields) < 5 {
-			continue
-		}
-		root, mp := unescapeMount(fields[3]), unescapeMount(fields[4])
-		match := under(mp, scope) || under(root, scope)
+	for _, m := range mounts {
+		match := under(m.Mountpoint, scope) || under(m.Root, scope)
 		for _, id := range ids {
-			match = match || hasComponent(mp, id)
+			match = match || hasComponent(m.Mountpoint, id)
 		}
 		if match {
-			src := ""
-			for i, fl := range fields {
-				if fl == "-" && i+2 < len(fields) {
-					src = fields[i+2]
-				}
-			}
-			left = append(left, mp+" "+root+" "+src)
+			left = append(left, m.Mountpoint+" "+m.Root+" "+m.Source)
 		}
 	}
 	return left
@@ -207,23 +193,4 @@ func leftoverMounts(scope string, ids []string) []string {
 
 func under(p, dir string) bool {
 	return dir != "" && dir != "/" && (p == dir || strings.HasPrefix(p, dir+"/"))
-}
-
-// unescapeMount undoes mountinfo's octal escapes (\040 for a space...).
-func unescapeMount(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+3 < len(s) {
-			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
-				b.WriteByte(byte(n))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
 }

@@ -79,12 +79,6 @@ func TestSubcommandAndID(t *testing.T) {
 	}
 }
 
-func TestUnescapeMount(t *testing.T) {
-	if got := unescapeMount(`/a\040b\011c\134d`); got != "/a b\tc\\d" {
-		t.Errorf("unescapeMount = %q", got)
-	}
-}
-
 // recordTB records errors and cleanups instead of acting on them, so the
 // cleanup checks can be tested against a planted leak.
 type recordTB struct {
