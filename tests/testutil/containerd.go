@@ -74,19 +74,7 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
 // StartContainerd is NewContainerd for one test, stopped at its cleanup.
 func StartContainerd(tb testing.TB) *Containerd {
 	tb.Helper()
-	RequireRoot(tb)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	c, err := NewContainerd(ctx)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() {
-		if err := c.Close(); err != nil {
-			tb.Error(err)
-		}
-	})
-	return c
+	return startForTest(tb, 60*time.Second, NewContainerd)
 }
 
 // Command returns a ctr command for this daemon in CtrNamespace.

@@ -84,19 +84,29 @@ func NewDockerd(ctx context.Context, runtimePath string) (*Dockerd, error) {
 // StartDockerd is NewDockerd for one test, stopped at its cleanup.
 func StartDockerd(tb testing.TB, runtimePath string) *Dockerd {
 	tb.Helper()
+	return startForTest(tb, 90*time.Second, func(ctx context.Context) (*Dockerd, error) {
+		return NewDockerd(ctx, runtimePath)
+	})
+}
+
+// startForTest starts a test daemon with start, which must be ready within
+// timeout, and stops it when the test ends; a failed stop (a leak) fails
+// the test.
+func startForTest[D interface{ Close() error }](tb testing.TB, timeout time.Duration, start func(context.Context) (D, error)) D {
+	tb.Helper()
 	RequireRoot(tb)
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	dd, err := NewDockerd(ctx, runtimePath)
+	d, err := start(ctx)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() {
-		if err := dd.Close(); err != nil {
+		if err := d.Close(); err != nil {
 			tb.Error(err)
 		}
 	})
-	return dd
+	return d
 }
 
 // Command returns a docker client command talking to this daemon, with a
