@@ -6,7 +6,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -16,35 +15,6 @@ import (
 type Mapping struct {
 	ContainerID uint32
 	Host        Range
-}
-
-// UsernsFile returns an open /proc/<pid>/ns/user of a new user namespace
-// with mapping m for both uids and gids. The namespace lives as long as the
-// file is open (or something else holds it): the process made for it is
-// killed before UsernsFile returns. As in runc, the process is put in
-// PTRACE_TRACEME mode so it stops at its execve and never runs a program.
-func UsernsFile(m Mapping) (*os.File, error) {
-	ids := []syscall.SysProcIDMap{{ContainerID: int(m.ContainerID), HostID: int(m.Host.Start), Size: int(m.Host.Size)}}
-	proc, err := os.StartProcess("/proc/self/exe", []string{"hardened-idmap-holder"}, &os.ProcAttr{
-		Sys: &syscall.SysProcAttr{
-			Cloneflags:  unix.CLONE_NEWUSER,
-			UidMappings: ids,
-			GidMappings: ids,
-			Ptrace:      true,
-		},
-	})
-	if err != nil {
-		return nil, fmt.Errorf("user namespace for %d->%s: %w", m.ContainerID, m.Host, err)
-	}
-	defer func() {
-		_ = proc.Kill()
-		_, _ = proc.Wait()
-	}()
-	f, err := os.Open("/proc/" + strconv.Itoa(proc.Pid) + "/ns/user")
-	if err != nil {
-		return nil, fmt.Errorf("user namespace for %d->%s: %w", m.ContainerID, m.Host, err)
-	}
-	return f, nil
 }
 
 // CloneIDMapped mounts at dst an idmapped clone of the directory src: a

@@ -86,3 +86,44 @@ func TestFilesystemOf(t *testing.T) {
 		t.Errorf("FilesystemOf(tempdir) = %s, %v", fs, err)
 	}
 }
+
+// UsernsFile's holder processes share the caller's memory: many at once
+// from many goroutines must each get their own namespace, and none may be
+// left behind, running or unreaped.
+func TestUsernsFileConcurrentNoLeak(t *testing.T) {
+	requireRoot(t)
+	const n = 32
+	inodes := make(chan uint64, n)
+	errs := make(chan error, n)
+	for i := 0; i < n; i++ {
+		go func(i int) {
+			ns, err := UsernsFile(Mapping{ContainerID: 0, Host: Range{Start: uint32(1<<20 + i*65536), Size: 65536}})
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer ns.Close()
+			var st unix.Stat_t
+			if err := unix.Fstat(int(ns.Fd()), &st); err != nil {
+				errs <- err
+				return
+			}
+			inodes <- st.Ino
+		}(i)
+	}
+	seen := map[uint64]bool{}
+	for i := 0; i < n; i++ {
+		select {
+		case err := <-errs:
+			t.Fatal(err)
+		case ino := <-inodes:
+			if seen[ino] {
+				t.Fatalf("two calls got the same user namespace %d", ino)
+			}
+			seen[ino] = true
+		}
+	}
+	if _, err := unix.Wait4(-1, nil, unix.WNOHANG, nil); !errors.Is(err, unix.ECHILD) {
+		t.Errorf("after UsernsFile: wait4(-1) = %v, want ECHILD (a holder was left)", err)
+	}
+}
