@@ -240,7 +240,10 @@ func (a *Allocator) update(fn func(*state) error) error {
 	if err != nil {
 		return err
 	}
-	if err := spec.WriteFileAtomic(filepath.Join(a.Dir, StateName), data, 0o600); err != nil {
+	// Replaced atomically but not fsynced: the entries only matter while
+	// their containers run, and none survives a power loss; the only
+	// trace a crash can leave, an empty file, reads as no entries.
+	if err := spec.ReplaceFile(filepath.Join(a.Dir, StateName), data, 0o600); err != nil {
 		return fmt.Errorf("idmap: %w", err)
 	}
 	return nil
@@ -282,6 +285,9 @@ func (a *Allocator) read() (*state, error) {
 	}
 	if err != nil {
 		return nil, fmt.Errorf("idmap: %w", err)
+	}
+	if len(data) == 0 {
+		return st, nil
 	}
 	if err := json.Unmarshal(data, st); err != nil {
 		return nil, fmt.Errorf("idmap: %s: %w", path, err)

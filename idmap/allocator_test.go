@@ -172,6 +172,23 @@ func TestAllocatorRejectsBadSetup(t *testing.T) {
 	}
 }
 
+// The state is not fsynced, so a power loss may leave it empty; nothing
+// runs after one, and the allocator starts afresh.
+func TestAllocatorEmptyStateAfterCrash(t *testing.T) {
+	t.Parallel()
+	a := newTestAllocator(t, 2)
+	if err := os.WriteFile(filepath.Join(a.Dir, StateName), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r, err := a.Allocate("x", nil)
+	if err != nil {
+		t.Fatalf("allocate over an empty state file: %v", err)
+	}
+	if got, ok, err := a.Lookup("x"); err != nil || !ok || got != r {
+		t.Errorf("lookup after allocate: %s %v %v, want %s", got, ok, err, r)
+	}
+}
+
 // assertDisjoint checks that ranges are pairwise disjoint, inside the
 // pool and never contain host ID 0.
 func assertDisjoint(t *testing.T, pool []Range, got map[string]Range) {
