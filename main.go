@@ -19,6 +19,8 @@ import (
 	// A syscall through an ABI the seccomp profile does not list gets
 	// ENOSYS instead of a SIGSYS kill (the init builds the filter).
 	_ "github.com/hardened-runtime/hardened/foreignabi"
+	// Its C side also serves containers' inits compiled seccomp filters.
+	"github.com/hardened-runtime/hardened/seccompcache"
 	"github.com/hardened-runtime/hardened/shim"
 )
 
@@ -27,6 +29,11 @@ func init() {
 	// container's init. That path must never reach the CLI.
 	if len(os.Args) > 1 && os.Args[1] == "init" {
 		libcontainer.Init()
+	}
+	// The runtime runs this binary to compile a seccomp filter for the
+	// cache; that is not a CLI command either.
+	if len(os.Args) > 1 && os.Args[1] == seccompcache.HelperArg {
+		os.Exit(seccompcache.HelperMain(os.Args[2:]))
 	}
 }
 

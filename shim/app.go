@@ -41,6 +41,9 @@ func Main(args []string, build BuildInfo) int {
 	return 1
 }
 
+// buildInfoKey is where the app's Metadata holds its BuildInfo.
+const buildInfoKey = "build"
+
 func newApp(build BuildInfo, stdout, stderr io.Writer) *cli.App {
 	app := &cli.App{
 		Name:                 "hardened",
@@ -65,6 +68,7 @@ func newApp(build BuildInfo, stdout, stderr io.Writer) *cli.App {
 		},
 		// Exit codes are decided by Main alone.
 		ExitErrHandler: func(*cli.Context, error) {},
+		Metadata:       map[string]any{buildInfoKey: build},
 		OnUsageError: func(c *cli.Context, err error, _ bool) error {
 			return fmt.Errorf("%s: %w", c.Command.FullName(), err)
 		},

@@ -72,6 +72,7 @@ func launch(c *cli.Context, opts launchOptions) (_ int, retErr error) {
 	if err != nil {
 		return -1, fmt.Errorf("container %s: %w", opts.id, err)
 	}
+	warmSeccompCache(c, opts.id, cfg)
 	process, addressSpace := withoutAddressSpaceLimit(cfg, bundle.Spec.Process)
 	ct, err := libcontainer.Create(root, opts.id, cfg)
 	if err != nil {

@@ -1,0 +1,215 @@
+//go:build linux && cgo && seccomp
+
+package seccompcache
+
+/*
+#cgo LDFLAGS: -ldl
+#include <stdlib.h>
+#include "interpose.h"
+
+static const char *seccompcache_dir(void) { return SECCOMPCACHE_DIR; }
+*/
+import "C"
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"unsafe"
+
+	"github.com/opencontainers/runc/libcontainer/configs"
+	"github.com/opencontainers/runc/libcontainer/seccomp"
+	"golang.org/x/sys/unix"
+
+	"github.com/hardened-runtime/hardened/spec"
+)
+
+// Ensure makes sure the cache holds the compiled filter for cfg, building
+// it in a helper process when it does not. Filters with a user
+// notification listener are not cached. An error means only that the
+// container's init will compile the filter itself.
+func (c Cache) Ensure(cfg *configs.Seccomp) error {
+	if cfg == nil || usesNotify(cfg) {
+		return nil
+	}
+	raw, err := json.Marshal(cfg)
+	if err != nil {
+		return fmt.Errorf("seccomp cache: %w", err)
+	}
+	path := filepath.Join(c.Dir, c.entryName(raw))
+	if _, err := os.Lstat(path); err == nil {
+		return nil
+	}
+	exe := c.Exe
+	if exe == "" {
+		exe = "/proc/self/exe"
+	}
+	cmd := exec.Command(exe, HelperArg, path)
+	cmd.Stdin = bytes.NewReader(raw)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("seccomp cache: compile %s: %w: %s", path, err, strings.TrimSpace(stderr.String()))
+	}
+	return nil
+}
+
+func (c Cache) entryName(raw []byte) string {
+	h := sha256.New()
+	v := seccompVersion()
+	fmt.Fprintf(h, "%s\x00%s\x00", c.Build, v)
+	h.Write(raw)
+	return hex.EncodeToString(h.Sum(nil)[:16]) + ".bpfc"
+}
+
+func seccompVersion() string {
+	major, minor, micro := seccomp.Version()
+	return fmt.Sprintf("%d.%d.%d", major, minor, micro)
+}
+
+func usesNotify(cfg *configs.Seccomp) bool {
+	if cfg.ListenerPath != "" || cfg.DefaultAction == configs.Notify {
+		return true
+	}
+	for _, s := range cfg.Syscalls {
+		if s != nil && s.Action == configs.Notify {
+			return true
+		}
+	}
+	return false
+}
+
+// HelperMain is the compile helper: it reads a libcontainer seccomp
+// config as JSON on stdin, builds and loads the filter exactly as a
+// container's init does (on a thread of its own, which then exits), and
+// writes what libseccomp was asked and what it exported to args[0]. It
+// returns the process's exit code.
+func HelperMain(args []string) int {
+	if err := helper(args); err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", HelperArg, err)
+		return 1
+	}
+	return 0
+}
+
+func helper(args []string) error {
+	if len(args) != 1 || !filepath.IsAbs(args[0]) {
+		return errors.New("usage: " + HelperArg + " <absolute entry path>")
+	}
+	path := args[0]
+	raw, err := io.ReadAll(os.Stdin)
+	if err != nil {
+		return err
+	}
+	var cfg configs.Seccomp
+	if err := json.Unmarshal(raw, &cfg); err != nil {
+		return fmt.Errorf("seccomp config: %w", err)
+	}
+	entry, err := capture(&cfg)
+	if err != nil {
+		return err
+	}
+	return writeEntry(path, entry)
+}
+
+// capture builds cfg's filter with libcontainer on a locked thread that
+// is never unlocked, so the loaded filter dies with it, and returns the
+// entry file's content.
+func capture(cfg *configs.Seccomp) ([]byte, error) {
+	type result struct {
+		entry []byte
+		err   error
+	}
+	done := make(chan result, 1)
+	go func() {
+		runtime.LockOSThread()
+		C.seccompcache_capture_begin()
+		fd, err := seccomp.InitSeccomp(cfg)
+		if err != nil {
+			done <- result{err: fmt.Errorf("build filter: %w", err)}
+			return
+		}
+		if fd >= 0 {
+			unix.Close(fd)
+		}
+		var logp, bpfp *C.uchar
+		var logLen, bpfLen C.size_t
+		if C.seccompcache_capture_result(&logp, &logLen, &bpfp, &bpfLen) == 0 || bpfLen == 0 {
+			done <- result{err: errors.New("libseccomp exported no program")}
+			return
+		}
+		log := C.GoBytes(unsafe.Pointer(logp), C.int(logLen))
+		bpf := C.GoBytes(unsafe.Pointer(bpfp), C.int(bpfLen))
+		done <- result{entry: encodeEntry(log, bpf)}
+	}()
+	r := <-done
+	return r.entry, r.err
+}
+
+func encodeEntry(log, bpf []byte) []byte {
+	out := make([]byte, 12, 12+len(log)+len(bpf))
+	binary.NativeEndian.PutUint32(out[0:], entryMagic)
+	binary.NativeEndian.PutUint32(out[4:], uint32(len(log)))
+	binary.NativeEndian.PutUint32(out[8:], uint32(len(bpf)))
+	return append(append(out, log...), bpf...)
+}
+
+// writeEntry stores an entry, making room first: at most maxEntries stay.
+func writeEntry(path string, entry []byte) error {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	if err := os.Chmod(dir, 0o700); err != nil {
+		return err
+	}
+	if err := evict(dir, maxEntries-1); err != nil {
+		return err
+	}
+	return spec.ReplaceFile(path, entry, 0o600)
+}
+
+// evict removes the oldest entries of dir until at most keep are left.
+func evict(dir string, keep int) error {
+	des, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	type aged struct {
+		name string
+		mod  int64
+	}
+	var entries []aged
+	for _, de := range des {
+		if !strings.HasSuffix(de.Name(), ".bpfc") {
+			continue
+		}
+		if info, err := de.Info(); err == nil {
+			entries = append(entries, aged{de.Name(), info.ModTime().UnixNano()})
+		}
+	}
+	if len(entries) <= keep {
+		return nil
+	}
+	sort.Slice(entries, func(i, j int) bool { return entries[i].mod < entries[j].mod })
+	for _, e := range entries[:len(entries)-keep] {
+		if err := os.Remove(filepath.Join(dir, e.name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+	}
+	return nil
+}
+
+// cDir is the directory the C side reads (for the test that it is Dir).
+func cDir() string { return C.GoString(C.seccompcache_dir()) }

@@ -1,0 +1,158 @@
+//go:build linux && cgo && seccomp
+
+package seccompcache
+
+import (
+	"encoding/binary"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/opencontainers/runc/libcontainer/configs"
+)
+
+// The test binary is also the compile helper Ensure starts.
+func TestMain(m *testing.M) {
+	if len(os.Args) > 1 && os.Args[1] == HelperArg {
+		os.Exit(HelperMain(os.Args[2:]))
+	}
+	os.Exit(m.Run())
+}
+
+func TestDirIsWhatTheInitReads(t *testing.T) {
+	if cDir() != Dir {
+		t.Fatalf("C reads %q, Go writes %q", cDir(), Dir)
+	}
+}
+
+func testProfile(extra ...string) *configs.Seccomp {
+	errno := uint(1)
+	cfg := &configs.Seccomp{
+		DefaultAction:   configs.Errno,
+		DefaultErrnoRet: &errno,
+		Architectures:   []string{"amd64"},
+	}
+	for _, name := range append([]string{"read", "write", "exit_group", "futex"}, extra...) {
+		cfg.Syscalls = append(cfg.Syscalls, &configs.Syscall{Name: name, Action: configs.Allow})
+	}
+	cfg.Syscalls = append(cfg.Syscalls, &configs.Syscall{
+		Name: "socket", Action: configs.Allow,
+		Args: []*configs.Arg{{Index: 0, Value: 1, Op: configs.EqualTo}},
+	})
+	return cfg
+}
+
+func entryFiles(t *testing.T, dir string) []string {
+	t.Helper()
+	m, err := filepath.Glob(filepath.Join(dir, "*.bpfc"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func TestEnsureCompilesEachProfileOnce(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("the helper loads a seccomp filter without no_new_privs: needs root")
+	}
+	c := Cache{Dir: filepath.Join(t.TempDir(), "cache"), Build: "test"}
+	if err := c.Ensure(testProfile()); err != nil {
+		t.Fatal(err)
+	}
+	files := entryFiles(t, c.Dir)
+	if len(files) != 1 {
+		t.Fatalf("%d entries after one profile, want 1", len(files))
+	}
+	raw, err := os.ReadFile(files[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	magic, logLen, bpfLen := binary.NativeEndian.Uint32(raw), binary.NativeEndian.Uint32(raw[4:]), binary.NativeEndian.Uint32(raw[8:])
+	if magic != entryMagic || int(12+logLen+bpfLen) != len(raw) || bpfLen == 0 || bpfLen%8 != 0 {
+		t.Fatalf("entry: magic %#x, log %d, program %d bytes, file %d", magic, logLen, bpfLen, len(raw))
+	}
+	// The log names the rules: five of them, one with an argument.
+	if logLen < 5*16+24 {
+		t.Errorf("log of %d bytes is too short for five rules", logLen)
+	}
+	for _, p := range []string{c.Dir, files[0]} {
+		if st, err := os.Stat(p); err != nil || st.Mode().Perm()&0o077 != 0 {
+			t.Errorf("%s: %v %v, want no access for others", p, st.Mode(), err)
+		}
+	}
+
+	before, _ := os.Stat(files[0])
+	time.Sleep(10 * time.Millisecond)
+	if err := c.Ensure(testProfile()); err != nil {
+		t.Fatal(err)
+	}
+	if after, _ := os.Stat(files[0]); !after.ModTime().Equal(before.ModTime()) || len(entryFiles(t, c.Dir)) != 1 {
+		t.Errorf("the same profile was compiled again")
+	}
+	if err := c.Ensure(testProfile("close")); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(entryFiles(t, c.Dir)); n != 2 {
+		t.Errorf("%d entries after two profiles, want 2", n)
+	}
+	// Another build does not take this build's entries.
+	other := Cache{Dir: c.Dir, Build: "other"}
+	if err := other.Ensure(testProfile()); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(entryFiles(t, c.Dir)); n != 3 {
+		t.Errorf("%d entries after another build's profile, want 3", n)
+	}
+}
+
+func TestEnsureSkipsNotify(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "cache")
+	cfg := testProfile()
+	cfg.Syscalls = append(cfg.Syscalls, &configs.Syscall{Name: "mkdir", Action: configs.Notify})
+	cfg.ListenerPath = "/run/agent.sock"
+	if err := (Cache{Dir: dir}).Ensure(cfg); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Errorf("a notify profile was cached (%v)", err)
+	}
+	if err := (Cache{Dir: dir}).Ensure(nil); err != nil {
+		t.Errorf("no profile: %v", err)
+	}
+}
+
+func TestHelperRefusesBadInput(t *testing.T) {
+	for _, args := range [][]string{nil, {"relative.bpfc"}, {"/a", "/b"}} {
+		if err := helper(args); err == nil {
+			t.Errorf("helper(%q): no error", args)
+		}
+	}
+}
+
+func TestEvictKeepsTheNewest(t *testing.T) {
+	dir := t.TempDir()
+	base := time.Now().Add(-time.Hour)
+	for i := 0; i < 40; i++ {
+		p := filepath.Join(dir, fmt.Sprintf("%02d.bpfc", i))
+		if err := os.WriteFile(p, []byte("x"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		mod := base.Add(time.Duration(i) * time.Second)
+		if err := os.Chtimes(p, mod, mod); err != nil {
+			t.Fatal(err)
+		}
+	}
+	os.WriteFile(filepath.Join(dir, "other"), nil, 0o600)
+	if err := evict(dir, maxEntries-1); err != nil {
+		t.Fatal(err)
+	}
+	left := entryFiles(t, dir)
+	if len(left) != maxEntries-1 || filepath.Base(left[0]) != "09.bpfc" {
+		t.Errorf("left %d entries from %s, want %d from 09.bpfc", len(left), filepath.Base(left[0]), maxEntries-1)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "other")); err != nil {
+		t.Errorf("a file that is not an entry was removed: %v", err)
+	}
+}

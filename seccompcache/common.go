@@ -1,0 +1,29 @@
+package seccompcache
+
+// Dir is where compiled filters are kept and where a container's init
+// looks for them. It is fixed: the init knows nothing of --root when it
+// reads it.
+const Dir = "/run/hardened-seccomp"
+
+// HelperArg is the first argument that makes this binary the compile
+// helper (main dispatches it to HelperMain before the CLI).
+const HelperArg = "seccomp-cache-compile"
+
+// maxEntries is how many compiled filters are kept (the init reads at
+// most as many); the oldest go first.
+const maxEntries = 32
+
+// entryMagic opens an entry file ("HSC1"), as the recorded log does.
+const entryMagic = 0x31435348
+
+// Cache is a directory of compiled filters.
+type Cache struct {
+	// Dir is the directory; containers' inits read only the package's Dir.
+	Dir string
+	// Build identifies this binary (version and commit), so that an
+	// upgrade, whose libcontainer may build filters differently, does
+	// not take an older binary's entry for its own.
+	Build string
+	// Exe is the binary run as the helper; empty means /proc/self/exe.
+	Exe string
+}
