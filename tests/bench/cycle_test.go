@@ -101,6 +101,7 @@ func runCycles(b *testing.B, variants []runtimeUnderTest, bundleDir string) {
 		variants[i].root = tempRoot(b)
 		bundles[i] = copyBundle(b, bundleDir, variants[i].edit)
 	}
+	evictBinaries(b, variants)
 	samples := make([][]sample, len(variants))
 	b.ResetTimer()
 	for n := 0; n < b.N; n++ {
