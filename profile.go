@@ -1,3 +1,5 @@
+//go:build cpuprofile
+
 package main
 
 import (
@@ -9,6 +11,9 @@ import (
 // cpuProfileEnv names a file that receives a CPU profile (pprof format)
 // of one runtime command, for tests/bench/README.md. The container's init
 // is not profiled: libcontainer starts it with an environment of its own.
+// Only a binary built with the cpuprofile tag has it (make build
+// BUILDTAGS="seccomp urfave_cli_no_docs cpuprofile"): runtime/pprof
+// costs every runtime command ~170 KB of binary and of peak memory.
 const cpuProfileEnv = "HARDENED_CPUPROFILE"
 
 // startCPUProfile starts profiling into path and returns the function
