@@ -12,11 +12,11 @@ import (
 // evictBinaries drops the page cache of each distinct runtime binary so
 // that every one is measured loaded the same way: read back from disk by
 // the faults of its first execution. A file just written (by go build, or
-// by dpkg on install) sits in the page cache in large folios, and the
-// kernel maps a whole folio on a fault where it would otherwise map 64 KiB
-// around it, so executing it makes several MiB more of it resident than
-// the same binary read back; a long-installed runc would otherwise be
-// compared with a freshly built hardened.
+// by dpkg on install) sits in the page cache in large folios, which the
+// kernel (6.18 here) appears to map whole on a fault instead of the 64 KiB
+// around it, so executing it makes ~3 MiB more of it resident than the
+// same binary read back; a long-installed runc would otherwise be compared
+// with a freshly built hardened.
 func evictBinaries(tb testing.TB, variants []runtimeUnderTest) {
 	tb.Helper()
 	done := map[string]bool{}
