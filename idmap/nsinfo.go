@@ -3,7 +3,7 @@ package idmap
 import (
 	"fmt"
 	"os"
-	"regexp"
+	"strings"
 
 	"golang.org/x/sys/unix"
 )
@@ -24,7 +24,18 @@ type UsernsInfo struct {
 	UIDMap, GIDMap []Mapping
 }
 
-var procNSPath = regexp.MustCompile(`^/proc/([0-9]+)/ns/[a-z_]+$`)
+// procNSPID returns the pid of a /proc/<pid>/ns/<type> path.
+func procNSPID(path string) (string, bool) {
+	rest, ok := strings.CutPrefix(path, "/proc/")
+	if !ok {
+		return "", false
+	}
+	pid, typ, ok := strings.Cut(rest, "/ns/")
+	if !ok || pid == "" || typ == "" || strings.Trim(pid, "0123456789") != "" || strings.Trim(typ, "abcdefghijklmnopqrstuvwxyz_") != "" {
+		return "", false
+	}
+	return pid, true
+}
 
 // OwnerUserns returns the user namespace that owns the namespace file at
 // nsPath (for a user namespace: the namespace itself), found with the
@@ -59,19 +70,19 @@ func OwnerUserns(nsPath string) (UsernsInfo, error) {
 		info.Host = true
 		return info, nil
 	}
-	m := procNSPath.FindStringSubmatch(nsPath)
-	if m == nil {
+	pid, ok := procNSPID(nsPath)
+	if !ok {
 		return info, nil
 	}
-	userPath := "/proc/" + m[1] + "/ns/user"
+	userPath := "/proc/" + pid + "/ns/user"
 	if err := unix.Stat(userPath, &procSt); err != nil || procSt.Dev != ownerSt.Dev || procSt.Ino != ownerSt.Ino {
 		return info, nil
 	}
-	uids, err := ReadIDMap("/proc/" + m[1] + "/uid_map")
+	uids, err := ReadIDMap("/proc/" + pid + "/uid_map")
 	if err != nil {
 		return info, nil
 	}
-	gids, err := ReadIDMap("/proc/" + m[1] + "/gid_map")
+	gids, err := ReadIDMap("/proc/" + pid + "/gid_map")
 	if err != nil {
 		return info, nil
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -216,5 +217,18 @@ func FuzzDecodeConfig(f *testing.F) {
 			t.Fatal("nil spec without an error")
 		}
 		_ = Validate(s)
+	})
+}
+
+// validID is the hand-written form of ^[A-Za-z0-9][A-Za-z0-9_+.-]*$.
+func FuzzValidIDMatchesPattern(f *testing.F) {
+	pattern := regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_+.-]*$`)
+	for _, s := range []string{"", "a", "-a", "a-", "a b", "é", "A_+.-9", ".x"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, id string) {
+		if got, want := validID(id), pattern.MatchString(id); got != want {
+			t.Errorf("validID(%q) = %v, the pattern says %v", id, got, want)
+		}
 	})
 }
