@@ -51,11 +51,18 @@ func (c Cache) Ensure(cfg *configs.Seccomp) error {
 	if _, err := os.Lstat(path); err == nil {
 		return nil
 	}
+	// A binary that links this package but does not dispatch HelperArg
+	// would run its own main again, and that one Ensure again: the
+	// helper's environment marks it so that such a chain stops here.
+	if os.Getenv(helperEnv) != "" {
+		return fmt.Errorf("seccomp cache: %s did not run as the compile helper (%s is not dispatched to HelperMain)", os.Args[0], HelperArg)
+	}
 	exe := c.Exe
 	if exe == "" {
 		exe = "/proc/self/exe"
 	}
 	cmd := exec.Command(exe, HelperArg, path)
+	cmd.Env = append(os.Environ(), helperEnv+"=1")
 	cmd.Stdin = bytes.NewReader(raw)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -89,6 +96,9 @@ func usesNotify(cfg *configs.Seccomp) bool {
 	}
 	return false
 }
+
+// helperEnv is set in the helper's environment.
+const helperEnv = "_HARDENED_SECCOMP_HELPER"
 
 // HelperMain is the compile helper: it reads a libcontainer seccomp
 // config as JSON on stdin, builds and loads the filter exactly as a

@@ -156,3 +156,16 @@ func TestEvictKeepsTheNewest(t *testing.T) {
 		t.Errorf("a file that is not an entry was removed: %v", err)
 	}
 }
+
+// A binary that does not dispatch HelperArg runs its own main as the
+// "helper"; should that main call Ensure, it must fail, not start another.
+func TestEnsureInsideAHelperDoesNotRecurse(t *testing.T) {
+	t.Setenv(helperEnv, "1")
+	c := Cache{Dir: filepath.Join(t.TempDir(), "cache"), Exe: "/bin/false"}
+	if err := c.Ensure(testProfile()); err == nil {
+		t.Fatal("Ensure inside a helper: no error")
+	}
+	if _, err := os.Stat(c.Dir); !os.IsNotExist(err) {
+		t.Errorf("Ensure inside a helper wrote the cache (%v)", err)
+	}
+}
