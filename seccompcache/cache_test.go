@@ -169,3 +169,42 @@ func TestEnsureInsideAHelperDoesNotRecurse(t *testing.T) {
 		t.Errorf("Ensure inside a helper wrote the cache (%v)", err)
 	}
 }
+
+// Every field of the profile changes its entry's name.
+func TestEntryNameCoversEveryField(t *testing.T) {
+	c := Cache{Build: "b"}
+	base := c.entryName(testProfile())
+	seven := uint(7)
+	edits := map[string]func(*configs.Seccomp){
+		"default action": func(s *configs.Seccomp) { s.DefaultAction = configs.Kill },
+		"default errno":  func(s *configs.Seccomp) { s.DefaultErrnoRet = &seven },
+		"architectures":  func(s *configs.Seccomp) { s.Architectures = append(s.Architectures, "x86") },
+		"flags":          func(s *configs.Seccomp) { s.Flags = append(s.Flags, "SECCOMP_FILTER_FLAG_LOG") },
+		"listener":       func(s *configs.Seccomp) { s.ListenerPath = "/x" },
+		"metadata":       func(s *configs.Seccomp) { s.ListenerMetadata = "m" },
+		"rule name":      func(s *configs.Seccomp) { s.Syscalls[0].Name = "readv" },
+		"rule action":    func(s *configs.Seccomp) { s.Syscalls[0].Action = configs.Log },
+		"rule errno":     func(s *configs.Seccomp) { s.Syscalls[0].ErrnoRet = &seven },
+		"rule order":     func(s *configs.Seccomp) { s.Syscalls[0], s.Syscalls[1] = s.Syscalls[1], s.Syscalls[0] },
+		"arg index":      func(s *configs.Seccomp) { s.Syscalls[4].Args[0].Index = 1 },
+		"arg value":      func(s *configs.Seccomp) { s.Syscalls[4].Args[0].Value = 2 },
+		"arg value two":  func(s *configs.Seccomp) { s.Syscalls[4].Args[0].ValueTwo = 2 },
+		"arg op":         func(s *configs.Seccomp) { s.Syscalls[4].Args[0].Op = configs.NotEqualTo },
+		"one rule more": func(s *configs.Seccomp) {
+			s.Syscalls = append(s.Syscalls, &configs.Syscall{Name: "close", Action: configs.Allow})
+		},
+	}
+	for what, edit := range edits {
+		p := testProfile()
+		edit(p)
+		if c.entryName(p) == base {
+			t.Errorf("%s: same entry name", what)
+		}
+	}
+	if (Cache{Build: "other"}).entryName(testProfile()) == base {
+		t.Error("build: same entry name")
+	}
+	if c.entryName(testProfile()) != base {
+		t.Error("the same profile got another name")
+	}
+}
