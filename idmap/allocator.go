@@ -122,10 +122,16 @@ func (a *Allocator) Allocate(id string, want *Range) (Range, error) {
 // is not an error.
 func (a *Allocator) Release(id string) error {
 	return a.update(func(st *state) error {
+		if _, ok := st.Ranges[id]; !ok {
+			return errUnchanged
+		}
 		delete(st.Ranges, id)
 		return nil
 	})
 }
+
+// errUnchanged from an update function means there is nothing to write.
+var errUnchanged = errors.New("unchanged")
 
 // Lookup returns the range id holds, if any.
 func (a *Allocator) Lookup(id string) (Range, bool, error) {
@@ -233,7 +239,9 @@ func (a *Allocator) update(fn func(*state) error) error {
 	if err != nil {
 		return err
 	}
-	if err := fn(st); err != nil {
+	if err := fn(st); errors.Is(err, errUnchanged) {
+		return nil
+	} else if err != nil {
 		return err
 	}
 	data, err := json.MarshalIndent(st, "", "\t")

@@ -56,8 +56,14 @@ func TestAllocateSequential(t *testing.T) {
 	if err != nil || r != got[1] {
 		t.Fatalf("after release: %s, %v; want the released %s", r, err, got[1])
 	}
+	before, _ := os.Stat(filepath.Join(a.Dir, StateName))
 	if err := a.Release("never-allocated"); err != nil {
 		t.Errorf("release of unknown id: %v", err)
+	}
+	// Nothing to release, nothing written (delete releases for every
+	// container, also those without a user namespace).
+	if after, _ := os.Stat(filepath.Join(a.Dir, StateName)); !os.SameFile(before, after) {
+		t.Errorf("release of unknown id rewrote the state file")
 	}
 }
 
