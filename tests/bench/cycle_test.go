@@ -101,7 +101,9 @@ func runCycles(b *testing.B, variants []runtimeUnderTest, bundleDir string) {
 		variants[i].root = tempRoot(b)
 		bundles[i] = copyBundle(b, bundleDir, variants[i].edit)
 	}
-	evictBinaries(b, variants)
+	if os.Getenv("HARDENED_BENCH_KEEP_PAGECACHE") == "" {
+		evictBinaries(b, variants)
+	}
 	samples := make([][]sample, len(variants))
 	b.ResetTimer()
 	for n := 0; n < b.N; n++ {
@@ -132,13 +134,24 @@ func runCycles(b *testing.B, variants []runtimeUnderTest, bundleDir string) {
 	fmt.Printf("%s (%s)\n%s\n", b.Name(), runtime.Version(), table.String())
 }
 
-// tempRoot is a state root under /tmp. The runtime binary must not live
-// under it: libcontainer seals /proc/self/exe with an overlay of the
+// rootsDir holds the state roots: HARDENED_BENCH_ROOTS, by default
+// /dev/shm, a tmpfs like the /run every client keeps its runtime roots on
+// (runc's /run/runc, Docker's /run/docker/runtime-runc, containerd's
+// /run/containerd/runc).
+func rootsDir() string {
+	if d := os.Getenv("HARDENED_BENCH_ROOTS"); d != "" {
+		return d
+	}
+	return "/dev/shm"
+}
+
+// tempRoot is a state root under rootsDir. The runtime binary must not
+// live under it: libcontainer seals /proc/self/exe with an overlay of the
 // binary's directory and the state directory, and when those overlap it
 // copies the whole binary into a memfd on every create instead.
 func tempRoot(tb testing.TB) string {
 	tb.Helper()
-	dir, err := os.MkdirTemp("/tmp", "hardened-bench-root-")
+	dir, err := os.MkdirTemp(rootsDir(), "hardened-bench-root-")
 	if err != nil {
 		tb.Fatal(err)
 	}
