@@ -293,13 +293,28 @@ static struct rule make_rule(int exact, uint32_t action, int syscall, unsigned i
 	return r;
 }
 
+// unrecordable reports whether a rule cannot go into the log as it is
+// (libseccomp refuses it anyway); recording of its context stops first,
+// so that nothing reaches libseccomp behind the log's back.
+static int unrecordable(scmp_filter_ctx ctx, unsigned int arg_cnt, const struct scmp_arg_cmp *args,
+			int *rc)
+{
+	if (arg_cnt <= 6 && (arg_cnt == 0 || args != NULL))
+		return 0;
+	pthread_mutex_lock(&mu);
+	*rc = stop_recording(ctx);
+	pthread_mutex_unlock(&mu);
+	return 1;
+}
+
 int seccomp_rule_add_array(scmp_filter_ctx ctx, uint32_t action, int syscall, unsigned int arg_cnt,
 			   const struct scmp_arg_cmp *arg_array)
 {
 	struct rule r;
+	int rc = 0;
 
-	if (arg_cnt > 6)
-		return REAL(seccomp_rule_add_array)(ctx, action, syscall, arg_cnt, arg_array);
+	if (unrecordable(ctx, arg_cnt, arg_array, &rc))
+		return rc ?: REAL(seccomp_rule_add_array)(ctx, action, syscall, arg_cnt, arg_array);
 	r = make_rule(0, action, syscall, arg_cnt, arg_array);
 	return rule_add(ctx, &r);
 }
@@ -308,9 +323,10 @@ int seccomp_rule_add_exact_array(scmp_filter_ctx ctx, uint32_t action, int sysca
 				 unsigned int arg_cnt, const struct scmp_arg_cmp *arg_array)
 {
 	struct rule r;
+	int rc = 0;
 
-	if (arg_cnt > 6)
-		return REAL(seccomp_rule_add_exact_array)(ctx, action, syscall, arg_cnt, arg_array);
+	if (unrecordable(ctx, arg_cnt, arg_array, &rc))
+		return rc ?: REAL(seccomp_rule_add_exact_array)(ctx, action, syscall, arg_cnt, arg_array);
 	r = make_rule(1, action, syscall, arg_cnt, arg_array);
 	return rule_add(ctx, &r);
 }
@@ -321,8 +337,11 @@ static int rule_add_va(int exact, scmp_filter_ctx ctx, uint32_t action, int sysc
 	struct scmp_arg_cmp args[6];
 	struct rule r;
 
-	if (arg_cnt > 6)
-		return -EINVAL;
+	if (arg_cnt > 6) {
+		int rc = 0;
+		unrecordable(ctx, arg_cnt, NULL, &rc);
+		return rc ?: -EINVAL;
+	}
 	for (unsigned int i = 0; i < arg_cnt; i++)
 		args[i] = va_arg(ap, struct scmp_arg_cmp);
 	r = make_rule(exact, action, syscall, arg_cnt, args);

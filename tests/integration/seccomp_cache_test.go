@@ -15,6 +15,7 @@ import (
 	"testing"
 	"unsafe"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
 	"github.com/hardened-runtime/hardened/seccompcache"
@@ -75,13 +76,46 @@ func TestSeccompCacheSameFilter(t *testing.T) {
 	}
 }
 
-// createdFilter creates a container from b with the default policy and
-// returns the seccomp filter its init has loaded (it waits for start with
-// the filter in place), then deletes the container.
-func createdFilter(t *testing.T, rt *testutil.Runtime, b *testutil.Bundle) []byte {
+// A filter whose libseccomp calls start like a cached entry's and then
+// part from them (one capability more, so Docker's profile has more
+// rules) is held back while it matches, then handed to libseccomp in
+// order: the init ends up with the filter it compiles without any cache.
+func TestSeccompCachePartialMatchCompiles(t *testing.T) {
+	rt := testutil.NewRuntime(t)
+	clearSeccompCache(t)
+	t.Cleanup(func() { clearSeccompCache(t) })
+	base := testutil.NewBundle(t, "/bin/true")
+	more := testutil.NewBundle(t, "/bin/true")
+	more.Edit(t, func(s *specs.Spec) { setAllCapSets(s.Process, append(baselineCaps(), "CAP_SYSLOG")) })
+	flag, _ := writePolicy(t, `{"allowCapabilities": ["CAP_SYSLOG"]}`)
+
+	t.Setenv("HARDENED_SECCOMP_CACHE", "off")
+	want := createdFilter(t, rt, more, flag)
+	if n := len(seccompCacheEntries(t)); n != 0 {
+		t.Fatalf("HARDENED_SECCOMP_CACHE=off: %d cache entries written", n)
+	}
+	// Cache the smaller profile only; the larger one is not added.
+	t.Setenv("HARDENED_SECCOMP_CACHE", "")
+	baseFilter := createdFilter(t, rt, base, flag)
+	if bytes.Equal(baseFilter, want) {
+		t.Fatal("the two profiles compile to the same filter: the test shows nothing")
+	}
+	if n := len(seccompCacheEntries(t)); n != 1 {
+		t.Fatalf("%d entries after the smaller profile, want 1", n)
+	}
+	t.Setenv("HARDENED_SECCOMP_CACHE", "off")
+	if got := createdFilter(t, rt, more, flag); !bytes.Equal(got, want) {
+		t.Errorf("with a cached entry sharing its first calls, the filter (%d instructions) differs from the compiled one (%d)", len(got)/8, len(want)/8)
+	}
+}
+
+// createdFilter creates a container from b (extra global flags first, e.g.
+// a policy) and returns the seccomp filter its init has loaded (it waits
+// for start with the filter in place), then deletes the container.
+func createdFilter(t *testing.T, rt *testutil.Runtime, b *testutil.Bundle, global ...string) []byte {
 	t.Helper()
 	id := rt.NewID()
-	rt.MustRun("create", "--bundle", b.Dir, id)
+	rt.MustRun(append(append([]string{}, global...), "create", "--bundle", b.Dir, id)...)
 	defer rt.MustRun("delete", "-f", id)
 	filter, err := seccompFilter(rt.MustState(id).Pid)
 	if err != nil {
