@@ -69,7 +69,7 @@ import (
 // millisecond, where starting a helper with os.StartProcess (Go does not
 // vfork for CLONE_NEWUSER, and the helper must exec) cost ~6 ms of every
 // create. The process is killed and reaped before UsernsFile returns.
-func UsernsFile(m Mapping) (_ *os.File, retErr error) {
+func UsernsFile(m Mapping) (*os.File, error) {
 	var stack unsafe.Pointer
 	pid := int(C.spawn_userns_holder(&stack))
 	if pid < 0 {

@@ -36,6 +36,14 @@ import (
 	"github.com/hardened-runtime/hardened/spec"
 )
 
+// maxEntries is how many compiled filters are kept (the init reads at
+// most as many); the oldest go first. entryMagic opens an entry file.
+// Both come from the C side, which reads the entries.
+const (
+	maxEntries = C.SECCOMPCACHE_MAX_ENTRIES
+	entryMagic = C.SECCOMPCACHE_MAGIC
+)
+
 // Ensure makes sure the cache holds the compiled filter for cfg, building
 // it in a helper process when it does not. Filters with a user
 // notification listener are not cached. An error means only that the

@@ -9,13 +9,6 @@ const Dir = "/run/hardened-seccomp"
 // helper (main dispatches it to HelperMain before the CLI).
 const HelperArg = "seccomp-cache-compile"
 
-// maxEntries is how many compiled filters are kept (the init reads at
-// most as many); the oldest go first.
-const maxEntries = 32
-
-// entryMagic opens an entry file ("HSC1"), as the recorded log does.
-const entryMagic = 0x31435348
-
 // Cache is a directory of compiled filters.
 type Cache struct {
 	// Dir is the directory; containers' inits read only the package's Dir.

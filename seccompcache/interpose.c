@@ -23,7 +23,6 @@
 
 #include "interpose.h"
 
-#define MAX_ENTRIES 32
 #define MAX_ENTRY_FILE (1 << 20)
 
 enum mode {
@@ -52,7 +51,7 @@ struct rule {
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static enum mode mode;
-static struct entry entries[MAX_ENTRIES];
+static struct entry entries[SECCOMPCACHE_MAX_ENTRIES];
 static int nentries;
 
 // The one filter context being recorded, its log so far, and in lookup
@@ -64,7 +63,7 @@ static struct buf rec_log;
 static struct rule *pending;
 static size_t npending, cap_pending;
 static int deferring;
-static unsigned char candidate[MAX_ENTRIES];
+static unsigned char candidate[SECCOMPCACHE_MAX_ENTRIES];
 
 // What capture mode saw at export.
 static struct buf captured_log, captured_bpf;
@@ -134,7 +133,7 @@ static int snapshot(scmp_filter_ctx ctx)
 		SCMP_ARCH_PARISC, SCMP_ARCH_PARISC64, SCMP_ARCH_RISCV64,
 	};
 	const struct scmp_version *v = seccomp_version();
-	int err = put32(&rec_log, 0x31435348); // "HSC1": log format
+	int err = put32(&rec_log, SECCOMPCACHE_MAGIC); // log format
 
 	err = err ?: put32(&rec_log, v->major);
 	err = err ?: put32(&rec_log, v->minor);
@@ -530,7 +529,7 @@ static void load_entry(int dfd, const char *name)
 	if (p == NULL || pread(fd, p, (size_t)st.st_size, 0) != st.st_size)
 		goto out;
 	memcpy(hdr, p, sizeof(hdr));
-	if (hdr[0] != 0x31435348 || (uint64_t)hdr[1] + hdr[2] + sizeof(hdr) != (uint64_t)st.st_size ||
+	if (hdr[0] != SECCOMPCACHE_MAGIC || (uint64_t)hdr[1] + hdr[2] + sizeof(hdr) != (uint64_t)st.st_size ||
 	    hdr[2] == 0 || hdr[2] % 8 != 0)
 		goto out;
 	entries[nentries] = (struct entry){
@@ -570,7 +569,7 @@ __attribute__((constructor(101))) static void seccompcache_load(void)
 		close(dfd);
 		return;
 	}
-	while (nentries < MAX_ENTRIES && (de = readdir(d)) != NULL) {
+	while (nentries < SECCOMPCACHE_MAX_ENTRIES && (de = readdir(d)) != NULL) {
 		size_t n = strlen(de->d_name);
 		if (n > 5 && strcmp(de->d_name + n - 5, ".bpfc") == 0)
 			load_entry(dfd, de->d_name);

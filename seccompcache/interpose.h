@@ -6,6 +6,13 @@
 // SECCOMPCACHE_DIR is where compiled filters are kept (root-only).
 #define SECCOMPCACHE_DIR "/run/hardened-seccomp"
 
+// SECCOMPCACHE_MAX_ENTRIES is how many entries the directory keeps and an
+// init reads.
+#define SECCOMPCACHE_MAX_ENTRIES 32
+
+// SECCOMPCACHE_MAGIC ("HSC1") opens an entry file and a recorded log.
+#define SECCOMPCACHE_MAGIC 0x31435348u
+
 // seccompcache_capture_begin makes the next filter built in this process
 // recorded: its calls and the program libseccomp exports for it.
 void seccompcache_capture_begin(void);
