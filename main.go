@@ -22,6 +22,8 @@ import (
 	// Maps the code segment before the runtime starts: fewer page faults
 	// at every start of the binary.
 	_ "github.com/hardened-runtime/hardened/prefault"
+	// Starts the runtime's own processes with GOMAXPROCS=1 unless set.
+	_ "github.com/hardened-runtime/hardened/oneproc"
 	// Its C side also serves containers' inits compiled seccomp filters.
 	"github.com/hardened-runtime/hardened/seccompcache"
 	"github.com/hardened-runtime/hardened/shim"
