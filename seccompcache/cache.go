@@ -189,9 +189,12 @@ func helper(args []string) error {
 	return writeEntry(path, entry)
 }
 
-// capture builds cfg's filter with libcontainer on a locked thread that
-// is never unlocked, so the loaded filter dies with it, and returns the
-// entry file's content.
+// capture builds cfg's filter with libcontainer on a locked thread and
+// returns the entry file's content. libcontainer loads the filter on that
+// thread, so the thread never runs again: it parks until the process exits.
+// Letting it exit would not do: the Go runtime blocks signals on a thread's
+// way out, and under a profile that denies rt_sigprocmask that crashed the
+// helper now and then.
 func capture(cfg *configs.Seccomp) ([]byte, error) {
 	type result struct {
 		entry []byte
@@ -200,27 +203,31 @@ func capture(cfg *configs.Seccomp) ([]byte, error) {
 	done := make(chan result, 1)
 	go func() {
 		runtime.LockOSThread()
-		C.seccompcache_capture_begin()
-		fd, err := seccomp.InitSeccomp(cfg)
-		if err != nil {
-			done <- result{err: fmt.Errorf("build filter: %w", err)}
-			return
-		}
-		if fd >= 0 {
-			unix.Close(fd)
-		}
-		var logp, bpfp *C.uchar
-		var logLen, bpfLen C.size_t
-		if C.seccompcache_capture_result(&logp, &logLen, &bpfp, &bpfLen) == 0 || bpfLen == 0 {
-			done <- result{err: errors.New("libseccomp exported no program")}
-			return
-		}
-		log := C.GoBytes(unsafe.Pointer(logp), C.int(logLen))
-		bpf := C.GoBytes(unsafe.Pointer(bpfp), C.int(bpfLen))
-		done <- result{entry: encodeEntry(log, bpf)}
+		entry, err := captureOnThisThread(cfg)
+		done <- result{entry, err}
+		select {}
 	}()
 	r := <-done
 	return r.entry, r.err
+}
+
+func captureOnThisThread(cfg *configs.Seccomp) ([]byte, error) {
+	C.seccompcache_capture_begin()
+	fd, err := seccomp.InitSeccomp(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("build filter: %w", err)
+	}
+	if fd >= 0 {
+		unix.Close(fd)
+	}
+	var logp, bpfp *C.uchar
+	var logLen, bpfLen C.size_t
+	if C.seccompcache_capture_result(&logp, &logLen, &bpfp, &bpfLen) == 0 || bpfLen == 0 {
+		return nil, errors.New("libseccomp exported no program")
+	}
+	log := C.GoBytes(unsafe.Pointer(logp), C.int(logLen))
+	bpf := C.GoBytes(unsafe.Pointer(bpfp), C.int(bpfLen))
+	return encodeEntry(log, bpf), nil
 }
 
 func encodeEntry(log, bpf []byte) []byte {
