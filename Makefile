@@ -3,13 +3,15 @@ GO        ?= go
 PREFIX    ?= /usr
 BINDIR    ?= $(PREFIX)/bin
 # urfave_cli_no_docs drops the man-page generator (and its init cost) from
-# every start of the binary, the container init included.
+# every start of the binary, the container init included. Add prefault to
+# map the code segment at each start: a few ms faster per container on a
+# VM, ~0.5 MB more resident (see prefault/doc.go).
 BUILDTAGS ?= seccomp urfave_cli_no_docs
 COMMIT    ?= $(shell git rev-parse HEAD 2>/dev/null)
 LDFLAGS   := -X main.gitCommit=$(COMMIT)
 BIN       := $(CURDIR)/hardened
 # Packages without real containers: fast, no root needed.
-UNIT_PKGS := ./hardening/... ./spec/... ./shim/... ./idmap/... ./runtimeconfig/... ./foreignabi/... ./seccompcache/... ./prefault/... ./oneproc/...
+UNIT_PKGS := ./hardening/... ./spec/... ./shim/... ./idmap/... ./runtimeconfig/... ./foreignabi/... ./seccompcache/... ./oneproc/...
 
 .PHONY: all build test unit integration e2e conformance bench bench-userns demo install uninstall clean vet fmt man deb packaging
 
@@ -28,6 +30,7 @@ vet:
 
 unit:
 	$(GO) test -tags "$(BUILDTAGS)" -count=1 $(UNIT_PKGS)
+	$(GO) test -tags "$(BUILDTAGS) prefault" -count=1 ./prefault/...
 
 integration: build
 	HARDENED_BIN=$(BIN) $(GO) test -tags "$(BUILDTAGS)" -count=1 -p 1 -timeout 20m ./tests/integration/...

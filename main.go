@@ -19,8 +19,8 @@ import (
 	// A syscall through an ABI the seccomp profile does not list gets
 	// ENOSYS instead of a SIGSYS kill (the init builds the filter).
 	_ "github.com/hardened-runtime/hardened/foreignabi"
-	// Maps the code segment before the runtime starts: fewer page faults
-	// at every start of the binary.
+	// With the prefault build tag, maps the code segment before the
+	// runtime starts: fewer page faults at every start of the binary.
 	_ "github.com/hardened-runtime/hardened/prefault"
 	// Starts the runtime's own processes with GOMAXPROCS=1 unless set.
 	_ "github.com/hardened-runtime/hardened/oneproc"

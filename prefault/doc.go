@@ -7,10 +7,15 @@
 // inits spread over a 4.4 MB text segment. Nearly every 64 KiB window of
 // it gets touched (tests/bench/README.md), one page fault each, and on a
 // virtual machine a fault is dear: mapping the segment at once saves
-// ~7-10 ms per create-start-delete cycle here (~5%). The price is the
-// ~10% of the text no command touches, ~0.6 MB more resident file pages
-// (shared, clean page cache, but counted in RSS). Build with the
-// noprefault tag to do without.
+// ~5-10 ms per create-start-delete cycle here (3-5%). The price is the
+// ~10% of the text no command touches, ~0.5 MB more resident file pages
+// (shared, clean page cache, but counted in RSS).
+//
+// Only built with the prefault tag (make build BUILDTAGS="seccomp
+// urfave_cli_no_docs prefault"). Left out by default: the runtime's
+// start-up meets its goals without it and its peak memory does not with
+// it (tests/bench/README.md). Fleets on VMs that count start-up time
+// before memory can build it in.
 //
 // Import it for its effect, in the main package.
 package prefault

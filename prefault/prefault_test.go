@@ -1,4 +1,4 @@
-//go:build linux && cgo && !noprefault
+//go:build linux && cgo && prefault
 
 package prefault
 
