@@ -1,6 +1,8 @@
 package hardening
 
 import (
+	"encoding/json"
+	"reflect"
 	"runtime"
 	"slices"
 	"testing"
@@ -215,5 +217,110 @@ func TestSeccompNativeABIOnly(t *testing.T) {
 	}
 	if got := s.Linux.Seccomp.Architectures; len(got) < 1 || got[0] != native || (runtime.GOARCH == "amd64" && len(got) != 3) {
 		t.Errorf("allow32bit, docker profile: architectures %v, want %s first and, on amd64, x86 and x32", got, native)
+	}
+}
+
+// sameSeccomp decides whether EnforceSeccomp records a change; it must say
+// what comparing the JSON written to config.json would say.
+func TestSameSeccompAgreesWithJSON(t *testing.T) {
+	zero, one := uint(0), uint(1)
+	base := func() *specs.LinuxSeccomp {
+		return &specs.LinuxSeccomp{
+			DefaultAction:   specs.ActErrno,
+			DefaultErrnoRet: &one,
+			Architectures:   []specs.Arch{specs.ArchX86_64},
+			Syscalls: []specs.LinuxSyscall{
+				{Names: []string{"read", "write"}, Action: specs.ActAllow},
+				{Names: []string{"socket"}, Action: specs.ActAllow, Args: []specs.LinuxSeccompArg{{Index: 0, Value: 1, Op: specs.OpEqualTo}}},
+				{Names: []string{"kexec_load"}, Action: specs.ActErrno, ErrnoRet: &one},
+			},
+		}
+	}
+	tests := []struct {
+		name   string
+		change func(*specs.LinuxSeccomp)
+	}{
+		{"same", func(*specs.LinuxSeccomp) {}},
+		{"default action", func(s *specs.LinuxSeccomp) { s.DefaultAction = specs.ActKillProcess }},
+		{"default errno nil", func(s *specs.LinuxSeccomp) { s.DefaultErrnoRet = nil }},
+		{"default errno 0", func(s *specs.LinuxSeccomp) { s.DefaultErrnoRet = &zero }},
+		{"default errno equal, other pointer", func(s *specs.LinuxSeccomp) { v := uint(1); s.DefaultErrnoRet = &v }},
+		{"architectures empty", func(s *specs.LinuxSeccomp) { s.Architectures = []specs.Arch{} }},
+		{"architectures nil", func(s *specs.LinuxSeccomp) { s.Architectures = nil }},
+		{"architectures added", func(s *specs.LinuxSeccomp) { s.Architectures = append(s.Architectures, specs.ArchX86) }},
+		{"flags empty", func(s *specs.LinuxSeccomp) { s.Flags = []specs.LinuxSeccompFlag{} }},
+		{"flag", func(s *specs.LinuxSeccomp) { s.Flags = []specs.LinuxSeccompFlag{specs.LinuxSeccompFlagLog} }},
+		{"listener path", func(s *specs.LinuxSeccomp) { s.ListenerPath = "/run/agent.sock" }},
+		{"listener metadata", func(s *specs.LinuxSeccomp) { s.ListenerMetadata = "x" }},
+		{"syscalls nil", func(s *specs.LinuxSeccomp) { s.Syscalls = nil }},
+		{"syscalls empty", func(s *specs.LinuxSeccomp) { s.Syscalls = []specs.LinuxSyscall{} }},
+		{"rule dropped", func(s *specs.LinuxSeccomp) { s.Syscalls = s.Syscalls[:2] }},
+		{"names nil", func(s *specs.LinuxSeccomp) { s.Syscalls[0].Names = nil }},
+		{"names reordered", func(s *specs.LinuxSeccomp) { s.Syscalls[0].Names = []string{"write", "read"} }},
+		{"rule action", func(s *specs.LinuxSeccomp) { s.Syscalls[0].Action = specs.ActLog }},
+		{"rule errno nil", func(s *specs.LinuxSeccomp) { s.Syscalls[2].ErrnoRet = nil }},
+		{"rule errno 0 where nil", func(s *specs.LinuxSeccomp) { s.Syscalls[0].ErrnoRet = &zero }},
+		{"args empty", func(s *specs.LinuxSeccomp) { s.Syscalls[0].Args = []specs.LinuxSeccompArg{} }},
+		{"arg value", func(s *specs.LinuxSeccomp) { s.Syscalls[1].Args[0].Value = 2 }},
+		{"arg valueTwo", func(s *specs.LinuxSeccomp) { s.Syscalls[1].Args[0].ValueTwo = 2 }},
+		{"arg op", func(s *specs.LinuxSeccomp) { s.Syscalls[1].Args[0].Op = specs.OpNotEqual }},
+		{"arg index", func(s *specs.LinuxSeccomp) { s.Syscalls[1].Args[0].Index = 1 }},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			a, b := base(), base()
+			tc.change(b)
+			checkSameSeccomp(t, a, b)
+			checkSameSeccomp(t, b, a)
+		})
+	}
+	checkSameSeccomp(t, nil, nil)
+	checkSameSeccomp(t, nil, base())
+	checkSameSeccomp(t, base(), nil)
+}
+
+// A field added to the runtime-spec's seccomp types must be compared too.
+func TestSameSeccompComparesEveryField(t *testing.T) {
+	for typ, want := range map[reflect.Type][]string{
+		reflect.TypeFor[specs.LinuxSeccomp](): {"DefaultAction", "DefaultErrnoRet", "Architectures", "Flags", "ListenerPath", "ListenerMetadata", "Syscalls"},
+		reflect.TypeFor[specs.LinuxSyscall](): {"Names", "Action", "ErrnoRet", "Args"},
+	} {
+		var got []string
+		for i := range typ.NumField() {
+			got = append(got, typ.Field(i).Name)
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("%v has fields %v; sameSeccomp compares %v", typ, got, want)
+		}
+	}
+}
+
+// Any two profiles that decode from JSON: sameSeccomp agrees with their
+// JSON encodings.
+func FuzzSameSeccomp(f *testing.F) {
+	f.Add([]byte(`{"defaultAction":"SCMP_ACT_ERRNO","defaultErrnoRet":1,"architectures":["SCMP_ARCH_X86_64"]}`), []byte(`{"defaultAction":"SCMP_ACT_ERRNO","architectures":[]}`))
+	f.Add([]byte(`{"syscalls":[{"names":["a","b"],"action":"SCMP_ACT_ALLOW","args":[{"index":0,"value":1,"op":"SCMP_CMP_EQ"}]}]}`), []byte(`{"syscalls":[{"names":["a","b"],"action":"SCMP_ACT_ALLOW","args":[{"index":0,"value":1,"valueTwo":0,"op":"SCMP_CMP_EQ"}]}]}`))
+	f.Add([]byte(`{"syscalls":[{"names":["a"],"action":"SCMP_ACT_ERRNO","errnoRet":0}]}`), []byte(`{"syscalls":[{"names":["a"],"action":"SCMP_ACT_ERRNO"}]}`))
+	f.Fuzz(func(t *testing.T, x, y []byte) {
+		var a, b specs.LinuxSeccomp
+		if json.Unmarshal(x, &a) != nil || json.Unmarshal(y, &b) != nil {
+			return
+		}
+		checkSameSeccomp(t, &a, &b)
+	})
+}
+
+func checkSameSeccomp(t *testing.T, a, b *specs.LinuxSeccomp) {
+	t.Helper()
+	ja, err := json.Marshal(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jb, err := json.Marshal(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := sameSeccomp(a, b), string(ja) == string(jb); got != want {
+		t.Errorf("sameSeccomp = %v, JSON equal = %v:\n%s\n%s", got, want, ja, jb)
 	}
 }
