@@ -91,6 +91,9 @@ func BenchmarkCycle(b *testing.B) {
 	}
 }
 
+// memoryRuns is how many traced creates per variant give the memory split.
+const memoryRuns = 5
+
 // runCycles runs b.N rounds of every variant, each round in one order, and
 // reports the figures.
 func runCycles(b *testing.B, variants []runtimeUnderTest, bundleDir string) {
@@ -116,15 +119,26 @@ func runCycles(b *testing.B, variants []runtimeUnderTest, bundleDir string) {
 		}
 	}
 	b.StopTimer()
+	// Memory at exit, after the timed rounds: tracing slows a command.
+	atExit := make([]memoryAtExit, len(variants))
+	for i, rt := range variants {
+		m, err := measureCreates(rt, bundles[i], fmt.Sprintf("mem-%d", i), memoryRuns)
+		if err != nil {
+			b.Fatalf("%s: %v", rt.name, err)
+		}
+		atExit[i] = m
+	}
 	var table strings.Builder
-	fmt.Fprintf(&table, "%d interleaved runs each; medians\n%-18s %9s %7s %10s %7s %12s\n", b.N, "variant", "cycle ms", "/runc", "create ms", "/runc", "create maxRSS")
+	fmt.Fprintf(&table, "%d interleaved runs each; medians (memory at exit: %d creates, traced)\n%-18s %9s %7s %10s %7s %12s %12s %12s\n",
+		b.N, memoryRuns, "variant", "cycle ms", "/runc", "create ms", "/runc", "create maxRSS", "at exit anon", "file")
 	base, baseCreate := medianOf(samples[0], cycleOf), medianOf(samples[0], createOf)
 	for i, rt := range variants {
 		c, cr := medianOf(samples[i], cycleOf), medianOf(samples[i], createOf)
 		rss := medianRSS(samples[i])
-		fmt.Fprintf(&table, "%-18s %9.1f %7.2f %10.1f %7.2f %9d KiB\n", rt.name, ms(c), float64(c)/float64(base), ms(cr), float64(cr)/float64(baseCreate), rss)
+		fmt.Fprintf(&table, "%-18s %9.1f %7.2f %10.1f %7.2f %9d KiB %8d KiB %8d KiB\n", rt.name, ms(c), float64(c)/float64(base), ms(cr), float64(cr)/float64(baseCreate), rss, atExit[i].anon, atExit[i].file)
 		b.ReportMetric(ms(c), rt.name+"-ms")
 		b.ReportMetric(float64(rss), rt.name+"-maxrss-KiB")
+		b.ReportMetric(float64(atExit[i].anon), rt.name+"-anon-KiB")
 		if i > 0 {
 			b.ReportMetric(float64(c)/float64(base), rt.name+"/runc")
 		}
