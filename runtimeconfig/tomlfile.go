@@ -337,8 +337,13 @@ func (r *tomlReader) readString() error {
 				}
 				r.pos += 2 + n
 			case multi && (next == ' ' || next == '\t' || next == '\n' || next == '\r'):
-				// Line-ending backslash: trims the whitespace that follows.
+				// Line-ending backslash: trims the whitespace that follows,
+				// which must reach the end of the line.
 				r.pos++
+				r.skipSpaces()
+				if !r.skipNewline() {
+					return r.errorf("a backslash in a string must be an escape or end the line")
+				}
 				for r.pos < len(r.data) {
 					if r.skipNewline() {
 						continue
@@ -540,12 +545,14 @@ func decodeTOMLString(raw string) (string, error) {
 			}
 			b.WriteRune(rune(code))
 			i += n
-		default:
+		case ' ', '\t', '\r', '\n':
 			// Line-ending backslash: drop the whitespace and line endings.
 			for i < len(body) && strings.IndexByte(" \t\r\n", body[i]) >= 0 {
 				i++
 			}
 			i--
+		default:
+			return "", fmt.Errorf("invalid escape \\%c", e)
 		}
 	}
 	return b.String(), nil
@@ -604,14 +611,15 @@ func newTOMLDefinitions() *tomlDefinitions {
 func (d *tomlDefinitions) root() string { return "" }
 
 // child is the internal path of key under parent: parts separated by a
-// byte no decoded key part can make ambiguous, plus the element number
-// for arrays of tables.
+// byte no quoted key part contains.
 func (d *tomlDefinitions) child(parent, key string) string {
-	p := parent + "\x00" + strconv.Quote(key)
-	if n, ok := d.arrays[p]; ok {
-		p += "\x00#" + strconv.Itoa(n)
-	}
-	return p
+	return parent + "\x00" + strconv.Quote(key)
+}
+
+// element is the internal path of the last element of the array of
+// tables at path: its tables and keys are its own.
+func (d *tomlDefinitions) element(path string) string {
+	return path + "\x00#" + strconv.Itoa(d.arrays[path])
 }
 
 func (d *tomlDefinitions) header(t *tomlTable) (string, error) {
@@ -626,14 +634,16 @@ func (d *tomlDefinitions) header(t *tomlTable) (string, error) {
 			return "", fmt.Errorf("%s is already defined as a value", name)
 		case !last && kind == undefined:
 			d.kinds[p] = implicitTable
+		case !last && kind == arrayOfTables:
+			p = d.element(p)
 		case !last:
 		case t.array && kind == undefined:
 			d.kinds[p] = arrayOfTables
 			d.arrays[p] = 1
-			p += "\x00#1"
+			p = d.element(p)
 		case t.array && kind == arrayOfTables:
 			d.arrays[p]++
-			p += "\x00#" + strconv.Itoa(d.arrays[p])
+			p = d.element(p)
 		case t.array:
 			return "", fmt.Errorf("%s is already defined as a table", name)
 		case kind == undefined || kind == implicitTable:
