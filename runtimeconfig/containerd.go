@@ -70,9 +70,6 @@ func InstallContainerd(config []byte, rt Runtime) (ContainerdEdit, error) {
 	if err := checkTablePath(ed.file, options); err != nil {
 		return ContainerdEdit{}, err
 	}
-	if err := checkTablePath(ed.file, ctrd); err != nil {
-		return ContainerdEdit{}, err
-	}
 	systemd := ""
 	if kv := ed.file.keyValue(joinPath(ctrd, []string{"runtimes", "runc", "options", "SystemdCgroup"})); kv != nil {
 		systemd = kv.rawValue(ed.file.data)

@@ -387,102 +387,107 @@ func TestContainerdKeepsLayout(t *testing.T) {
 	}
 }
 
+const cri = `plugins."io.containerd.grpc.v1.cri"`
+
+// containerdHostileInputs are files an editor that is not a full TOML
+// reader could get wrong; the fuzz test starts from them too.
+var containerdHostileInputs = []struct {
+	name string
+	in   string
+	rt   Runtime
+	// err is what the error must mention; "" for success.
+	err string
+	// exact: uninstall after install gives back the input byte for byte.
+	exact bool
+	// contains are texts the installed file must have.
+	contains []string
+}{
+	{
+		name: "strings with comment, bracket, quote and equals characters",
+		in: "version = 2\n# [" + cri + ".containerd.runtimes.hardened]\nnote = \"a # not a comment [plugins] = x \\\" ]\"\nlit = 'C:\\path # [x]'\n" +
+			"ml = \"\"\"\n[" + cri + ".containerd]\ndefault_runtime_name = \"runc\" # \\\"\"\"\n\"\"\"\nmll = '''\n[grpc] '''\n" +
+			"quoted = \"\"\"a\"\"\"\"\"\n[" + cri + ".containerd]\n  default_runtime_name = \"runc\"\n",
+		rt:    hardened,
+		exact: true,
+	},
+	{
+		name: "multi-line arrays with comments and strings",
+		in: "version = 2\n[" + cri + ".containerd.runtimes.runc]\n  runtime_type = \"io.containerd.runc.v2\"\n  pod_annotations = [\n    \"a]#\", # comment ]\n    [ 'x', \"y\" ],\n  ]\n" +
+			"  [" + cri + ".containerd.runtimes.runc.options]\n    SystemdCgroup = false\n",
+		rt:       hardened,
+		exact:    true,
+		contains: []string{"SystemdCgroup = false\n"},
+	},
+	{
+		name:     "CRLF line endings",
+		in:       strings.ReplaceAll(containerdV3, "\n", "\r\n"),
+		rt:       Runtime{Name: "hardened", Path: "/usr/bin/hardened", Default: true},
+		contains: []string{"default_runtime_name = \"hardened\"\r\n", "BinaryName = \"/usr/bin/hardened\"\r\n"},
+	},
+	{
+		name:     "no trailing newline",
+		in:       "version = 2\n[" + cri + ".containerd]\n  snapshotter = \"overlayfs\" # last",
+		rt:       Runtime{Name: "hardened", Path: "/usr/bin/hardened", Default: true},
+		contains: []string{"snapshotter = \"overlayfs\" # last\n  default_runtime_name = \"hardened\"\n"},
+	},
+	{
+		name:     "comments only",
+		in:       "# nothing yet\n",
+		rt:       hardened,
+		contains: []string{"# nothing yet\nversion = 2\n"},
+	},
+	{
+		name: "tables in unusual order",
+		in: "version = 2\n[" + cri + ".containerd.runtimes.hardened.options]\n  BinaryName = \"/old/hardened\"\n[" + cri + ".containerd.runtimes.runc.options]\n  SystemdCgroup = true\n" +
+			"[" + cri + ".containerd]\n  snapshotter = \"overlayfs\"\n",
+		rt:       hardened,
+		contains: []string{"options]\n  BinaryName = \"/usr/bin/hardened\"\n  SystemdCgroup = true\n["},
+	},
+	{
+		name: "existing entry with extra keys",
+		in: "version = 2\n[" + cri + ".containerd.runtimes.hardened]\n  runtime_type = 'io.containerd.runc.v1'\n  pod_annotations = [\"*\"]\n  privileged_without_host_devices = true\n" +
+			"  [" + cri + ".containerd.runtimes.hardened.options]\n    BinaryName = \"/usr/local/bin/hardened\"\n    Root = \"/run/hardened\"\n",
+		rt:       hardened,
+		contains: []string{"  runtime_type = \"io.containerd.runc.v2\"\n  pod_annotations = [\"*\"]\n  privileged_without_host_devices = true\n", "    BinaryName = \"/usr/bin/hardened\"\n    Root = \"/run/hardened\"\n"},
+	},
+	{
+		name:     "spaces around dots, literal key parts, a name that needs quotes",
+		in:       "version = 2\n[ plugins . 'io.containerd.grpc.v1.cri' . \"containerd\" ]\n\tsnapshotter = \"overlayfs\"\n",
+		rt:       Runtime{Name: "my.runtime", Path: "/opt/my runtime", Default: true},
+		contains: []string{"\tsnapshotter = \"overlayfs\"\n\tdefault_runtime_name = \"my.runtime\"\n", "[" + cri + ".containerd.runtimes.\"my.runtime\"]\n"},
+	},
+	{
+		name:     "runc options as an inline table",
+		in:       "version = 2\n[" + cri + ".containerd.runtimes.runc]\n  options = { SystemdCgroup = true, BinaryName = \"runc\" }\n",
+		rt:       hardened,
+		exact:    true,
+		contains: []string{"SystemdCgroup = true\n"},
+	},
+	{
+		name:  "arrays of tables elsewhere",
+		in:    "version = 2\n[[proxy_plugins.a]]\n  x = 1\n  [proxy_plugins.a.b]\n    y = 1\n[[proxy_plugins.a]]\n  [proxy_plugins.a.b]\n    y = 2\n",
+		rt:    hardened,
+		exact: true,
+	},
+	{name: "dotted key on the path", in: "version = 2\n[" + cri + "]\n  containerd.runtimes.runc.runtime_type = \"x\"\n", rt: hardened, err: "line 3: " + cri + ".containerd is defined with a dotted key"},
+	{name: "dotted key from the root", in: "version = 2\nplugins.\"io.containerd.grpc.v1.cri\".containerd.snapshotter = \"x\"\n", rt: hardened, err: "line 2: plugins is defined with a dotted key"},
+	{name: "inline runtimes", in: "version = 2\n[" + cri + ".containerd]\n  runtimes = { runc = { runtime_type = \"x\" } }\n", rt: hardened, err: "runtimes is defined with a dotted key or an inline table"},
+	{name: "inline entry", in: "version = 2\n[" + cri + ".containerd.runtimes]\n  hardened = { runtime_type = \"x\" }\n", rt: hardened, err: "runtimes.hardened is defined with"},
+	{name: "inline options", in: "version = 2\n[" + cri + ".containerd.runtimes.hardened]\n  options = {}\n", rt: hardened, err: "hardened.options is defined with"},
+	{name: "array of tables on the path", in: "version = 2\n[[" + cri + ".containerd.runtimes]]\n", rt: hardened, err: "runtimes must be a table"},
+	{name: "key defined twice", in: "version = 2\na = 1\na = 2\n", rt: hardened, err: "line 3: key a is defined twice"},
+	{name: "unterminated string", in: "version = 2\na = \"x\n", rt: hardened, err: "line 2: unterminated string"},
+	{name: "unterminated multi-line string", in: "version = 2\na = '''x\n\n", rt: hardened, err: "line 2: unterminated string"},
+	{name: "unterminated array", in: "version = 2\na = [1,\n2\n", rt: hardened, err: "line 2: unterminated array"},
+	{name: "bad header", in: "version = 2\n[a.]\n", rt: hardened, err: "line 2: expected a key"},
+	{name: "table after a value", in: "version = 2\na = 1\n[a.b]\n", rt: hardened, err: "line 3: a is already defined as a value"},
+	{name: "garbage after a value", in: "version = 2 3\n", rt: hardened, err: "line 1: unexpected"},
+	{name: "a key that is a dotted table", in: "version = 2\n[" + cri + ".containerd.runtimes.hardened]\n  runtime_type.x = 1\n", rt: hardened, err: "line 3: " + cri + ".containerd.runtimes.hardened.runtime_type is a table"},
+}
+
 func TestContainerdHostileInputs(t *testing.T) {
 	t.Parallel()
-	const cri = `plugins."io.containerd.grpc.v1.cri"`
-	tests := []struct {
-		name string
-		in   string
-		rt   Runtime
-		// err is what the error must mention; "" for success.
-		err string
-		// exact: uninstall after install gives back the input byte for byte.
-		exact bool
-		// contains are texts the installed file must have.
-		contains []string
-	}{
-		{
-			name: "strings with comment, bracket, quote and equals characters",
-			in: "version = 2\n# [" + cri + ".containerd.runtimes.hardened]\nnote = \"a # not a comment [plugins] = x \\\" ]\"\nlit = 'C:\\path # [x]'\n" +
-				"ml = \"\"\"\n[" + cri + ".containerd]\ndefault_runtime_name = \"runc\" # \\\"\"\"\n\"\"\"\nmll = '''\n[grpc] '''\n" +
-				"quoted = \"\"\"a\"\"\"\"\"\n[" + cri + ".containerd]\n  default_runtime_name = \"runc\"\n",
-			rt:    hardened,
-			exact: true,
-		},
-		{
-			name: "multi-line arrays with comments and strings",
-			in: "version = 2\n[" + cri + ".containerd.runtimes.runc]\n  runtime_type = \"io.containerd.runc.v2\"\n  pod_annotations = [\n    \"a]#\", # comment ]\n    [ 'x', \"y\" ],\n  ]\n" +
-				"  [" + cri + ".containerd.runtimes.runc.options]\n    SystemdCgroup = false\n",
-			rt:       hardened,
-			exact:    true,
-			contains: []string{"SystemdCgroup = false\n"},
-		},
-		{
-			name:     "CRLF line endings",
-			in:       strings.ReplaceAll(containerdV3, "\n", "\r\n"),
-			rt:       Runtime{Name: "hardened", Path: "/usr/bin/hardened", Default: true},
-			contains: []string{"default_runtime_name = \"hardened\"\r\n", "BinaryName = \"/usr/bin/hardened\"\r\n"},
-		},
-		{
-			name:     "no trailing newline",
-			in:       "version = 2\n[" + cri + ".containerd]\n  snapshotter = \"overlayfs\" # last",
-			rt:       Runtime{Name: "hardened", Path: "/usr/bin/hardened", Default: true},
-			contains: []string{"snapshotter = \"overlayfs\" # last\n  default_runtime_name = \"hardened\"\n"},
-		},
-		{
-			name:     "comments only",
-			in:       "# nothing yet\n",
-			rt:       hardened,
-			contains: []string{"# nothing yet\nversion = 2\n"},
-		},
-		{
-			name: "tables in unusual order",
-			in: "version = 2\n[" + cri + ".containerd.runtimes.hardened.options]\n  BinaryName = \"/old/hardened\"\n[" + cri + ".containerd.runtimes.runc.options]\n  SystemdCgroup = true\n" +
-				"[" + cri + ".containerd]\n  snapshotter = \"overlayfs\"\n",
-			rt:       hardened,
-			contains: []string{"options]\n  BinaryName = \"/usr/bin/hardened\"\n  SystemdCgroup = true\n["},
-		},
-		{
-			name: "existing entry with extra keys",
-			in: "version = 2\n[" + cri + ".containerd.runtimes.hardened]\n  runtime_type = 'io.containerd.runc.v1'\n  pod_annotations = [\"*\"]\n  privileged_without_host_devices = true\n" +
-				"  [" + cri + ".containerd.runtimes.hardened.options]\n    BinaryName = \"/usr/local/bin/hardened\"\n    Root = \"/run/hardened\"\n",
-			rt:       hardened,
-			contains: []string{"  runtime_type = \"io.containerd.runc.v2\"\n  pod_annotations = [\"*\"]\n  privileged_without_host_devices = true\n", "    BinaryName = \"/usr/bin/hardened\"\n    Root = \"/run/hardened\"\n"},
-		},
-		{
-			name:     "spaces around dots, literal key parts, a name that needs quotes",
-			in:       "version = 2\n[ plugins . 'io.containerd.grpc.v1.cri' . \"containerd\" ]\n\tsnapshotter = \"overlayfs\"\n",
-			rt:       Runtime{Name: "my.runtime", Path: "/opt/my runtime", Default: true},
-			contains: []string{"\tsnapshotter = \"overlayfs\"\n\tdefault_runtime_name = \"my.runtime\"\n", "[" + cri + ".containerd.runtimes.\"my.runtime\"]\n"},
-		},
-		{
-			name:     "runc options as an inline table",
-			in:       "version = 2\n[" + cri + ".containerd.runtimes.runc]\n  options = { SystemdCgroup = true, BinaryName = \"runc\" }\n",
-			rt:       hardened,
-			exact:    true,
-			contains: []string{"SystemdCgroup = true\n"},
-		},
-		{
-			name:  "arrays of tables elsewhere",
-			in:    "version = 2\n[[proxy_plugins.a]]\n  x = 1\n  [proxy_plugins.a.b]\n    y = 1\n[[proxy_plugins.a]]\n  [proxy_plugins.a.b]\n    y = 2\n",
-			rt:    hardened,
-			exact: true,
-		},
-		{name: "dotted key on the path", in: "version = 2\n[" + cri + "]\n  containerd.runtimes.runc.runtime_type = \"x\"\n", rt: hardened, err: "line 3: " + cri + ".containerd is defined with a dotted key"},
-		{name: "dotted key from the root", in: "version = 2\nplugins.\"io.containerd.grpc.v1.cri\".containerd.snapshotter = \"x\"\n", rt: hardened, err: "line 2: plugins is defined with a dotted key"},
-		{name: "inline runtimes", in: "version = 2\n[" + cri + ".containerd]\n  runtimes = { runc = { runtime_type = \"x\" } }\n", rt: hardened, err: "runtimes is defined with a dotted key or an inline table"},
-		{name: "inline entry", in: "version = 2\n[" + cri + ".containerd.runtimes]\n  hardened = { runtime_type = \"x\" }\n", rt: hardened, err: "runtimes.hardened is defined with"},
-		{name: "inline options", in: "version = 2\n[" + cri + ".containerd.runtimes.hardened]\n  options = {}\n", rt: hardened, err: "hardened.options is defined with"},
-		{name: "array of tables on the path", in: "version = 2\n[[" + cri + ".containerd.runtimes]]\n", rt: hardened, err: "runtimes must be a table"},
-		{name: "key defined twice", in: "version = 2\na = 1\na = 2\n", rt: hardened, err: "line 3: key a is defined twice"},
-		{name: "unterminated string", in: "version = 2\na = \"x\n", rt: hardened, err: "line 2: unterminated string"},
-		{name: "unterminated multi-line string", in: "version = 2\na = '''x\n\n", rt: hardened, err: "line 2: unterminated string"},
-		{name: "unterminated array", in: "version = 2\na = [1,\n2\n", rt: hardened, err: "line 2: unterminated array"},
-		{name: "bad header", in: "version = 2\n[a.]\n", rt: hardened, err: "line 2: expected a key"},
-		{name: "table after a value", in: "version = 2\na = 1\n[a.b]\n", rt: hardened, err: "line 3: a is already defined as a value"},
-		{name: "garbage after a value", in: "version = 2 3\n", rt: hardened, err: "line 1: unexpected"},
-	}
-	for _, tc := range tests {
+	for _, tc := range containerdHostileInputs {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			if tc.err != "" {
@@ -530,6 +535,9 @@ func FuzzInstallContainerd(f *testing.F) {
 	for _, s := range containerdSeeds {
 		f.Add([]byte(s), false)
 		f.Add([]byte(s), true)
+	}
+	for _, tc := range containerdHostileInputs {
+		f.Add([]byte(tc.in), tc.rt.Default)
 	}
 	f.Fuzz(func(t *testing.T, config []byte, dflt bool) {
 		checkContainerdEdits(t, config, Runtime{Name: "hardened", Path: "/usr/bin/hardened", Default: dflt})

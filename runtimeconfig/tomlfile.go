@@ -84,7 +84,7 @@ func readTOML(data []byte) (*tomlFile, error) {
 	current := &tomlTable{}
 	f.tables = append(f.tables, current)
 	defs := newTOMLDefinitions()
-	base := defs.root()
+	base := ""
 	for {
 		r.skipBlankLines()
 		if r.pos >= len(data) {
@@ -172,10 +172,6 @@ func (r *tomlReader) skipBlankLines() {
 		}
 	}
 }
-
-// skipInsideArray is skipBlankLines inside an array, where line endings
-// and comments may come between values.
-func (r *tomlReader) skipInsideArray() { r.skipBlankLines() }
 
 // endStatement consumes what may follow a statement on its line: spaces,
 // a comment and the line ending (or EOF).
@@ -328,7 +324,7 @@ func (r *tomlReader) readString() error {
 			case strings.IndexByte(`btnfr"\e`, next) >= 0:
 				r.pos += 2
 			case next == 'u' || next == 'U' || next == 'x':
-				n := map[byte]int{'u': 4, 'U': 8, 'x': 2}[next]
+				n := escapeDigits(next)
 				if r.pos+2+n > len(r.data) {
 					return r.errorf("unterminated string")
 				}
@@ -388,7 +384,8 @@ func (r *tomlReader) readArray() error {
 	startLine := r.line
 	r.pos++
 	for {
-		r.skipInsideArray()
+		// Line endings and comments may come between values.
+		r.skipBlankLines()
 		if r.pos >= len(r.data) {
 			return &tomlSyntaxError{startLine, "unterminated array"}
 		}
@@ -399,7 +396,7 @@ func (r *tomlReader) readArray() error {
 		if _, err := r.readValue(); err != nil {
 			return err
 		}
-		r.skipInsideArray()
+		r.skipBlankLines()
 		if r.pos >= len(r.data) {
 			return &tomlSyntaxError{startLine, "unterminated array"}
 		}
@@ -433,7 +430,7 @@ func (r *tomlReader) readInlineTable() ([]*tomlKeyValue, error) {
 		if err != nil {
 			return nil, err
 		}
-		if err := defs.keyValue(defs.root(), kv.key); err != nil {
+		if err := defs.keyValue("", kv.key); err != nil {
 			return nil, r.errorf("%s", err)
 		}
 		kv.end = r.pos
@@ -535,7 +532,7 @@ func decodeTOMLString(raw string) (string, error) {
 		case '"', '\\':
 			b.WriteByte(e)
 		case 'u', 'U', 'x':
-			n := map[byte]int{'u': 4, 'U': 8, 'x': 2}[e]
+			n := escapeDigits(e)
 			if i+1+n > len(body) {
 				return "", errors.New("short escape")
 			}
@@ -556,6 +553,17 @@ func decodeTOMLString(raw string) (string, error) {
 		}
 	}
 	return b.String(), nil
+}
+
+// escapeDigits is the number of hex digits after \u, \U or \x.
+func escapeDigits(escape byte) int {
+	switch escape {
+	case 'u':
+		return 4
+	case 'U':
+		return 8
+	}
+	return 2
 }
 
 // tomlString renders s as a TOML basic string.
@@ -608,8 +616,6 @@ func newTOMLDefinitions() *tomlDefinitions {
 	return &tomlDefinitions{kinds: map[string]tomlDefinition{}, arrays: map[string]int{}}
 }
 
-func (d *tomlDefinitions) root() string { return "" }
-
 // child is the internal path of key under parent: parts separated by a
 // byte no quoted key part contains.
 func (d *tomlDefinitions) child(parent, key string) string {
@@ -623,7 +629,7 @@ func (d *tomlDefinitions) element(path string) string {
 }
 
 func (d *tomlDefinitions) header(t *tomlTable) (string, error) {
-	p := d.root()
+	p := ""
 	for i, part := range t.path {
 		p = d.child(p, part)
 		last := i == len(t.path)-1
@@ -828,6 +834,9 @@ func (e *tomlEditor) setKey(path []string, key, value string, unchanged func(raw
 		return true, e.appendTable(path, tomlKey([]string{key})+" = "+value)
 	}
 	for _, kv := range t.keyValues {
+		if len(kv.key) > 1 && kv.key[0] == key {
+			return false, fmt.Errorf("line %d: %s is a table defined with a dotted key, not a value: %w", kv.line, tomlKey(joinPath(path, kv.key[:1])), errors.ErrUnsupported)
+		}
 		if equalPath(kv.key, []string{key}) {
 			if unchanged(kv.rawValue(f.data)) {
 				return false, nil
