@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // RuncV2 is the shim containerd starts for a runc-compatible runtime; its
@@ -52,6 +53,9 @@ type ContainerdEdit struct {
 func InstallContainerd(config []byte, rt Runtime) (ContainerdEdit, error) {
 	if rt.Name == "" || rt.Path == "" {
 		return ContainerdEdit{}, errors.New("runtime name and path must be set")
+	}
+	if !utf8.ValidString(rt.Name) || !utf8.ValidString(rt.Path) {
+		return ContainerdEdit{}, errors.New("runtime name and path must be UTF-8 (TOML strings are)")
 	}
 	ed, version, err := readContainerd(config)
 	if err != nil {
@@ -107,8 +111,8 @@ func InstallContainerd(config []byte, rt Runtime) (ContainerdEdit, error) {
 		}
 		settings = append(settings, dflt)
 	}
-	// The edits were checked one by one; read the result again and check
-	// that it says what was meant, so a bug gives an error, not a file.
+	// ed.file was read from the final text: check that it says what was
+	// meant, so that a bug in the editor gives an error, not a wrong file.
 	for _, s := range settings {
 		path := joinPath(s.table, []string{s.key})
 		if kv := ed.file.keyValue(path); kv == nil || !s.isSet(kv.rawValue(ed.file.data)) {

@@ -543,3 +543,30 @@ func FuzzInstallContainerd(f *testing.F) {
 		checkContainerdEdits(t, config, Runtime{Name: "hardened", Path: "/usr/bin/hardened", Default: dflt})
 	})
 }
+
+func TestTOMLString(t *testing.T) {
+	t.Parallel()
+	for _, s := range []string{"", "/usr/bin/hardened", `a "quoted" \ path`, "tab\tnew\nline\r\x00\x1b\x7f", "ünïcode ☃ \U0001F600", "# [x] = '''"} {
+		raw := tomlString(s)
+		var got struct{ V string }
+		if err := toml.Unmarshal([]byte("V = "+raw), &got); err != nil || got.V != s {
+			t.Errorf("go-toml reads %s as %q (%v), want %q", raw, got.V, err, s)
+		}
+		if decoded, err := decodeTOMLString(raw); err != nil || decoded != s {
+			t.Errorf("decodeTOMLString(%s) = %q, %v", raw, decoded, err)
+		}
+	}
+	for raw, want := range map[string]string{
+		`'C:\x'`:                       `C:\x`,
+		"'''\nline\n'''":               "line\n",
+		"\"\"\"\r\na \\\r\n   b\"\"\"": "a b",
+		`"\u00e9\U0001F600"`:           "é\U0001F600",
+	} {
+		if got, err := decodeTOMLString(raw); err != nil || got != want {
+			t.Errorf("decodeTOMLString(%s) = %q, %v; want %q", raw, got, err, want)
+		}
+	}
+	if _, err := InstallContainerd(nil, Runtime{Name: "hardened", Path: "/bin/\xff"}); err == nil {
+		t.Error("a path that is not UTF-8 was accepted")
+	}
+}
