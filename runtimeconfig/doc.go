@@ -12,8 +12,15 @@
 //   - daemon.json: every key other than the runtime's entry (and
 //     "default-runtime" when it names the runtime) keeps its raw JSON value
 //     and the order of the keys; only whitespace may change.
-//   - config.toml: every key and value keeps its meaning (TOML types
-//     included), but comments and the layout are lost, because the file is
-//     decoded and encoded again with a TOML library. Replace keeps a backup
-//     of the previous file for that reason.
+//   - config.toml: every byte the edit does not need to change (comments,
+//     order of tables and keys, indentation, line endings). A small
+//     line-oriented TOML reader (tomlfile.go) finds where each statement
+//     is; a value is replaced where it is, a new key goes after its
+//     table's last key and a new table at the end of the file. A file the
+//     reader cannot edit safely (the runtime's tables defined with dotted
+//     keys or inline tables, keys or tables defined twice, syntax errors)
+//     is refused, not guessed at. The result is read again and checked
+//     before it is returned.
+//
+// Replace keeps a backup of the previous file either way.
 package runtimeconfig

@@ -184,7 +184,8 @@ func containerdEngineCommand(install bool) *cli.Command {
 plugin's runtimes, in the table the file's "version" calls for (1: plugins.cri,
 2: plugins."io.containerd.grpc.v1.cri", 3: plugins."io.containerd.cri.v1.runtime").
 containerd reads its configuration only at start: restart it afterwards.
-Comments in config.toml are not kept (a backup of the file is).`,
+The file is edited in place: comments and layout are kept (and a backup of the
+previous file is written beside it).`,
 		Flags: engineFlags(install, defaultContainerdConfig),
 		Action: func(c *cli.Context) error {
 			o, err := readEngineOptions(c, install)
@@ -240,7 +241,7 @@ func configureDocker(ctx context.Context, h engineHost, o dockerOptions) error {
 		return fmt.Errorf("%s: %s: %w; the file was left unchanged", op, f.Path, err)
 	}
 	if o.dryRun {
-		return printDryRun(h, f, edit, "")
+		return printDryRun(h, f, edit)
 	}
 	if err := applyEdit(h, f, edit); err != nil {
 		return fmt.Errorf("%s: %w", op, err)
@@ -311,15 +312,8 @@ func configureContainerd(h engineHost, o engineOptions) error {
 	if err != nil {
 		return fmt.Errorf("%s: %s: %w; the file was left unchanged", op, f.Path, err)
 	}
-	var warning string
-	if edit.DroppedComments > 0 {
-		warning = fmt.Sprintf("%d comment line(s) of %s are not kept (the TOML is decoded and encoded again); the original is backed up beside it", edit.DroppedComments, f.Path)
-	}
 	if o.dryRun {
-		return printDryRun(h, f, edit.Edit, warning)
-	}
-	if warning != "" {
-		fmt.Fprintln(h.stderr, "note:", warning)
+		return printDryRun(h, f, edit.Edit)
 	}
 	if err := applyEdit(h, f, edit.Edit); err != nil {
 		return fmt.Errorf("%s: %w", op, err)
@@ -355,7 +349,7 @@ func applyEdit(h engineHost, f *runtimeconfig.File, edit runtimeconfig.Edit) err
 
 // printDryRun shows what would change on stderr and the new content on
 // stdout, so that `... --dry-run > new.json` captures only the file.
-func printDryRun(h engineHost, f *runtimeconfig.File, edit runtimeconfig.Edit, warning string) error {
+func printDryRun(h engineHost, f *runtimeconfig.File, edit runtimeconfig.Edit) error {
 	if !edit.Changed {
 		fmt.Fprintf(h.stderr, "dry run: %s: nothing to change\n", f.Path)
 		return nil
@@ -363,9 +357,6 @@ func printDryRun(h engineHost, f *runtimeconfig.File, edit runtimeconfig.Edit, w
 	fmt.Fprintf(h.stderr, "dry run: would write %s:\n", f.Path)
 	for _, n := range edit.Notes {
 		fmt.Fprintf(h.stderr, "  %s\n", n)
-	}
-	if warning != "" {
-		fmt.Fprintf(h.stderr, "  note: %s\n", warning)
 	}
 	_, err := h.stdout.Write(edit.Data)
 	return err
