@@ -19,6 +19,7 @@ import (
 	// A syscall through an ABI the seccomp profile does not list gets
 	// ENOSYS instead of a SIGSYS kill (the init builds the filter).
 	_ "github.com/hardened-runtime/hardened/foreignabi"
+	"github.com/hardened-runtime/hardened/growstack"
 	// With the prefault build tag, maps the code segment before the
 	// runtime starts: fewer page faults at every start of the binary.
 	_ "github.com/hardened-runtime/hardened/prefault"
@@ -30,6 +31,9 @@ import (
 )
 
 func init() {
+	// Before anything calls deep: the stack's growth would otherwise walk
+	// deep frames and fault in much of the pclntab.
+	growstack.Grow()
 	// libcontainer re-executes this binary as "<argv0> init" to become the
 	// container's init. That path must never reach the CLI.
 	if len(os.Args) > 1 && os.Args[1] == "init" {
