@@ -46,7 +46,8 @@ conformance: build
 packaging: build
 	HARDENED_BIN=$(BIN) $(GO) test -tags "$(BUILDTAGS)" -count=1 -p 1 -timeout 20m ./tests/packaging/...
 
-# bench: start-up cost against Debian's runc, BENCH_RUNS interleaved
+# bench: start-up cost against runc (the libcontainer we embed, built by
+# hack/bench.sh; HARDENED_BENCH_RUNC for another), BENCH_RUNS interleaved
 # rounds (hack/bench.sh, tests/bench/README.md); bench-userns: create with
 # user namespaces on small and 100k-file rootfs.
 BENCH_RUNS ?= 100

@@ -1,11 +1,17 @@
 #!/bin/sh
-# hack/bench.sh [RUNS]: start-up cost of hardened against Debian's runc
-# (#6). Runs tests/bench BenchmarkCycle: create-start-wait-delete of a
-# busybox `true` container, interleaved, RUNS rounds (default 100) of runc
-# plain, runc with Docker's default seccomp profile, hardened mode off and
-# hardened's default policy, on a busybox rootfs and on one with 100,000
-# more files; prints medians, ratios to runc and the create command's
-# peak memory. Needs root, runc and GNU time (apt-get install runc time).
+# hack/bench.sh [RUNS]: start-up cost of hardened against runc (#6). Runs
+# tests/bench BenchmarkCycle: create-start-wait-delete of a busybox `true`
+# container, interleaved, RUNS rounds (default 100) of runc plain, runc
+# with Docker's default seccomp profile, hardened mode off and hardened's
+# default policy, on a busybox rootfs and on one with 100,000 more files;
+# prints medians, ratios to runc and the create command's memory. Needs
+# root and GNU time (apt-get install time).
+#
+# The runc is the one whose libcontainer hardened embeds (go.mod's
+# version), built from the module cache with the same Go into
+# ~/.cache/hardened-bench on first use: the same code without hardening.
+# HARDENED_BENCH_RUNC=/usr/sbin/runc compares with Debian's runc instead
+# (an older libcontainer built with an older Go).
 #
 # HARDENED_BIN (default ./hardened, from `make build`) must not live under
 # HARDENED_BENCH_ROOTS (default /dev/shm, a tmpfs like /run in production),
@@ -20,5 +26,23 @@ case "$bin" in
 "$roots"/*) echo "bench.sh: $bin is under $roots, where the state roots are; build it elsewhere" >&2; exit 1 ;;
 esac
 cd "$top"
+if [ -z "${HARDENED_BENCH_RUNC:-}" ]; then
+	version=$(go list -m -f '{{.Version}}' github.com/opencontainers/runc)
+	HARDENED_BENCH_RUNC=${XDG_CACHE_HOME:-$HOME/.cache}/hardened-bench/runc-$version
+	if [ ! -x "$HARDENED_BENCH_RUNC" ]; then
+		src=$(go list -m -f '{{.Dir}}' github.com/opencontainers/runc)
+		work=$(mktemp -d)
+		trap 'rm -rf "$work"' EXIT
+		cp -r "$src"/. "$work"
+		chmod -R u+w "$work"
+		mkdir -p "$(dirname "$HARDENED_BENCH_RUNC")"
+		echo "bench.sh: building runc $version from $src" >&2
+		(cd "$work" && GOFLAGS=-mod=mod go build -trimpath -tags seccomp -o "$HARDENED_BENCH_RUNC" .) || {
+			echo "bench.sh: could not build runc $version; set HARDENED_BENCH_RUNC (e.g. /usr/sbin/runc)" >&2
+			exit 1
+		}
+	fi
+	export HARDENED_BENCH_RUNC
+fi
 HARDENED_BIN=$bin exec go test -tags "seccomp urfave_cli_no_docs" -count=1 -run '^$' \
 	-bench "${BENCH:-BenchmarkCycle}" -benchtime "${runs}x" -timeout 60m ./tests/bench/

@@ -43,20 +43,22 @@ type sample struct {
 }
 
 // BenchmarkCycle times create, start, wait for exit and delete of a
-// busybox `true` container: Debian's runc without seccomp ("runc") and with
+// busybox `true` container: runc without seccomp ("runc") and with
 // Docker's default seccomp profile in config.json ("runc-docker"), hardened
 // with mode off and with the default policy; on a busybox rootfs and on one
 // with 100,000 more files. The variants run interleaved on the same rootfs
 // so that drift on the machine hits all alike. It reports the median cycle
 // and create times in ms, each variant's ratio to runc, and the median
-// peak memory of create. HARDENED_BENCH_RUNC names another runc binary.
+// peak memory of create. HARDENED_BENCH_RUNC names the runc binary
+// (hack/bench.sh builds the one hardened embeds); without it, the runc in
+// PATH.
 func BenchmarkCycle(b *testing.B) {
 	testutil.RequireRoot(b)
 	runc := os.Getenv("HARDENED_BENCH_RUNC")
 	if runc == "" {
 		var err error
 		if runc, err = exec.LookPath("runc"); err != nil {
-			b.Skip("Debian's runc is not installed: apt-get install runc")
+			b.Skip("no runc: set HARDENED_BENCH_RUNC or apt-get install runc")
 		}
 	}
 	if _, err := os.Stat("/usr/bin/time"); err != nil {
@@ -145,7 +147,17 @@ func runCycles(b *testing.B, variants []runtimeUnderTest, bundleDir string) {
 	}
 	// The table goes to stdout: the testing package cuts a benchmark's
 	// log after a few lines.
-	fmt.Printf("%s (%s)\n%s\n", b.Name(), runtime.Version(), table.String())
+	fmt.Printf("%s (%s; runc: %s)\n%s\n", b.Name(), runtime.Version(), runcVersion(variants[0].bin), table.String())
+}
+
+// runcVersion is the first line of runc --version.
+func runcVersion(bin string) string {
+	out, err := exec.Command(bin, "--version").Output()
+	if err != nil {
+		return bin
+	}
+	first, _, _ := strings.Cut(string(out), "\n")
+	return bin + ", " + first
 }
 
 // rootsDir holds the state roots: HARDENED_BENCH_ROOTS, by default
