@@ -47,6 +47,11 @@ static int scan(long *sp, struct initial_stack *in)
 	return 1;
 }
 
+// oneproc_max_copy bounds the copy made on the stack: no runtime command
+// has thousands of arguments or variables, and a larger vector is left as
+// the kernel built it.
+#define oneproc_max_copy (64 << 10)
+
 // oneproc_stack_size returns the bytes of the vector with GOMAXPROCS=1
 // added, or 0 to keep the kernel's. It runs before libc is initialized:
 // no libc calls.
@@ -55,7 +60,8 @@ size_t oneproc_stack_size(long *sp)
 	struct initial_stack in;
 	if (!scan(sp, &in))
 		return 0;
-	return (1 + (size_t)in.argc + 1 + in.nenv + 2) * sizeof(long) + in.naux * sizeof(Elf64_auxv_t);
+	size_t size = (1 + (size_t)in.argc + 1 + in.nenv + 2) * sizeof(long) + in.naux * sizeof(Elf64_auxv_t);
+	return size <= oneproc_max_copy ? size : 0;
 }
 
 // oneproc_stack_fill writes that vector at dst: argc, argv, NULL, the
