@@ -81,6 +81,24 @@ func (c Cache) Ensure(cfg *configs.Seccomp) error {
 	return nil
 }
 
+// Program returns the BPF program the cache holds for cfg, compiling it
+// first when it holds none.
+func (c Cache) Program(cfg *configs.Seccomp) ([]byte, error) {
+	if err := c.Ensure(cfg); err != nil {
+		return nil, err
+	}
+	path := filepath.Join(c.Dir, c.entryName(cfg))
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("seccomp cache: %w", err)
+	}
+	_, bpf, err := decodeEntry(raw)
+	if err != nil {
+		return nil, fmt.Errorf("seccomp cache: %s: %w", path, err)
+	}
+	return bpf, nil
+}
+
 // entryName names cfg's entry: a hash of the build, the libseccomp
 // version and every field of cfg, written out by hand (encoding/json cost
 // ~0.6 ms of every create). Two profiles can only share a name if they
@@ -243,6 +261,19 @@ func encodeEntry(log, bpf []byte) []byte {
 	binary.NativeEndian.PutUint32(out[4:], uint32(len(log)))
 	binary.NativeEndian.PutUint32(out[8:], uint32(len(bpf)))
 	return append(append(out, log...), bpf...)
+}
+
+// decodeEntry splits an entry file into the log of libseccomp calls and the
+// program.
+func decodeEntry(raw []byte) (log, bpf []byte, err error) {
+	if len(raw) < 12 {
+		return nil, nil, errors.New("entry too short")
+	}
+	magic, logLen, bpfLen := binary.NativeEndian.Uint32(raw), binary.NativeEndian.Uint32(raw[4:]), binary.NativeEndian.Uint32(raw[8:])
+	if magic != entryMagic || 12+uint64(logLen)+uint64(bpfLen) != uint64(len(raw)) || bpfLen == 0 || bpfLen%8 != 0 {
+		return nil, nil, fmt.Errorf("bad entry: magic %#x, log %d, program %d bytes, file %d", magic, logLen, bpfLen, len(raw))
+	}
+	return raw[12 : 12+logLen], raw[12+logLen:], nil
 }
 
 // writeEntry stores an entry, making room first: at most maxEntries stay.

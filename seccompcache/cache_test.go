@@ -3,7 +3,7 @@
 package seccompcache
 
 import (
-	"encoding/binary"
+	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -69,13 +69,16 @@ func TestEnsureCompilesEachProfileOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	magic, logLen, bpfLen := binary.NativeEndian.Uint32(raw), binary.NativeEndian.Uint32(raw[4:]), binary.NativeEndian.Uint32(raw[8:])
-	if magic != entryMagic || int(12+logLen+bpfLen) != len(raw) || bpfLen == 0 || bpfLen%8 != 0 {
-		t.Fatalf("entry: magic %#x, log %d, program %d bytes, file %d", magic, logLen, bpfLen, len(raw))
+	log, bpf, err := decodeEntry(raw)
+	if err != nil {
+		t.Fatal(err)
 	}
 	// The log names the rules: five of them, one with an argument.
-	if logLen < 5*16+24 {
-		t.Errorf("log of %d bytes is too short for five rules", logLen)
+	if len(log) < 5*16+24 {
+		t.Errorf("log of %d bytes is too short for five rules", len(log))
+	}
+	if prog, err := c.Program(testProfile()); err != nil || !bytes.Equal(prog, bpf) {
+		t.Errorf("Program: %d bytes, %v; want the entry's %d", len(prog), err, len(bpf))
 	}
 	for _, p := range []string{c.Dir, files[0]} {
 		if st, err := os.Stat(p); err != nil || st.Mode().Perm()&0o077 != 0 {

@@ -216,6 +216,7 @@ func libcontainerConfig(c *cli.Context, opts launchOptions, bundle *spec.Bundle,
 		return nil, err
 	}
 	keepOlderConfigsWorking(opts.id, cfg)
+	pruneSeccomp(cfg.Seccomp)
 	// specconv labels the bundle with the working directory; it is the bundle.
 	for i, l := range cfg.Labels {
 		if strings.HasPrefix(l, "bundle=") {
