@@ -109,8 +109,8 @@ func runABI(t *testing.T, rt *testutil.Runtime, b *testutil.Bundle, global ...st
 
 func TestNativeABIOnly(t *testing.T) {
 	rt := testutil.NewRuntime(t)
-	off, _ := writePolicy(t, `{"mode": "off"}`)
-	allow, _ := writePolicy(t, `{"allow32bit": true}`)
+	off, _ := testutil.WritePolicy(t, `{"mode": "off"}`)
+	allow, _ := testutil.WritePolicy(t, `{"allow32bit": true}`)
 
 	t.Run("int80", func(t *testing.T) {
 		// Without seccomp the kernel must run the 32-bit syscall;

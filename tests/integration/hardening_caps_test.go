@@ -58,7 +58,7 @@ func TestHardeningCapabilities(t *testing.T) {
 			if tc.tweak != nil {
 				b.Edit(t, tc.tweak)
 			}
-			st := procStatus(t, runIn(t, rt, b))
+			st := procStatus(t, rt.RunIn(t, b))
 			checkCapSets(t, "init", st, tc.want...)
 		})
 	}
@@ -68,11 +68,11 @@ func TestHardeningCapabilities(t *testing.T) {
 // NET_BIND_SERVICE only.
 func TestHardeningCapabilitiesRestricted(t *testing.T) {
 	rt := testutil.NewRuntime(t)
-	_, path := writePolicy(t, `{"level": "restricted"}`)
+	_, path := testutil.WritePolicy(t, `{"level": "restricted"}`)
 	t.Setenv("HARDENED_POLICY", path)
 	b := testutil.NewBundle(t, "cat", "/proc/self/status")
 	b.Edit(t, func(s *specs.Spec) { setAllCapSets(s.Process, append(dockerDefaultCaps(), "CAP_SYS_ADMIN")) })
-	st := procStatus(t, runIn(t, rt, b))
+	st := procStatus(t, rt.RunIn(t, b))
 	checkCapSets(t, "restricted init", st, "CAP_NET_BIND_SERVICE")
 	if got := readSpec(t, b.ConfigPath()).Process.Capabilities.Bounding; len(got) != 1 || got[0] != "CAP_NET_BIND_SERVICE" {
 		t.Errorf("config.json bounding = %v, want [CAP_NET_BIND_SERVICE]", got)
@@ -88,7 +88,7 @@ func TestHardeningNoNewPrivsAndSeccompMode(t *testing.T) {
 		s.Process.NoNewPrivileges = false
 		s.Linux.Seccomp = nil
 	})
-	st := procStatus(t, runIn(t, rt, b))
+	st := procStatus(t, rt.RunIn(t, b))
 	if st["NoNewPrivs"] != "1" {
 		t.Errorf("NoNewPrivs = %q, want 1 (config asked for false)", st["NoNewPrivs"])
 	}
@@ -145,7 +145,7 @@ func TestHardeningExecClamp(t *testing.T) {
 // grants NET_RAW to the matching container only, for init and exec alike.
 func TestHardeningException(t *testing.T) {
 	rt := testutil.NewRuntime(t)
-	flag, _ := writePolicy(t, `{"exceptions": [{"match": {"io.kubernetes.pod.namespace": "kube-system"}, "allow": {"allowCapabilities": ["NET_RAW"]}}]}`)
+	flag, _ := testutil.WritePolicy(t, `{"exceptions": [{"match": {"io.kubernetes.pod.namespace": "kube-system"}, "allow": {"allowCapabilities": ["NET_RAW"]}}]}`)
 	withRaw := append(baselineCaps(), "CAP_NET_RAW")
 	for _, tc := range []struct {
 		name        string

@@ -69,7 +69,7 @@ func TestHardeningReadonlyRootfsAndWritablePaths(t *testing.T) {
 		s.Root.Readonly = false // the policy makes it read-only
 		s.Process.Args = []string{"sh", "-c", script}
 	})
-	sections := splitSections(runIn(t, rt, b))
+	sections := splitSections(rt.RunIn(t, b))
 	if len(sections) != 2 {
 		t.Fatalf("output %q: want probe results, ---, mountinfo", sections)
 	}
@@ -138,7 +138,7 @@ func TestHardeningWritablePathsCallerMounts(t *testing.T) {
 			specs.Mount{Destination: "/var/lib/data", Type: "bind", Source: volume, Options: []string{"rbind", "rw"}},
 		)
 	})
-	sections := splitSections(runIn(t, rt, b))
+	sections := splitSections(rt.RunIn(t, b))
 	if len(sections) != 2 {
 		t.Fatalf("output %q: want probe results, ---, mountinfo", sections)
 	}
@@ -194,7 +194,7 @@ func TestHardeningMaskedAndReadonlyPaths(t *testing.T) {
 		s.Linux.MaskedPaths = nil
 		s.Linux.ReadonlyPaths = nil
 	})
-	sections := splitSections(runIn(t, rt, b))
+	sections := splitSections(rt.RunIn(t, b))
 	if len(sections) != 2 {
 		t.Fatalf("output %q: want probe results, ---, listing", sections)
 	}

@@ -74,7 +74,7 @@ func checkConfigUntouched(t *testing.T, b *testutil.Bundle, want []byte) {
 
 func TestHardeningAuditMode(t *testing.T) {
 	rt := testutil.NewRuntime(t)
-	flag, _ := writePolicy(t, `{"mode": "audit"}`)
+	flag, _ := testutil.WritePolicy(t, `{"mode": "audit"}`)
 	b := testutil.NewBundle(t)
 	statusAndRootWrite(t, b)
 	// Something enforce would refuse: a device node of no real device.
@@ -110,7 +110,7 @@ func TestHardeningAuditMode(t *testing.T) {
 
 func TestHardeningOffMode(t *testing.T) {
 	rt := testutil.NewRuntime(t)
-	flag, _ := writePolicy(t, `{"mode": "off"}`)
+	flag, _ := testutil.WritePolicy(t, `{"mode": "off"}`)
 	b := testutil.NewBundle(t)
 	statusAndRootWrite(t, b)
 	caller, err := os.ReadFile(b.ConfigPath())
@@ -118,7 +118,7 @@ func TestHardeningOffMode(t *testing.T) {
 		t.Fatal(err)
 	}
 	id := rt.NewID()
-	out := runIn(t, rt, b, flag)
+	out := rt.RunIn(t, b, flag)
 	checkPlainProcess(t, out)
 	checkConfigUntouched(t, b, caller)
 	if lines := hardenedLogLines(t, rt, id); len(lines) != 0 {
@@ -193,7 +193,7 @@ func TestHardeningConfigOrigAndIdempotence(t *testing.T) {
 // Docker's capabilities, an exception's annotation.
 func TestHardeningTwiceChangesNothing(t *testing.T) {
 	rt := testutil.NewRuntime(t)
-	flag, _ := writePolicy(t, `{"exceptions": [{"match": {"io.kubernetes.pod.namespace": "kube-system"}, "allow": {"allowCapabilities": ["NET_RAW"]}}]}`)
+	flag, _ := testutil.WritePolicy(t, `{"exceptions": [{"match": {"io.kubernetes.pod.namespace": "kube-system"}, "allow": {"allowCapabilities": ["NET_RAW"]}}]}`)
 	for _, tc := range []struct {
 		name  string
 		tweak func(t *testing.T, s *specs.Spec)
@@ -316,7 +316,7 @@ func TestHardeningExplain(t *testing.T) {
 			t.Errorf("explain json of a refused bundle lists no changes; it should also show what would change")
 		}
 		// Under an audit policy the same bundle would run.
-		flag, _ := writePolicy(t, `{"mode": "audit"}`)
+		flag, _ := testutil.WritePolicy(t, `{"mode": "audit"}`)
 		if r := explainJSON(t, rt, 0, flag, "explain", "--format", "json", b.Dir); r.Mode != "audit" || len(r.Refusals) != 2 {
 			t.Errorf("explain under audit: mode %q, %d refusals; want audit and 2", r.Mode, len(r.Refusals))
 		}
@@ -339,7 +339,7 @@ func TestHardeningPolicyCommand(t *testing.T) {
 	}
 
 	// A file with one key: the rest keep their defaults.
-	flag, _ := writePolicy(t, `{"mode": "off"}`)
+	flag, _ := testutil.WritePolicy(t, `{"mode": "off"}`)
 	var off map[string]any
 	if err := json.Unmarshal([]byte(rt.MustRun(flag, "policy")), &off); err != nil {
 		t.Fatal(err)
@@ -370,7 +370,7 @@ func TestHardeningBadPolicy(t *testing.T) {
 				path = filepath.Join(t.TempDir(), "missing.json")
 				flag = "--policy=" + path
 			} else {
-				flag, path = writePolicy(t, tc.policy)
+				flag, path = testutil.WritePolicy(t, tc.policy)
 			}
 			want := append([]string{"policy " + path, "invalid policy"}, tc.want...)
 			out, errOut, code := rt.Run(flag, "policy")
@@ -383,10 +383,10 @@ func TestHardeningBadPolicy(t *testing.T) {
 				}
 			}
 			b := testutil.NewBundle(t, "true")
-			expectRefused(t, rt, b, []string{flag}, want...)
+			rt.ExpectRefused(t, b, []string{flag}, want...)
 			// The same through HARDENED_POLICY.
 			t.Setenv("HARDENED_POLICY", path)
-			expectRefused(t, rt, b, nil, want...)
+			rt.ExpectRefused(t, b, nil, want...)
 		})
 	}
 }

@@ -155,7 +155,7 @@ func TestHardeningRefusals(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			b := testutil.NewBundle(t, "true")
 			b.Edit(t, func(s *specs.Spec) { tc.tweak(t, s) })
-			msg := expectRefused(t, rt, b, nil,
+			msg := rt.ExpectRefused(t, b, nil,
 				"hardened create failed: container ",
 				`refused by policy "baseline": `,
 				tc.want,
@@ -181,7 +181,7 @@ func TestHardeningRefusedHookDoesNotRun(t *testing.T) {
 	b.Edit(t, func(s *specs.Spec) {
 		s.Hooks = &specs.Hooks{CreateRuntime: []specs.Hook{{Path: hook}}, Poststop: []specs.Hook{{Path: hook}}}
 	})
-	expectRefused(t, rt, b, nil, "createRuntime hook "+hook+" runs on the host as root (rule hooks", "poststop hook "+hook)
+	rt.ExpectRefused(t, b, nil, "createRuntime hook "+hook+" runs on the host as root (rule hooks", "poststop hook "+hook)
 	if _, err := os.Stat(mark); !os.IsNotExist(err) {
 		t.Errorf("the refused hook ran (stat %s: %v)", mark, err)
 	}
@@ -200,7 +200,7 @@ func TestHardeningRefusalsAllAtOnce(t *testing.T) {
 			tc.tweak(t, s)
 		}
 	})
-	msg := expectRefused(t, rt, b, nil, `refused by policy "baseline": `)
+	msg := rt.ExpectRefused(t, b, nil, `refused by policy "baseline": `)
 	for _, tc := range cases {
 		if tc.name != "join-pid1-network-namespace" && !strings.Contains(msg, tc.want) {
 			t.Errorf("message lacks the %s refusal %q:\n%s", tc.name, tc.want, msg)
@@ -229,7 +229,7 @@ func TestHardeningRefusalPrivileged(t *testing.T) {
 		}
 		s.Linux.Resources.Devices = []specs.LinuxDeviceCgroup{{Allow: true, Access: "rwm"}}
 	})
-	msg := expectRefused(t, rt, b, nil,
+	msg := rt.ExpectRefused(t, b, nil,
 		`read-write sysfs at /sys (rule host-mounts, allow with "allowHostMounts": ["/sys"])`,
 		`read-write cgroup filesystem at /sys/fs/cgroup (rule host-mounts, allow with "allowHostMounts": ["/sys/fs/cgroup"])`,
 		`device cgroup allows a *:* rwm (rule host-devices`,
@@ -264,7 +264,7 @@ func TestHardeningRefusalHintsAreValidPolicy(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			b := testutil.NewBundle(t, "true")
 			b.Edit(t, func(s *specs.Spec) { tc.tweak(t, s) })
-			msg := expectRefused(t, rt, b, nil, tc.want)
+			msg := rt.ExpectRefused(t, b, nil, tc.want)
 			m := allowHint.FindStringSubmatch(msg)
 			if m == nil {
 				t.Fatalf("no `allow with \"key\": [...]` in %s", msg)
@@ -273,7 +273,7 @@ func TestHardeningRefusalHintsAreValidPolicy(t *testing.T) {
 			if !json.Valid([]byte(policy)) {
 				t.Fatalf("the hint %s is not JSON", m[1])
 			}
-			flag, path := writePolicy(t, policy)
+			flag, path := testutil.WritePolicy(t, policy)
 			if out, errOut, code := rt.Run(flag, "policy"); code != 0 {
 				t.Errorf("BUG: the refusal says to allow with %s, but a policy file with exactly that is rejected, so the user is told a fix that cannot be applied: exit %d: %s%s", m[1], code, strings.TrimSpace(errOut), out)
 				return

@@ -47,10 +47,10 @@ func TestHardeningSeccompDenyList(t *testing.T) {
 	// Without the policy (mode off, no profile in config.json) the kernel
 	// answers: the probe's arguments are not what makes EPERM.
 	t.Run("off-baseline", func(t *testing.T) {
-		flag, _ := writePolicy(t, `{"mode": "off"}`)
+		flag, _ := testutil.WritePolicy(t, `{"mode": "off"}`)
 		b := testutil.NewBundle(t, probeArgs()...)
 		installProbe(t, b)
-		res := probeResults(t, runIn(t, rt, b, flag))
+		res := probeResults(t, rt.RunIn(t, b, flag))
 		t.Logf("kernel answers without seccomp: %v", res)
 		for _, name := range kernelNotEPERM {
 			if r := res[name]; r == "" || r == "EPERM" {
@@ -62,7 +62,7 @@ func TestHardeningSeccompDenyList(t *testing.T) {
 	t.Run("default-policy", func(t *testing.T) {
 		b := testutil.NewBundle(t, probeArgs()...)
 		installProbe(t, b)
-		res := probeResults(t, runIn(t, rt, b))
+		res := probeResults(t, rt.RunIn(t, b))
 		if res["getpid"] != "OK" || res["getppid"] != "OK" {
 			t.Errorf("ordinary syscalls: getpid %q getppid %q, want OK", res["getpid"], res["getppid"])
 		}
@@ -85,7 +85,7 @@ func TestHardeningSeccompDenyList(t *testing.T) {
 		b := testutil.NewBundle(t, probeArgs()...)
 		installProbe(t, b)
 		b.Edit(t, func(s *specs.Spec) { s.Linux.Seccomp = callerProfileAllowingKeyctl(t, s.Process.Capabilities) })
-		res := probeResults(t, runIn(t, rt, b))
+		res := probeResults(t, rt.RunIn(t, b))
 		if res["getppid"] != "EACCES" {
 			t.Errorf("getppid = %q, want EACCES from the caller's profile (was it replaced?)", res["getppid"])
 		}
@@ -113,7 +113,7 @@ func TestHardeningSeccompDenyList(t *testing.T) {
 		b.Edit(t, func(s *specs.Spec) {
 			s.Linux.Seccomp = &specs.LinuxSeccomp{DefaultAction: specs.ActAllow}
 		})
-		res := probeResults(t, runIn(t, rt, b))
+		res := probeResults(t, rt.RunIn(t, b))
 		for _, name := range []string{"keyctl", "bpf", "mount", "unshare", "clone_newns"} {
 			if res[name] != "EPERM" {
 				t.Errorf("%s = %q under a caller's allow-all profile, want EPERM", name, res[name])

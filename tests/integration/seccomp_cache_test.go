@@ -87,7 +87,7 @@ func TestSeccompCachePartialMatchCompiles(t *testing.T) {
 	base := testutil.NewBundle(t, "/bin/true")
 	more := testutil.NewBundle(t, "/bin/true")
 	more.Edit(t, func(s *specs.Spec) { setAllCapSets(s.Process, append(baselineCaps(), "CAP_SYSLOG")) })
-	flag, _ := writePolicy(t, `{"allowCapabilities": ["CAP_SYSLOG"]}`)
+	flag, _ := testutil.WritePolicy(t, `{"allowCapabilities": ["CAP_SYSLOG"]}`)
 
 	t.Setenv("HARDENED_SECCOMP_CACHE", "off")
 	want := createdFilter(t, rt, more, flag)

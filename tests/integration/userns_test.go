@@ -85,7 +85,7 @@ func TestUsernsMapsRootToPool(t *testing.T) {
 	checkUsernsClean(t, rt)
 	pol := usernsPolicy(t, "")
 	b := testutil.NewBundle(t, "sh", "-c", "cat /proc/self/uid_map /proc/self/gid_map; echo ---; ls -ln /; echo ---; id -u; touch /tmp/by-root && ls -ln /tmp/by-root")
-	out := runIn(t, rt, b, pol)
+	out := rt.RunIn(t, b, pol)
 	parts := strings.Split(out, "---\n")
 	if len(parts) != 3 {
 		t.Fatalf("output: %q", out)
@@ -124,7 +124,7 @@ func TestUsernsMapsRootToPool(t *testing.T) {
 		t.Errorf("rewritten config.json: root %q, uid mappings %v", s.Root.Path, s.Linux.UIDMappings)
 	}
 	// The bundle runs again from its rewritten config.json.
-	runIn(t, rt, b, pol)
+	rt.RunIn(t, b, pol)
 }
 
 func TestUsernsParallelDisjoint(t *testing.T) {
@@ -198,7 +198,7 @@ func TestUsernsRangeBackAfterKill(t *testing.T) {
 	}
 	// The range comes back: the next container gets the lowest free one.
 	b2 := testutil.NewBundle(t, "cat", "/proc/self/uid_map")
-	out := runIn(t, rt, b2, pol)
+	out := rt.RunIn(t, b2, pol)
 	if f := strings.Fields(out); len(f) != 3 || f[1] != strconv.FormatUint(uint64(first.Start), 10) {
 		t.Errorf("after delete, uid_map %q, want host %d again", out, first.Start)
 	}
