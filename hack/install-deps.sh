@@ -10,6 +10,6 @@ apt_get update -q
 apt_get install -y -q --no-install-recommends \
 	build-essential pkg-config libseccomp-dev \
 	busybox-static debootstrap \
-	runc containerd docker.io iptables \
+	runc containerd docker.io iptables containernetworking-plugins \
 	procps psmisc bsdutils perl git ca-certificates iproute2 \
 	lintian binutils time
