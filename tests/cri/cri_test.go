@@ -340,19 +340,27 @@ func testRestricted(t *testing.T, e criEnv) {
 	}
 }
 
-// expectRefused checks a RunPodSandbox refused by the runtime: the error
-// crictl (and the kubelet, as an event) shows holds each of want.
-func expectRefused(t *testing.T, e criEnv, pod testutil.CRIPod, want ...string) {
+// expectRefused checks that the runtime refuses the pod: its sandbox
+// (RunPodSandbox) or, if the sandbox runs, the container ctr in it
+// (CreateContainer/StartContainer; containerd 1.6 does not make a
+// privileged pod's sandbox privileged). The error crictl shows, which the
+// kubelet reports as an event, holds each of want.
+func expectRefused(t *testing.T, e criEnv, pod testutil.CRIPod, ctr testutil.CRIContainer, want ...string) {
 	t.Helper()
-	id, err := e.c.RunPod(e.variant.handler, pod)
+	step := "RunPodSandbox"
+	podID, err := e.c.RunPod(e.variant.handler, pod)
 	if err == nil {
-		e.c.RemovePod(t, id)
-		t.Fatalf("pod %s ran, want it refused", pod.Metadata.Name)
+		step = "CreateContainer+StartContainer"
+		_, err = e.c.RunContainer(podID, ctr, pod)
+		e.c.RemovePod(t, podID)
+		if err == nil {
+			t.Fatalf("pod %s and its container ran, want them refused", pod.Metadata.Name)
+		}
 	}
-	t.Logf("refusal as the kubelet sees it: %v", err)
+	t.Logf("%s refused as the kubelet sees it: %v", step, err)
 	for _, w := range want {
 		if !strings.Contains(err.Error(), w) {
-			t.Errorf("RunPodSandbox error lacks %q", w)
+			t.Errorf("%s error lacks %q", step, w)
 		}
 	}
 	e.c.CheckGone(t)
@@ -363,13 +371,13 @@ func expectRefused(t *testing.T, e criEnv, pod testutil.CRIPod, want ...string) 
 func testPrivileged(t *testing.T, e criEnv) {
 	pod := e.c.NewPod("privileged")
 	pod.Linux.SecurityContext = &testutil.CRIPodSecurity{Privileged: true}
+	ctr := sleeper("app")
+	ctr.Linux.SecurityContext = &testutil.CRIContainerSecurity{Privileged: true}
 	if e.variant.hardened() {
-		expectRefused(t, e, pod, "refused", "privileged")
+		expectRefused(t, e, pod, ctr, "refused", "privileged")
 		return
 	}
 	podID := runPod(t, e, pod)
-	ctr := sleeper("app")
-	ctr.Linux.SecurityContext = &testutil.CRIContainerSecurity{Privileged: true}
 	id := e.start(t, podID, ctr, pod)
 	if status := e.exec(t, id, "cat", "/proc/self/status"); strings.Contains(status, "CapEff:\t0000000000000000") {
 		t.Errorf("privileged container without capabilities")
@@ -385,13 +393,13 @@ func testHostNetwork(t *testing.T, e criEnv) {
 	pod := e.c.NewPod("hostnet")
 	pod.Hostname = "" // the kubelet sets none: the pod has the host's UTS namespace
 	pod.Linux.SecurityContext = &testutil.CRIPodSecurity{NamespaceOptions: hostNet()}
+	ctr := sleeper("app")
+	ctr.Linux.SecurityContext = &testutil.CRIContainerSecurity{NamespaceOptions: hostNet()}
 	if e.variant.hardened() {
-		expectRefused(t, e, pod, "refused", "host network namespace")
+		expectRefused(t, e, pod, ctr, "refused", "host network namespace")
 		return
 	}
 	podID := runPod(t, e, pod)
-	ctr := sleeper("app")
-	ctr.Linux.SecurityContext = &testutil.CRIContainerSecurity{NamespaceOptions: hostNet()}
 	id := e.start(t, podID, ctr, pod)
 	if links := e.exec(t, id, "ls", "/sys/class/net"); !strings.Contains(links, e.c.Bridge.Name) {
 		t.Errorf("hostNetwork pod's /sys/class/net: %q, want the host's %s", links, e.c.Bridge.Name)
