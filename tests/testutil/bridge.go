@@ -24,12 +24,21 @@ type Bridge struct {
 	CIDR string
 }
 
-// NewBridge creates a bridge with a fresh name and a /24 address; Remove
-// deletes it.
+// NewBridge creates a bridge with a fresh name and a /24 address that no
+// interface of the host has yet (tests of other packages run at the same
+// time); Remove deletes it.
 func NewBridge() (*Bridge, error) {
 	b := make([]byte, 5)
-	if _, err := rand.Read(b); err != nil {
-		return nil, err
+	for try := 0; ; try++ {
+		if _, err := rand.Read(b); err != nil {
+			return nil, err
+		}
+		if !subnetInUse(fmt.Sprintf("10.213.%d.0/24", b[4])) {
+			break
+		}
+		if try == 20 {
+			return nil, fmt.Errorf("no free /24 in 10.213.0.0/16 after %d tries", try)
+		}
 	}
 	br := &Bridge{
 		Name: "hdbr" + hex.EncodeToString(b[:4]),
@@ -61,6 +70,25 @@ func (br *Bridge) Remove() error {
 		return fmt.Errorf("ip link del %s: %w: %s", br.Name, err, strings.TrimSpace(string(out)))
 	}
 	return nil
+}
+
+// subnetInUse reports whether an address of a host interface lies in
+// cidr.
+func subnetInUse(cidr string) bool {
+	_, subnet, err := net.ParseCIDR(cidr)
+	if err != nil {
+		return true
+	}
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return false
+	}
+	for _, a := range addrs {
+		if ipnet, ok := a.(*net.IPNet); ok && subnet.Contains(ipnet.IP) {
+			return true
+		}
+	}
+	return false
 }
 
 // hasLink reports whether the host has a network interface named name.
