@@ -76,6 +76,16 @@ type Policy struct {
 	// AllowHostNamespaces lists the host namespaces a container may share:
 	// pid, network, ipc, uts, cgroup, mount.
 	AllowHostNamespaces []string `json:"allowHostNamespaces"`
+	// AllowUnrelatedJoins lists the namespace types (pid, network, ipc,
+	// uts, mount, cgroup, user, time) a container may join by path
+	// although the namespace is no related container's of the same runtime
+	// root: another engine's container, a host process's namespace (see
+	// the namespace-joins rule).
+	AllowUnrelatedJoins []string `json:"allowUnrelatedJoins"`
+	// AllowSharedCgroups, when true, lets a container be created in a
+	// cgroup (linux.cgroupsPath) that already holds processes, which it
+	// then limits, freezes on pause and kills on delete --force.
+	AllowSharedCgroups bool `json:"allowSharedCgroups"`
 	// AllowHostMounts lists host paths (and everything under them) that may
 	// be bind-mounted although they are sensitive.
 	AllowHostMounts []string `json:"allowHostMounts"`
@@ -331,6 +341,11 @@ func (p *Policy) normalize() error {
 	if err := p.UserNamespace.normalize(); err != nil {
 		return err
 	}
+	for _, ns := range p.AllowUnrelatedJoins {
+		if _, ok := nsFileNames()[specs.LinuxNamespaceType(ns)]; !ok {
+			return fmt.Errorf("key \"allowUnrelatedJoins\": %q is not one of pid, network, ipc, uts, mount, cgroup, user, time", ns)
+		}
+	}
 	known := OrchestratorAnnotations()
 	for i := range p.Exceptions {
 		e := &p.Exceptions[i]
@@ -495,6 +510,7 @@ func (p *Policy) clone() *Policy {
 	out.DenySyscalls = slices.Clone(p.DenySyscalls)
 	out.WritablePaths = slices.Clone(p.WritablePaths)
 	out.AllowHostNamespaces = slices.Clone(p.AllowHostNamespaces)
+	out.AllowUnrelatedJoins = slices.Clone(p.AllowUnrelatedJoins)
 	out.AllowHostMounts = slices.Clone(p.AllowHostMounts)
 	out.AllowDevices = slices.Clone(p.AllowDevices)
 	out.AllowSysctls = slices.Clone(p.AllowSysctls)

@@ -2,6 +2,7 @@ package shim
 
 import (
 	"fmt"
+	"path/filepath"
 
 	"github.com/urfave/cli/v2"
 
@@ -40,7 +41,11 @@ EXAMPLE:
 			if err != nil {
 				return err
 			}
-			report, err := explain(bundle, pol)
+			root, err := filepath.Abs(c.String("root"))
+			if err != nil {
+				return err
+			}
+			report, err := explain(bundle, pol, root)
 			if err != nil {
 				return err
 			}
@@ -64,11 +69,13 @@ EXAMPLE:
 // explain reports everything the policy would do to the bundle. An
 // enforcing policy stops at the first refusal, so the rules are run in
 // audit mode to list the changes too; the report keeps the real mode.
-func explain(bundle *spec.Bundle, pol *hardening.Policy) (*hardening.Report, error) {
+func explain(bundle *spec.Bundle, pol *hardening.Policy, root string) (*hardening.Report, error) {
 	facts, err := hardening.GatherHostFacts(bundle.Dir, bundle.Spec, pol)
 	if err != nil {
 		return nil, err
 	}
+	hardening.GatherJoinFacts(root, bundle.Spec, &facts)
+	hardening.GatherCgroupFacts(bundle.Spec, &facts)
 	audit := *pol
 	if audit.Mode == hardening.ModeEnforce {
 		audit.Mode = hardening.ModeAudit
