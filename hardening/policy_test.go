@@ -64,6 +64,8 @@ func TestParsePolicyErrors(t *testing.T) {
 		{`{"pidsLimit": "many"}`, `key "pidsLimit": want int64`},
 		{`{"allowCapabilities": ["CAP_GODMODE"]}`, `key "allowCapabilities": "CAP_GODMODE" is not a known capability`},
 		{`{"allowHostNamespaces": ["time"]}`, `key "allowHostNamespaces"`},
+		{`{"allowUnrelatedJoins": ["net"]}`, `key "allowUnrelatedJoins": "net" is not one of pid, network`},
+		{`{"allowSharedCgroups": "yes"}`, `key "allowSharedCgroups"`},
 		{`{"allowHostMounts": ["var/run"]}`, `key "allowHostMounts": "var/run" is not an absolute path`},
 		{`{"allowDevices": ["/dev/fuse"]}`, `key "allowDevices"`},
 		{`{"allowSysctls": ["kernel core"]}`, `key "allowSysctls"`},
