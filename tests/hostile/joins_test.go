@@ -146,9 +146,11 @@ func TestJoinHostProcess(t *testing.T) {
 		})
 	}
 	attacks = append(attacks, attack{
-		name:  "host pid namespace of a host process",
-		tweak: func(t *testing.T, b *testutil.Bundle, s *specs.Spec) { joinsNS(s, specs.PIDNamespace, nsPath(plain, specs.PIDNamespace)) },
-		want:  []string{"joins the host pid namespace", `(rule host-namespaces, allow with "allowHostNamespaces": ["pid"])`},
+		name: "host pid namespace of a host process",
+		tweak: func(t *testing.T, b *testutil.Bundle, s *specs.Spec) {
+			joinsNS(s, specs.PIDNamespace, nsPath(plain, specs.PIDNamespace))
+		},
+		want: []string{"joins the host pid namespace", `(rule host-namespaces, allow with "allowHostNamespaces": ["pid"])`},
 	})
 	expectAllRefused(t, attacks)
 }
