@@ -18,7 +18,8 @@ func explainCommand() *cli.Command {
 		Description: `The explain command runs the host's policy over a bundle's config.json
 without touching anything and prints every change and every refusal. It
 exits 0 when the bundle would run and 1 when it would be refused, so CI can
-check a workload before it is deployed.
+check a workload before it is deployed. Namespace paths the bundle joins
+are judged against the containers of --root (the engine's root).
 
 EXAMPLE:
        # hardened --policy ./policy.json explain --format json ./bundle`,
@@ -69,6 +70,8 @@ EXAMPLE:
 // explain reports everything the policy would do to the bundle. An
 // enforcing policy stops at the first refusal, so the rules are run in
 // audit mode to list the changes too; the report keeps the real mode.
+// root is the runtime root whose containers the bundle's namespace paths
+// may belong to.
 func explain(bundle *spec.Bundle, pol *hardening.Policy, root string) (*hardening.Report, error) {
 	facts, err := hardening.GatherHostFacts(bundle.Dir, bundle.Spec, pol)
 	if err != nil {
