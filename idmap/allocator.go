@@ -432,20 +432,18 @@ func (a *Allocator) read() (*state, error) {
 	if st.Ranges == nil {
 		st.Ranges = map[string]Entry{}
 	}
-	if st.Version < registryVersion {
-		// A version-1 file in Dir was the allocator of the root Dir.
-		if a.HostWide {
-			old := st.Ranges
-			st.Ranges = make(map[string]Entry, len(old))
-			for id, e := range old {
-				if !filepath.IsAbs(id) {
-					id = Key(a.Dir, id)
-				}
-				st.Ranges[id] = e
+	if a.HostWide {
+		// A key that is a bare container ID is of the root Dir: a
+		// version-1 file there was that root's allocator (and an earlier
+		// version run with that root writes such keys).
+		for id, e := range st.Ranges {
+			if !filepath.IsAbs(id) {
+				delete(st.Ranges, id)
+				st.Ranges[Key(a.Dir, id)] = e
 			}
 		}
-		st.Version = registryVersion
 	}
+	st.Version = registryVersion
 	return st, nil
 }
 
