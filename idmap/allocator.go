@@ -78,7 +78,8 @@ type state struct {
 // Allocator hands out ID ranges. Its zero value is not usable: set Dir,
 // Pool and RangeSize.
 type Allocator struct {
-	// Dir holds the state and lock files (the runtime's --root).
+	// Dir holds the state and lock files (RegistryDir for the host
+	// registry).
 	Dir string
 	// Pool is where ranges are taken from. Ranges start at multiples of
 	// RangeSize from the start of a pool segment.
