@@ -118,8 +118,9 @@ func NewHostAllocator(pool []Range, rangeSize uint32) *Allocator {
 	}
 }
 
-// NewAllocator returns an allocator for the runtime root dir whose
-// containers exist while dir/<id> does.
+// NewAllocator returns an allocator kept in dir whose keys are container
+// IDs of the root dir, existing while dir/<id> does: one root's view, for
+// tests and tools. The runtime uses NewHostAllocator.
 func NewAllocator(dir string, pool []Range, rangeSize uint32) *Allocator {
 	return &Allocator{
 		Dir:       dir,
