@@ -26,10 +26,15 @@ import (
 // cgroupsPath naming a cgroup that holds processes is refused by the
 // shared-cgroup rule.
 
-// joinsNSFile maps namespace types to their /proc/<pid>/ns file names.
-var joinsNSFile = map[specs.LinuxNamespaceType]string{
-	specs.NetworkNamespace: "net", specs.PIDNamespace: "pid", specs.IPCNamespace: "ipc",
-	specs.UTSNamespace: "uts", specs.MountNamespace: "mnt", specs.UserNamespace: "user",
+// joinsNSFile returns the /proc/<pid>/ns file name of a namespace type.
+func joinsNSFile(typ specs.LinuxNamespaceType) string {
+	if typ == specs.NetworkNamespace {
+		return "net"
+	}
+	if typ == specs.MountNamespace {
+		return "mnt"
+	}
+	return string(typ)
 }
 
 // joinsTarget runs a detached `sleep` container in rt with annotations
@@ -93,7 +98,7 @@ func joinsNoSysfs(s *specs.Spec) {
 }
 
 func nsPath(pid int, typ specs.LinuxNamespaceType) string {
-	return "/proc/" + strconv.Itoa(pid) + "/ns/" + joinsNSFile[typ]
+	return "/proc/" + strconv.Itoa(pid) + "/ns/" + joinsNSFile(typ)
 }
 
 func criAnnotations(sandbox, kind string) map[string]string {
