@@ -155,14 +155,27 @@ func sameNamespace(pid int, name string, st unix.Stat_t) bool {
 }
 
 // containerInNamespace returns the ID and CRI sandbox of a live container
-// of root whose init is in the namespace st. Containers whose init is
-// hint are tried first.
+// of root whose init is in the namespace st. A container whose init is
+// hint (the PID of a /proc/<pid>/ns path) is taken as soon as it is read;
+// the others are compared after.
 func containerInNamespace(root, name string, st unix.Stat_t, hint int) (id, sandbox string) {
 	ents, err := os.ReadDir(root)
 	if err != nil {
 		return "", ""
 	}
-	states := map[string]containerState{}
+	match := func(cs containerState) bool {
+		start, err := idmap.ProcessStartTime(cs.InitProcessPid)
+		return err == nil && start == cs.InitProcessStartTime && sameNamespace(cs.InitProcessPid, name, st)
+	}
+	found := func(cid string, cs containerState) (string, string) {
+		for _, l := range cs.Config.Labels {
+			if v, ok := strings.CutPrefix(l, AnnotationSandboxID+"="); ok {
+				return cid, v
+			}
+		}
+		return cid, ""
+	}
+	others := map[string]containerState{}
 	for _, e := range ents {
 		if !e.IsDir() {
 			continue
@@ -175,23 +188,17 @@ func containerInNamespace(root, name string, st unix.Stat_t, hint int) (id, sand
 		if json.Unmarshal(data, &cs) != nil || cs.InitProcessPid <= 0 {
 			continue
 		}
-		states[e.Name()] = cs
+		if cs.InitProcessPid != hint {
+			others[e.Name()] = cs
+			continue
+		}
+		if match(cs) {
+			return found(e.Name(), cs)
+		}
 	}
-	match := func(cs containerState) bool {
-		start, err := idmap.ProcessStartTime(cs.InitProcessPid)
-		return err == nil && start == cs.InitProcessStartTime && sameNamespace(cs.InitProcessPid, name, st)
-	}
-	for _, pass := range []bool{true, false} {
-		for cid, cs := range states {
-			if (cs.InitProcessPid == hint) != pass || !match(cs) {
-				continue
-			}
-			for _, l := range cs.Config.Labels {
-				if v, ok := strings.CutPrefix(l, AnnotationSandboxID+"="); ok {
-					sandbox = v
-				}
-			}
-			return cid, sandbox
+	for cid, cs := range others {
+		if match(cs) {
+			return found(cid, cs)
 		}
 	}
 	return "", ""
