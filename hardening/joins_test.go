@@ -130,3 +130,32 @@ func procStartForTest(t *testing.T) uint64 {
 	}
 	return start
 }
+
+// An exception matched on orchestrator annotations widens both keys for
+// its containers only.
+func TestJoinAllowancesInExceptions(t *testing.T) {
+	t.Parallel()
+	pol, err := ParsePolicy("test", []byte(`{"exceptions": [{"match": {"io.kubernetes.pod.namespace": "kube-system"},
+		"allow": {"allowUnrelatedJoins": ["network"], "allowSharedCgroups": true}}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := exampleSpec()
+	joinNS(specs.NetworkNamespace, "/proc/4711/ns/net")(s)
+	s.Linux.CgroupsPath = "/system/sshd"
+	facts := joinFacts("/proc/4711/ns/net", JoinTarget{Occupant: 4711})
+	facts.CgroupProcs = map[string][]int{"/sys/fs/cgroup/pids/system/sshd": {812}}
+	for _, tc := range []struct {
+		ns   string
+		want int
+	}{{"kube-system", 0}, {"default", 2}} {
+		s.Annotations = map[string]string{"io.kubernetes.pod.namespace": tc.ns}
+		eff, _ := pol.ForAnnotations(s.Annotations)
+		var r Report
+		RefuseUnrelatedJoins(s, eff, facts, &r)
+		RefuseSharedCgroup(s, eff, facts, &r)
+		if len(r.Refusals) != tc.want {
+			t.Errorf("pod namespace %s: refusals %+v, want %d", tc.ns, r.Refusals, tc.want)
+		}
+	}
+}

@@ -159,6 +159,10 @@ type Allowances struct {
 	AllowNewPrivileges bool `json:"allowNewPrivileges,omitempty"`
 	// AllowHostNamespaces: see Policy.AllowHostNamespaces.
 	AllowHostNamespaces []string `json:"allowHostNamespaces,omitempty"`
+	// AllowUnrelatedJoins: see Policy.AllowUnrelatedJoins.
+	AllowUnrelatedJoins []string `json:"allowUnrelatedJoins,omitempty"`
+	// AllowSharedCgroups: see Policy.AllowSharedCgroups.
+	AllowSharedCgroups bool `json:"allowSharedCgroups,omitempty"`
 	// AllowHostMounts: see Policy.AllowHostMounts.
 	AllowHostMounts []string `json:"allowHostMounts,omitempty"`
 	// AllowDevices: see Policy.AllowDevices.
@@ -328,6 +332,7 @@ func (p *Policy) normalize() error {
 	a := Allowances{
 		AllowCapabilities:   p.AllowCapabilities,
 		AllowHostNamespaces: p.AllowHostNamespaces,
+		AllowUnrelatedJoins: p.AllowUnrelatedJoins,
 		AllowHostMounts:     p.AllowHostMounts,
 		AllowDevices:        p.AllowDevices,
 		AllowSysctls:        p.AllowSysctls,
@@ -340,11 +345,6 @@ func (p *Policy) normalize() error {
 	p.AllowDevices, p.AllowSysctls, p.AllowedHooks = a.AllowDevices, a.AllowSysctls, a.AllowedHooks
 	if err := p.UserNamespace.normalize(); err != nil {
 		return err
-	}
-	for _, ns := range p.AllowUnrelatedJoins {
-		if _, ok := nsFileNames()[specs.LinuxNamespaceType(ns)]; !ok {
-			return fmt.Errorf("key \"allowUnrelatedJoins\": %q is not one of pid, network, ipc, uts, mount, cgroup, user, time", ns)
-		}
 	}
 	known := OrchestratorAnnotations()
 	for i := range p.Exceptions {
@@ -393,6 +393,11 @@ func (a *Allowances) normalize(prefix string) error {
 	for _, ns := range a.AllowHostNamespaces {
 		if ns != "user" && !slices.Contains(hostNamespaceTypes(), specs.LinuxNamespaceType(ns)) {
 			return fmt.Errorf("key %q: %q is not one of pid, network, ipc, uts, cgroup, mount, user", prefix+"allowHostNamespaces", ns)
+		}
+	}
+	for _, ns := range a.AllowUnrelatedJoins {
+		if _, ok := nsFileNames()[specs.LinuxNamespaceType(ns)]; !ok {
+			return fmt.Errorf("key %q: %q is not one of pid, network, ipc, uts, mount, cgroup, user, time", prefix+"allowUnrelatedJoins", ns)
 		}
 	}
 	if a.AllowHostMounts, err = normalizePaths(prefix+"allowHostMounts", a.AllowHostMounts); err != nil {
@@ -476,6 +481,8 @@ func (p *Policy) ForAnnotations(ann map[string]string) (*Policy, []int) {
 		out.AllowCapabilities = appendNew(out.AllowCapabilities, e.Allow.AllowCapabilities...)
 		out.AllowNewPrivileges = out.AllowNewPrivileges || e.Allow.AllowNewPrivileges
 		out.AllowHostNamespaces = appendNew(out.AllowHostNamespaces, e.Allow.AllowHostNamespaces...)
+		out.AllowUnrelatedJoins = appendNew(out.AllowUnrelatedJoins, e.Allow.AllowUnrelatedJoins...)
+		out.AllowSharedCgroups = out.AllowSharedCgroups || e.Allow.AllowSharedCgroups
 		out.AllowHostMounts = appendNew(out.AllowHostMounts, e.Allow.AllowHostMounts...)
 		out.AllowDevices = appendNew(out.AllowDevices, e.Allow.AllowDevices...)
 		out.AllowSysctls = appendNew(out.AllowSysctls, e.Allow.AllowSysctls...)

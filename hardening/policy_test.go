@@ -66,6 +66,7 @@ func TestParsePolicyErrors(t *testing.T) {
 		{`{"allowHostNamespaces": ["time"]}`, `key "allowHostNamespaces"`},
 		{`{"allowUnrelatedJoins": ["net"]}`, `key "allowUnrelatedJoins": "net" is not one of pid, network`},
 		{`{"allowSharedCgroups": "yes"}`, `key "allowSharedCgroups"`},
+		{`{"exceptions": [{"match": {"io.kubernetes.pod.namespace": "x"}, "allow": {"allowUnrelatedJoins": ["host"]}}]}`, `key "exceptions[0].allow.allowUnrelatedJoins"`},
 		{`{"allowHostMounts": ["var/run"]}`, `key "allowHostMounts": "var/run" is not an absolute path`},
 		{`{"allowDevices": ["/dev/fuse"]}`, `key "allowDevices"`},
 		{`{"allowSysctls": ["kernel core"]}`, `key "allowSysctls"`},
