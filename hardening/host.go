@@ -62,6 +62,18 @@ type HostFacts struct {
 	// ProcessLimits are the runtime's own ceilings on the rlimits and the
 	// oom_score_adj it can give a container (GatherProcessLimits).
 	ProcessLimits ProcessLimits `json:"processLimits"`
+	// Root is the runtime root (--root) the container is created in;
+	// Joins were looked up among its containers. Empty: unknown.
+	Root string `json:"root,omitempty"`
+	// Joins maps the namespace paths of linux.namespaces, as written, to
+	// what each namespace is (GatherJoinFacts); a path missing here is
+	// unknown and its join is refused.
+	Joins map[string]JoinTarget `json:"joins,omitempty"`
+	// CgroupProcs maps the cgroup directories that linux.cgroupsPath
+	// names (on every hierarchy, with their subdirectories) to processes
+	// already in them (GatherCgroupFacts); only directories holding some
+	// are listed.
+	CgroupProcs map[string][]int `json:"cgroupProcs,omitempty"`
 	// UsernsUnsupported, when not empty, says why this container cannot
 	// get a new user namespace on this host (e.g. its rootfs is an overlay
 	// that cannot be idmapped); the user-namespace rule then notes it and

@@ -86,6 +86,16 @@ type Policy struct {
 	// AllowHostNamespaces lists the host namespaces a container may share:
 	// pid, network, ipc, uts, cgroup, mount.
 	AllowHostNamespaces []string `json:"allowHostNamespaces"`
+	// AllowUnrelatedJoins lists the namespace types (pid, network, ipc,
+	// uts, mount, cgroup, user, time) a container may join by path
+	// although the namespace is no related container's of the same runtime
+	// root: another engine's container, a host process's namespace (see
+	// the namespace-joins rule).
+	AllowUnrelatedJoins []string `json:"allowUnrelatedJoins"`
+	// AllowSharedCgroups, when true, lets a container be created in a
+	// cgroup (linux.cgroupsPath) that already holds processes, which it
+	// then limits, freezes on pause and kills on delete --force.
+	AllowSharedCgroups bool `json:"allowSharedCgroups"`
 	// AllowHostMounts lists host paths (and everything under them) that may
 	// be bind-mounted although they are sensitive.
 	AllowHostMounts []string `json:"allowHostMounts"`
@@ -159,6 +169,10 @@ type Allowances struct {
 	AllowNewPrivileges bool `json:"allowNewPrivileges,omitempty"`
 	// AllowHostNamespaces: see Policy.AllowHostNamespaces.
 	AllowHostNamespaces []string `json:"allowHostNamespaces,omitempty"`
+	// AllowUnrelatedJoins: see Policy.AllowUnrelatedJoins.
+	AllowUnrelatedJoins []string `json:"allowUnrelatedJoins,omitempty"`
+	// AllowSharedCgroups: see Policy.AllowSharedCgroups.
+	AllowSharedCgroups bool `json:"allowSharedCgroups,omitempty"`
 	// AllowHostMounts: see Policy.AllowHostMounts.
 	AllowHostMounts []string `json:"allowHostMounts,omitempty"`
 	// AllowDevices: see Policy.AllowDevices.
@@ -339,6 +353,7 @@ func (p *Policy) normalize() error {
 	a := Allowances{
 		AllowCapabilities:   p.AllowCapabilities,
 		AllowHostNamespaces: p.AllowHostNamespaces,
+		AllowUnrelatedJoins: p.AllowUnrelatedJoins,
 		AllowHostMounts:     p.AllowHostMounts,
 		AllowDevices:        p.AllowDevices,
 		AllowSysctls:        p.AllowSysctls,
@@ -399,6 +414,11 @@ func (a *Allowances) normalize(prefix string) error {
 	for _, ns := range a.AllowHostNamespaces {
 		if ns != "user" && !slices.Contains(hostNamespaceTypes(), specs.LinuxNamespaceType(ns)) {
 			return fmt.Errorf("key %q: %q is not one of pid, network, ipc, uts, cgroup, mount, user", prefix+"allowHostNamespaces", ns)
+		}
+	}
+	for _, ns := range a.AllowUnrelatedJoins {
+		if _, ok := nsFileNames()[specs.LinuxNamespaceType(ns)]; !ok {
+			return fmt.Errorf("key %q: %q is not one of pid, network, ipc, uts, mount, cgroup, user, time", prefix+"allowUnrelatedJoins", ns)
 		}
 	}
 	if a.AllowHostMounts, err = normalizePaths(prefix+"allowHostMounts", a.AllowHostMounts); err != nil {
@@ -482,6 +502,8 @@ func (p *Policy) ForAnnotations(ann map[string]string) (*Policy, []int) {
 		out.AllowCapabilities = appendNew(out.AllowCapabilities, e.Allow.AllowCapabilities...)
 		out.AllowNewPrivileges = out.AllowNewPrivileges || e.Allow.AllowNewPrivileges
 		out.AllowHostNamespaces = appendNew(out.AllowHostNamespaces, e.Allow.AllowHostNamespaces...)
+		out.AllowUnrelatedJoins = appendNew(out.AllowUnrelatedJoins, e.Allow.AllowUnrelatedJoins...)
+		out.AllowSharedCgroups = out.AllowSharedCgroups || e.Allow.AllowSharedCgroups
 		out.AllowHostMounts = appendNew(out.AllowHostMounts, e.Allow.AllowHostMounts...)
 		out.AllowDevices = appendNew(out.AllowDevices, e.Allow.AllowDevices...)
 		out.AllowSysctls = appendNew(out.AllowSysctls, e.Allow.AllowSysctls...)
@@ -516,6 +538,7 @@ func (p *Policy) clone() *Policy {
 	out.DenySyscalls = slices.Clone(p.DenySyscalls)
 	out.WritablePaths = slices.Clone(p.WritablePaths)
 	out.AllowHostNamespaces = slices.Clone(p.AllowHostNamespaces)
+	out.AllowUnrelatedJoins = slices.Clone(p.AllowUnrelatedJoins)
 	out.AllowHostMounts = slices.Clone(p.AllowHostMounts)
 	out.AllowDevices = slices.Clone(p.AllowDevices)
 	out.AllowSysctls = slices.Clone(p.AllowSysctls)

@@ -44,6 +44,8 @@ const (
 	RuleDeviceNodes     = "device-nodes"
 	RuleRlimits         = "rlimits"
 	RuleOOMScoreAdj     = "oom-score-adj"
+	RuleNamespaceJoins  = "namespace-joins"
+	RuleSharedCgroup    = "shared-cgroup"
 )
 
 // Rules returns the ordered rule list, fresh on each call. The order:
@@ -64,6 +66,14 @@ func Rules() []Rule {
 	return []Rule{
 		{ID: RuleHostNamespaces, Kind: KindRefusal, Apply: func(s *specs.Spec, p *Policy, f HostFacts, r *Report) error {
 			RefuseHostNamespaces(s, p, f, r)
+			return nil
+		}},
+		{ID: RuleNamespaceJoins, Kind: KindRefusal, Apply: func(s *specs.Spec, p *Policy, f HostFacts, r *Report) error {
+			RefuseUnrelatedJoins(s, p, f, r)
+			return nil
+		}},
+		{ID: RuleSharedCgroup, Kind: KindRefusal, Apply: func(s *specs.Spec, p *Policy, f HostFacts, r *Report) error {
+			RefuseSharedCgroup(s, p, f, r)
 			return nil
 		}},
 		{ID: RuleHostMounts, Kind: KindRefusal, Apply: func(s *specs.Spec, p *Policy, f HostFacts, r *Report) error {

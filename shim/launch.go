@@ -145,6 +145,8 @@ func applyPolicyRoot(pol *hardening.Policy, path, root, id string, bundle *spec.
 	if err != nil {
 		return nil, fmt.Errorf("container %s: %w", id, err)
 	}
+	hardening.GatherJoinFacts(root, bundle.Spec, &facts)
+	hardening.GatherCgroupFacts(bundle.Spec, &facts)
 	var userns *usernsSetup
 	if root != "" {
 		if userns, err = prepareUserns(root, id, bundle.Spec, pol, &facts); err != nil {

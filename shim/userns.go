@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/opencontainers/runc/libcontainer"
@@ -84,10 +85,30 @@ func prepareUserns(root, id string, s *specs.Spec, pol *hardening.Policy, facts 
 		return nil, nil
 	}
 	plan, err := hardening.PlanUserNamespace(s, pol, *facts)
-	if err != nil || !plan.Stage {
-		// A refusal is Harden's to report; a caller's own user namespace
-		// path comes with a rootfs the caller prepared for it.
+	if err != nil || (plan.Join == "" && !plan.New) || joinsRefused(s, pol, *facts) {
+		// A refusal is Harden's to report.
 		return nil, nil
+	}
+	if plan.Join != "" {
+		// Nothing of an existing container with this ID may be touched.
+		if _, err := os.Lstat(filepath.Join(root, id)); err == nil {
+			return nil, libcontainer.ErrExist
+		}
+		if err := reserveJoined(root, id, s, plan, *facts); err != nil {
+			return nil, fmt.Errorf("user namespace: %w", err)
+		}
+		if !plan.Stage {
+			// A caller's own user namespace path comes with a rootfs the
+			// caller prepared for it.
+			return &usernsSetup{}, nil
+		}
+		defer func() {
+			if retErr != nil {
+				if err := releaseUserns(root, id); err != nil {
+					logrus.Warnf("container %s: %v", id, err)
+				}
+			}
+		}()
 	}
 	rootfs := facts.Rootfs
 	if rootfs == "" {
@@ -108,8 +129,8 @@ func prepareUserns(root, id string, s *specs.Spec, pol *hardening.Policy, facts 
 		if err != nil {
 			return nil, fmt.Errorf("user namespace: %w", err)
 		}
-		alloc := idmap.NewAllocator(root, pool, pol.UserNamespace.RangeSize)
-		rng, err := alloc.Allocate(id, callerRange(s))
+		alloc := idmap.NewHostAllocator(pool, pol.UserNamespace.RangeSize)
+		rng, err := alloc.Allocate(idmap.Key(root, id), callerRange(s))
 		if err != nil {
 			return nil, err
 		}
@@ -125,17 +146,8 @@ func prepareUserns(root, id string, s *specs.Spec, pol *hardening.Policy, facts 
 		if ns, err = idmap.UsernsFile(idmap.Mapping{ContainerID: 0, Host: rng}); err != nil {
 			return nil, err
 		}
-	} else {
-		if ns, err = os.Open(plan.Join); err != nil {
-			return nil, fmt.Errorf("user namespace: %w", err)
-		}
-		defer func() {
-			if retErr != nil {
-				if err := releaseUserns(root, id); err != nil {
-					logrus.Warnf("container %s: %v", id, err)
-				}
-			}
-		}()
+	} else if ns, err = os.Open(plan.Join); err != nil {
+		return nil, fmt.Errorf("user namespace: %w", err)
 	}
 	defer ns.Close()
 	dir := stagingDir(root, id)
@@ -226,14 +238,68 @@ func releaseUserns(root, id string) error {
 	if err := unstage(stagingDir(root, id)); err != nil {
 		errs = append(errs, err)
 	}
-	if _, err := os.Stat(filepath.Join(root, idmap.StateName)); err == nil {
-		a := &idmap.Allocator{Dir: root}
-		if err := a.Release(id); err != nil {
-			errs = append(errs, err)
+	// The registry is host-wide; a root's own file is the previous
+	// version's, which Release moves into the registry.
+	for _, dir := range []string{idmap.RegistryDir, root} {
+		if _, err := os.Stat(filepath.Join(dir, idmap.StateName)); err == nil {
+			if err := idmap.NewHostAllocator(nil, 0).Release(idmap.Key(root, id)); err != nil {
+				errs = append(errs, err)
+			}
+			break
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("container %s: user namespace cleanup: %w", id, err)
 	}
 	return nil
+}
+
+// joinsRefused reports whether the namespace-joins rule refuses the
+// spec's joins, which Harden then reports: no range is reserved for them.
+func joinsRefused(s *specs.Spec, pol *hardening.Policy, f hardening.HostFacts) bool {
+	eff, _ := pol.ForAnnotations(s.Annotations)
+	var r hardening.Report
+	hardening.RefuseUnrelatedJoins(s, eff, f, &r)
+	return r.Refused()
+}
+
+// reserveJoined records in the host registry the host IDs of the user
+// namespace container id joins (plan.Join), which the runtime did not
+// allocate: a pod's sandbox namespace, the namespace of the container
+// whose network or pid namespace it shares. Held until delete, they are
+// never handed out again while this container runs, also when the
+// namespace's first owner is deleted first. The reservation shares the
+// range of the container the namespace belongs to; a namespace whose
+// mapping overlaps any other container's range fails the create.
+func reserveJoined(root, id string, s *specs.Spec, plan hardening.UsernsPlan, f hardening.HostFacts) error {
+	var info idmap.UsernsInfo
+	shares := ""
+	for _, ns := range s.Linux.Namespaces {
+		ui, ok := f.Usernses[ns.Path]
+		if ns.Path == "" || !ok || (ui.Path != plan.Join && ns.Path != plan.Join) {
+			continue
+		}
+		info = ui
+		if t := f.Joins[ns.Path]; t.Container != "" {
+			shares = idmap.Key(root, t.Container)
+		} else if t.PinnedSandbox != "" {
+			shares = idmap.Key(root, t.PinnedSandbox)
+		}
+		if shares != "" {
+			break
+		}
+	}
+	var ranges []idmap.Range
+	for _, m := range append(slices.Clone(info.UIDMap), info.GIDMap...) {
+		if m.Host.Size > 0 && !slices.Contains(ranges, m.Host) {
+			ranges = append(ranges, m.Host)
+		}
+	}
+	if len(ranges) == 0 {
+		// The mapping cannot be read (a pinned namespace file); the
+		// user-namespace rule decides whether it may be joined at all.
+		logrus.Debugf("container %s: user namespace %s: mapping unknown, not recorded", id, plan.Join)
+		return nil
+	}
+	return idmap.NewHostAllocator(nil, 0).Reserve(idmap.Key(root, id), ranges, shares)
 }
