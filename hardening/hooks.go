@@ -96,7 +96,12 @@ func refuseHook(h namedHook, pol *Policy, f HostFacts, r *Report) {
 			named = append(named, a)
 		}
 	}
-	if len(named) == 0 || !ok {
+	if !ok {
+		r.refuse(RuleHooks, fmt.Sprintf("%s hook %s runs on the host as root and does not resolve to a binary on the host", h.stage, p),
+			"no key: the hook's binary must exist when the container is created")
+		return
+	}
+	if len(named) == 0 {
 		want := candidates[len(candidates)-1]
 		r.refuse(RuleHooks, fmt.Sprintf("%s hook %s runs on the host as root", h.stage, p), allowHooksKey(HookAllowance{Path: want, Args: suggestedArgs(h.hook.Args)}))
 		return
