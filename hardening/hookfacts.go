@@ -62,8 +62,8 @@ func checkHookBinary(p string) string {
 			return cur + " is not a directory"
 		case !ok || st.Uid != 0:
 			return cur + " is not owned by root"
-		case fi.Mode().Perm()&0o022 != 0:
-			return fmt.Sprintf("%s is writable by group or others (mode %04o)", cur, fi.Mode().Perm())
+		case st.Mode&0o022 != 0:
+			return fmt.Sprintf("%s is writable by group or others (mode %04o)", cur, st.Mode&0o7777)
 		}
 		if cur == "/" {
 			return ""
