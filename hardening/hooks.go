@@ -127,13 +127,22 @@ func refuseHook(h namedHook, pol *Policy, f HostFacts, r *Report) {
 	}
 }
 
-// suggestedArgs returns the args to name in an allow key: nil (a plain
-// entry) when the hook has none.
+// suggestedArgs returns the args pattern to name in an allow key: nil (a
+// plain entry) when the hook has none, else the args with every
+// container or controller ID (12 to 64 lower-case hex digits) made
+// {hex}, so that the hint allows the hook for the next container too.
 func suggestedArgs(args []string) []string {
 	if len(args) == 0 {
 		return nil
 	}
-	return args
+	out := make([]string, len(args))
+	for i, a := range args {
+		out[i] = a
+		if len(a) >= 12 && len(a) <= 64 && strings.Trim(a, "0123456789abcdef") == "" {
+			out[i] = "{hex}"
+		}
+	}
+	return out
 }
 
 // allowHooksKey renders the "allowedHooks" key that would allow a hook.
