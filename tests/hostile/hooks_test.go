@@ -278,3 +278,29 @@ func TestHostileHooksPinnedInConfig(t *testing.T) {
 		t.Errorf("saved config.json does not pin the hook:\n%s", saved)
 	}
 }
+
+// TestHostileHooksProcExe: Docker's form, a hook named /proc/<pid>/exe of
+// a running allowed binary, runs (pinned to the binary) when its args fit,
+// and the same path with other args is refused.
+func TestHostileHooksProcExe(t *testing.T) {
+	sleep := hooksBinary(t, "sleep")
+	proc := exec.Command(sleep, "1000")
+	if err := proc.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { proc.Process.Kill(); proc.Wait() })
+	exe := fmt.Sprintf("/proc/%d/exe", proc.Process.Pid)
+	policy := hooksPolicy(t, fmt.Sprintf(`{"path": %q, "args": ["sleep", "0"]}`, sleep))
+
+	rt := testutil.NewRuntime(t)
+	b := testutil.NewBundle(t, "true")
+	b.Edit(t, func(s *specs.Spec) { prestart(s, specs.Hook{Path: exe, Args: []string{"sleep", "0"}}) })
+	rt.RunIn(t, b, policy)
+	if saved, _ := os.ReadFile(b.ConfigPath()); !strings.Contains(string(saved), `"path":"`+sleep+`"`) {
+		t.Errorf("the hook was not pinned to %s:\n%s", sleep, saved)
+	}
+
+	b2 := testutil.NewBundle(t, "true")
+	b2.Edit(t, func(s *specs.Spec) { prestart(s, specs.Hook{Path: exe, Args: []string{"sleep", "1000"}}) })
+	rt.ExpectRefused(t, b2, []string{policy}, "prestart hook "+exe+" ("+sleep+`) runs with args ["sleep","1000"], which no "allowedHooks" entry for `+sleep+" allows (rule hooks")
+}
