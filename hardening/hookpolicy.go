@@ -57,13 +57,21 @@ func (h *HookAllowance) UnmarshalJSON(data []byte) error {
 	return nil
 }
 
-// MarshalJSON writes an entry without args and env as a plain string.
+// MarshalJSON writes an entry without args and env as a plain string, and
+// keeps "args": [] (no arguments at all) apart from no "args".
 func (h HookAllowance) MarshalJSON() ([]byte, error) {
-	if h.Args == nil && h.Env == nil {
+	if h.Args == nil && len(h.Env) == 0 {
 		return json.Marshal(h.Path)
 	}
-	type plain HookAllowance
-	return json.Marshal(plain(h))
+	wire := struct {
+		Path string    `json:"path"`
+		Args *[]string `json:"args,omitempty"`
+		Env  []string  `json:"env,omitempty"`
+	}{Path: h.Path, Env: h.Env}
+	if h.Args != nil {
+		wire.Args = &h.Args
+	}
+	return json.Marshal(wire)
 }
 
 // HookArgPlaceholders returns the placeholders an args pattern may hold,
@@ -209,6 +217,9 @@ func normalizeHooks(key string, in []HookAllowance) ([]HookAllowance, error) {
 			}
 		}
 		h.Args, h.Env = slices.Clone(h.Args), slices.Clone(h.Env)
+		if len(h.Env) == 0 {
+			h.Env = nil
+		}
 		out = append(out, h)
 	}
 	return out, nil
