@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -130,7 +131,7 @@ func TestAllowedHooksPolicy(t *testing.T) {
 	t.Parallel()
 	p, err := ParsePolicy("p.json", []byte(`{"allowedHooks": ["/usr/bin/../bin/hook",
 	  {"path": "/usr/bin/nvidia-container-runtime-hook", "args": ["nvidia-container-runtime-hook", "prestart"], "env": ["NVIDIA_*"]}],
-	  "exceptions": [{"match": {"io.kubernetes.pod.name": "gpu"}, "allow": {"allowedHooks": [{"path": "/opt/cdi/hook", "args": ["hook", "{path}"]}]}}]}`))
+	  "exceptions": [{"match": {"io.kubernetes.pod.name": "gpu"}, "allow": {"allowedHooks": [{"path": "/opt/cdi/hook", "args": ["hook", "{path}"]}], "idmapMountSources": ["/srv/gpu/"]}}]}`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,6 +140,9 @@ func TestAllowedHooksPolicy(t *testing.T) {
 		t.Errorf("allowedHooks %+v, want %+v", p.AllowedHooks, want)
 	}
 	eff, _ := p.ForAnnotations(map[string]string{"io.kubernetes.pod.name": "gpu"})
+	if !slices.Contains(eff.IDMapMountSources, "/srv/gpu") || slices.Contains(p.IDMapMountSources, "/srv/gpu") {
+		t.Errorf("exception idmapMountSources: %v (policy %v)", eff.IDMapMountSources, p.IDMapMountSources)
+	}
 	if len(eff.AllowedHooks) != 3 || eff.AllowedHooks[2].Path != "/opt/cdi/hook" || len(p.AllowedHooks) != 2 {
 		t.Errorf("exception: %+v (policy %+v)", eff.AllowedHooks, p.AllowedHooks)
 	}
@@ -155,6 +159,7 @@ func TestAllowedHooksPolicy(t *testing.T) {
 		{`{"allowedHooks": [7]}`, `key "allowedHooks"`},
 		{`{"idmapMountSources": ["/"]}`, `key "idmapMountSources"`},
 		{`{"idmapMountSources": ["var/lib"]}`, `key "idmapMountSources"`},
+		{`{"exceptions": [{"match": {"io.kubernetes.pod.name": "x"}, "allow": {"idmapMountSources": ["/"]}}]}`, `key "exceptions[0].allow.idmapMountSources"`},
 	} {
 		_, err := ParsePolicy("p.json", []byte(tc.body))
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

@@ -164,6 +164,8 @@ type Allowances struct {
 	AllowSysctls []string `json:"allowSysctls,omitempty"`
 	// AllowedHooks: see Policy.AllowedHooks.
 	AllowedHooks []HookAllowance `json:"allowedHooks,omitempty"`
+	// IDMapMountSources: see Policy.IDMapMountSources.
+	IDMapMountSources []string `json:"idmapMountSources,omitempty"`
 }
 
 // OrchestratorAnnotations returns the annotation keys that exceptions may
@@ -334,12 +336,6 @@ func (p *Policy) normalize() error {
 	if p.WritablePaths, err = normalizePaths("writablePaths", p.WritablePaths); err != nil {
 		return err
 	}
-	if p.IDMapMountSources, err = normalizePaths("idmapMountSources", p.IDMapMountSources); err != nil {
-		return err
-	}
-	if slices.Contains(p.IDMapMountSources, "/") {
-		return errors.New("key \"idmapMountSources\": \"/\" would let callers idmap any host directory")
-	}
 	if slices.Contains(p.WritablePaths, "/") {
 		return errors.New("key \"writablePaths\": \"/\" would undo the read-only rootfs")
 	}
@@ -350,12 +346,14 @@ func (p *Policy) normalize() error {
 		AllowDevices:        p.AllowDevices,
 		AllowSysctls:        p.AllowSysctls,
 		AllowedHooks:        p.AllowedHooks,
+		IDMapMountSources:   p.IDMapMountSources,
 	}
 	if err := a.normalize(""); err != nil {
 		return err
 	}
 	p.AllowCapabilities, p.AllowHostNamespaces, p.AllowHostMounts = a.AllowCapabilities, a.AllowHostNamespaces, a.AllowHostMounts
 	p.AllowDevices, p.AllowSysctls, p.AllowedHooks = a.AllowDevices, a.AllowSysctls, a.AllowedHooks
+	p.IDMapMountSources = a.IDMapMountSources
 	if err := p.UserNamespace.normalize(); err != nil {
 		return err
 	}
@@ -413,6 +411,12 @@ func (a *Allowances) normalize(prefix string) error {
 	}
 	if a.AllowedHooks, err = normalizeHooks(prefix+"allowedHooks", a.AllowedHooks); err != nil {
 		return err
+	}
+	if a.IDMapMountSources, err = normalizePaths(prefix+"idmapMountSources", a.IDMapMountSources); err != nil {
+		return err
+	}
+	if slices.Contains(a.IDMapMountSources, "/") {
+		return fmt.Errorf("key %q: \"/\" would let callers idmap any host directory", prefix+"idmapMountSources")
 	}
 	for _, d := range a.AllowDevices {
 		if _, err := parseDeviceSpec(d); err != nil {
@@ -493,6 +497,7 @@ func (p *Policy) ForAnnotations(ann map[string]string) (*Policy, []int) {
 		out.AllowDevices = appendNew(out.AllowDevices, e.Allow.AllowDevices...)
 		out.AllowSysctls = appendNew(out.AllowSysctls, e.Allow.AllowSysctls...)
 		out.AllowedHooks = appendNewHooks(out.AllowedHooks, e.Allow.AllowedHooks...)
+		out.IDMapMountSources = appendNew(out.IDMapMountSources, e.Allow.IDMapMountSources...)
 	}
 	return out, matched
 }
