@@ -60,6 +60,14 @@ type HostFacts struct {
 	// <DockerRoot>/containers/<id>/hosts. Set by the runtime, which knows
 	// the container ID; named volumes are found under <DockerRoot>/volumes.
 	DockerRoot string `json:"dockerRoot,omitempty"`
+	// DeviceNodes maps the paths of linux.devices to the node the host has
+	// at that same path, no symlink followed in any component
+	// (GatherDeviceNodes). A path missing here holds nothing, or is
+	// reached through a symlink.
+	DeviceNodes map[string]DeviceNode `json:"deviceNodes,omitempty"`
+	// ProcessLimits are the runtime's own ceilings on the rlimits and the
+	// oom_score_adj it can give a container (GatherProcessLimits).
+	ProcessLimits ProcessLimits `json:"processLimits"`
 	// UsernsUnsupported, when not empty, says why this container cannot
 	// get a new user namespace on this host (e.g. its rootfs is an overlay
 	// that cannot be idmapped); the user-namespace rule then notes it and
@@ -138,6 +146,8 @@ func GatherHostFacts(bundle string, spec *specs.Spec, pol *Policy) (HostFacts, e
 	}
 	gatherHookBinaries(spec, &f)
 	f.HostNamespaces = hostNamespaceJoins(spec)
+	f.DeviceNodes = GatherDeviceNodes(spec)
+	f.ProcessLimits = GatherProcessLimits()
 	return f, nil
 }
 

@@ -17,6 +17,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/hardened-runtime/hardened/idmap"
+	"github.com/hardened-runtime/hardened/spec"
 )
 
 // Modes of a policy.
@@ -70,9 +71,18 @@ type Policy struct {
 	// WritablePaths are the state directories that stay writable (noexec,
 	// nosuid, nodev) on a read-only rootfs.
 	WritablePaths []string `json:"writablePaths"`
-	// PidsLimit is set as linux.resources.pids.limit when the caller sets
-	// none; 0 disables the rule.
+	// PidsLimit is the most linux.resources.pids.limit may be, at create
+	// and at update: a caller's lower limit is kept, a higher one, none or
+	// "unlimited" (0, -1) becomes PidsLimit; 0 disables the rule.
 	PidsLimit int64 `json:"pidsLimit"`
+	// MaxConfigSize is the largest config.json, in bytes, the runtime
+	// reads (also exec's --process and update's --resources); a larger one
+	// is refused before it is read. Default 4 MiB (spec.DefaultMaxConfigSize).
+	MaxConfigSize int64 `json:"maxConfigSize"`
+	// MinOOMScoreAdj is the lowest process.oomScoreAdj a container gets:
+	// a lower value (a process the OOM killer spares while it kills host
+	// daemons) is raised to it. Default 0; -1000 to 1000.
+	MinOOMScoreAdj int `json:"minOomScoreAdj"`
 	// AllowHostNamespaces lists the host namespaces a container may share:
 	// pid, network, ipc, uts, cgroup, mount.
 	AllowHostNamespaces []string `json:"allowHostNamespaces"`
@@ -213,11 +223,12 @@ func DefaultDenySyscalls() []string {
 
 // DefaultPolicy returns the built-in policy, the secure one: enforce,
 // baseline, read-only rootfs with the default writable paths, a pids limit
-// of 4096, the default syscall deny-list, the Docker daemon as the only
-// allowed hook binary, with the arguments of its libnetwork-setkey
-// prestart hook only (it sets up networking), the engines' volume and pod
-// directories as the sources callers may idmap (DefaultIDMapMountSources),
-// and no other allowance. Each call returns a fresh value.
+// of 4096, config.json up to 4 MiB, no negative oomScoreAdj, the default
+// syscall deny-list, the Docker daemon as the only allowed hook binary,
+// with the arguments of its libnetwork-setkey prestart hook only (it sets
+// up networking), the engines' volume and pod directories as the sources
+// callers may idmap (DefaultIDMapMountSources), and no other allowance.
+// Each call returns a fresh value.
 func DefaultPolicy() *Policy {
 	return &Policy{
 		Mode:              ModeEnforce,
@@ -226,6 +237,7 @@ func DefaultPolicy() *Policy {
 		ReadonlyRootfs:    true,
 		WritablePaths:     DefaultWritablePaths(),
 		PidsLimit:         4096,
+		MaxConfigSize:     spec.DefaultMaxConfigSize,
 		AllowedHooks:      DefaultAllowedHooks(),
 		IDMapMountSources: DefaultIDMapMountSources(),
 		UserNamespace:     DefaultUserNamespacePolicy(),
@@ -311,6 +323,10 @@ func describeDecodeError(err error) string {
 	return err.Error()
 }
 
+// maxMaxConfigSize bounds the "maxConfigSize" key: 256 MiB is already
+// far beyond any real configuration.
+const maxMaxConfigSize = 256 << 20
+
 // normalize validates every key and puts names into canonical form.
 func (p *Policy) normalize() error {
 	switch p.Mode {
@@ -325,6 +341,12 @@ func (p *Policy) normalize() error {
 	}
 	if p.PidsLimit < 0 {
 		return fmt.Errorf("key \"pidsLimit\": %d is negative (0 disables the limit)", p.PidsLimit)
+	}
+	if p.MaxConfigSize <= 0 || p.MaxConfigSize > maxMaxConfigSize {
+		return fmt.Errorf("key \"maxConfigSize\": %d is not a size from 1 to %d bytes", p.MaxConfigSize, maxMaxConfigSize)
+	}
+	if p.MinOOMScoreAdj < -1000 || p.MinOOMScoreAdj > 1000 {
+		return fmt.Errorf("key \"minOomScoreAdj\": %d is not from -1000 to 1000", p.MinOOMScoreAdj)
 	}
 	for i, s := range p.DenySyscalls {
 		if !validSyscallName(s) {

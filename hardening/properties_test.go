@@ -50,6 +50,11 @@ func checkProperties(t testing.TB, s *specs.Spec, pol *Policy) {
 	}
 	if pol.PidsLimit > 0 && (s.Linux.Resources == nil || s.Linux.Resources.Pids == nil || s.Linux.Resources.Pids.Limit == nil || *s.Linux.Resources.Pids.Limit <= 0) {
 		t.Error("no pids limit")
+	} else if pol.PidsLimit > 0 && *s.Linux.Resources.Pids.Limit > pol.PidsLimit {
+		t.Errorf("pids limit %d above the policy's %d", *s.Linux.Resources.Pids.Limit, pol.PidsLimit)
+	}
+	if s.Process.OOMScoreAdj != nil && *s.Process.OOMScoreAdj < pol.MinOOMScoreAdj {
+		t.Errorf("oomScoreAdj %d below the policy's %d", *s.Process.OOMScoreAdj, pol.MinOOMScoreAdj)
 	}
 }
 

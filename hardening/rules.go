@@ -44,6 +44,9 @@ const (
 	RuleMaskedPaths     = "masked-paths"
 	RuleReadonlyPaths   = "readonly-paths"
 	RulePidsLimit       = "pids-limit"
+	RuleDeviceNodes     = "device-nodes"
+	RuleRlimits         = "rlimits"
+	RuleOOMScoreAdj     = "oom-score-adj"
 )
 
 // Rules returns the ordered rule list, fresh on each call. The order:
@@ -61,7 +64,8 @@ const (
 //     it must be evaluated against the clamped set.
 //   - readonly-rootfs before writable-paths, which only adds its mounts on
 //     a read-only rootfs.
-//   - Masked/readonly paths and the pids limit are independent of the rest.
+//   - Masked/readonly paths, the pids limit, rlimits and oomScoreAdj are
+//     independent of the rest.
 func Rules() []Rule {
 	return []Rule{
 		{ID: RuleHostNamespaces, Kind: KindRefusal, Apply: func(s *specs.Spec, p *Policy, f HostFacts, r *Report) error {
@@ -74,6 +78,10 @@ func Rules() []Rule {
 		}},
 		{ID: RuleHostDevices, Kind: KindRefusal, Apply: func(s *specs.Spec, p *Policy, _ HostFacts, r *Report) error {
 			RefuseHostDevices(s, p, r)
+			return nil
+		}},
+		{ID: RuleDeviceNodes, Kind: KindRefusal, Apply: func(s *specs.Spec, _ *Policy, f HostFacts, r *Report) error {
+			RefuseDeviceNodePaths(s, f, r)
 			return nil
 		}},
 		{ID: RuleSysctls, Kind: KindRefusal, Apply: func(s *specs.Spec, p *Policy, _ HostFacts, r *Report) error {
@@ -132,6 +140,14 @@ func Rules() []Rule {
 		}},
 		{ID: RulePidsLimit, Kind: KindTransform, Apply: func(s *specs.Spec, p *Policy, _ HostFacts, r *Report) error {
 			LimitPids(s, p, r)
+			return nil
+		}},
+		{ID: RuleRlimits, Kind: KindTransform, Apply: func(s *specs.Spec, _ *Policy, f HostFacts, r *Report) error {
+			ClampRlimits(s.Process, f, r)
+			return nil
+		}},
+		{ID: RuleOOMScoreAdj, Kind: KindTransform, Apply: func(s *specs.Spec, p *Policy, f HostFacts, r *Report) error {
+			ClampOOMScoreAdj(s.Process, p, f, r)
 			return nil
 		}},
 	}

@@ -36,7 +36,7 @@ EXAMPLE:
 			if err != nil {
 				return err
 			}
-			bundle, err := spec.LoadBundle(c.Args().First())
+			bundle, err := spec.LoadBundleLimit(c.Args().First(), pol.MaxConfigSize)
 			if err != nil {
 				return err
 			}

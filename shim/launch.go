@@ -47,14 +47,19 @@ func launch(c *cli.Context, opts launchOptions) (_ int, retErr error) {
 	if err != nil {
 		return -1, err
 	}
-	bundle, err := spec.LoadBundle(opts.bundle)
+	// The policy comes first: it caps how much of config.json is read.
+	pol, polPath, err := loadPolicy(c)
+	if err != nil {
+		return -1, fmt.Errorf("container %s: %w", opts.id, err)
+	}
+	bundle, err := spec.LoadBundleLimit(opts.bundle, pol.MaxConfigSize)
 	if err != nil {
 		return -1, fmt.Errorf("container %s: %w", opts.id, err)
 	}
 	for _, w := range bundle.Warnings {
 		logrus.Warnf("container %s: %s: %s", opts.id, bundle.ConfigPath(), w)
 	}
-	userns, err := hardenBundle(c, root, opts.id, bundle)
+	userns, err := applyPolicyRoot(pol, polPath, root, opts.id, bundle)
 	if err != nil {
 		return -1, err
 	}
@@ -118,19 +123,6 @@ func startAndRun(root string, ct *libcontainer.Container, p *libcontainer.Proces
 		return err
 	}
 	return limit.afterExec()
-}
-
-// hardenBundle applies the policy named on the command line to the bundle.
-// With user namespaces on, the container's ID range is allocated and its
-// idmapped rootfs mounted first (prepareUserns); the returned setup, nil
-// when there is none, is undone on failure here and by releaseUserns
-// otherwise.
-func hardenBundle(c *cli.Context, root, id string, bundle *spec.Bundle) (*usernsSetup, error) {
-	pol, path, err := loadPolicy(c)
-	if err != nil {
-		return nil, fmt.Errorf("container %s: %w", id, err)
-	}
-	return applyPolicyRoot(pol, path, root, id, bundle)
 }
 
 // applyPolicy hardens the bundle's spec. A rewritten config.json is saved
