@@ -159,6 +159,8 @@ func TestAllowedHooksPolicy(t *testing.T) {
 		{`{"allowedHooks": [7]}`, `key "allowedHooks"`},
 		{`{"idmapMountSources": ["/"]}`, `key "idmapMountSources"`},
 		{`{"idmapMountSources": ["var/lib"]}`, `key "idmapMountSources"`},
+		{`{"idmapMountSources": ["/*/lib"]}`, `key "idmapMountSources": "/*/lib" is not a directory below /`},
+		{`{"idmapMountSources": ["/var/[lib"]}`, `key "idmapMountSources"`},
 		{`{"exceptions": [{"match": {"io.kubernetes.pod.name": "x"}, "allow": {"idmapMountSources": ["/"]}}]}`, `key "exceptions[0].allow.idmapMountSources"`},
 	} {
 		_, err := ParsePolicy("p.json", []byte(tc.body))

@@ -2,6 +2,7 @@ package hardening
 
 import (
 	"fmt"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -207,11 +208,27 @@ func outsideIDMapSources(m specs.Mount, pol *Policy, f HostFacts) string {
 		candidates = append(candidates, filepath.Clean(resolved))
 	}
 	for _, c := range candidates {
-		if !slices.ContainsFunc(pol.IDMapMountSources, func(dir string) bool { return c != dir && within(c, dir) }) {
+		if !slices.ContainsFunc(pol.IDMapMountSources, func(dir string) bool { return strictlyBelow(c, dir) }) {
 			return c
 		}
 	}
 	return ""
+}
+
+// strictlyBelow reports whether the clean absolute path p lies below the
+// "idmapMountSources" entry dir (not at it). An entry with wildcards (see
+// path.Match) matches as many leading components of p as it has.
+func strictlyBelow(p, dir string) bool {
+	if !strings.ContainsAny(dir, `*?[\`) {
+		return p != dir && within(p, dir)
+	}
+	n := strings.Count(dir, "/")
+	parts := strings.Split(p, "/")
+	if len(parts) <= n+1 {
+		return false
+	}
+	ok, _ := path.Match(dir, strings.Join(parts[:n+1], "/"))
+	return ok
 }
 
 // IDMappedMountOptions is the idmapped-mount-options rule.

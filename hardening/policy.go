@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -105,7 +106,9 @@ type Policy struct {
 	// may be idmapped by the caller, with exactly the container's own
 	// user-namespace mapping (an engine's user-namespace support: a
 	// Kubernetes hostUsers: false pod's volumes). A source is accepted
-	// when it lies strictly below an entry.
+	// when it lies strictly below an entry. An entry may hold path.Match
+	// wildcards (not in its first component), matched against as many
+	// leading components of the source.
 	IDMapMountSources []string `json:"idmapMountSources"`
 	// Exceptions widen the allow-lists for containers whose
 	// orchestrator-set annotations match.
@@ -437,8 +440,11 @@ func (a *Allowances) normalize(prefix string) error {
 	if a.IDMapMountSources, err = normalizePaths(prefix+"idmapMountSources", a.IDMapMountSources); err != nil {
 		return err
 	}
-	if slices.Contains(a.IDMapMountSources, "/") {
-		return fmt.Errorf("key %q: \"/\" would let callers idmap any host directory", prefix+"idmapMountSources")
+	for _, d := range a.IDMapMountSources {
+		first, _, _ := strings.Cut(strings.TrimPrefix(d, "/"), "/")
+		if _, err := path.Match(d, ""); err != nil || first == "" || strings.ContainsAny(first, `*?[\`) {
+			return fmt.Errorf("key %q: %q is not a directory below /, or a pattern whose first component is a name", prefix+"idmapMountSources", d)
+		}
 	}
 	for _, d := range a.AllowDevices {
 		if _, err := parseDeviceSpec(d); err != nil {
