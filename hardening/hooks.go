@@ -80,8 +80,7 @@ func refuseHook(h namedHook, pol *Policy, f HostFacts, r *Report) {
 	p := h.hook.Path
 	what := fmt.Sprintf("%s hook %s", h.stage, p)
 	if !filepath.IsAbs(p) {
-		r.refuse(RuleHooks, what+": the path is not absolute (it would be looked up from wherever the runtime runs)",
-			"no key: give the hook an absolute path")
+		r.refuse(RuleHooks, what+": the path is not absolute (it would be looked up from wherever the runtime runs)", "")
 		return
 	}
 	resolved, ok := f.HookPaths[p]
@@ -97,8 +96,7 @@ func refuseHook(h namedHook, pol *Policy, f HostFacts, r *Report) {
 		}
 	}
 	if !ok {
-		r.refuse(RuleHooks, fmt.Sprintf("%s hook %s runs on the host as root and does not resolve to a binary on the host", h.stage, p),
-			"no key: the hook's binary must exist when the container is created")
+		r.refuse(RuleHooks, fmt.Sprintf("%s hook %s runs on the host as root and does not resolve to a binary on the host", h.stage, p), "")
 		return
 	}
 	if len(named) == 0 {
@@ -122,8 +120,7 @@ func refuseHook(h namedHook, pol *Policy, f HostFacts, r *Report) {
 		}
 	}
 	if problem, bad := f.HookBinaryProblems[resolved]; bad {
-		r.refuse(RuleHooks, fmt.Sprintf("%s: someone other than root could replace the binary: %s", what, problem),
-			"no key: make the binary and the directories above it owned by root and writable by root alone")
+		r.refuse(RuleHooks, fmt.Sprintf("%s: someone other than root could replace the binary: %s", what, problem), "")
 	}
 }
 

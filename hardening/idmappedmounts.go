@@ -64,20 +64,24 @@ func RefuseIDMappedMounts(s *specs.Spec, pol *Policy, f HostFacts, r *Report) {
 		}
 		switch {
 		case mapsHostID0(mine.uid) || mapsHostID0(mine.gid):
-			r.refuse(RuleIDMappedMounts, what+": its mapping includes host ID 0", "no key: mount idmapping is the runtime's")
+			r.refuse(RuleIDMappedMounts, what+": its mapping includes host ID 0", "")
 			continue
 		case ownErr != "":
-			r.refuse(RuleIDMappedMounts, what+": "+ownErr, "no key: mount idmapping is the runtime's")
+			r.refuse(RuleIDMappedMounts, what+": "+ownErr, "")
 			continue
 		case !mine.equal(own):
-			r.refuse(RuleIDMappedMounts, fmt.Sprintf("%s: mapping %s is not the container's own %s", what, mine, own),
-				"no key: mount idmapping is the runtime's")
+			r.refuse(RuleIDMappedMounts, fmt.Sprintf("%s: mapping %s is not the container's own %s", what, mine, own), "")
 			continue
 		}
 		if runtimeWouldIDMap(s, m, pol, f) {
 			continue
 		}
-		if bad := outsideIDMapSources(m, pol, f); bad != "" {
+		bad := outsideIDMapSources(m, pol, f)
+		switch {
+		case bad == "":
+		case !filepath.IsAbs(bad):
+			r.refuse(RuleIDMappedMounts, what+": "+bad+" is not an absolute host path below a directory where engines idmap volumes", "")
+		default:
 			r.refuse(RuleIDMappedMounts, what+": "+bad+" is not below a directory where engines idmap volumes",
 				fmt.Sprintf(`"idmapMountSources": [%q]`, bad))
 		}

@@ -125,7 +125,7 @@ func TestHostileHooksDefaultPolicy(t *testing.T) {
 		}, want: []string{"prestart hook /proc/self/exe runs on the host as root (rule hooks"}},
 		{name: "relative path", tweak: func(_ *testing.T, _ *testutil.Bundle, s *specs.Spec) {
 			s.Hooks = &specs.Hooks{Poststop: []specs.Hook{{Path: "rootfs/bin/sh", Args: []string{"sh", "-c", "id"}}}}
-		}, want: []string{"poststop hook rootfs/bin/sh: the path is not absolute", "(rule hooks, allow with no key"}},
+		}, want: []string{"poststop hook rootfs/bin/sh: the path is not absolute", "(rule hooks, no policy key allows it)"}},
 		{name: "a path that does not exist yet", tweak: func(_ *testing.T, b *testutil.Bundle, s *specs.Spec) {
 			s.Hooks = &specs.Hooks{Poststop: []specs.Hook{{Path: b.Dir + "/later.sh"}}}
 		}, want: []string{"/later.sh runs on the host as root and does not resolve to a binary on the host (rule hooks"}},
@@ -158,7 +158,7 @@ func TestHostileHooksAllowedBinary(t *testing.T) {
 		{name: "binary writable by its group", policy: func(t *testing.T) (string, specs.Hook) {
 			p := hooksCopy(t, hooksSafeDir(t), 0o775)
 			return fmt.Sprintf("%q", p), specs.Hook{Path: p}
-		}, want: []string{"someone other than root could replace the binary: ", "is writable by group or others (mode 0775) (rule hooks, allow with no key"}},
+		}, want: []string{"someone other than root could replace the binary: ", "is writable by group or others (mode 0775) (rule hooks, no policy key allows it)"}},
 		{name: "binary not owned by root", policy: func(t *testing.T) (string, specs.Hook) {
 			p := hooksCopy(t, hooksSafeDir(t), 0o755)
 			if err := os.Chown(p, 1000, 0); err != nil {
