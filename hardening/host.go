@@ -34,6 +34,12 @@ type HostFacts struct {
 	// HookPaths maps OCI hook paths, as written in config.json, to the
 	// binary they resolve to (e.g. Docker's /proc/<pid>/exe to dockerd).
 	HookPaths map[string]string `json:"hookPaths,omitempty"`
+	// HookBinaryProblems maps resolved hook binaries (values of HookPaths)
+	// to why someone other than root could change what runs there: the
+	// binary or a directory on its path is not root-owned, is writable by
+	// group or others, or is not what it should be (see
+	// gatherHookBinaries). A binary missing here was checked and is safe.
+	HookBinaryProblems map[string]string `json:"hookBinaryProblems,omitempty"`
 	// HostNamespaces holds the namespace paths of linux.namespaces, as
 	// written, that are the host's own namespace of their type (the same
 	// namespace as PID 1's), however the path spells it.
@@ -150,14 +156,7 @@ func GatherHostFacts(bundle string, spec *specs.Spec, pol *Policy) (HostFacts, e
 	if pol.UserNamespace.Enabled {
 		GatherUsernsFacts(spec, &f)
 	}
-	for _, h := range allHooks(spec.Hooks) {
-		if resolved, err := filepath.EvalSymlinks(h.hook.Path); err == nil {
-			if f.HookPaths == nil {
-				f.HookPaths = map[string]string{}
-			}
-			f.HookPaths[h.hook.Path] = resolved
-		}
-	}
+	gatherHookBinaries(spec, &f)
 	f.HostNamespaces = hostNamespaceJoins(spec)
 	f.DeviceNodes = GatherDeviceNodes(spec)
 	f.ProcessLimits = GatherProcessLimits()

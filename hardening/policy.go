@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -106,10 +107,19 @@ type Policy struct {
 	// AllowSysctls lists sysctls beyond the namespaced safe set, by name or
 	// as a prefix ending in ".*".
 	AllowSysctls []string `json:"allowSysctls"`
-	// AllowedHooks lists the absolute paths of OCI hook binaries that may
-	// run (they run on the host as root). A hook matches by its path or by
-	// the binary the path resolves to on the host.
-	AllowedHooks []string `json:"allowedHooks"`
+	// AllowedHooks lists the OCI hooks that may run (they run on the host
+	// as root): a binary, by absolute path, and the argument shape it may
+	// take (see HookAllowance). A hook matches by its path or by the
+	// binary the path resolves to on the host.
+	AllowedHooks []HookAllowance `json:"allowedHooks"`
+	// IDMapMountSources lists host directories below which a bind mount
+	// may be idmapped by the caller, with exactly the container's own
+	// user-namespace mapping (an engine's user-namespace support: a
+	// Kubernetes hostUsers: false pod's volumes). A source is accepted
+	// when it lies strictly below an entry. An entry may hold path.Match
+	// wildcards (not in its first component), matched against as many
+	// leading components of the source.
+	IDMapMountSources []string `json:"idmapMountSources"`
 	// Exceptions widen the allow-lists for containers whose
 	// orchestrator-set annotations match.
 	Exceptions []Exception `json:"exceptions"`
@@ -180,7 +190,9 @@ type Allowances struct {
 	// AllowSysctls: see Policy.AllowSysctls.
 	AllowSysctls []string `json:"allowSysctls,omitempty"`
 	// AllowedHooks: see Policy.AllowedHooks.
-	AllowedHooks []string `json:"allowedHooks,omitempty"`
+	AllowedHooks []HookAllowance `json:"allowedHooks,omitempty"`
+	// IDMapMountSources: see Policy.IDMapMountSources.
+	IDMapMountSources []string `json:"idmapMountSources,omitempty"`
 }
 
 // OrchestratorAnnotations returns the annotation keys that exceptions may
@@ -228,20 +240,36 @@ func DefaultDenySyscalls() []string {
 
 // DefaultPolicy returns the built-in policy, the secure one: enforce,
 // baseline, read-only rootfs with the default writable paths, a pids limit
-// of 4096, config.json up to 4 MiB, no negative oomScoreAdj, the default syscall deny-list, the Docker daemon as the only
-// allowed hook binary (its libnetwork-setkey prestart hook sets up
-// networking), and no other allowance. Each call returns a fresh value.
+// of 4096, config.json up to 4 MiB, no negative oomScoreAdj, the default
+// syscall deny-list, the Docker daemon as the only allowed hook binary,
+// with the arguments of its libnetwork-setkey prestart hook only (it sets
+// up networking), the engines' volume and pod directories as the sources
+// callers may idmap (DefaultIDMapMountSources), and no other allowance.
+// Each call returns a fresh value.
 func DefaultPolicy() *Policy {
 	return &Policy{
-		Mode:           ModeEnforce,
-		Level:          LevelBaseline,
-		DenySyscalls:   DefaultDenySyscalls(),
-		ReadonlyRootfs: true,
-		WritablePaths:  DefaultWritablePaths(),
-		PidsLimit:      4096,
-		MaxConfigSize:  spec.DefaultMaxConfigSize,
-		AllowedHooks:   []string{"/usr/bin/dockerd", "/usr/sbin/dockerd", "/usr/local/bin/dockerd"},
-		UserNamespace:  DefaultUserNamespacePolicy(),
+		Mode:              ModeEnforce,
+		Level:             LevelBaseline,
+		DenySyscalls:      DefaultDenySyscalls(),
+		ReadonlyRootfs:    true,
+		WritablePaths:     DefaultWritablePaths(),
+		PidsLimit:         4096,
+		MaxConfigSize:     spec.DefaultMaxConfigSize,
+		AllowedHooks:      DefaultAllowedHooks(),
+		IDMapMountSources: DefaultIDMapMountSources(),
+		UserNamespace:     DefaultUserNamespacePolicy(),
+	}
+}
+
+// DefaultIDMapMountSources returns the default of "idmapMountSources":
+// where the kubelet keeps a pod's volumes, containerd's CRI plugin its
+// per-sandbox and per-container files, and Docker its named volumes.
+func DefaultIDMapMountSources() []string {
+	return []string{
+		"/var/lib/kubelet/pods",
+		"/var/lib/containerd/io.containerd.grpc.v1.cri",
+		"/run/containerd/io.containerd.grpc.v1.cri",
+		"/var/lib/docker/volumes",
 	}
 }
 
@@ -358,12 +386,14 @@ func (p *Policy) normalize() error {
 		AllowDevices:        p.AllowDevices,
 		AllowSysctls:        p.AllowSysctls,
 		AllowedHooks:        p.AllowedHooks,
+		IDMapMountSources:   p.IDMapMountSources,
 	}
 	if err := a.normalize(""); err != nil {
 		return err
 	}
 	p.AllowCapabilities, p.AllowHostNamespaces, p.AllowHostMounts = a.AllowCapabilities, a.AllowHostNamespaces, a.AllowHostMounts
 	p.AllowDevices, p.AllowSysctls, p.AllowedHooks = a.AllowDevices, a.AllowSysctls, a.AllowedHooks
+	p.IDMapMountSources = a.IDMapMountSources
 	if err := p.UserNamespace.normalize(); err != nil {
 		return err
 	}
@@ -424,8 +454,17 @@ func (a *Allowances) normalize(prefix string) error {
 	if a.AllowHostMounts, err = normalizePaths(prefix+"allowHostMounts", a.AllowHostMounts); err != nil {
 		return err
 	}
-	if a.AllowedHooks, err = normalizePaths(prefix+"allowedHooks", a.AllowedHooks); err != nil {
+	if a.AllowedHooks, err = normalizeHooks(prefix+"allowedHooks", a.AllowedHooks); err != nil {
 		return err
+	}
+	if a.IDMapMountSources, err = normalizePaths(prefix+"idmapMountSources", a.IDMapMountSources); err != nil {
+		return err
+	}
+	for _, d := range a.IDMapMountSources {
+		first, _, _ := strings.Cut(strings.TrimPrefix(d, "/"), "/")
+		if _, err := path.Match(d, ""); err != nil || first == "" || strings.ContainsAny(first, `*?[\`) {
+			return fmt.Errorf("key %q: %q is not a directory below /, or a pattern whose first component is a name", prefix+"idmapMountSources", d)
+		}
 	}
 	for _, d := range a.AllowDevices {
 		if _, err := parseDeviceSpec(d); err != nil {
@@ -507,7 +546,8 @@ func (p *Policy) ForAnnotations(ann map[string]string) (*Policy, []int) {
 		out.AllowHostMounts = appendNew(out.AllowHostMounts, e.Allow.AllowHostMounts...)
 		out.AllowDevices = appendNew(out.AllowDevices, e.Allow.AllowDevices...)
 		out.AllowSysctls = appendNew(out.AllowSysctls, e.Allow.AllowSysctls...)
-		out.AllowedHooks = appendNew(out.AllowedHooks, e.Allow.AllowedHooks...)
+		out.AllowedHooks = appendNewHooks(out.AllowedHooks, e.Allow.AllowedHooks...)
+		out.IDMapMountSources = appendNew(out.IDMapMountSources, e.Allow.IDMapMountSources...)
 	}
 	return out, matched
 }
@@ -542,7 +582,8 @@ func (p *Policy) clone() *Policy {
 	out.AllowHostMounts = slices.Clone(p.AllowHostMounts)
 	out.AllowDevices = slices.Clone(p.AllowDevices)
 	out.AllowSysctls = slices.Clone(p.AllowSysctls)
-	out.AllowedHooks = slices.Clone(p.AllowedHooks)
+	out.AllowedHooks = cloneHooks(p.AllowedHooks)
+	out.IDMapMountSources = slices.Clone(p.IDMapMountSources)
 	out.Exceptions = slices.Clone(p.Exceptions)
 	return &out
 }

@@ -31,6 +31,9 @@ const (
 	RuleHostDevices     = "host-devices"
 	RuleSysctls         = "sysctls"
 	RuleHooks           = "hooks"
+	RuleIDMappedMounts  = "idmapped-mounts"
+	RuleHookPaths       = "hook-paths"
+	RuleIDMappedOptions = "idmapped-mount-options"
 	RuleUserNamespace   = "user-namespace"
 	RuleCgroupNamespace = "cgroup-namespace"
 	RuleCapabilities    = "capabilities"
@@ -52,9 +55,12 @@ const (
 //
 //   - Refusals first. They only read, so a refused configuration is
 //     reported in full (every refusal at once) and nothing is rewritten.
+//   - hook-paths first of the transforms: it pins what the hooks rule
+//     checked.
 //   - The user-namespace hook before anything touching mounts or
 //     capabilities: a user namespace changes what both mean; the
-//     cgroup namespace next to it.
+//     cgroup namespace next to it. idmapped-mount-options right after
+//     it, so that the mounts it idmaps are covered too.
 //   - Capabilities before seccomp: Docker's default profile enables
 //     syscalls by the capabilities in process.capabilities.bounding, so
 //     it must be evaluated against the clamped set.
@@ -96,8 +102,20 @@ func Rules() []Rule {
 			RefuseHooks(s, p, f, r)
 			return nil
 		}},
+		{ID: RuleIDMappedMounts, Kind: KindRefusal, Apply: func(s *specs.Spec, p *Policy, f HostFacts, r *Report) error {
+			RefuseIDMappedMounts(s, p, f, r)
+			return nil
+		}},
+		{ID: RuleHookPaths, Kind: KindTransform, Apply: func(s *specs.Spec, _ *Policy, f HostFacts, r *Report) error {
+			PinHooks(s, f, r)
+			return nil
+		}},
 		{ID: RuleUserNamespace, Kind: KindTransform, Apply: func(s *specs.Spec, p *Policy, f HostFacts, r *Report) error {
 			return UserNamespace(s, p, f, r)
+		}},
+		{ID: RuleIDMappedOptions, Kind: KindTransform, Apply: func(s *specs.Spec, _ *Policy, _ HostFacts, r *Report) error {
+			IDMappedMountOptions(s, r)
+			return nil
 		}},
 		{ID: RuleCgroupNamespace, Kind: KindTransform, Apply: func(s *specs.Spec, p *Policy, _ HostFacts, r *Report) error {
 			CgroupNamespace(s, p, r)

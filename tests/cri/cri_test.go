@@ -32,10 +32,16 @@ func (v handlerVariant) hardened() bool { return v.policy != "" }
 
 // handlerVariants: the default policy (what the issue wants to pass),
 // user namespaces off (what passes today), and runc as the reference.
+// The test daemons keep their CRI files below a temporary directory, not
+// /var/lib/containerd: the policies list it where containerd 2 idmaps a
+// hostUsers: false pod's /etc/hosts, hostname and resolv.conf.
 func handlerVariants() []handlerVariant {
+	sources := fmt.Sprintf(`"idmapMountSources": [%q, %q]`,
+		filepath.Join(os.TempDir(), "hardened-cri-*", "root", "io.containerd.grpc.v1.cri"),
+		filepath.Join(os.TempDir(), "hardened-cri-*", "state", "io.containerd.grpc.v1.cri"))
 	return []handlerVariant{
-		{name: "hardened", handler: "hardened", policy: `{}`},
-		{name: "hardened-nouserns", handler: "hardened", policy: `{"userNamespace": {"enabled": false}}`},
+		{name: "hardened", handler: "hardened", policy: `{` + sources + `}`},
+		{name: "hardened-nouserns", handler: "hardened", policy: `{"userNamespace": {"enabled": false}, ` + sources + `}`},
 		{name: "runc", handler: "runc"},
 	}
 }

@@ -170,9 +170,9 @@ func refusals() []refusal {
 		{
 			name: "prestart-hook",
 			tweak: func(_ *testing.T, s *specs.Spec) {
-				s.Hooks = &specs.Hooks{Prestart: []specs.Hook{{Path: "/tmp/evil.sh"}}} //nolint:staticcheck // runc still runs prestart
+				s.Hooks = &specs.Hooks{Prestart: []specs.Hook{{Path: "/usr/bin/true"}}} //nolint:staticcheck // runc still runs prestart
 			},
-			want: `prestart hook /tmp/evil.sh runs on the host as root (rule hooks, allow with "allowedHooks": ["/tmp/evil.sh"])`,
+			want: `prestart hook /usr/bin/true runs on the host as root (rule hooks, allow with "allowedHooks": ["/usr/bin/true"])`,
 		},
 	}
 }

@@ -234,7 +234,7 @@ func TestUsernsRuntimeKilledMidCreate(t *testing.T) {
 	}
 	sleep, _ = filepath.EvalSymlinks(sleep)
 	polPath := filepath.Join(t.TempDir(), "policy.json")
-	os.WriteFile(polPath, []byte(fmt.Sprintf(`{"userNamespace": {"enabled": true}, "allowedHooks": [%q]}`, sleep)), 0o644)
+	os.WriteFile(polPath, []byte(fmt.Sprintf(`{"userNamespace": {"enabled": true}, "allowedHooks": [{"path": %q, "args": ["sleep", "30"]}]}`, sleep)), 0o644)
 	pol := "--policy=" + polPath
 	b := testutil.NewBundle(t, "sleep", "1000")
 	b.Spec.Hooks = &specs.Hooks{CreateRuntime: []specs.Hook{{Path: sleep, Args: []string{"sleep", "30"}}}}
