@@ -26,6 +26,7 @@ type Rule struct {
 
 // Rule IDs.
 const (
+	RuleHostRootfs      = "host-rootfs"
 	RuleHostNamespaces  = "host-namespaces"
 	RuleHostMounts      = "host-mounts"
 	RuleHostDevices     = "host-devices"
@@ -58,6 +59,10 @@ const (
 //   - Masked/readonly paths and the pids limit are independent of the rest.
 func Rules() []Rule {
 	return []Rule{
+		{ID: RuleHostRootfs, Kind: KindRefusal, Apply: func(s *specs.Spec, p *Policy, f HostFacts, r *Report) error {
+			RefuseHostRootfs(s, p, f, r)
+			return nil
+		}},
 		{ID: RuleHostNamespaces, Kind: KindRefusal, Apply: func(s *specs.Spec, p *Policy, f HostFacts, r *Report) error {
 			RefuseHostNamespaces(s, p, f, r)
 			return nil
