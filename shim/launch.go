@@ -160,7 +160,8 @@ func applyPolicyRoot(pol *hardening.Policy, path, root, id string, bundle *spec.
 	if pol.Mode == hardening.ModeOff {
 		return nil, nil
 	}
-	rootfs, err := idmap.PinDir(bundle.RootfsPath())
+	written := bundle.RootfsPath()
+	rootfs, err := idmap.PinDir(written)
 	if err != nil {
 		return nil, fmt.Errorf("container %s: rootfs: %w", id, err)
 	}
@@ -178,7 +179,7 @@ func applyPolicyRoot(pol *hardening.Policy, path, root, id string, bundle *spec.
 	}
 	var stage *rootfsStage
 	if root != "" && checked.Policy.Mode == hardening.ModeEnforce {
-		if stage, err = stageRootfs(root, id, bundle.Spec, checked, &facts, rootfs); err != nil {
+		if stage, err = stageRootfs(root, id, bundle.Spec, checked, &facts, rootfs, written); err != nil {
 			return nil, fmt.Errorf("container %s: %w", id, err)
 		}
 		defer func() {

@@ -49,12 +49,17 @@ type rootfsStage struct {
 	// the container gets instead: idmapped, a rebuilt overlay, or a plain
 	// clone.
 	rootfs, staged string
+	// written is the rootfs path as config.json spells it (made absolute
+	// against the bundle), which named the pinned directory when it was
+	// opened but may name anything by the time libcontainer looks.
+	written string
 }
 
 // rewrite points the converted spec at the staged rootfs: root.path and
-// every bind source inside the real rootfs (the writable-paths mounts),
-// so those binds come from the checked directory too (and carry the
-// mapping). config.json keeps the real paths, so it stays valid for the
+// every bind source inside the real rootfs or under the rootfs path as
+// written (the writable-paths mounts, also those an earlier create saved
+// in config.json), so those binds come from the checked directory too
+// (and carry the mapping), whatever the bundle's rootfs path names now. config.json keeps the real paths, so it stays valid for the
 // next create from the same bundle.
 func (u *rootfsStage) rewrite(s *specs.Spec) {
 	if u == nil || u.staged == "" {
@@ -65,8 +70,14 @@ func (u *rootfsStage) rewrite(s *specs.Spec) {
 		if !isBind(m) {
 			continue
 		}
-		if rel, err := filepath.Rel(u.rootfs, m.Source); err == nil && rel != ".." && !strings.HasPrefix(rel, "../") {
-			s.Mounts[i].Source = filepath.Join(u.staged, rel)
+		for _, base := range []string{u.rootfs, u.written} {
+			if base == "" {
+				continue
+			}
+			if rel, err := filepath.Rel(base, m.Source); err == nil && rel != ".." && !strings.HasPrefix(rel, "../") {
+				s.Mounts[i].Source = filepath.Join(u.staged, rel)
+				break
+			}
 		}
 	}
 }
@@ -91,7 +102,7 @@ func idPool(u hardening.UserNamespacePolicy) ([]idmap.Range, idmap.PoolSource, e
 // which only root can change, so a rootfs swapped for a symlink after
 // the check is never what the container sees. It fills facts for Apply.
 // On error everything it did is undone.
-func stageRootfs(root, id string, s *specs.Spec, checked *hardening.Checked, facts *hardening.HostFacts, rootfs *idmap.PinnedDir) (_ *rootfsStage, retErr error) {
+func stageRootfs(root, id string, s *specs.Spec, checked *hardening.Checked, facts *hardening.HostFacts, rootfs *idmap.PinnedDir, written string) (_ *rootfsStage, retErr error) {
 	pol, plan := checked.Policy, checked.Userns
 	lock, err := lockCreate(root, id)
 	if err != nil {
@@ -174,12 +185,12 @@ func stageRootfs(root, id string, s *specs.Spec, checked *hardening.Checked, fac
 		if err := stageOverlay(rootfs, dir, ns, *rng); err != nil {
 			return nil, fmt.Errorf("user namespace: %w; a host whose container filesystems cannot be idmapped turns user namespaces off with \"userNamespace\": {\"enabled\": false}", err)
 		}
-		return &rootfsStage{lock: lock, rootfs: rootfs.Path, staged: staged}, nil
+		return &rootfsStage{lock: lock, rootfs: rootfs.Path, staged: staged, written: written}, nil
 	}
 	if err := idmap.CloneDir(rootfs, staged, ns); err != nil {
 		return nil, fmt.Errorf("rootfs staging: %w", err)
 	}
-	return &rootfsStage{lock: lock, rootfs: rootfs.Path, staged: staged}, nil
+	return &rootfsStage{lock: lock, rootfs: rootfs.Path, staged: staged, written: written}, nil
 }
 
 // callerRange returns the caller's mapping as a range to ask the
