@@ -47,7 +47,10 @@ const (
 // Rules returns the ordered rule list, fresh on each call. The order:
 //
 //   - Refusals first. They only read, so a refused configuration is
-//     reported in full (every refusal at once) and nothing is rewritten.
+//     reported in full (every refusal at once) and nothing is rewritten;
+//     the runtime touches the host only after them (see Check). The
+//     rootfs first of all: host-mounts trusts sources inside it only
+//     when host-rootfs finds it no host directory.
 //   - The user-namespace hook before anything touching mounts or
 //     capabilities: a user namespace changes what both mean; the
 //     cgroup namespace next to it.
