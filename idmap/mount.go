@@ -31,12 +31,13 @@ func CloneIDMapped(src, dst string, userns *os.File) error {
 	return cloneTree(unix.AT_FDCWD, src, src, dst, userns)
 }
 
-// CloneDir mounts at dst a clone of the pinned directory src, taken from
-// its descriptor, not its path: what was checked is what is mounted. With
+// ClonePinned mounts at dst a clone of the pinned src, taken from its
+// descriptor, not its path: what was checked is what is mounted. With
 // userns, the clone is idmapped as by CloneIDMapped (the mounts below
 // src are not cloned); without, it is a recursive bind (mount --rbind),
-// mounts below src included. dst must be an existing directory.
-func CloneDir(src *PinnedDir, dst string, userns *os.File) error {
+// mounts below src included. dst must exist, a directory for a directory
+// and a file for anything else.
+func ClonePinned(src *Pinned, dst string, userns *os.File) error {
 	return cloneTree(int(src.File.Fd()), "", src.Path, dst, userns)
 }
 

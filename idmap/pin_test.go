@@ -46,9 +46,9 @@ func TestPinDirResolvesAndVerifies(t *testing.T) {
 	}
 }
 
-// TestCloneDirUsesTheDescriptor: the directory swapped for a symlink to /
-// after it was pinned is not what CloneDir mounts.
-func TestCloneDirUsesTheDescriptor(t *testing.T) {
+// TestClonePinnedUsesTheDescriptor: the directory swapped for a symlink to /
+// after it was pinned is not what ClonePinned mounts.
+func TestClonePinnedUsesTheDescriptor(t *testing.T) {
 	requireRoot(t)
 	dir := t.TempDir()
 	src, dst := filepath.Join(dir, "rootfs"), filepath.Join(dir, "dst")
@@ -62,7 +62,7 @@ func TestCloneDirUsesTheDescriptor(t *testing.T) {
 	defer d.Close()
 	os.Rename(src, filepath.Join(dir, "elsewhere"))
 	os.Symlink("/", src)
-	if err := CloneDir(d, dst, nil); err != nil {
+	if err := ClonePinned(d, dst, nil); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = Unmount(dst) })

@@ -155,7 +155,10 @@ func applyPolicy(pol *hardening.Policy, path, id string, bundle *spec.Bundle) er
 //     plans the user namespace with it and runs every refusal rule;
 //  4. only then the host side: ID range, Docker's files given to the
 //     mapped root, the rootfs staged (stageRootfs);
-//  5. the transforms (Checked.Apply) rewrite the spec, which is saved.
+//  5. the transforms (Checked.Apply) rewrite the spec, which is saved;
+//  6. every bind source is opened once, compared with what the rules
+//     checked and cloned into the staging directory (pinBinds), so
+//     libcontainer mounts what was checked.
 func applyPolicyRoot(pol *hardening.Policy, path, root, id string, bundle *spec.Bundle) (_ *rootfsStage, retErr error) {
 	if pol.Mode == hardening.ModeOff {
 		return nil, nil
@@ -197,6 +200,11 @@ func applyPolicyRoot(pol *hardening.Policy, path, root, id string, bundle *spec.
 	}
 	if err != nil {
 		return nil, fmt.Errorf("container %s: %w", id, err)
+	}
+	if stage != nil {
+		if err := stage.pinBinds(bundle.Spec, bundle.Dir, facts.MountSources); err != nil {
+			return nil, fmt.Errorf("container %s: %w", id, err)
+		}
 	}
 	if report.Mode == hardening.ModeEnforce && len(report.Changes) > 0 {
 		if err := bundle.SaveRewritten(bundle.Spec); err != nil {

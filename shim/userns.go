@@ -53,6 +53,10 @@ type rootfsStage struct {
 	// against the bundle), which named the pinned directory when it was
 	// opened but may name anything by the time libcontainer looks.
 	written string
+	// dir is the staging directory; binds maps the index of each bind
+	// mount to the clone of its source there (pinBinds).
+	dir   string
+	binds map[int]string
 }
 
 // rewrite points the converted spec at the staged rootfs: root.path and
@@ -68,6 +72,10 @@ func (u *rootfsStage) rewrite(s *specs.Spec) {
 	s.Root.Path = u.staged
 	for i, m := range s.Mounts {
 		if !isBind(m) {
+			continue
+		}
+		if t, ok := u.binds[i]; ok {
+			s.Mounts[i].Source = t
 			continue
 		}
 		for _, base := range []string{u.rootfs, u.written} {
@@ -102,7 +110,7 @@ func idPool(u hardening.UserNamespacePolicy) ([]idmap.Range, idmap.PoolSource, e
 // which only root can change, so a rootfs swapped for a symlink after
 // the check is never what the container sees. It fills facts for Apply.
 // On error everything it did is undone.
-func stageRootfs(root, id string, s *specs.Spec, checked *hardening.Checked, facts *hardening.HostFacts, rootfs *idmap.PinnedDir, written string) (_ *rootfsStage, retErr error) {
+func stageRootfs(root, id string, s *specs.Spec, checked *hardening.Checked, facts *hardening.HostFacts, rootfs *idmap.Pinned, written string) (_ *rootfsStage, retErr error) {
 	pol, plan := checked.Policy, checked.Userns
 	lock, err := lockCreate(root, id)
 	if err != nil {
@@ -185,12 +193,12 @@ func stageRootfs(root, id string, s *specs.Spec, checked *hardening.Checked, fac
 		if err := stageOverlay(rootfs, dir, ns, *rng); err != nil {
 			return nil, fmt.Errorf("user namespace: %w; a host whose container filesystems cannot be idmapped turns user namespaces off with \"userNamespace\": {\"enabled\": false}", err)
 		}
-		return &rootfsStage{lock: lock, rootfs: rootfs.Path, staged: staged, written: written}, nil
+		return &rootfsStage{lock: lock, rootfs: rootfs.Path, staged: staged, written: written, dir: dir}, nil
 	}
-	if err := idmap.CloneDir(rootfs, staged, ns); err != nil {
+	if err := idmap.ClonePinned(rootfs, staged, ns); err != nil {
 		return nil, fmt.Errorf("rootfs staging: %w", err)
 	}
-	return &rootfsStage{lock: lock, rootfs: rootfs.Path, staged: staged, written: written}, nil
+	return &rootfsStage{lock: lock, rootfs: rootfs.Path, staged: staged, written: written, dir: dir}, nil
 }
 
 // callerRange returns the caller's mapping as a range to ask the

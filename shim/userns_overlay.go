@@ -57,7 +57,7 @@ type stageRecord struct {
 // root has a device of its own) right before the caller's overlay is
 // detached and again before the rebuilt one is bound there, by a lookup
 // that follows no symlink.
-func stageOverlay(pinned *idmap.PinnedDir, dir string, ns *os.File, rng idmap.Range) error {
+func stageOverlay(pinned *idmap.Pinned, dir string, ns *os.File, rng idmap.Range) error {
 	rootfs := pinned.Path
 	if err := pinned.Verify(); err != nil {
 		return fmt.Errorf("rootfs: %w", err)

@@ -144,6 +144,13 @@ func TestHostileRootfsSymlink(t *testing.T) {
 // The check and the use of the rootfs are one open directory, so no
 // interleaving wins.
 func TestHostileRootfsSwapRace(t *testing.T) {
+	off, _ := testutil.WritePolicy(t, `{"userNamespace": {"enabled": false}}`)
+	t.Run("userns on", func(t *testing.T) { rootfsSwapRace(t) })
+	t.Run("userns off", func(t *testing.T) { rootfsSwapRace(t, off) })
+}
+
+// rootfsSwapRace is TestHostileRootfsSwapRace under the global flags.
+func rootfsSwapRace(t *testing.T, global ...string) {
 	rt := testutil.NewRuntime(t)
 	b := testutil.NewBundle(t)
 	if err := os.WriteFile(filepath.Join(b.Rootfs, "hostile-marker"), []byte("real-rootfs\n"), 0o644); err != nil {
@@ -171,7 +178,8 @@ func TestHostileRootfsSwapRace(t *testing.T) {
 	const runs = 30
 	var ran, refused int
 	for i := 0; i < runs; i++ {
-		out, errOut, exit := rt.Run("run", "--bundle", b.Dir, rt.NewID())
+		args := append(append([]string{}, global...), "run", "--bundle", b.Dir, rt.NewID())
+		out, errOut, exit := rt.Run(args...)
 		if strings.Contains(out, "host-") || strings.Contains(out, "no-marker") {
 			t.Errorf("run %d saw host files (exit %d): %q", i, exit, out)
 		}
@@ -206,7 +214,7 @@ func TestHostileRootfsSwapRace(t *testing.T) {
 // earlier run saved in config.json (<bundle>/rootfs/tmp...) resolved
 // through the symlink to host directories.
 func rootfsRaceRefusal(stderr string) bool {
-	for _, s := range []string{"is a symlink, which is not allowed", "rule host-rootfs", "no longer names the opened directory", "rule host-mounts"} {
+	for _, s := range []string{"is a symlink, which is not allowed", "rule host-rootfs", "no longer names the opened", "rule host-mounts"} {
 		if strings.Contains(stderr, s) {
 			return true
 		}
