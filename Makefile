@@ -13,7 +13,7 @@ BIN       := $(CURDIR)/hardened
 # Packages without real containers: fast, no root needed.
 UNIT_PKGS := ./hardening/... ./spec/... ./shim/... ./idmap/... ./runtimeconfig/... ./foreignabi/... ./seccompcache/... ./oneproc/... ./growstack/...
 
-.PHONY: all build test unit integration hostile e2e conformance bench bench-userns demo install uninstall clean vet fmt man deb packaging
+.PHONY: all build test unit integration hostile e2e cri conformance bench bench-userns demo install uninstall clean vet fmt man deb packaging
 
 all: build
 
@@ -42,6 +42,15 @@ hostile: build
 
 e2e: build
 	HARDENED_BIN=$(BIN) $(GO) test -tags "$(BUILDTAGS)" -count=1 -p 1 -timeout 30m ./tests/e2e/...
+
+# cri: pods as the kubelet runs them, through containerd's CRI plugin
+# (Debian's 1.6 and 2.x built by hack/cri-tools.sh into the tests' cache),
+# crictl, Debian's CNI bridge plugin and a pause image built here, with the
+# runtime as a RuntimeClass handler beside the reference runc (tests/cri).
+# Not yet part of test: with the default policy most pods fail (#13).
+cri: build
+	tools=$$(./hack/cri-tools.sh) && HARDENED_CRI_TOOLS=$$tools HARDENED_BIN=$(BIN) \
+		$(GO) test -tags "$(BUILDTAGS)" -count=1 -p 1 -timeout 30m -v ./tests/cri/...
 
 conformance: build
 	HARDENED_BIN=$(BIN) $(GO) test -count=1 -timeout 40m -v -run TestConformance ./tests/conformance/...

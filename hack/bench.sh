@@ -9,7 +9,8 @@
 #
 # The runc is the one whose libcontainer hardened embeds (go.mod's
 # version), built from the module cache with the same Go into
-# ~/.cache/hardened-bench on first use: the same code without hardening.
+# ~/.cache/hardened-bench on first use by hack/runc-ref.sh: the same code
+# without hardening.
 # HARDENED_BENCH_RUNC=/usr/sbin/runc compares with Debian's runc instead
 # (an older libcontainer built with an older Go).
 #
@@ -27,21 +28,10 @@ case "$bin" in
 esac
 cd "$top"
 if [ -z "${HARDENED_BENCH_RUNC:-}" ]; then
-	version=$(go list -m -f '{{.Version}}' github.com/opencontainers/runc)
-	HARDENED_BENCH_RUNC=${XDG_CACHE_HOME:-$HOME/.cache}/hardened-bench/runc-$version
-	if [ ! -x "$HARDENED_BENCH_RUNC" ]; then
-		src=$(go list -m -f '{{.Dir}}' github.com/opencontainers/runc)
-		work=$(mktemp -d)
-		trap 'rm -rf "$work"' EXIT
-		cp -r "$src"/. "$work"
-		chmod -R u+w "$work"
-		mkdir -p "$(dirname "$HARDENED_BENCH_RUNC")"
-		echo "bench.sh: building runc $version from $src" >&2
-		(cd "$work" && GOFLAGS=-mod=mod go build -trimpath -tags seccomp -o "$HARDENED_BENCH_RUNC" .) || {
-			echo "bench.sh: could not build runc $version; set HARDENED_BENCH_RUNC (e.g. /usr/sbin/runc)" >&2
-			exit 1
-		}
-	fi
+	HARDENED_BENCH_RUNC=$(./hack/runc-ref.sh) || {
+		echo "bench.sh: could not build runc; set HARDENED_BENCH_RUNC (e.g. /usr/sbin/runc)" >&2
+		exit 1
+	}
 	export HARDENED_BENCH_RUNC
 fi
 HARDENED_BIN=$bin exec go test -tags "seccomp urfave_cli_no_docs" -count=1 -run '^$' \

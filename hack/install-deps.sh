@@ -3,10 +3,13 @@
 # machine (run as root). Go itself is expected at /usr/local/go.
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
-apt-get update -q
-apt-get install -y -q --no-install-recommends \
+# Another apt (unattended-upgrades, a provisioning run) may hold the
+# dpkg lock: wait for it instead of failing.
+apt_get() { apt-get -o DPkg::Lock::Timeout=600 "$@"; }
+apt_get update -q
+apt_get install -y -q --no-install-recommends \
 	build-essential pkg-config libseccomp-dev \
 	busybox-static debootstrap \
-	runc containerd docker.io iptables \
-	procps psmisc bsdutils perl git ca-certificates \
+	runc containerd docker.io iptables containernetworking-plugins \
+	procps psmisc bsdutils perl git ca-certificates iproute2 \
 	lintian binutils time

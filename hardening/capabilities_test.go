@@ -101,7 +101,7 @@ func TestClampProcessExecPrivileged(t *testing.T) {
 	p := &specs.Process{Args: []string{"sh"}, Capabilities: &specs.LinuxCapabilities{
 		Bounding: all, Effective: all, Permitted: all, Inheritable: all, Ambient: all,
 	}}
-	rep, err := ClampProcess(p, DefaultPolicy())
+	rep, err := ClampProcess(p, DefaultPolicy(), HostFacts{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +116,7 @@ func TestClampProcessExecPrivileged(t *testing.T) {
 	audit := DefaultPolicy()
 	audit.Mode = ModeAudit
 	p2 := &specs.Process{Capabilities: &specs.LinuxCapabilities{Bounding: all}}
-	rep, err = ClampProcess(p2, audit)
+	rep, err = ClampProcess(p2, audit, HostFacts{})
 	if err != nil || len(p2.Capabilities.Bounding) != 4 || p2.NoNewPrivileges || len(rep.Changes) != 2 {
 		t.Errorf("audit clamp modified the process or reported wrong: %+v %v", p2, changedPaths(rep))
 	}

@@ -57,7 +57,7 @@ func allDirs(rootfs string) HostFacts {
 func dockerFacts() HostFacts {
 	f := allDirs(dockerRootfs)
 	f.Bundle = "/run/containerd/io.containerd.runtime.v2.task/moby/3f2a91c0d1e2"
-	f.HookPaths = map[string]string{"/proc/4242/exe": "/usr/sbin/dockerd"}
+	f.HookPaths = map[string]string{"/proc/4242/exe": "/usr/sbin/dockerd", "/usr/sbin/dockerd": "/usr/sbin/dockerd"}
 	return f
 }
 

@@ -148,13 +148,13 @@ func (c *Checked) Apply(spec *specs.Spec, facts HostFacts) (*Report, error) {
 }
 
 // ClampProcess applies the process-level rules (capabilities in all five
-// sets, no-new-privileges) to a process about to be exec'd into a
-// container. It runs the same code as the capabilities and
-// no-new-privileges rules of Harden. The caller passes the effective policy
+// sets, no-new-privileges, rlimits, oomScoreAdj) to a process about to be
+// exec'd into a container. It runs the same code as those rules of Harden;
+// facts need only ProcessLimits (GatherProcessLimits). The caller passes the effective policy
 // of the container (Policy.ForAnnotations with the container's
 // annotations) so an exception granted at create also holds for exec.
 // In audit mode p is left untouched; in off mode nothing happens.
-func ClampProcess(p *specs.Process, pol *Policy) (*Report, error) {
+func ClampProcess(p *specs.Process, pol *Policy, facts HostFacts) (*Report, error) {
 	if pol == nil {
 		pol = DefaultPolicy()
 	}
@@ -174,6 +174,8 @@ func ClampProcess(p *specs.Process, pol *Policy) (*Report, error) {
 	}
 	ClampCapabilities(work, pol, rep)
 	SetNoNewPrivileges(work, pol, rep)
+	ClampRlimits(work, facts, rep)
+	ClampOOMScoreAdj(work, pol, facts, rep)
 	return rep, nil
 }
 

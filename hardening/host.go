@@ -34,6 +34,12 @@ type HostFacts struct {
 	// HookPaths maps OCI hook paths, as written in config.json, to the
 	// binary they resolve to (e.g. Docker's /proc/<pid>/exe to dockerd).
 	HookPaths map[string]string `json:"hookPaths,omitempty"`
+	// HookBinaryProblems maps resolved hook binaries (values of HookPaths)
+	// to why someone other than root could change what runs there: the
+	// binary or a directory on its path is not root-owned, is writable by
+	// group or others, or is not what it should be (see
+	// gatherHookBinaries). A binary missing here was checked and is safe.
+	HookBinaryProblems map[string]string `json:"hookBinaryProblems,omitempty"`
 	// HostNamespaces holds the namespace paths of linux.namespaces, as
 	// written, that are the host's own namespace of their type (the same
 	// namespace as PID 1's), however the path spells it.
@@ -54,6 +60,26 @@ type HostFacts struct {
 	// <DockerRoot>/containers/<id>/hosts. Set by the runtime, which knows
 	// the container ID; named volumes are found under <DockerRoot>/volumes.
 	DockerRoot string `json:"dockerRoot,omitempty"`
+	// DeviceNodes maps the paths of linux.devices to the node the host has
+	// at that same path, no symlink followed in any component
+	// (GatherDeviceNodes). A path missing here holds nothing, or is
+	// reached through a symlink.
+	DeviceNodes map[string]DeviceNode `json:"deviceNodes,omitempty"`
+	// ProcessLimits are the runtime's own ceilings on the rlimits and the
+	// oom_score_adj it can give a container (GatherProcessLimits).
+	ProcessLimits ProcessLimits `json:"processLimits"`
+	// Root is the runtime root (--root) the container is created in;
+	// Joins were looked up among its containers. Empty: unknown.
+	Root string `json:"root,omitempty"`
+	// Joins maps the namespace paths of linux.namespaces, as written, to
+	// what each namespace is (GatherJoinFacts); a path missing here is
+	// unknown and its join is refused.
+	Joins map[string]JoinTarget `json:"joins,omitempty"`
+	// CgroupProcs maps the cgroup directories that linux.cgroupsPath
+	// names (on every hierarchy, with their subdirectories) to processes
+	// already in them (GatherCgroupFacts); only directories holding some
+	// are listed.
+	CgroupProcs map[string][]int `json:"cgroupProcs,omitempty"`
 	// UsernsUnsupported, when not empty, says why this container cannot
 	// get a new user namespace on this host (e.g. its rootfs is an overlay
 	// that cannot be idmapped); the user-namespace rule then notes it and
@@ -153,15 +179,10 @@ func GatherHostFactsFor(bundle string, spec *specs.Spec, pol *Policy, rootfs str
 	if pol.UserNamespace.Enabled {
 		GatherUsernsFacts(spec, &f)
 	}
-	for _, h := range allHooks(spec.Hooks) {
-		if resolved, err := filepath.EvalSymlinks(h.hook.Path); err == nil {
-			if f.HookPaths == nil {
-				f.HookPaths = map[string]string{}
-			}
-			f.HookPaths[h.hook.Path] = resolved
-		}
-	}
+	gatherHookBinaries(spec, &f)
 	f.HostNamespaces = hostNamespaceJoins(spec)
+	f.DeviceNodes = GatherDeviceNodes(spec)
+	f.ProcessLimits = GatherProcessLimits()
 	return f, nil
 }
 

@@ -117,7 +117,7 @@ func TestCheckPlansOnceWithTheEffectivePolicy(t *testing.T) {
 	if _, err := PlanUserNamespace(s, pol, f); err == nil {
 		t.Fatal("the raw policy plans this spec without error; the test needs one it refuses")
 	}
-	pol.Exceptions = []Exception{{Match: map[string]string{"io.kubernetes.pod.name": "debug"}, Allow: Allowances{AllowHostNamespaces: []string{"user"}}}}
+	pol.Exceptions = []Exception{{Match: map[string]string{"io.kubernetes.pod.name": "debug"}, Allow: Allowances{AllowHostNamespaces: []string{"user"}, AllowUnrelatedJoins: []string{"network"}}}}
 	c, err := Check(s, pol, f)
 	if err != nil {
 		t.Fatalf("Check: %v", err)

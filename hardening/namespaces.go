@@ -53,8 +53,8 @@ func hostNamespacePath() *regexp.Regexp {
 // for the user namespace too, and so is any other path the host facts show
 // to be the host's namespace (/proc/<host pid>/ns/*, a symlink to one).
 // Joins of other namespaces (another container's, a pod sandbox's,
-// /run/netns/*) are allowed. A missing user namespace is not refused here;
-// see UserNamespace.
+// /run/netns/*) are not this rule's: see RefuseUnrelatedJoins. A missing
+// user namespace is not refused here; see UserNamespace.
 //
 // Relaxed by: "allowHostNamespaces" (pid, network, ipc, uts, cgroup,
 // mount, and user for a join of the host's user namespace).

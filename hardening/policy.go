@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -17,6 +18,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/hardened-runtime/hardened/idmap"
+	"github.com/hardened-runtime/hardened/spec"
 )
 
 // Modes of a policy.
@@ -70,12 +72,31 @@ type Policy struct {
 	// WritablePaths are the state directories that stay writable (noexec,
 	// nosuid, nodev) on a read-only rootfs.
 	WritablePaths []string `json:"writablePaths"`
-	// PidsLimit is set as linux.resources.pids.limit when the caller sets
-	// none; 0 disables the rule.
+	// PidsLimit is the most linux.resources.pids.limit may be, at create
+	// and at update: a caller's lower limit is kept, a higher one, none or
+	// "unlimited" (0, -1) becomes PidsLimit; 0 disables the rule.
 	PidsLimit int64 `json:"pidsLimit"`
+	// MaxConfigSize is the largest config.json, in bytes, the runtime
+	// reads (also exec's --process and update's --resources); a larger one
+	// is refused before it is read. Default 4 MiB (spec.DefaultMaxConfigSize).
+	MaxConfigSize int64 `json:"maxConfigSize"`
+	// MinOOMScoreAdj is the lowest process.oomScoreAdj a container gets:
+	// a lower value (a process the OOM killer spares while it kills host
+	// daemons) is raised to it. Default 0; -1000 to 1000.
+	MinOOMScoreAdj int `json:"minOomScoreAdj"`
 	// AllowHostNamespaces lists the host namespaces a container may share:
 	// pid, network, ipc, uts, cgroup, mount.
 	AllowHostNamespaces []string `json:"allowHostNamespaces"`
+	// AllowUnrelatedJoins lists the namespace types (pid, network, ipc,
+	// uts, mount, cgroup, user, time) a container may join by path
+	// although the namespace is no related container's of the same runtime
+	// root: another engine's container, a host process's namespace (see
+	// the namespace-joins rule).
+	AllowUnrelatedJoins []string `json:"allowUnrelatedJoins"`
+	// AllowSharedCgroups, when true, lets a container be created in a
+	// cgroup (linux.cgroupsPath) that already holds processes, which it
+	// then limits, freezes on pause and kills on delete --force.
+	AllowSharedCgroups bool `json:"allowSharedCgroups"`
 	// AllowHostMounts lists host paths (and everything under them) that may
 	// be bind-mounted although they are sensitive.
 	AllowHostMounts []string `json:"allowHostMounts"`
@@ -91,10 +112,19 @@ type Policy struct {
 	// AllowSysctls lists sysctls beyond the namespaced safe set, by name or
 	// as a prefix ending in ".*".
 	AllowSysctls []string `json:"allowSysctls"`
-	// AllowedHooks lists the absolute paths of OCI hook binaries that may
-	// run (they run on the host as root). A hook matches by its path or by
-	// the binary the path resolves to on the host.
-	AllowedHooks []string `json:"allowedHooks"`
+	// AllowedHooks lists the OCI hooks that may run (they run on the host
+	// as root): a binary, by absolute path, and the argument shape it may
+	// take (see HookAllowance). A hook matches by its path or by the
+	// binary the path resolves to on the host.
+	AllowedHooks []HookAllowance `json:"allowedHooks"`
+	// IDMapMountSources lists host directories below which a bind mount
+	// may be idmapped by the caller, with exactly the container's own
+	// user-namespace mapping (an engine's user-namespace support: a
+	// Kubernetes hostUsers: false pod's volumes). A source is accepted
+	// when it lies strictly below an entry. An entry may hold path.Match
+	// wildcards (not in its first component), matched against as many
+	// leading components of the source.
+	IDMapMountSources []string `json:"idmapMountSources"`
 	// Exceptions widen the allow-lists for containers whose
 	// orchestrator-set annotations match.
 	Exceptions []Exception `json:"exceptions"`
@@ -154,6 +184,10 @@ type Allowances struct {
 	AllowNewPrivileges bool `json:"allowNewPrivileges,omitempty"`
 	// AllowHostNamespaces: see Policy.AllowHostNamespaces.
 	AllowHostNamespaces []string `json:"allowHostNamespaces,omitempty"`
+	// AllowUnrelatedJoins: see Policy.AllowUnrelatedJoins.
+	AllowUnrelatedJoins []string `json:"allowUnrelatedJoins,omitempty"`
+	// AllowSharedCgroups: see Policy.AllowSharedCgroups.
+	AllowSharedCgroups bool `json:"allowSharedCgroups,omitempty"`
 	// AllowHostMounts: see Policy.AllowHostMounts.
 	AllowHostMounts []string `json:"allowHostMounts,omitempty"`
 	// AllowDevices: see Policy.AllowDevices.
@@ -161,7 +195,9 @@ type Allowances struct {
 	// AllowSysctls: see Policy.AllowSysctls.
 	AllowSysctls []string `json:"allowSysctls,omitempty"`
 	// AllowedHooks: see Policy.AllowedHooks.
-	AllowedHooks []string `json:"allowedHooks,omitempty"`
+	AllowedHooks []HookAllowance `json:"allowedHooks,omitempty"`
+	// IDMapMountSources: see Policy.IDMapMountSources.
+	IDMapMountSources []string `json:"idmapMountSources,omitempty"`
 }
 
 // OrchestratorAnnotations returns the annotation keys that exceptions may
@@ -209,19 +245,36 @@ func DefaultDenySyscalls() []string {
 
 // DefaultPolicy returns the built-in policy, the secure one: enforce,
 // baseline, read-only rootfs with the default writable paths, a pids limit
-// of 4096, the default syscall deny-list, the Docker daemon as the only
-// allowed hook binary (its libnetwork-setkey prestart hook sets up
-// networking), and no other allowance. Each call returns a fresh value.
+// of 4096, config.json up to 4 MiB, no negative oomScoreAdj, the default
+// syscall deny-list, the Docker daemon as the only allowed hook binary,
+// with the arguments of its libnetwork-setkey prestart hook only (it sets
+// up networking), the engines' volume and pod directories as the sources
+// callers may idmap (DefaultIDMapMountSources), and no other allowance.
+// Each call returns a fresh value.
 func DefaultPolicy() *Policy {
 	return &Policy{
-		Mode:           ModeEnforce,
-		Level:          LevelBaseline,
-		DenySyscalls:   DefaultDenySyscalls(),
-		ReadonlyRootfs: true,
-		WritablePaths:  DefaultWritablePaths(),
-		PidsLimit:      4096,
-		AllowedHooks:   []string{"/usr/bin/dockerd", "/usr/sbin/dockerd", "/usr/local/bin/dockerd"},
-		UserNamespace:  DefaultUserNamespacePolicy(),
+		Mode:              ModeEnforce,
+		Level:             LevelBaseline,
+		DenySyscalls:      DefaultDenySyscalls(),
+		ReadonlyRootfs:    true,
+		WritablePaths:     DefaultWritablePaths(),
+		PidsLimit:         4096,
+		MaxConfigSize:     spec.DefaultMaxConfigSize,
+		AllowedHooks:      DefaultAllowedHooks(),
+		IDMapMountSources: DefaultIDMapMountSources(),
+		UserNamespace:     DefaultUserNamespacePolicy(),
+	}
+}
+
+// DefaultIDMapMountSources returns the default of "idmapMountSources":
+// where the kubelet keeps a pod's volumes, containerd's CRI plugin its
+// per-sandbox and per-container files, and Docker its named volumes.
+func DefaultIDMapMountSources() []string {
+	return []string{
+		"/var/lib/kubelet/pods",
+		"/var/lib/containerd/io.containerd.grpc.v1.cri",
+		"/run/containerd/io.containerd.grpc.v1.cri",
+		"/var/lib/docker/volumes",
 	}
 }
 
@@ -292,6 +345,10 @@ func describeDecodeError(err error) string {
 	return err.Error()
 }
 
+// maxMaxConfigSize bounds the "maxConfigSize" key: 256 MiB is already
+// far beyond any real configuration.
+const maxMaxConfigSize = 256 << 20
+
 // normalize validates every key and puts names into canonical form.
 func (p *Policy) normalize() error {
 	switch p.Mode {
@@ -306,6 +363,12 @@ func (p *Policy) normalize() error {
 	}
 	if p.PidsLimit < 0 {
 		return fmt.Errorf("key \"pidsLimit\": %d is negative (0 disables the limit)", p.PidsLimit)
+	}
+	if p.MaxConfigSize <= 0 || p.MaxConfigSize > maxMaxConfigSize {
+		return fmt.Errorf("key \"maxConfigSize\": %d is not a size from 1 to %d bytes", p.MaxConfigSize, maxMaxConfigSize)
+	}
+	if p.MinOOMScoreAdj < -1000 || p.MinOOMScoreAdj > 1000 {
+		return fmt.Errorf("key \"minOomScoreAdj\": %d is not from -1000 to 1000", p.MinOOMScoreAdj)
 	}
 	for i, s := range p.DenySyscalls {
 		if !validSyscallName(s) {
@@ -329,16 +392,19 @@ func (p *Policy) normalize() error {
 	a := Allowances{
 		AllowCapabilities:   p.AllowCapabilities,
 		AllowHostNamespaces: p.AllowHostNamespaces,
+		AllowUnrelatedJoins: p.AllowUnrelatedJoins,
 		AllowHostMounts:     p.AllowHostMounts,
 		AllowDevices:        p.AllowDevices,
 		AllowSysctls:        p.AllowSysctls,
 		AllowedHooks:        p.AllowedHooks,
+		IDMapMountSources:   p.IDMapMountSources,
 	}
 	if err := a.normalize(""); err != nil {
 		return err
 	}
 	p.AllowCapabilities, p.AllowHostNamespaces, p.AllowHostMounts = a.AllowCapabilities, a.AllowHostNamespaces, a.AllowHostMounts
 	p.AllowDevices, p.AllowSysctls, p.AllowedHooks = a.AllowDevices, a.AllowSysctls, a.AllowedHooks
+	p.IDMapMountSources = a.IDMapMountSources
 	if err := p.UserNamespace.normalize(); err != nil {
 		return err
 	}
@@ -391,11 +457,25 @@ func (a *Allowances) normalize(prefix string) error {
 			return fmt.Errorf("key %q: %q is not one of pid, network, ipc, uts, cgroup, mount, user", prefix+"allowHostNamespaces", ns)
 		}
 	}
+	for _, ns := range a.AllowUnrelatedJoins {
+		if _, ok := nsFileNames()[specs.LinuxNamespaceType(ns)]; !ok {
+			return fmt.Errorf("key %q: %q is not one of pid, network, ipc, uts, mount, cgroup, user, time", prefix+"allowUnrelatedJoins", ns)
+		}
+	}
 	if a.AllowHostMounts, err = normalizePaths(prefix+"allowHostMounts", a.AllowHostMounts); err != nil {
 		return err
 	}
-	if a.AllowedHooks, err = normalizePaths(prefix+"allowedHooks", a.AllowedHooks); err != nil {
+	if a.AllowedHooks, err = normalizeHooks(prefix+"allowedHooks", a.AllowedHooks); err != nil {
 		return err
+	}
+	if a.IDMapMountSources, err = normalizePaths(prefix+"idmapMountSources", a.IDMapMountSources); err != nil {
+		return err
+	}
+	for _, d := range a.IDMapMountSources {
+		first, _, _ := strings.Cut(strings.TrimPrefix(d, "/"), "/")
+		if _, err := path.Match(d, ""); err != nil || first == "" || strings.ContainsAny(first, `*?[\`) {
+			return fmt.Errorf("key %q: %q is not a directory below /, or a pattern whose first component is a name", prefix+"idmapMountSources", d)
+		}
 	}
 	for _, d := range a.AllowDevices {
 		if _, err := parseDeviceSpec(d); err != nil {
@@ -472,10 +552,13 @@ func (p *Policy) ForAnnotations(ann map[string]string) (*Policy, []int) {
 		out.AllowCapabilities = appendNew(out.AllowCapabilities, e.Allow.AllowCapabilities...)
 		out.AllowNewPrivileges = out.AllowNewPrivileges || e.Allow.AllowNewPrivileges
 		out.AllowHostNamespaces = appendNew(out.AllowHostNamespaces, e.Allow.AllowHostNamespaces...)
+		out.AllowUnrelatedJoins = appendNew(out.AllowUnrelatedJoins, e.Allow.AllowUnrelatedJoins...)
+		out.AllowSharedCgroups = out.AllowSharedCgroups || e.Allow.AllowSharedCgroups
 		out.AllowHostMounts = appendNew(out.AllowHostMounts, e.Allow.AllowHostMounts...)
 		out.AllowDevices = appendNew(out.AllowDevices, e.Allow.AllowDevices...)
 		out.AllowSysctls = appendNew(out.AllowSysctls, e.Allow.AllowSysctls...)
-		out.AllowedHooks = appendNew(out.AllowedHooks, e.Allow.AllowedHooks...)
+		out.AllowedHooks = appendNewHooks(out.AllowedHooks, e.Allow.AllowedHooks...)
+		out.IDMapMountSources = appendNew(out.IDMapMountSources, e.Allow.IDMapMountSources...)
 	}
 	return out, matched
 }
@@ -506,11 +589,13 @@ func (p *Policy) clone() *Policy {
 	out.DenySyscalls = slices.Clone(p.DenySyscalls)
 	out.WritablePaths = slices.Clone(p.WritablePaths)
 	out.AllowHostNamespaces = slices.Clone(p.AllowHostNamespaces)
+	out.AllowUnrelatedJoins = slices.Clone(p.AllowUnrelatedJoins)
 	out.AllowHostMounts = slices.Clone(p.AllowHostMounts)
 	out.AllowRootfs = slices.Clone(p.AllowRootfs)
 	out.AllowDevices = slices.Clone(p.AllowDevices)
 	out.AllowSysctls = slices.Clone(p.AllowSysctls)
-	out.AllowedHooks = slices.Clone(p.AllowedHooks)
+	out.AllowedHooks = cloneHooks(p.AllowedHooks)
+	out.IDMapMountSources = slices.Clone(p.IDMapMountSources)
 	out.Exceptions = slices.Clone(p.Exceptions)
 	return &out
 }

@@ -50,6 +50,11 @@ func checkProperties(t testing.TB, s *specs.Spec, pol *Policy) {
 	}
 	if pol.PidsLimit > 0 && (s.Linux.Resources == nil || s.Linux.Resources.Pids == nil || s.Linux.Resources.Pids.Limit == nil || *s.Linux.Resources.Pids.Limit <= 0) {
 		t.Error("no pids limit")
+	} else if pol.PidsLimit > 0 && *s.Linux.Resources.Pids.Limit > pol.PidsLimit {
+		t.Errorf("pids limit %d above the policy's %d", *s.Linux.Resources.Pids.Limit, pol.PidsLimit)
+	}
+	if s.Process.OOMScoreAdj != nil && *s.Process.OOMScoreAdj < pol.MinOOMScoreAdj {
+		t.Errorf("oomScoreAdj %d below the policy's %d", *s.Process.OOMScoreAdj, pol.MinOOMScoreAdj)
 	}
 }
 
@@ -147,6 +152,7 @@ func FuzzHarden(f *testing.F) {
 		`{"process":{"capabilities":{"ambient":["CAP_SYS_ADMIN"]}},"linux":{"seccomp":{}}}`,
 		`{"linux":{"namespaces":[{"type":"network","path":"/proc/1/ns/net"}]}}`,
 		`{"mounts":[{"destination":"/s","type":"bind","source":"/var/run/../run/docker.sock"}]}`,
+		`{"mounts":[{"destination":"/v","type":"bind","source":"/var/lib/kubelet/pods/a/volumes/b","options":["rbind","idmap","suid"]},{"destination":"/w","type":"bind","source":"/home","uidMappings":[{"containerID":0,"hostID":1879048192,"size":65536}],"gidMappings":[{"containerID":0,"hostID":1879048192,"size":65536}]}]}`,
 		`{"root":{"path":"rootfs"},"mounts":[{"destination":"/var","type":"tmpfs"}],"linux":{"seccomp":{"defaultAction":"SCMP_ACT_KILL","syscalls":[{"names":["bpf","read"],"action":"SCMP_ACT_ALLOW"},{"names":[],"action":"SCMP_ACT_ALLOW"}]}}}`,
 	} {
 		f.Add([]byte(seed))
@@ -174,6 +180,7 @@ func FuzzLoadPolicy(f *testing.F) {
 		`{"mode":"off"}`, `{}`, `{"levle":"x"}`, `{"mode":"audit"} {}`,
 		`{"level":"restricted","allowCapabilities":["net_raw"],"allowDevices":["c 10:229"],"allowSysctls":["vm.*"]}`,
 		`{"exceptions":[{"match":{"io.kubernetes.pod.namespace":"kube-*"},"allow":{"allowHostNamespaces":["network"]}}]}`,
+		`{"allowedHooks":["/x",{"path":"/y","args":[]},{"path":"/z","env":[]},{"path":"/w","args":["a{hex}","{path}"],"env":["LD_*"]}],"idmapMountSources":["/srv"]}`,
 	} {
 		f.Add([]byte(seed))
 	}

@@ -29,7 +29,8 @@ type Refusal struct {
 	// namespace".
 	Reason string `json:"reason"`
 	// Allow names the policy key, with a value, that would allow it, e.g.
-	// `"allowHostNamespaces": ["network"]`.
+	// `"allowHostNamespaces": ["network"]`; empty when no key can (the
+	// configuration itself must change).
 	Allow string `json:"allow"`
 }
 
@@ -101,7 +102,7 @@ func (r *Report) Err(level string) error {
 	}
 	items := make([]string, 0, len(r.Refusals))
 	for _, f := range r.Refusals {
-		items = append(items, fmt.Sprintf("%s (rule %s, allow with %s)", f.Reason, f.Rule, f.Allow))
+		items = append(items, fmt.Sprintf("%s (rule %s, %s)", f.Reason, f.Rule, f.allowText()))
 	}
 	return fmt.Errorf("%w %q: %s", ErrRefused, level, strings.Join(items, "; "))
 }
@@ -118,7 +119,7 @@ func (r *Report) WriteText(w io.Writer) error {
 	} else {
 		b.WriteString("refused:\n")
 		for _, f := range r.Refusals {
-			fmt.Fprintf(&b, "  %s: %s (allow with %s)\n", f.Rule, f.Reason, f.Allow)
+			fmt.Fprintf(&b, "  %s: %s (%s)\n", f.Rule, f.Reason, f.allowText())
 		}
 	}
 	if len(r.Changes) == 0 {
@@ -134,6 +135,14 @@ func (r *Report) WriteText(w io.Writer) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// allowText says how to allow f: "allow with <key>", or that no key can.
+func (f Refusal) allowText() string {
+	if f.Allow == "" {
+		return "no policy key allows it"
+	}
+	return "allow with " + f.Allow
 }
 
 // refuse records a refusal.

@@ -32,6 +32,9 @@ const (
 	RuleHostDevices     = "host-devices"
 	RuleSysctls         = "sysctls"
 	RuleHooks           = "hooks"
+	RuleIDMappedMounts  = "idmapped-mounts"
+	RuleHookPaths       = "hook-paths"
+	RuleIDMappedOptions = "idmapped-mount-options"
 	RuleUserNamespace   = "user-namespace"
 	RuleCgroupNamespace = "cgroup-namespace"
 	RuleCapabilities    = "capabilities"
@@ -42,6 +45,11 @@ const (
 	RuleMaskedPaths     = "masked-paths"
 	RuleReadonlyPaths   = "readonly-paths"
 	RulePidsLimit       = "pids-limit"
+	RuleDeviceNodes     = "device-nodes"
+	RuleRlimits         = "rlimits"
+	RuleOOMScoreAdj     = "oom-score-adj"
+	RuleNamespaceJoins  = "namespace-joins"
+	RuleSharedCgroup    = "shared-cgroup"
 )
 
 // Rules returns the ordered rule list, fresh on each call. The order:
@@ -51,15 +59,19 @@ const (
 //     the runtime touches the host only after them (see Check). The
 //     rootfs first of all: host-mounts trusts sources inside it only
 //     when host-rootfs finds it no host directory.
+//   - hook-paths first of the transforms: it pins what the hooks rule
+//     checked.
 //   - The user-namespace hook before anything touching mounts or
 //     capabilities: a user namespace changes what both mean; the
-//     cgroup namespace next to it.
+//     cgroup namespace next to it. idmapped-mount-options right after
+//     it, so that the mounts it idmaps are covered too.
 //   - Capabilities before seccomp: Docker's default profile enables
 //     syscalls by the capabilities in process.capabilities.bounding, so
 //     it must be evaluated against the clamped set.
 //   - readonly-rootfs before writable-paths, which only adds its mounts on
 //     a read-only rootfs.
-//   - Masked/readonly paths and the pids limit are independent of the rest.
+//   - Masked/readonly paths, the pids limit, rlimits and oomScoreAdj are
+//     independent of the rest.
 func Rules() []Rule {
 	return []Rule{
 		{ID: RuleHostRootfs, Kind: KindRefusal, Apply: func(s *specs.Spec, p *Policy, f HostFacts, r *Report) error {
@@ -70,12 +82,24 @@ func Rules() []Rule {
 			RefuseHostNamespaces(s, p, f, r)
 			return nil
 		}},
+		{ID: RuleNamespaceJoins, Kind: KindRefusal, Apply: func(s *specs.Spec, p *Policy, f HostFacts, r *Report) error {
+			RefuseUnrelatedJoins(s, p, f, r)
+			return nil
+		}},
+		{ID: RuleSharedCgroup, Kind: KindRefusal, Apply: func(s *specs.Spec, p *Policy, f HostFacts, r *Report) error {
+			RefuseSharedCgroup(s, p, f, r)
+			return nil
+		}},
 		{ID: RuleHostMounts, Kind: KindRefusal, Apply: func(s *specs.Spec, p *Policy, f HostFacts, r *Report) error {
 			RefuseHostMounts(s, p, f, r)
 			return nil
 		}},
 		{ID: RuleHostDevices, Kind: KindRefusal, Apply: func(s *specs.Spec, p *Policy, _ HostFacts, r *Report) error {
 			RefuseHostDevices(s, p, r)
+			return nil
+		}},
+		{ID: RuleDeviceNodes, Kind: KindRefusal, Apply: func(s *specs.Spec, _ *Policy, f HostFacts, r *Report) error {
+			RefuseDeviceNodePaths(s, f, r)
 			return nil
 		}},
 		{ID: RuleSysctls, Kind: KindRefusal, Apply: func(s *specs.Spec, p *Policy, _ HostFacts, r *Report) error {
@@ -86,8 +110,20 @@ func Rules() []Rule {
 			RefuseHooks(s, p, f, r)
 			return nil
 		}},
+		{ID: RuleIDMappedMounts, Kind: KindRefusal, Apply: func(s *specs.Spec, p *Policy, f HostFacts, r *Report) error {
+			RefuseIDMappedMounts(s, p, f, r)
+			return nil
+		}},
+		{ID: RuleHookPaths, Kind: KindTransform, Apply: func(s *specs.Spec, _ *Policy, f HostFacts, r *Report) error {
+			PinHooks(s, f, r)
+			return nil
+		}},
 		{ID: RuleUserNamespace, Kind: KindTransform, Apply: func(s *specs.Spec, p *Policy, f HostFacts, r *Report) error {
 			return UserNamespace(s, p, f, r)
+		}},
+		{ID: RuleIDMappedOptions, Kind: KindTransform, Apply: func(s *specs.Spec, _ *Policy, _ HostFacts, r *Report) error {
+			IDMappedMountOptions(s, r)
+			return nil
 		}},
 		{ID: RuleCgroupNamespace, Kind: KindTransform, Apply: func(s *specs.Spec, p *Policy, _ HostFacts, r *Report) error {
 			CgroupNamespace(s, p, r)
@@ -122,6 +158,14 @@ func Rules() []Rule {
 		}},
 		{ID: RulePidsLimit, Kind: KindTransform, Apply: func(s *specs.Spec, p *Policy, _ HostFacts, r *Report) error {
 			LimitPids(s, p, r)
+			return nil
+		}},
+		{ID: RuleRlimits, Kind: KindTransform, Apply: func(s *specs.Spec, _ *Policy, f HostFacts, r *Report) error {
+			ClampRlimits(s.Process, f, r)
+			return nil
+		}},
+		{ID: RuleOOMScoreAdj, Kind: KindTransform, Apply: func(s *specs.Spec, p *Policy, f HostFacts, r *Report) error {
+			ClampOOMScoreAdj(s.Process, p, f, r)
 			return nil
 		}},
 	}

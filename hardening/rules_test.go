@@ -62,6 +62,8 @@ func TestDocComments(t *testing.T) {
 		"RefuseHooks": true, "UserNamespace": true, "CgroupNamespace": true, "ClampCapabilities": true,
 		"SetNoNewPrivileges": true, "EnforceSeccomp": true, "ReadonlyRootfs": true, "WritablePaths": true,
 		"MaskPaths": true, "ReadonlyPaths": true, "LimitPids": true,
+		"RefuseIDMappedMounts": true, "PinHooks": true, "IDMappedMountOptions": true,
+		"RefuseDeviceNodePaths": true, "ClampRlimits": true, "ClampOOMScoreAdj": true,
 	}
 	found := 0
 	for _, pkg := range pkgs {

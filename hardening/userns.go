@@ -291,19 +291,25 @@ func clampPingGroupRange(s *specs.Spec, size uint32, r *Report) {
 // container). Through such a mount container root acts as host root on
 // the volume's directory; host directories stay unmapped.
 func idmapDockerVolumes(s *specs.Spec, rng idmap.Range, f HostFacts, r *Report) {
-	volumes := filepath.Join(f.DockerRoot, "volumes")
-	idmapMounts(s, rng, r, func(m specs.Mount) bool {
-		src := filepath.Clean(m.Source)
-		if resolved, ok := f.MountSources[m.Source]; ok {
-			src = resolved
-		}
-		rel, err := filepath.Rel(volumes, src)
-		if err != nil {
-			return false
-		}
-		parts := strings.Split(rel, "/")
-		return len(parts) == 2 && parts[0] != ".." && parts[0] != "." && parts[1] == "_data"
-	})
+	idmapMounts(s, rng, r, func(m specs.Mount) bool { return isDockerVolume(m, f) })
+}
+
+// isDockerVolume reports whether m's source, as resolved, is a Docker
+// named volume: <DockerRoot>/volumes/<name>/_data.
+func isDockerVolume(m specs.Mount, f HostFacts) bool {
+	if f.DockerRoot == "" {
+		return false
+	}
+	src := filepath.Clean(m.Source)
+	if resolved, ok := f.MountSources[m.Source]; ok {
+		src = resolved
+	}
+	rel, err := filepath.Rel(filepath.Join(f.DockerRoot, "volumes"), src)
+	if err != nil {
+		return false
+	}
+	parts := strings.Split(rel, "/")
+	return len(parts) == 2 && parts[0] != ".." && parts[0] != "." && parts[1] == "_data"
 }
 
 // idmapBindMounts gives bind mounts of host paths outside the rootfs the

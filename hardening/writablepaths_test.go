@@ -170,8 +170,13 @@ func TestLimitPids(t *testing.T) {
 		want     *int64
 	}{
 		{"none set", nil, 4096, i64(4096)},
-		{"caller limit kept, even above", &specs.LinuxResources{Pids: &specs.LinuxPids{Limit: i64(10000)}}, 4096, i64(10000)},
+		{"caller limit above lowered", &specs.LinuxResources{Pids: &specs.LinuxPids{Limit: i64(10000)}}, 4096, i64(4096)},
+		{"caller limit below kept", &specs.LinuxResources{Pids: &specs.LinuxPids{Limit: i64(100)}}, 4096, i64(100)},
+		{"caller limit equal kept", &specs.LinuxResources{Pids: &specs.LinuxPids{Limit: i64(4096)}}, 4096, i64(4096)},
 		{"unlimited -1 replaced", &specs.LinuxResources{Pids: &specs.LinuxPids{Limit: i64(-1)}}, 4096, i64(4096)},
+		{"unlimited 0 replaced", &specs.LinuxResources{Pids: &specs.LinuxPids{Limit: i64(0)}}, 4096, i64(4096)},
+		{"empty pids section", &specs.LinuxResources{Pids: &specs.LinuxPids{}}, 4096, i64(4096)},
+		{"pidsLimit 0 keeps a caller's huge limit", &specs.LinuxResources{Pids: &specs.LinuxPids{Limit: i64(1 << 40)}}, 0, i64(1 << 40)},
 		{"pidsLimit 0 disables", nil, 0, nil},
 	} {
 		s := &specs.Spec{Linux: &specs.Linux{Resources: tc.in}}

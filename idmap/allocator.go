@@ -15,14 +15,30 @@ import (
 	"github.com/hardened-runtime/hardened/spec"
 )
 
-// StateName and LockName are the allocator's files under the runtime root.
+// StateName and LockName are the allocator's files in its directory.
 const (
 	StateName = "idmap.json"
 	LockName  = "idmap.lock"
 )
 
+// RegistryDir holds the host-wide registry of ID ranges (StateName,
+// LockName), whatever the runtime's --root: Docker and containerd each pass
+// their own root, and a range must not be handed out twice on one host. It
+// is also the default --root, whose version-1 file (keys without a root)
+// the registry reads as its own.
+const RegistryDir = "/run/hardened"
+
+// registryVersion is the state file's format: version 2 keys entries by
+// container state directory (Key); version 1 keyed them by container ID
+// within one root.
+const registryVersion = 2
+
 // ErrExhausted means every range of the pool is held by a live container.
 var ErrExhausted = errors.New("user namespace ID pool exhausted")
+
+// ErrHeld means a user namespace a container joins or was given by its
+// caller maps host IDs that another live container holds.
+var ErrHeld = errors.New("host IDs held by another container")
 
 // ErrInUse means the container ID already holds a range for a container
 // that still exists (or is being created by a live process).
@@ -37,7 +53,21 @@ type Entry struct {
 	// yet, is not reclaimed, while one killed mid-create is.
 	Pid      int    `json:"pid"`
 	PidStart uint64 `json:"pidStart"`
+	// Reserved marks a mapping the runtime did not choose but accepted (a
+	// user namespace joined by path, a caller's mapping): Range and Also
+	// are recorded so that no allocation overlaps them; they need not lie
+	// in the pool.
+	Reserved bool `json:"reserved,omitempty"`
+	// Also holds further ranges of a reservation (a namespace whose uid
+	// and gid mappings differ, or map several ranges).
+	Also []Range `json:"also,omitempty"`
+	// Shares is the key of the container whose user namespace this one
+	// joined: their ranges overlap by design.
+	Shares string `json:"shares,omitempty"`
 }
+
+// Holds returns every host range the entry holds.
+func (e Entry) Holds() []Range { return append([]Range{e.Range}, e.Also...) }
 
 // state is the JSON form of the state file.
 type state struct {
@@ -48,21 +78,49 @@ type state struct {
 // Allocator hands out ID ranges. Its zero value is not usable: set Dir,
 // Pool and RangeSize.
 type Allocator struct {
-	// Dir holds the state and lock files (the runtime's --root).
+	// Dir holds the state and lock files (RegistryDir for the host
+	// registry).
 	Dir string
 	// Pool is where ranges are taken from. Ranges start at multiples of
 	// RangeSize from the start of a pool segment.
 	Pool []Range
 	// RangeSize is the number of IDs per container.
 	RangeSize uint32
-	// Exists reports whether the container still exists (its state
-	// directory is there). nil: every entry whose creator is gone is
+	// Exists reports whether the container of a key still exists (its
+	// state directory is there). nil: every entry whose creator is gone is
 	// reclaimed.
-	Exists func(id string) bool
+	Exists func(key string) bool
+	// HostWide marks the host registry: keys are container state
+	// directories (Key), a version-1 file in Dir is read as the entries of
+	// the root Dir, and a root's own version-1 file (<root>/idmap.json,
+	// written before the registry was host-wide) is moved into the
+	// registry by the first update that names a key of that root.
+	HostWide bool
 }
 
-// NewAllocator returns an allocator for the runtime root dir whose
-// containers exist while dir/<id> does.
+// Key names container id of the runtime root root in the host registry:
+// its state directory. Container IDs are unique only within a root.
+func Key(root, id string) string { return filepath.Join(root, id) }
+
+// NewHostAllocator returns the host-wide registry (RegistryDir), whose
+// keys are container state directories (Key) and whose containers exist
+// while those do.
+func NewHostAllocator(pool []Range, rangeSize uint32) *Allocator {
+	return &Allocator{
+		Dir:       RegistryDir,
+		Pool:      pool,
+		RangeSize: rangeSize,
+		Exists: func(key string) bool {
+			_, err := os.Lstat(key)
+			return err == nil
+		},
+		HostWide: true,
+	}
+}
+
+// NewAllocator returns an allocator kept in dir whose keys are container
+// IDs of the root dir, existing while dir/<id> does: one root's view, for
+// tests and tools. The runtime uses NewHostAllocator.
 func NewAllocator(dir string, pool []Range, rangeSize uint32) *Allocator {
 	return &Allocator{
 		Dir:       dir,
@@ -86,6 +144,7 @@ func (a *Allocator) Allocate(id string, want *Range) (Range, error) {
 	}
 	var got Range
 	err := a.update(func(st *state) error {
+		a.importLegacy(st, id)
 		a.reclaim(st)
 		if e, ok := st.Ranges[id]; ok {
 			if a.live(id, e) {
@@ -95,7 +154,7 @@ func (a *Allocator) Allocate(id string, want *Range) (Range, error) {
 		}
 		taken := make([]Range, 0, len(st.Ranges))
 		for _, e := range st.Ranges {
-			taken = append(taken, e.Range)
+			taken = append(taken, e.Holds()...)
 		}
 		free := func(r Range) bool {
 			return !slices.ContainsFunc(taken, func(t Range) bool { return t.Overlaps(r) })
@@ -118,11 +177,56 @@ func (a *Allocator) Allocate(id string, want *Range) (Range, error) {
 	return got, err
 }
 
-// Release returns id's range to the pool. Releasing an ID that holds none
-// is not an error.
+// Reserve records that container key holds ranges it did not get from
+// Allocate: the mapping of a user namespace it joins, or a caller's mapping
+// kept as is. shares is the key of the container whose user namespace it
+// joins, "" for none: the ranges may overlap that container's and those of
+// others sharing with it, and no other entry's (ErrHeld). It fails with
+// ErrInUse like Allocate.
+func (a *Allocator) Reserve(key string, ranges []Range, shares string) error {
+	if len(ranges) == 0 {
+		return fmt.Errorf("container %s: idmap: nothing to reserve", key)
+	}
+	for _, r := range ranges {
+		if err := r.Validate(); err != nil {
+			return fmt.Errorf("container %s: idmap: %w", key, err)
+		}
+	}
+	return a.update(func(st *state) error {
+		a.importLegacy(st, key)
+		a.reclaim(st)
+		if e, ok := st.Ranges[key]; ok {
+			if a.live(key, e) {
+				return fmt.Errorf("container %s: %w %s (allocated by pid %d)", key, ErrInUse, e.Range, e.Pid)
+			}
+			delete(st.Ranges, key)
+		}
+		for k, e := range st.Ranges {
+			if shares != "" && (k == shares || e.Shares == shares) {
+				continue
+			}
+			for _, held := range e.Holds() {
+				if slices.ContainsFunc(ranges, held.Overlaps) {
+					return fmt.Errorf("container %s: user namespace maps host IDs %s: %w: %s", key, held, ErrHeld, k)
+				}
+			}
+		}
+		e := Entry{Range: ranges[0], Also: slices.Clone(ranges[1:]), Reserved: true, Shares: shares, Pid: os.Getpid()}
+		e.PidStart, _ = procStart(e.Pid)
+		st.Ranges[key] = e
+		return nil
+	})
+}
+
+// Release returns id's range to the pool (or drops its reservation).
+// Releasing an ID that holds none is not an error.
 func (a *Allocator) Release(id string) error {
 	return a.update(func(st *state) error {
+		imported := a.importLegacy(st, id)
 		if _, ok := st.Ranges[id]; !ok {
+			if imported {
+				return nil
+			}
 			return errUnchanged
 		}
 		delete(st.Ranges, id)
@@ -228,6 +332,33 @@ func poolString(pool []Range) string {
 	return strings.Join(parts, ",")
 }
 
+// importLegacy moves the entries of the version-1 file of key's root
+// (<root>/idmap.json, keyed by container ID, written by a runtime whose
+// allocator lived under --root) into the host registry, once, and reports
+// whether it moved any. Entries already in the registry win.
+func (a *Allocator) importLegacy(st *state, key string) bool {
+	root := filepath.Dir(key)
+	if !a.HostWide || !filepath.IsAbs(key) || root == filepath.Clean(a.Dir) {
+		return false
+	}
+	path := filepath.Join(root, StateName)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return false
+	}
+	var old state
+	if len(data) > 0 && json.Unmarshal(data, &old) == nil && old.Version < registryVersion {
+		for id, e := range old.Ranges {
+			if _, ok := st.Ranges[Key(root, id)]; !ok && !strings.Contains(id, "/") {
+				st.Ranges[Key(root, id)] = e
+			}
+		}
+	}
+	_ = os.Remove(path)
+	_ = os.Remove(filepath.Join(root, LockName))
+	return true
+}
+
 // update runs fn on the state under the lock and writes the result.
 func (a *Allocator) update(fn func(*state) error) error {
 	unlock, err := a.lock()
@@ -286,7 +417,7 @@ func (a *Allocator) lock() (func(), error) {
 
 func (a *Allocator) read() (*state, error) {
 	path := filepath.Join(a.Dir, StateName)
-	st := &state{Version: 1, Ranges: map[string]Entry{}}
+	st := &state{Version: registryVersion, Ranges: map[string]Entry{}}
 	data, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return st, nil
@@ -303,6 +434,18 @@ func (a *Allocator) read() (*state, error) {
 	if st.Ranges == nil {
 		st.Ranges = map[string]Entry{}
 	}
+	if a.HostWide {
+		// A key that is a bare container ID is of the root Dir: a
+		// version-1 file there was that root's allocator (and an earlier
+		// version run with that root writes such keys).
+		for id, e := range st.Ranges {
+			if !filepath.IsAbs(id) {
+				delete(st.Ranges, id)
+				st.Ranges[Key(a.Dir, id)] = e
+			}
+		}
+	}
+	st.Version = registryVersion
 	return st, nil
 }
 
@@ -330,3 +473,8 @@ func procStart(pid int) (uint64, error) {
 	}
 	return strconv.ParseUint(fields[19], 10, 64)
 }
+
+// ProcessStartTime returns the start time of pid in clock ticks since
+// boot (field 22 of /proc/<pid>/stat, libcontainer's init_process_start),
+// which tells a reused PID apart; a zombie counts as gone.
+func ProcessStartTime(pid int) (uint64, error) { return procStart(pid) }

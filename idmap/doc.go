@@ -2,10 +2,14 @@
 // IDs and makes idmapped mounts with it.
 //
 // Allocator hands out ranges of host IDs (the same numbers for uids and
-// gids) from a pool, keyed by container ID, disjoint between live
-// containers and never containing host ID 0. Its state is one JSON file
-// under the runtime's --root, replaced atomically while a separate lock
-// file is held with flock(2), so concurrent runtime processes agree.
+// gids) from a pool, disjoint between live containers and never
+// containing host ID 0. The runtime uses one registry for the whole host
+// (NewHostAllocator: RegistryDir, whatever the --root), keyed by the
+// container's state directory <root>/<id> (Key), so that engines passing
+// different roots never get the same range. Its state is one JSON file,
+// replaced atomically while a separate lock file is held with flock(2),
+// so concurrent runtime processes agree. Mappings the runtime accepts but
+// did not choose (a joined user namespace) are recorded with Reserve.
 // Entries whose container no longer exists (its creator is gone and its
 // state directory with it) are reclaimed on the next allocation.
 //

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -74,17 +73,18 @@ func execInContainer(c *cli.Context) (int, error) {
 	if err := checkExecStatus(ct, c.Bool("ignore-paused")); err != nil {
 		return -1, err
 	}
-	p, err := execProcessSpec(c, ct)
+	pol, _, err := containerPolicy(c, ct)
 	if err != nil {
 		return -1, fmt.Errorf("container %s: %w", ct.ID(), err)
 	}
-	pol, err := execPolicy(c, ct)
+	p, err := execProcessSpec(c, ct, pol.MaxConfigSize)
 	if err != nil {
 		return -1, fmt.Errorf("container %s: %w", ct.ID(), err)
 	}
 	// The one clamp for exec'd processes: whatever the caller asked for,
 	// the process gets no more than the policy allows.
-	if _, err := hardening.ClampProcess(p, pol); err != nil {
+	facts := hardening.HostFacts{ProcessLimits: hardening.GatherProcessLimits()}
+	if _, err := hardening.ClampProcess(p, pol, facts); err != nil {
 		return -1, fmt.Errorf("container %s: %w", ct.ID(), err)
 	}
 	logrus.Debugf("container %s: exec %q", ct.ID(), p.Args)
@@ -106,19 +106,20 @@ func execInContainer(c *cli.Context) (int, error) {
 	return status, nil
 }
 
-// execPolicy is the policy in effect for the container: the host's policy
-// plus the exceptions its annotations selected at create, so that exec gets
-// what init got. The annotations come from libcontainer's state under
-// --root (written at create from the hardened spec), not from the bundle,
-// whose owner may have edited config.json since.
-func execPolicy(c *cli.Context, ct *libcontainer.Container) (*hardening.Policy, error) {
-	pol, _, err := loadPolicy(c)
+// containerPolicy is the policy in effect for the container, with the
+// path of the policy file: the host's policy plus the exceptions its
+// annotations selected at create, so that exec and update get what init
+// got. The annotations come from libcontainer's state under --root
+// (written at create from the hardened spec), not from the bundle, whose
+// owner may have edited config.json since.
+func containerPolicy(c *cli.Context, ct *libcontainer.Container) (*hardening.Policy, string, error) {
+	pol, path, err := loadPolicy(c)
 	if err != nil {
-		return nil, err
+		return nil, path, err
 	}
 	_, annotations := utils.Annotations(ct.Config().Labels)
 	eff, _ := pol.ForAnnotations(annotations)
-	return eff, nil
+	return eff, path, nil
 }
 
 // checkExecStatus refuses a container that cannot take a new process. A
@@ -139,18 +140,19 @@ func checkExecStatus(ct *libcontainer.Container, ignorePaused bool) error {
 }
 
 // execProcessSpec returns the process to exec: the --process file as is,
-// or the bundle's process with the command line's changes applied.
-func execProcessSpec(c *cli.Context, ct *libcontainer.Container) (*specs.Process, error) {
+// or the bundle's process with the command line's changes applied. Either
+// file is read up to maxSize bytes (the policy's maxConfigSize).
+func execProcessSpec(c *cli.Context, ct *libcontainer.Container, maxSize int64) (*specs.Process, error) {
 	if path := c.String("process"); path != "" {
 		if c.NArg() > 1 {
 			return nil, errors.New("--process gives the whole process: no command may follow the container ID")
 		}
-		return readProcessFile(path)
+		return readProcessFile(path, maxSize)
 	}
 	if c.NArg() < 2 {
 		return nil, errors.New("no command given (use <container-id> <command> or --process)")
 	}
-	p, err := bundleProcess(ct)
+	p, err := bundleProcess(ct, maxSize)
 	if err != nil {
 		return nil, err
 	}
@@ -180,9 +182,10 @@ func execProcessSpec(c *cli.Context, ct *libcontainer.Container) (*specs.Process
 
 // readProcessFile decodes a runtime-spec Process. Fields this runtime does
 // not know are tolerated (newer clients send them first), as for
-// config.json; anything after the object is not.
-func readProcessFile(path string) (*specs.Process, error) {
-	raw, err := os.ReadFile(path)
+// config.json; anything after the object is not. It must be a regular
+// file of at most maxSize bytes (spec.ReadRegularFile).
+func readProcessFile(path string, maxSize int64) (*specs.Process, error) {
+	raw, err := spec.ReadRegularFile(path, maxSize)
 	if err != nil {
 		return nil, fmt.Errorf("--process: %w", err)
 	}
@@ -210,12 +213,12 @@ func decodeProcess(raw []byte) (*specs.Process, error) {
 
 // bundleProcess reads the process of the bundle the container was created
 // from, found through the "bundle" label libcontainer keeps in its state.
-func bundleProcess(ct *libcontainer.Container) (*specs.Process, error) {
+func bundleProcess(ct *libcontainer.Container, maxSize int64) (*specs.Process, error) {
 	dir, ok := utils.SearchLabels(ct.Config().Labels, "bundle")
 	if !ok || dir == "" {
 		return nil, errors.New("the container's bundle is not recorded in its state")
 	}
-	bundle, err := spec.LoadBundle(dir)
+	bundle, err := spec.LoadBundleLimit(dir, maxSize)
 	if err != nil {
 		return nil, err
 	}

@@ -2,6 +2,7 @@ package shim
 
 import (
 	"fmt"
+	"path/filepath"
 
 	"github.com/urfave/cli/v2"
 
@@ -17,7 +18,8 @@ func explainCommand() *cli.Command {
 		Description: `The explain command runs the host's policy over a bundle's config.json
 without touching anything and prints every change and every refusal. It
 exits 0 when the bundle would run and 1 when it would be refused, so CI can
-check a workload before it is deployed.
+check a workload before it is deployed. Namespace paths the bundle joins
+are judged against the containers of --root (the engine's root).
 
 EXAMPLE:
        # hardened --policy ./policy.json explain --format json ./bundle`,
@@ -36,11 +38,15 @@ EXAMPLE:
 			if err != nil {
 				return err
 			}
-			bundle, err := spec.LoadBundle(c.Args().First())
+			bundle, err := spec.LoadBundleLimit(c.Args().First(), pol.MaxConfigSize)
 			if err != nil {
 				return err
 			}
-			report, err := explain(bundle, pol)
+			root, err := filepath.Abs(c.String("root"))
+			if err != nil {
+				return err
+			}
+			report, err := explain(bundle, pol, root)
 			if err != nil {
 				return err
 			}
@@ -64,11 +70,15 @@ EXAMPLE:
 // explain reports everything the policy would do to the bundle. An
 // enforcing policy stops at the first refusal, so the rules are run in
 // audit mode to list the changes too; the report keeps the real mode.
-func explain(bundle *spec.Bundle, pol *hardening.Policy) (*hardening.Report, error) {
+// root is the runtime root whose containers the bundle's namespace paths
+// may belong to.
+func explain(bundle *spec.Bundle, pol *hardening.Policy, root string) (*hardening.Report, error) {
 	facts, err := hardening.GatherHostFacts(bundle.Dir, bundle.Spec, pol)
 	if err != nil {
 		return nil, err
 	}
+	hardening.GatherJoinFacts(root, bundle.Spec, &facts)
+	hardening.GatherCgroupFacts(bundle.Spec, &facts)
 	audit := *pol
 	if audit.Mode == hardening.ModeEnforce {
 		audit.Mode = hardening.ModeAudit

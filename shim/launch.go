@@ -48,14 +48,19 @@ func launch(c *cli.Context, opts launchOptions) (_ int, retErr error) {
 	if err != nil {
 		return -1, err
 	}
-	bundle, err := spec.LoadBundle(opts.bundle)
+	// The policy comes first: it caps how much of config.json is read.
+	pol, polPath, err := loadPolicy(c)
+	if err != nil {
+		return -1, fmt.Errorf("container %s: %w", opts.id, err)
+	}
+	bundle, err := spec.LoadBundleLimit(opts.bundle, pol.MaxConfigSize)
 	if err != nil {
 		return -1, fmt.Errorf("container %s: %w", opts.id, err)
 	}
 	for _, w := range bundle.Warnings {
 		logrus.Warnf("container %s: %s: %s", opts.id, bundle.ConfigPath(), w)
 	}
-	stage, err := hardenBundle(c, root, opts.id, bundle)
+	stage, err := applyPolicyRoot(pol, polPath, root, opts.id, bundle)
 	if err != nil {
 		return -1, err
 	}
@@ -122,18 +127,6 @@ func startAndRun(root string, ct *libcontainer.Container, p *libcontainer.Proces
 	return limit.afterExec()
 }
 
-// hardenBundle applies the policy named on the command line to the bundle.
-// In enforce mode the rootfs the container gets is staged (see
-// stageRootfs); the returned stage, nil when there is none, is undone on
-// failure here and by releaseUserns otherwise.
-func hardenBundle(c *cli.Context, root, id string, bundle *spec.Bundle) (*rootfsStage, error) {
-	pol, path, err := loadPolicy(c)
-	if err != nil {
-		return nil, fmt.Errorf("container %s: %w", id, err)
-	}
-	return applyPolicyRoot(pol, path, root, id, bundle)
-}
-
 // applyPolicy hardens the bundle's spec. A rewritten config.json is saved
 // (the caller's kept beside it as config.json.orig) and summed up in one
 // log line per container. path names the policy file in refusals. It
@@ -173,6 +166,8 @@ func applyPolicyRoot(pol *hardening.Policy, path, root, id string, bundle *spec.
 	if err != nil {
 		return nil, fmt.Errorf("container %s: %w", id, err)
 	}
+	hardening.GatherJoinFacts(root, bundle.Spec, &facts)
+	hardening.GatherCgroupFacts(bundle.Spec, &facts)
 	checked, err := hardening.Check(bundle.Spec, pol, facts)
 	if errors.Is(err, hardening.ErrRefused) {
 		return nil, fmt.Errorf("container %s: %w; set these keys in %s", id, err, path)

@@ -1,12 +1,12 @@
 package shim
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"maps"
-	"os"
 	"strconv"
 
 	"github.com/docker/go-units"
@@ -16,6 +16,9 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/sirupsen/logrus"
 	"github.com/urfave/cli/v2"
+
+	"github.com/hardened-runtime/hardened/hardening"
+	"github.com/hardened-runtime/hardened/spec"
 )
 
 func updateCommand() *cli.Command {
@@ -28,7 +31,10 @@ container. The new values come either from a runtime-spec LinuxResources
 JSON document (--resources FILE, or --resources - for standard input, which
 is what containerd sends), or from the individual flags. With --resources
 the individual flags are ignored. Only the values given change; the rest
-stay as they are. Sizes take units: 512m, 1g.
+stay as they are. Sizes take units: 512m, 1g. The values go through the
+container's policy as at create: a pids limit above the policy's
+pidsLimit, or "unlimited" (0, -1), is lowered to it; device rules the
+policy refuses fail the update.
 
 EXAMPLE:
        # hardened update --memory 256m --pids-limit 100 web1
@@ -62,14 +68,21 @@ EXAMPLE:
 			if err != nil {
 				return err
 			}
+			pol, polPath, err := containerPolicy(c, ct)
+			if err != nil {
+				return fmt.Errorf("container %s: %w", ct.ID(), err)
+			}
 			var res *specs.LinuxResources
 			if src := c.String("resources"); src != "" {
-				res, err = readResourcesFrom(src, c.App.Reader)
+				res, err = readResourcesFrom(src, c.App.Reader, pol.MaxConfigSize)
 			} else {
 				res, err = resourcesFromFlags(c)
 			}
 			if err != nil {
 				return fmt.Errorf("container %s: %w", ct.ID(), err)
+			}
+			if err := clampUpdate(ct.ID(), res, pol, polPath); err != nil {
+				return err
 			}
 			cfg := ct.Config()
 			// Config shares its Cgroups and IntelRdt with the container,
@@ -95,23 +108,50 @@ EXAMPLE:
 	}
 }
 
-// readResourcesFrom decodes a LinuxResources document from a file, or from
-// stdin when src is "-".
-func readResourcesFrom(src string, stdin io.Reader) (*specs.LinuxResources, error) {
-	if src == "-" {
-		res, err := decodeResources(stdin)
-		if err != nil {
-			return nil, fmt.Errorf("--resources from standard input: %w", err)
-		}
-		return res, nil
+// clampUpdate puts the new values through the container's effective
+// policy, as create did (hardening.ClampUpdate): a pids limit above the
+// ceiling is lowered (logged as a warning), refused device rules fail the
+// update naming the rule and the policy key.
+func clampUpdate(id string, res *specs.LinuxResources, pol *hardening.Policy, polPath string) error {
+	rep, err := hardening.ClampUpdate(res, pol)
+	if errors.Is(err, hardening.ErrRefused) {
+		return fmt.Errorf("container %s: update: %w; set these keys in %s", id, err, polPath)
 	}
-	f, err := os.Open(src)
+	if err != nil {
+		return fmt.Errorf("container %s: update: %w", id, err)
+	}
+	verb := "lowered"
+	if rep.Mode == hardening.ModeAudit {
+		verb = "would be lowered (audit)"
+		for _, f := range rep.Refusals {
+			logrus.Warnf("container %s: update: would be refused (audit): %s (rule %s)", id, f.Reason, f.Rule)
+		}
+	}
+	for _, ch := range rep.Changes {
+		logrus.Warnf("container %s: update: %s %s from %s to %s (rule %s, policy %s)", id, ch.Path, verb, ch.Before, ch.After, ch.Rule, polPath)
+	}
+	return nil
+}
+
+// readResourcesFrom decodes a LinuxResources document from a file, or from
+// stdin when src is "-", reading at most maxSize bytes. A file must be a
+// regular file (spec.ReadRegularFile: a FIFO does not block the update).
+func readResourcesFrom(src string, stdin io.Reader, maxSize int64) (*specs.LinuxResources, error) {
+	var raw []byte
+	var err error
+	if src == "-" {
+		raw, err = spec.ReadLimited(stdin, "standard input", maxSize)
+	} else {
+		raw, err = spec.ReadRegularFile(src, maxSize)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("--resources: %w", err)
 	}
-	defer f.Close()
-	res, err := decodeResources(f)
+	res, err := decodeResources(bytes.NewReader(raw))
 	if err != nil {
+		if src == "-" {
+			return nil, fmt.Errorf("--resources from standard input: %w", err)
+		}
 		return nil, fmt.Errorf("--resources %s: %w", src, err)
 	}
 	return res, nil

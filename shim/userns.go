@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/opencontainers/runc/libcontainer"
@@ -101,8 +102,9 @@ func idPool(u hardening.UserNamespacePolicy) ([]idmap.Range, idmap.PoolSource, e
 
 // stageRootfs does the host side of create, after every refusal (Check)
 // and before the transforms (Apply): it carries out the user-namespace
-// plan (allocates the container's ID range for a new user namespace,
-// gives Docker's per-container files to the mapped root) and mounts the
+// plan (allocates the container's ID range for a new user namespace in
+// the host registry, or reserves the joined namespace's IDs there; gives
+// Docker's per-container files to the mapped root) and mounts the
 // rootfs in the staging directory from the pinned directory that the
 // rules checked: an idmapped clone, a rebuilt overlay (Docker's and
 // containerd's overlay cannot be idmapped), or, without a user namespace
@@ -130,6 +132,13 @@ func stageRootfs(root, id string, s *specs.Spec, checked *hardening.Checked, fac
 			lock.release()
 		}
 	}()
+	if plan.Join != "" {
+		// The joined namespace's host IDs are recorded so that they are
+		// never handed out while this container runs.
+		if err := reserveJoined(root, id, s, plan, *facts); err != nil {
+			return nil, fmt.Errorf("user namespace: %w", err)
+		}
+	}
 	fs := idmap.FSOther
 	var ns *os.File
 	if plan.Stage {
@@ -141,8 +150,8 @@ func stageRootfs(root, id string, s *specs.Spec, checked *hardening.Checked, fac
 			if err != nil {
 				return nil, fmt.Errorf("user namespace: %w", err)
 			}
-			alloc := idmap.NewAllocator(root, pool, pol.UserNamespace.RangeSize)
-			rng, err := alloc.Allocate(id, callerRange(s))
+			alloc := idmap.NewHostAllocator(pool, pol.UserNamespace.RangeSize)
+			rng, err := alloc.Allocate(idmap.Key(root, id), callerRange(s))
 			if err != nil {
 				return nil, err
 			}
@@ -245,10 +254,14 @@ func releaseUserns(root, id string) error {
 	if err := unstage(stagingDir(root, id)); err != nil {
 		errs = append(errs, err)
 	}
-	if _, err := os.Stat(filepath.Join(root, idmap.StateName)); err == nil {
-		a := &idmap.Allocator{Dir: root}
-		if err := a.Release(id); err != nil {
-			errs = append(errs, err)
+	// The registry is host-wide; a root's own file is the previous
+	// version's, which Release moves into the registry.
+	for _, dir := range []string{idmap.RegistryDir, root} {
+		if _, err := os.Stat(filepath.Join(dir, idmap.StateName)); err == nil {
+			if err := idmap.NewHostAllocator(nil, 0).Release(idmap.Key(root, id)); err != nil {
+				errs = append(errs, err)
+			}
+			break
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
@@ -308,4 +321,45 @@ func (u *rootfsStage) unlock() {
 	if u != nil {
 		u.lock.release()
 	}
+}
+
+// reserveJoined records in the host registry the host IDs of the user
+// namespace container id joins (plan.Join), which the runtime did not
+// allocate: a pod's sandbox namespace, the namespace of the container
+// whose network or pid namespace it shares. Held until delete, they are
+// never handed out again while this container runs, also when the
+// namespace's first owner is deleted first. The reservation shares the
+// range of the container the namespace belongs to; a namespace whose
+// mapping overlaps any other container's range fails the create.
+func reserveJoined(root, id string, s *specs.Spec, plan hardening.UsernsPlan, f hardening.HostFacts) error {
+	var info idmap.UsernsInfo
+	shares := ""
+	for _, ns := range s.Linux.Namespaces {
+		ui, ok := f.Usernses[ns.Path]
+		if ns.Path == "" || !ok || (ui.Path != plan.Join && ns.Path != plan.Join) {
+			continue
+		}
+		info = ui
+		if t := f.Joins[ns.Path]; t.Container != "" {
+			shares = idmap.Key(root, t.Container)
+		} else if t.PinnedSandbox != "" {
+			shares = idmap.Key(root, t.PinnedSandbox)
+		}
+		if shares != "" {
+			break
+		}
+	}
+	var ranges []idmap.Range
+	for _, m := range append(slices.Clone(info.UIDMap), info.GIDMap...) {
+		if m.Host.Size > 0 && !slices.Contains(ranges, m.Host) {
+			ranges = append(ranges, m.Host)
+		}
+	}
+	if len(ranges) == 0 {
+		// The mapping cannot be read (a pinned namespace file); the
+		// user-namespace rule decides whether it may be joined at all.
+		logrus.Debugf("container %s: user namespace %s: mapping unknown, not recorded", id, plan.Join)
+		return nil
+	}
+	return idmap.NewHostAllocator(nil, 0).Reserve(idmap.Key(root, id), ranges, shares)
 }

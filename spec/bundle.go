@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -43,11 +42,20 @@ func (b *Bundle) RootfsPath() string {
 	return filepath.Join(b.Dir, b.Spec.Root.Path)
 }
 
-// LoadBundle reads and validates the bundle in dir. dir is made absolute
-// against the current directory. A config.json or rootfs that is a
-// symlink is refused: the bundle's owner could point it anywhere on the
-// host between our checks and libcontainer's use of it.
+// LoadBundle is LoadBundleLimit with the default size cap,
+// DefaultMaxConfigSize.
 func LoadBundle(dir string) (*Bundle, error) {
+	return LoadBundleLimit(dir, DefaultMaxConfigSize)
+}
+
+// LoadBundleLimit reads and validates the bundle in dir. dir is made
+// absolute against the current directory. A config.json or rootfs that is
+// a symlink is refused: the bundle's owner could point it anywhere on the
+// host between our checks and libcontainer's use of it. config.json must
+// be a regular file of at most maxConfigSize bytes (the policy's
+// "maxConfigSize"; not positive: DefaultMaxConfigSize), checked before it
+// is opened for reading (see ReadRegularFile).
+func LoadBundleLimit(dir string, maxConfigSize int64) (*Bundle, error) {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return nil, fmt.Errorf("%w %q: %w", ErrInvalidBundle, dir, err)
@@ -60,7 +68,7 @@ func LoadBundle(dir string) (*Bundle, error) {
 	if !fi.IsDir() {
 		return nil, b.errorf("not a directory")
 	}
-	raw, err := readRegularFile(b.ConfigPath())
+	raw, err := ReadRegularFile(b.ConfigPath(), maxConfigSize)
 	if err != nil {
 		return nil, b.errorf("%w", err)
 	}
@@ -81,27 +89,6 @@ func LoadBundle(dir string) (*Bundle, error) {
 
 func (b *Bundle) errorf(format string, args ...any) error {
 	return fmt.Errorf("%w %s: "+format, append([]any{ErrInvalidBundle, b.Dir}, args...)...)
-}
-
-// readRegularFile reads path, refusing symlinks and anything but a
-// regular file. O_NOFOLLOW makes the refusal race-free.
-func readRegularFile(path string) ([]byte, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|noFollow, 0)
-	if err != nil {
-		if isSymlinkErr(err) {
-			return nil, fmt.Errorf("%s is a symlink, which is not allowed", path)
-		}
-		return nil, err
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s is not a regular file", path)
-	}
-	return io.ReadAll(f)
 }
 
 func checkRootfs(path string) error {

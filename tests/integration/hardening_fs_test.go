@@ -267,7 +267,8 @@ func TestHardeningPidsLimit(t *testing.T) {
 	}{
 		{"default", nil, "4096"},
 		{"caller-limit-kept", func() *int64 { v := int64(77); return &v }(), "77"},
-		{"caller-limit-above-default-kept", func() *int64 { v := int64(100000); return &v }(), "100000"},
+		{"caller-limit-above-default-lowered", func() *int64 { v := int64(100000); return &v }(), "4096"},
+		{"caller-unlimited-becomes-default", func() *int64 { v := int64(-1); return &v }(), "4096"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			b := testutil.NewBundle(t, sleeper...)

@@ -29,7 +29,7 @@ func TestGOMAXPROCSNotPassedOn(t *testing.T) {
 			rt := testutil.NewRuntime(t)
 			dir := t.TempDir()
 			polPath := filepath.Join(dir, "policy.json")
-			if err := os.WriteFile(polPath, []byte(fmt.Sprintf(`{"allowedHooks": [%q]}`, sh)), 0o644); err != nil {
+			if err := os.WriteFile(polPath, []byte(fmt.Sprintf(`{"allowedHooks": [{"path": %q, "args": ["sh", "-c", "{any}"]}]}`, sh)), 0o644); err != nil {
 				t.Fatal(err)
 			}
 			hookEnv := filepath.Join(dir, "hook.env")

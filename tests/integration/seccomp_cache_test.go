@@ -7,7 +7,9 @@ package integration
 import (
 	"bytes"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
+	mrand "math/rand/v2"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -18,36 +20,37 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/hardened-runtime/hardened/hardening"
 	"github.com/hardened-runtime/hardened/seccompcache"
 	"github.com/hardened-runtime/hardened/tests/testutil"
 )
 
 func TestSeccompCacheSameFilter(t *testing.T) {
 	rt := testutil.NewRuntime(t)
-	clearSeccompCache(t)
-	t.Cleanup(func() { clearSeccompCache(t) })
 	b := testutil.NewBundle(t, "/bin/true")
+	flag := uniqueSeccompPolicy(t, "")
 
 	t.Setenv("HARDENED_SECCOMP_CACHE", "off")
-	compiled := createdFilter(t, rt, b)
-	if n := len(seccompCacheEntries(t)); n != 0 {
+	compiled := createdFilter(t, rt, b, flag)
+	forgetSeccompEntries(t, compiled)
+	if n := len(seccompCacheEntries(t, compiled)); n != 0 {
 		t.Fatalf("HARDENED_SECCOMP_CACHE=off: %d cache entries written", n)
 	}
 	t.Setenv("HARDENED_SECCOMP_CACHE", "")
-	cached := createdFilter(t, rt, b)
-	entries := seccompCacheEntries(t)
+	cached := createdFilter(t, rt, b, flag)
+	entries := seccompCacheEntries(t, compiled)
 	if len(entries) != 1 {
-		t.Fatalf("after a create with the cache: %d entries, want 1", len(entries))
+		t.Fatalf("after a create with the cache: %d entries of the test's profile, want 1", len(entries))
 	}
 	if len(compiled) == 0 || !bytes.Equal(compiled, cached) {
 		t.Fatalf("filter loaded from the cache (%d instructions) differs from the compiled one (%d)", len(cached)/8, len(compiled)/8)
 	}
 	// A second container with the same profile uses the same entry.
-	if again := createdFilter(t, rt, b); !bytes.Equal(again, compiled) {
+	if again := createdFilter(t, rt, b, flag); !bytes.Equal(again, compiled) {
 		t.Errorf("second cached create: filter differs")
 	}
-	if n := len(seccompCacheEntries(t)); n != 1 {
-		t.Errorf("after a second create: %d entries, want 1", n)
+	if n := len(seccompCacheEntries(t, compiled)); n != 1 {
+		t.Errorf("after a second create: %d entries of the test's profile, want 1", n)
 	}
 
 	// The init really takes the program from the cache: replace the
@@ -64,14 +67,16 @@ func TestSeccompCacheSameFilter(t *testing.T) {
 	if err := os.WriteFile(path, tampered, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if got := createdFilter(t, rt, b); bytes.Equal(got, compiled) {
+	// The tampered entry no longer holds the program: remove it at the end.
+	t.Cleanup(func() { os.Remove(path) })
+	if got := createdFilter(t, rt, b, flag); bytes.Equal(got, compiled) {
 		t.Errorf("with a replaced cache entry the init still loaded the compiled filter: the cache is not used")
 	}
 	// An entry others could have written is ignored.
 	if err := os.Chmod(path, 0o606); err != nil {
 		t.Fatal(err)
 	}
-	if got := createdFilter(t, rt, b); !bytes.Equal(got, compiled) {
+	if got := createdFilter(t, rt, b, flag); !bytes.Equal(got, compiled) {
 		t.Errorf("an other-writable cache entry was used")
 	}
 }
@@ -82,25 +87,25 @@ func TestSeccompCacheSameFilter(t *testing.T) {
 // order: the init ends up with the filter it compiles without any cache.
 func TestSeccompCachePartialMatchCompiles(t *testing.T) {
 	rt := testutil.NewRuntime(t)
-	clearSeccompCache(t)
-	t.Cleanup(func() { clearSeccompCache(t) })
 	base := testutil.NewBundle(t, "/bin/true")
 	more := testutil.NewBundle(t, "/bin/true")
 	more.Edit(t, func(s *specs.Spec) { setAllCapSets(s.Process, append(baselineCaps(), "CAP_SYSLOG")) })
-	flag, _ := testutil.WritePolicy(t, `{"allowCapabilities": ["CAP_SYSLOG"]}`)
+	flag := uniqueSeccompPolicy(t, `"allowCapabilities": ["CAP_SYSLOG"]`)
 
 	t.Setenv("HARDENED_SECCOMP_CACHE", "off")
 	want := createdFilter(t, rt, more, flag)
-	if n := len(seccompCacheEntries(t)); n != 0 {
+	forgetSeccompEntries(t, want)
+	if n := len(seccompCacheEntries(t, want)); n != 0 {
 		t.Fatalf("HARDENED_SECCOMP_CACHE=off: %d cache entries written", n)
 	}
 	// Cache the smaller profile only; the larger one is not added.
 	t.Setenv("HARDENED_SECCOMP_CACHE", "")
 	baseFilter := createdFilter(t, rt, base, flag)
+	forgetSeccompEntries(t, baseFilter)
 	if bytes.Equal(baseFilter, want) {
 		t.Fatal("the two profiles compile to the same filter: the test shows nothing")
 	}
-	if n := len(seccompCacheEntries(t)); n != 1 {
+	if n := len(seccompCacheEntries(t, baseFilter)); n != 1 {
 		t.Fatalf("%d entries after the smaller profile, want 1", n)
 	}
 	t.Setenv("HARDENED_SECCOMP_CACHE", "off")
@@ -162,7 +167,11 @@ func seccompFilter(pid int) ([]byte, error) {
 	return buf, nil
 }
 
-func seccompCacheEntries(t *testing.T) []string {
+// seccompCacheEntries returns the cache entries whose program is the one
+// an init loaded (program), compiled from a test's own profile. Other entries (other tests,
+// other containers on the host) are never looked at or touched: the cache
+// directory is the machine's.
+func seccompCacheEntries(t *testing.T, program []byte) []string {
 	t.Helper()
 	des, err := os.ReadDir(seccompcache.Dir)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -170,20 +179,62 @@ func seccompCacheEntries(t *testing.T) []string {
 	}
 	var out []string
 	for _, de := range des {
-		if strings.HasSuffix(de.Name(), ".bpfc") {
-			out = append(out, filepath.Join(seccompcache.Dir, de.Name()))
+		if !strings.HasSuffix(de.Name(), ".bpfc") {
+			continue
+		}
+		p := filepath.Join(seccompcache.Dir, de.Name())
+		raw, err := os.ReadFile(p)
+		if err != nil || len(raw) < 12 {
+			continue
+		}
+		// The entry is magic, log length, program length, log, program;
+		// the init loads the program behind runc's ENOSYS stub.
+		logLen, progLen := binary.NativeEndian.Uint32(raw[4:]), binary.NativeEndian.Uint32(raw[8:])
+		if uint64(len(raw)) == 12+uint64(logLen)+uint64(progLen) && progLen > 0 && bytes.HasSuffix(program, raw[12+logLen:]) {
+			out = append(out, p)
 		}
 	}
 	return out
 }
 
-// clearSeccompCache empties the cache; it only holds what the runtime
-// can rebuild.
-func clearSeccompCache(t *testing.T) {
-	t.Helper()
-	for _, p := range seccompCacheEntries(t) {
-		if err := os.Remove(p); err != nil {
-			t.Error(err)
+// forgetSeccompEntries removes, at the end of the test, the cache entries
+// holding program.
+func forgetSeccompEntries(t *testing.T, program []byte) {
+	t.Cleanup(func() {
+		for _, p := range seccompCacheEntries(t, program) {
+			if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+				t.Error(err)
+			}
 		}
+	})
+}
+
+// uniqueSeccompPolicy writes a policy (extra, if not empty, is more keys)
+// whose seccomp profile no other test or container on the host has: the
+// default denied syscalls plus three picked at random from ones Docker's
+// profile allows and /bin/true never makes. It returns the global flag.
+func uniqueSeccompPolicy(t *testing.T, extra string) string {
+	t.Helper()
+	rare := []string{"alarm", "getitimer", "setitimer", "timer_create", "timer_delete", "timer_gettime",
+		"timer_settime", "timer_getoverrun", "timerfd_create", "timerfd_gettime", "timerfd_settime",
+		"mq_open", "mq_unlink", "mq_timedsend", "mq_timedreceive", "mq_notify", "mq_getsetattr",
+		"inotify_init1", "inotify_add_watch", "inotify_rm_watch", "flock", "fdatasync", "syncfs",
+		"sync_file_range", "msync", "mlock", "munlock", "mlockall", "munlockall", "semget", "semop",
+		"semctl", "shmget", "shmat", "shmdt", "shmctl", "msgget", "msgsnd", "msgrcv", "msgctl", "tee",
+		"splice", "vmsplice", "utimensat", "futimesat", "getpriority", "setpriority", "sched_getparam",
+		"sched_setparam", "sched_rr_get_interval"}
+	deny := hardening.DefaultDenySyscalls()
+	for _, i := range mrand.Perm(len(rare))[:3] {
+		deny = append(deny, rare[i])
 	}
+	list, err := json.Marshal(deny)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := `"denySyscalls": ` + string(list)
+	if extra != "" {
+		keys += ", " + extra
+	}
+	flag, _ := testutil.WritePolicy(t, "{"+keys+"}")
+	return flag
 }

@@ -52,11 +52,15 @@ func usernsStaging(rt *testutil.Runtime) string {
 func checkUsernsClean(t *testing.T, rt *testutil.Runtime) {
 	t.Helper()
 	t.Cleanup(func() {
-		a := &idmap.Allocator{Dir: rt.Root}
+		a := idmap.NewHostAllocator(nil, 0)
 		if e, err := a.Entries(); err != nil {
 			t.Errorf("idmap state: %v", err)
-		} else if len(e) > 0 {
-			t.Errorf("ID ranges left after every container was deleted: %v", e)
+		} else {
+			for k, r := range e {
+				if filepath.Dir(k) == rt.Root {
+					t.Errorf("ID range left after every container was deleted: %s %v", k, r)
+				}
+			}
 		}
 		staging := usernsStaging(rt)
 		if ents, _ := os.ReadDir(staging); len(ents) > 0 {
@@ -68,6 +72,19 @@ func checkUsernsClean(t *testing.T, rt *testutil.Runtime) {
 		}
 		os.Remove(staging)
 	})
+}
+
+// rootRanges counts the entries of the host-wide registry held by
+// containers of rt's root.
+func rootRanges(rt *testutil.Runtime) int {
+	e, _ := idmap.NewHostAllocator(nil, 0).Entries()
+	n := 0
+	for k := range e {
+		if filepath.Dir(k) == rt.Root {
+			n++
+		}
+	}
+	return n
 }
 
 // uidMapOf reads a process's uid_map as one mapping.
@@ -170,8 +187,8 @@ func TestUsernsParallelDisjoint(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	if e, _ := (&idmap.Allocator{Dir: rt.Root}).Entries(); len(e) != 0 {
-		t.Errorf("%d ranges held after every container was deleted", len(e))
+	if n := rootRanges(rt); n != 0 {
+		t.Errorf("%d ranges held after every container was deleted", n)
 	}
 }
 
@@ -189,11 +206,11 @@ func TestUsernsRangeBackAfterKill(t *testing.T) {
 	}
 	rt.WaitStatus(id, "stopped", 5*time.Second)
 	// Killed but not deleted: the container still holds its range.
-	if r, ok, _ := (&idmap.Allocator{Dir: rt.Root}).Lookup(id); !ok || r != first {
+	if r, ok, _ := idmap.NewHostAllocator(nil, 0).Lookup(idmap.Key(rt.Root, id)); !ok || r != first {
 		t.Errorf("range of a killed, undeleted container: %v %v, want %v", r, ok, first)
 	}
 	rt.MustRun("delete", "--force", id)
-	if _, ok, _ := (&idmap.Allocator{Dir: rt.Root}).Lookup(id); ok {
+	if _, ok, _ := idmap.NewHostAllocator(nil, 0).Lookup(idmap.Key(rt.Root, id)); ok {
 		t.Errorf("range still held after delete --force")
 	}
 	// The range comes back: the next container gets the lowest free one.
@@ -217,7 +234,7 @@ func TestUsernsRuntimeKilledMidCreate(t *testing.T) {
 	}
 	sleep, _ = filepath.EvalSymlinks(sleep)
 	polPath := filepath.Join(t.TempDir(), "policy.json")
-	os.WriteFile(polPath, []byte(fmt.Sprintf(`{"userNamespace": {"enabled": true}, "allowedHooks": [%q]}`, sleep)), 0o644)
+	os.WriteFile(polPath, []byte(fmt.Sprintf(`{"userNamespace": {"enabled": true}, "allowedHooks": [{"path": %q, "args": ["sleep", "30"]}]}`, sleep)), 0o644)
 	pol := "--policy=" + polPath
 	b := testutil.NewBundle(t, "sleep", "1000")
 	b.Spec.Hooks = &specs.Hooks{CreateRuntime: []specs.Hook{{Path: sleep, Args: []string{"sleep", "30"}}}}
@@ -251,14 +268,14 @@ func TestUsernsRuntimeKilledMidCreate(t *testing.T) {
 	for _, pid := range left {
 		syscall.Kill(pid, syscall.SIGKILL)
 	}
-	a := &idmap.Allocator{Dir: rt.Root}
-	if _, ok, _ := a.Lookup(id); !ok {
+	a := idmap.NewHostAllocator(nil, 0)
+	if _, ok, _ := a.Lookup(idmap.Key(rt.Root, id)); !ok {
 		t.Fatal("no range recorded for the killed create")
 	}
 	if _, errOut, exit := rt.Run("delete", "--force", id); exit != 0 && !strings.Contains(errOut, "does not exist") {
 		t.Errorf("delete --force after a killed create: exit %d: %s", exit, errOut)
 	}
-	if _, ok, _ := a.Lookup(id); ok {
+	if _, ok, _ := a.Lookup(idmap.Key(rt.Root, id)); ok {
 		t.Error("range still held after delete --force")
 	}
 	if mi, _ := os.ReadFile("/proc/self/mountinfo"); strings.Contains(string(mi), staged) {

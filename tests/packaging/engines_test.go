@@ -152,14 +152,22 @@ func TestInstallDocker(t *testing.T) {
 		cmd := append([]string{"env", "DOCKER_CONFIG=" + filepath.Join(dir, "client"), "docker", "-H", host}, args...)
 		return run(t, 2*time.Minute, cmd[0], cmd[1:]...)
 	}
+	bridge, err := testutil.NewBridge()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := bridge.Remove(); err != nil {
+			t.Error(err)
+		}
+	})
 	startDaemon(t, filepath.Join(dir, "dockerd.log"), func() error {
 		if _, errOut, code := docker("version", "--format", "{{.Server.Version}}"); code != 0 {
 			return fmt.Errorf("docker version: %s", errOut)
 		}
 		return nil
-	}, "dockerd", "--config-file", cfg, "--data-root", filepath.Join(dir, "data"),
-		"--exec-root", filepath.Join(dir, "exec"), "--pidfile", pidFile, "-H", host,
-		"--iptables=false", "--ip-masq=false", "--bridge=none")
+	}, append([]string{"dockerd", "--config-file", cfg, "--data-root", filepath.Join(dir, "data"),
+		"--exec-root", filepath.Join(dir, "exec"), "--pidfile", pidFile, "-H", host}, bridge.DockerdArgs()...)...)
 	t.Cleanup(func() {
 		if out, _, _ := docker("ps", "-aq"); strings.TrimSpace(out) != "" {
 			docker(append([]string{"rm", "-f"}, strings.Fields(out)...)...)

@@ -87,8 +87,18 @@ func BuildBinary(ctx context.Context, dir string) (string, error) {
 // this test process, so the build happens once per package. setup, if not
 // nil, runs after that (start shared daemons there) and returns a teardown
 // that runs after the tests; a teardown error (a leak) fails the package.
-// Main returns the exit code for os.Exit.
+// Main returns the exit code for os.Exit. A package whose tests remove
+// the host's docker0 bridge (the host's own Docker) fails.
 func Main(m *testing.M, setup func() (teardown func() error, err error)) (code int) {
+	if hostBridge := hasLink("docker0"); hostBridge {
+		defer func() {
+			if !hasLink("docker0") {
+				fmt.Fprintln(os.Stderr, "testutil.Main: the host's docker0 bridge is gone: a test broke the host's Docker")
+				fmt.Println("FAIL: host docker0 removed")
+				code = 1
+			}
+		}()
+	}
 	if os.Getenv(EnvBinary) == "" && os.Geteuid() == 0 {
 		dir, err := os.MkdirTemp("", "hardened-bin-")
 		if err != nil {

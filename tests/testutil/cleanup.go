@@ -11,6 +11,8 @@ import (
 
 	"github.com/moby/sys/mountinfo"
 	"golang.org/x/sys/unix"
+
+	"github.com/hardened-runtime/hardened/idmap"
 )
 
 // cleanup force-deletes every container in the root, then checks that
@@ -64,6 +66,21 @@ func (rt *Runtime) cleanup() {
 		for _, e := range ents {
 			if e.IsDir() {
 				tb.Errorf("cleanup: state directory %s left in the root", filepath.Join(rt.Root, e.Name()))
+			}
+		}
+	}
+
+	// ID ranges: no container of the root may still hold one in the
+	// host-wide registry.
+	reg := idmap.NewHostAllocator(nil, 0)
+	if entries, err := reg.Entries(); err != nil {
+		tb.Errorf("cleanup: ID range registry: %v", err)
+	} else {
+		for _, id := range ids {
+			key := idmap.Key(rt.Root, id)
+			if e, ok := entries[key]; ok {
+				tb.Errorf("cleanup: container %s: still holds host IDs %v in %s after delete --force", id, e.Holds(), filepath.Join(idmap.RegistryDir, idmap.StateName))
+				reg.Release(key)
 			}
 		}
 	}

@@ -27,11 +27,12 @@ type Dockerd struct {
 	Runtime string // path registered as the "hardened" runtime
 	Log     string // dockerd's output
 	d       *daemon
+	bridge  *Bridge
 }
 
 // NewDockerd starts a private dockerd and waits until it answers. Close
-// stops it. Bridge networking and iptables are off: containers get a
-// network namespace with only lo (the host's iptables stay untouched).
+// stops it. Its default network is a bridge of its own (NewBridge), never
+// the host's docker0, and iptables are off (the host's stay untouched).
 func NewDockerd(ctx context.Context, runtimePath string) (*Dockerd, error) {
 	if _, err := exec.LookPath("dockerd"); err != nil {
 		return nil, fmt.Errorf("dockerd: %w (apt-get install docker.io)", err)
@@ -47,23 +48,29 @@ func NewDockerd(ctx context.Context, runtimePath string) (*Dockerd, error) {
 	if err := os.WriteFile(filepath.Join(dir, "daemon.json"), data, 0o644); err != nil {
 		return nil, err
 	}
+	bridge, err := NewBridge()
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
 	dd := &Dockerd{
+		bridge:  bridge,
 		Dir:     dir,
 		Host:    "unix://" + filepath.Join(dir, "docker.sock"),
 		Runtime: runtimePath,
 		Log:     filepath.Join(dir, "dockerd.log"),
 	}
-	dd.d, err = startDaemon("dockerd", dd.Log, nil,
+	dd.d, err = startDaemon("dockerd", dd.Log, nil, append([]string{
 		"dockerd",
 		"--config-file", filepath.Join(dir, "daemon.json"),
 		"--data-root", filepath.Join(dir, "data"),
 		"--exec-root", filepath.Join(dir, "exec"),
 		"--pidfile", filepath.Join(dir, "docker.pid"),
 		"-H", dd.Host,
-		"--iptables=false", "--ip-masq=false", "--bridge=none",
 		"--storage-driver=overlay2",
-	)
+	}, bridge.DockerdArgs()...)...)
 	if err != nil {
+		bridge.Remove()
 		os.RemoveAll(dir)
 		return nil, err
 	}
@@ -167,6 +174,11 @@ func (dd *Dockerd) Close() error {
 	}
 	if err := os.RemoveAll(dd.Dir); err != nil {
 		errs = append(errs, err.Error())
+	}
+	if dd.bridge != nil {
+		if err := dd.bridge.Remove(); err != nil {
+			errs = append(errs, err.Error())
+		}
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("dockerd cleanup: %s", strings.Join(errs, "; "))

@@ -19,9 +19,39 @@ func WriteBusyboxOCIArchive(w io.Writer, name string) error {
 	if err := WriteBusyboxTar(&layerTar); err != nil {
 		return err
 	}
+	return writeOCIArchive(w, name, layerTar.Bytes(),
+		map[string]any{"Env": []string{imagePath}, "Cmd": []string{"sh"}},
+		"hardened tests: busybox-static rootfs")
+}
+
+// WritePauseOCIArchive writes a sandbox ("pause") image for the CRI
+// plugin: one layer holding the static program pause (the bytes of
+// tests/cri/pause built with CGO_ENABLED=0) as /pause, its entrypoint,
+// run as 65535:65535 as Kubernetes' own pause image is.
+func WritePauseOCIArchive(w io.Writer, name string, pause []byte) error {
+	var layerTar bytes.Buffer
+	tw := tar.NewWriter(&layerTar)
+	if err := tw.WriteHeader(&tar.Header{Name: "pause", Mode: 0o755, Size: int64(len(pause)), ModTime: tarEpoch, Typeflag: tar.TypeReg}); err != nil {
+		return err
+	}
+	if _, err := tw.Write(pause); err != nil {
+		return err
+	}
+	if err := tw.Close(); err != nil {
+		return err
+	}
+	return writeOCIArchive(w, name, layerTar.Bytes(),
+		map[string]any{"Entrypoint": []string{"/pause"}, "User": "65535:65535"},
+		"hardened tests: tests/cri/pause")
+}
+
+// writeOCIArchive writes a one-layer OCI image layout (layerTar, an
+// uncompressed tar, gzipped here) as a tar stream, named name, with the
+// image config's "config" object imageConfig.
+func writeOCIArchive(w io.Writer, name string, layerTar []byte, imageConfig map[string]any, createdBy string) error {
 	var layer bytes.Buffer
 	gz, _ := gzip.NewWriterLevel(&layer, gzip.BestSpeed)
-	if _, err := gz.Write(layerTar.Bytes()); err != nil {
+	if _, err := gz.Write(layerTar); err != nil {
 		return err
 	}
 	if err := gz.Close(); err != nil {
@@ -31,9 +61,9 @@ func WriteBusyboxOCIArchive(w io.Writer, name string) error {
 		"architecture": runtime.GOARCH,
 		"os":           "linux",
 		"created":      tarEpoch.Format("2006-01-02T15:04:05Z"),
-		"config":       map[string]any{"Env": []string{imagePath}, "Cmd": []string{"sh"}},
-		"rootfs":       map[string]any{"type": "layers", "diff_ids": []string{digest(layerTar.Bytes())}},
-		"history":      []map[string]any{{"created_by": "hardened tests: busybox-static rootfs"}},
+		"config":       imageConfig,
+		"rootfs":       map[string]any{"type": "layers", "diff_ids": []string{digest(layerTar)}},
+		"history":      []map[string]any{{"created_by": createdBy}},
 	})
 	if err != nil {
 		return err
