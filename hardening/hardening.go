@@ -114,6 +114,27 @@ func Check(spec *specs.Spec, pol *Policy, facts HostFacts) (*Checked, error) {
 	return c, nil
 }
 
+// Recheck runs, once the runtime has allocated the container's ID range
+// (facts.IDRange) and before it touches anything else, the refusals that
+// compare with that range: the idmapped-mounts rule (a caller's mount
+// mapping must be the container's own). It returns an error wrapping
+// ErrRefused, the refusals added to the Report; nothing in audit mode or
+// without a range.
+func (c *Checked) Recheck(spec *specs.Spec, facts HostFacts) error {
+	if c.Policy.Mode != ModeEnforce || facts.IDRange == nil {
+		return nil
+	}
+	plan := c.Userns
+	facts.UsernsPlan = &plan
+	rep := &Report{Mode: c.Report.Mode, Level: c.Report.Level}
+	RefuseIDMappedMounts(spec, c.Policy, facts, rep)
+	if !rep.Refused() {
+		return nil
+	}
+	c.Report.Refusals = append(c.Report.Refusals, rep.Refusals...)
+	return rep.Err(c.Policy.Level)
+}
+
 // Apply is the second half of Harden: it runs the transforms with the
 // effective policy and the plan of Check. facts are those given to Check,
 // completed by what the runtime did on the host in between (IDRange,

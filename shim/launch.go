@@ -177,7 +177,9 @@ func applyPolicyRoot(pol *hardening.Policy, path, root, id string, bundle *spec.
 	}
 	var stage *rootfsStage
 	if root != "" && checked.Policy.Mode == hardening.ModeEnforce {
-		if stage, err = stageRootfs(root, id, bundle.Spec, checked, &facts, rootfs, written); err != nil {
+		if stage, err = stageRootfs(root, id, bundle.Spec, checked, &facts, rootfs, written); errors.Is(err, hardening.ErrRefused) {
+			return nil, fmt.Errorf("container %s: %w; set these keys in %s", id, err, path)
+		} else if err != nil {
 			return nil, fmt.Errorf("container %s: %w", id, err)
 		}
 		defer func() {

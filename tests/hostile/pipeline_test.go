@@ -266,3 +266,32 @@ func TestHostilePipelineStagedRootfs(t *testing.T) {
 		})
 	}
 }
+
+// TestHostilePipelineIDMappedMountRecheckedAfterAllocation: a mount
+// mapping equal to the range the spec asks for passes the refusals (the
+// range is allocated only after them), but the allocator gives another
+// range (5000 is not in the pool): the idmapped-mounts rule compares
+// again once the range is known and refuses, and the range goes back.
+func TestHostilePipelineIDMappedMountRecheckedAfterAllocation(t *testing.T) {
+	rt := testutil.NewRuntime(t)
+	vol := t.TempDir()
+	flag, _ := testutil.WritePolicy(t, `{"idmapMountSources": [`+strconv.Quote(vol)+`]}`)
+	b := testutil.NewBundle(t, "true")
+	id := rt.NewID()
+	asked := []specs.LinuxIDMapping{{ContainerID: 0, HostID: 5000, Size: 65536}}
+	b.Edit(t, func(s *specs.Spec) {
+		s.Linux.UIDMappings, s.Linux.GIDMappings = asked, asked
+		s.Mounts = append(s.Mounts, specs.Mount{Destination: "/v", Type: "bind", Source: filepath.Join(vol, "data"),
+			Options: []string{"rbind"}, UIDMappings: asked, GIDMappings: asked})
+	})
+	if err := os.Mkdir(filepath.Join(vol, "data"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	_, errOut, exit := rt.Run(flag, "create", "--bundle", b.Dir, id)
+	for _, w := range []string{"mapping (uid 0:5000:65536, gid 0:5000:65536) is not the container's own", "rule idmapped-mounts"} {
+		if exit == 0 || !strings.Contains(errOut, w) {
+			t.Errorf("create: exit %d, stderr %q; want a refusal with %q", exit, errOut, w)
+		}
+	}
+	pipelineExpectNoTrace(t, rt, id)
+}
