@@ -231,3 +231,62 @@ func rootfsNoRanges(t *testing.T, rt *testutil.Runtime) {
 		t.Errorf("ID ranges left in %s: %s", rt.Root, data)
 	}
 }
+
+// TestHostileBindSourceSwapRace swaps a bind source directory in the
+// bundle with a symlink to /etc in a loop while containers mount it:
+// each run is refused (host-mounts saw /etc, the source resolves
+// elsewhere than when it was checked, or it moved while being opened) or
+// mounts the real directory; none sees the host's /etc.
+func TestHostileBindSourceSwapRace(t *testing.T) {
+	rt := testutil.NewRuntime(t)
+	b := testutil.NewBundle(t)
+	src, alt := filepath.Join(b.Dir, "data"), filepath.Join(b.Dir, "data.alt")
+	if err := os.Mkdir(src, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(src, "marker"), []byte("bundle-data\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("/etc", alt); err != nil {
+		t.Fatal(err)
+	}
+	b.Edit(t, func(s *specs.Spec) {
+		s.Process.Args = []string{"/bin/sh", "-c", "cat /data/marker 2>/dev/null || echo no-marker; test -e /data/shadow && echo host-shadow; true"}
+		rootfsRelativeBind(s, "data", "/data", "ro")
+	})
+	var stop atomic.Bool
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for !stop.Load() {
+			if err := unix.Renameat2(unix.AT_FDCWD, src, unix.AT_FDCWD, alt, unix.RENAME_EXCHANGE); err != nil {
+				t.Errorf("swap: %v", err)
+				return
+			}
+		}
+	}()
+	var ran, refused int
+	for i := 0; i < 30; i++ {
+		out, errOut, exit := rt.Run("run", "--bundle", b.Dir, rt.NewID())
+		switch {
+		case strings.Contains(out, "host-") || strings.Contains(out, "no-marker"):
+			t.Errorf("run %d saw host files (exit %d): %q", i, exit, out)
+		case exit == 0 && strings.TrimSpace(out) == "bundle-data":
+			ran++
+		case exit != 0 && (strings.Contains(errOut, "rule host-mounts") || strings.Contains(errOut, "as when it was checked") ||
+			strings.Contains(errOut, "no longer names the opened file")):
+			refused++
+		default:
+			t.Errorf("run %d: exit %d, stdout %q, stderr %q", i, exit, out, errOut)
+		}
+	}
+	stop.Store(true)
+	wg.Wait()
+	if fi, err := os.Lstat(src); err == nil && fi.Mode()&os.ModeSymlink != 0 {
+		if err := unix.Renameat2(unix.AT_FDCWD, src, unix.AT_FDCWD, alt, unix.RENAME_EXCHANGE); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Logf("30 runs: %d mounted the bundle's directory, %d refused", ran, refused)
+}
