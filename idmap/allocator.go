@@ -1,18 +1,20 @@
 package idmap
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
+	"maps"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
 
 	"golang.org/x/sys/unix"
-
-	"github.com/hardened-runtime/hardened/spec"
 )
 
 // StateName and LockName are the allocator's files in its directory.
@@ -143,8 +145,8 @@ func (a *Allocator) Allocate(id string, want *Range) (Range, error) {
 		return Range{}, err
 	}
 	var got Range
-	err := a.update(func(st *state) error {
-		a.importLegacy(st, id)
+	err := a.update(func(st *state, legacy *[]string) error {
+		*legacy = append(*legacy, a.importLegacy(st, id)...)
 		a.reclaim(st)
 		if e, ok := st.Ranges[id]; ok {
 			if a.live(id, e) {
@@ -192,8 +194,8 @@ func (a *Allocator) Reserve(key string, ranges []Range, shares string) error {
 			return fmt.Errorf("container %s: idmap: %w", key, err)
 		}
 	}
-	return a.update(func(st *state) error {
-		a.importLegacy(st, key)
+	return a.update(func(st *state, legacy *[]string) error {
+		*legacy = append(*legacy, a.importLegacy(st, key)...)
 		a.reclaim(st)
 		if e, ok := st.Ranges[key]; ok {
 			if a.live(key, e) {
@@ -221,12 +223,9 @@ func (a *Allocator) Reserve(key string, ranges []Range, shares string) error {
 // Release returns id's range to the pool (or drops its reservation).
 // Releasing an ID that holds none is not an error.
 func (a *Allocator) Release(id string) error {
-	return a.update(func(st *state) error {
-		imported := a.importLegacy(st, id)
+	return a.update(func(st *state, legacy *[]string) error {
+		*legacy = append(*legacy, a.importLegacy(st, id)...)
 		if _, ok := st.Ranges[id]; !ok {
-			if imported {
-				return nil
-			}
 			return errUnchanged
 		}
 		delete(st.Ranges, id)
@@ -250,7 +249,7 @@ func (a *Allocator) Lookup(id string) (Range, bool, error) {
 // Reclaim drops the entries of containers that no longer exist and whose
 // creator is gone. Allocate does it too; this is for tests and tools.
 func (a *Allocator) Reclaim() error {
-	return a.update(func(st *state) error {
+	return a.update(func(st *state, _ *[]string) error {
 		a.reclaim(st)
 		return nil
 	})
@@ -332,19 +331,19 @@ func poolString(pool []Range) string {
 	return strings.Join(parts, ",")
 }
 
-// importLegacy moves the entries of the version-1 file of key's root
+// importLegacy adds to st the entries of the version-1 file of key's root
 // (<root>/idmap.json, keyed by container ID, written by a runtime whose
-// allocator lived under --root) into the host registry, once, and reports
-// whether it moved any. Entries already in the registry win.
-func (a *Allocator) importLegacy(st *state, key string) bool {
+// allocator lived under --root) and returns the files to remove once st is
+// written. Entries already in the registry win.
+func (a *Allocator) importLegacy(st *state, key string) []string {
 	root := filepath.Dir(key)
 	if !a.HostWide || !filepath.IsAbs(key) || root == filepath.Clean(a.Dir) {
-		return false
+		return nil
 	}
 	path := filepath.Join(root, StateName)
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return false
+		return nil
 	}
 	var old state
 	if len(data) > 0 && json.Unmarshal(data, &old) == nil && old.Version < registryVersion {
@@ -354,48 +353,183 @@ func (a *Allocator) importLegacy(st *state, key string) bool {
 			}
 		}
 	}
-	_ = os.Remove(path)
-	_ = os.Remove(filepath.Join(root, LockName))
-	return true
+	return []string{path, filepath.Join(root, LockName)}
 }
 
-// update runs fn on the state under the lock and writes the result.
-func (a *Allocator) update(fn func(*state) error) error {
+// update runs fn on the state under the lock and writes what it changed:
+// one file per entry (see EntriesDir), created for a new entry and
+// unlinked for a released one, so a release needs no free space. A
+// registry file of the previous format (StateName, one JSON file) is
+// moved into entry files by the first update, which needs space once. fn
+// gets the legacy files to remove after the write through its second
+// argument.
+func (a *Allocator) update(fn func(st *state, legacy *[]string) error) error {
 	unlock, err := a.lock()
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	st, err := a.read()
+	dir := a.entriesDir()
+	a.removeTemps(dir)
+	onDisk, err := a.readEntries(dir)
 	if err != nil {
 		return err
 	}
-	if err := fn(st); errors.Is(err, errUnchanged) {
+	st := &state{Version: registryVersion, Ranges: maps.Clone(onDisk)}
+	var legacy []string
+	if old, err := a.readLegacy(); err != nil {
+		return err
+	} else if old != nil {
+		for k, e := range old.Ranges {
+			if _, ok := st.Ranges[k]; !ok {
+				st.Ranges[k] = e
+			}
+		}
+		legacy = append(legacy, filepath.Join(a.Dir, StateName))
+	}
+	if err := fn(st, &legacy); errors.Is(err, errUnchanged) && len(legacy) == 0 {
 		return nil
-	} else if err != nil {
+	} else if err != nil && !errors.Is(err, errUnchanged) {
 		return err
 	}
-	data, err := json.MarshalIndent(st, "", "\t")
-	if err != nil {
-		return err
+	var errs []error
+	// Releases first: they need no space, and free it.
+	for k := range onDisk {
+		if _, ok := st.Ranges[k]; !ok {
+			if err := os.Remove(filepath.Join(dir, entryFileName(k))); err != nil && !errors.Is(err, os.ErrNotExist) {
+				errs = append(errs, err)
+			}
+		}
 	}
-	// Replaced atomically but not fsynced: the entries only matter while
-	// their containers run, and none survives a power loss; the only
-	// trace a crash can leave, an empty file, reads as no entries.
-	if err := spec.ReplaceFile(filepath.Join(a.Dir, StateName), data, 0o600); err != nil {
+	for k, e := range st.Ranges {
+		if old, ok := onDisk[k]; ok && reflect.DeepEqual(old, e) {
+			continue
+		}
+		if err := a.writeEntry(dir, k, e); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if len(errs) == 0 {
+		for _, path := range legacy {
+			if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+				errs = append(errs, err)
+			}
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("idmap: %w", err)
 	}
 	return nil
 }
 
-// lock takes the exclusive flock on the lock file (a separate file: the
-// state file is replaced by rename, which a lock on it would not survive).
+// EntriesName is the directory in the allocator's Dir that holds one file
+// per entry. Its leading dot keeps it apart from container state
+// directories (a container ID starts with a letter or digit).
+const EntriesName = ".idmap"
+
+// entryFile is the JSON form of one entry file.
+type entryFile struct {
+	Key string `json:"key"`
+	Entry
+}
+
+func (a *Allocator) entriesDir() string { return filepath.Join(a.Dir, EntriesName) }
+
+// entryFileName names key's entry file: a digest, as keys are paths.
+func entryFileName(key string) string {
+	sum := sha256.Sum256([]byte(key))
+	return hex.EncodeToString(sum[:16]) + ".json"
+}
+
+// tempPrefix starts the name of an entry file being written.
+const tempPrefix = ".tmp-"
+
+// writeEntry writes key's entry file: to a temporary name, renamed into
+// place, so a reader never sees a torn entry. Not fsynced: entries only
+// matter while their containers run, and none survives a reboot.
+func (a *Allocator) writeEntry(dir, key string, e Entry) error {
+	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
+		return err
+	}
+	data, err := json.Marshal(entryFile{Key: key, Entry: e})
+	if err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(dir, tempPrefix)
+	if err != nil {
+		return err
+	}
+	_, werr := tmp.Write(data)
+	if cerr := tmp.Close(); werr == nil {
+		werr = cerr
+	}
+	if werr == nil {
+		werr = os.Rename(tmp.Name(), filepath.Join(dir, entryFileName(key)))
+	}
+	if werr != nil {
+		_ = os.Remove(tmp.Name())
+	}
+	return werr
+}
+
+// removeTemps removes entry files that a writer killed mid-write left:
+// only a holder of the lock writes, so under the lock every one is stale.
+func (a *Allocator) removeTemps(dir string) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, d := range ents {
+		if strings.HasPrefix(d.Name(), tempPrefix) {
+			_ = os.Remove(filepath.Join(dir, d.Name()))
+		}
+	}
+}
+
+// readEntries reads the entry files.
+func (a *Allocator) readEntries(dir string) (map[string]Entry, error) {
+	out := map[string]Entry{}
+	ents, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return out, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("idmap: %w", err)
+	}
+	for _, d := range ents {
+		name := d.Name()
+		if !strings.HasSuffix(name, ".json") || strings.HasPrefix(name, ".") {
+			continue
+		}
+		path := filepath.Join(dir, name)
+		data, err := os.ReadFile(path)
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("idmap: %w", err)
+		}
+		var f entryFile
+		if err := json.Unmarshal(data, &f); err != nil || f.Key == "" || entryFileName(f.Key) != name {
+			return nil, fmt.Errorf("idmap: %s: not an entry file (%v)", path, err)
+		}
+		out[f.Key] = f.Entry
+	}
+	return out, nil
+}
+
+// lock takes the exclusive flock on the lock file. A registry on a
+// read-only file system is locked through a read-only descriptor, so that
+// what can be read is read consistently.
 func (a *Allocator) lock() (func(), error) {
 	if err := os.MkdirAll(a.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("idmap: %w", err)
 	}
 	path := filepath.Join(a.Dir, LockName)
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|unix.O_NOFOLLOW, 0o600)
+	if errors.Is(err, unix.EROFS) || errors.Is(err, unix.EACCES) {
+		f, err = os.OpenFile(path, os.O_RDONLY|unix.O_NOFOLLOW, 0)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("idmap: lock: %w", err)
 	}
@@ -415,16 +549,41 @@ func (a *Allocator) lock() (func(), error) {
 	}, nil
 }
 
+// read returns the entries without the lock: files are replaced by
+// rename, so each is whole. Entries of a registry file of the previous
+// format not yet moved are included.
 func (a *Allocator) read() (*state, error) {
+	ranges, err := a.readEntries(a.entriesDir())
+	if err != nil {
+		return nil, err
+	}
+	st := &state{Version: registryVersion, Ranges: ranges}
+	old, err := a.readLegacy()
+	if err != nil {
+		return nil, err
+	}
+	if old != nil {
+		for k, e := range old.Ranges {
+			if _, ok := st.Ranges[k]; !ok {
+				st.Ranges[k] = e
+			}
+		}
+	}
+	return st, nil
+}
+
+// readLegacy reads the registry file of the previous format (StateName in
+// Dir: every entry in one JSON file), nil if there is none.
+func (a *Allocator) readLegacy() (*state, error) {
 	path := filepath.Join(a.Dir, StateName)
-	st := &state{Version: registryVersion, Ranges: map[string]Entry{}}
 	data, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
-		return st, nil
+		return nil, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("idmap: %w", err)
 	}
+	st := &state{Version: registryVersion, Ranges: map[string]Entry{}}
 	if len(data) == 0 {
 		return st, nil
 	}

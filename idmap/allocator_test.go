@@ -1,7 +1,6 @@
 package idmap
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -56,14 +55,14 @@ func TestAllocateSequential(t *testing.T) {
 	if err != nil || r != got[1] {
 		t.Fatalf("after release: %s, %v; want the released %s", r, err, got[1])
 	}
-	before, _ := os.Stat(filepath.Join(a.Dir, StateName))
+	before, _ := os.Stat(a.entriesDir())
 	if err := a.Release("never-allocated"); err != nil {
 		t.Errorf("release of unknown id: %v", err)
 	}
 	// Nothing to release, nothing written (delete releases for every
 	// container, also those without a user namespace).
-	if after, _ := os.Stat(filepath.Join(a.Dir, StateName)); !os.SameFile(before, after) {
-		t.Errorf("release of unknown id rewrote the state file")
+	if after, _ := os.Stat(a.entriesDir()); !after.ModTime().Equal(before.ModTime()) {
+		t.Errorf("release of unknown id wrote to the registry")
 	}
 }
 
@@ -105,12 +104,16 @@ func TestAllocateTwiceWhileLive(t *testing.T) {
 	}
 }
 
-// writeEntries replaces the state file with entries (test set-up).
+// writeEntries replaces the entry files with entries (test set-up).
 func writeEntries(t *testing.T, a *Allocator, entries map[string]Entry) {
 	t.Helper()
-	data, _ := json.Marshal(state{Version: 1, Ranges: entries})
-	if err := os.WriteFile(filepath.Join(a.Dir, StateName), data, 0o600); err != nil {
+	if err := os.RemoveAll(a.entriesDir()); err != nil {
 		t.Fatal(err)
+	}
+	for k, e := range entries {
+		if err := a.writeEntry(a.entriesDir(), k, e); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 )
 
@@ -133,9 +132,11 @@ func TestRegistryReadsVersion1Files(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(root, StateName)); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("the root's old file was not moved into the registry: %v", err)
 	}
-	data, _ := os.ReadFile(filepath.Join(a.Dir, StateName))
-	if !strings.Contains(string(data), `"version": 2`) {
-		t.Errorf("registry not rewritten as version 2:\n%s", data)
+	if _, err := os.Stat(filepath.Join(a.Dir, StateName)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the registry's old-format file was not moved into entry files: %v", err)
+	}
+	if onDisk, err := a.readEntries(a.entriesDir()); err != nil || len(onDisk) != 3 {
+		t.Errorf("entry files: %v, %v; want 3", onDisk, err)
 	}
 	// Release under the old root works for the imported entry.
 	if err := a.Release(Key(root, "old-other")); err != nil {
