@@ -260,13 +260,15 @@ func releaseUserns(root, id string) error {
 		errs = append(errs, err)
 	}
 	// The registry is host-wide; a root's own file is the previous
-	// version's, which Release moves into the registry.
-	for _, dir := range []string{idmap.RegistryDir, root} {
-		if _, err := os.Stat(filepath.Join(dir, idmap.StateName)); err == nil {
-			if err := idmap.NewHostAllocator(nil, 0).Release(idmap.Key(root, id)); err != nil {
-				errs = append(errs, err)
-			}
-			break
+	// version's, which Release moves into the registry. Only what is
+	// there is released: a release of nothing touches no file, so delete
+	// works on a read-only registry for containers that hold no range.
+	alloc := idmap.NewHostAllocator(nil, 0)
+	_, held, lerr := alloc.Lookup(idmap.Key(root, id))
+	_, legacy := os.Stat(filepath.Join(root, idmap.StateName))
+	if held || lerr != nil || legacy == nil {
+		if err := alloc.Release(idmap.Key(root, id)); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	if err := errors.Join(errs...); err != nil {

@@ -12,6 +12,7 @@ import (
 	"github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/hardened-runtime/hardened/idmap"
 	"github.com/hardened-runtime/hardened/tests/testutil"
 )
 
@@ -66,6 +67,9 @@ func pipelineExpectNoTrace(t *testing.T, rt *testutil.Runtime, id string) {
 		if data, err := os.ReadFile(f); err == nil && bytes.Contains(data, []byte(`"`+id+`"`)) {
 			t.Errorf("%s holds an ID range for %s: %s", f, id, data)
 		}
+	}
+	if r, ok, err := idmap.NewHostAllocator(nil, 0).Lookup(idmap.Key(rt.Root, id)); ok || err != nil {
+		t.Errorf("the registry holds an ID range for %s: %s %v", id, r, err)
 	}
 	if dirs, _ := filepath.Glob(filepath.Join("/run/hardened-idmap", "*", id)); len(dirs) > 0 {
 		t.Errorf("staging directories of %s left: %v", id, dirs)

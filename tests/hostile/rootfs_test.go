@@ -11,6 +11,7 @@ import (
 	"github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/hardened-runtime/hardened/idmap"
 	"github.com/hardened-runtime/hardened/tests/testutil"
 )
 
@@ -229,6 +230,15 @@ func rootfsNoRanges(t *testing.T, rt *testutil.Runtime) {
 	data, err := os.ReadFile(filepath.Join(rt.Root, "idmap.json"))
 	if err == nil && strings.Contains(string(data), `"start"`) {
 		t.Errorf("ID ranges left in %s: %s", rt.Root, data)
+	}
+	entries, err := idmap.NewHostAllocator(nil, 0).Entries()
+	if err != nil {
+		t.Error(err)
+	}
+	for k, e := range entries {
+		if filepath.Dir(k) == rt.Root {
+			t.Errorf("ID range left in the registry: %s %s", k, e.Range)
+		}
 	}
 }
 

@@ -79,7 +79,7 @@ func (rt *Runtime) cleanup() {
 		for _, id := range ids {
 			key := idmap.Key(rt.Root, id)
 			if e, ok := entries[key]; ok {
-				tb.Errorf("cleanup: container %s: still holds host IDs %v in %s after delete --force", id, e.Holds(), filepath.Join(idmap.RegistryDir, idmap.StateName))
+				tb.Errorf("cleanup: container %s: still holds host IDs %v in %s after delete --force", id, e.Holds(), filepath.Join(idmap.RegistryDir, idmap.EntriesName))
 				reg.Release(key)
 			}
 		}
