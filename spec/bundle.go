@@ -191,9 +191,12 @@ func (b *Bundle) keepOriginal(mode os.FileMode) error {
 	if err := os.Link(b.ConfigPath(), tmp); err != nil {
 		return WriteFileAtomic(orig, b.Raw, mode)
 	}
-	if err := os.Rename(tmp, orig); err != nil {
-		_ = os.Remove(tmp)
-		return err
+	err := os.Rename(tmp, orig)
+	// When config.json.orig already is a link of config.json (a rewrite
+	// killed before it replaced config.json), rename does nothing and
+	// leaves tmp.
+	if rerr := os.Remove(tmp); err == nil && rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
+		err = rerr
 	}
-	return nil
+	return err
 }
