@@ -3,13 +3,14 @@ package shim
 import (
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/opencontainers/runc/libcontainer"
 	"github.com/urfave/cli/v2"
 	"golang.org/x/sys/unix"
+
+	"github.com/hardened-runtime/hardened/spec"
 )
 
 func deleteCommand() *cli.Command {
@@ -30,16 +31,19 @@ EXAMPLE:
 				return err
 			}
 			force := c.Bool("force")
+			id := c.Args().First()
+			root, err := stateRoot(c)
+			if err != nil {
+				return err
+			}
 			ct, err := loadContainer(c)
 			if isNotExist(err) {
-				// A create killed before it saved its state leaves a
-				// directory that Load does not see; remove it, and what
-				// its user namespace held (ID range, idmapped rootfs).
-				if root, rerr := stateRoot(c); rerr == nil {
-					_ = os.RemoveAll(filepath.Join(root, c.Args().First()))
-					if uerr := releaseUserns(root, c.Args().First()); uerr != nil {
-						return uerr
-					}
+				// A create killed before it saved its state leaves what
+				// its create lock's record names (cgroup, bundle), a state
+				// directory that Load does not see, and what its user
+				// namespace held (ID range, staged rootfs).
+				if cerr := removeLeftover(root, id); cerr != nil {
+					return cerr
 				}
 				if force {
 					return nil
@@ -48,16 +52,46 @@ EXAMPLE:
 			if err != nil {
 				return err
 			}
-			if err := deleteContainer(ct, force); err != nil {
-				return err
-			}
-			root, err := stateRoot(c)
-			if err != nil {
-				return err
-			}
-			return releaseUserns(root, ct.ID())
+			return deleteLoaded(root, ct, force)
 		},
 	}
+}
+
+// deleteLoaded deletes a container whose state loads, and everything it
+// holds outside it. It goes on after a failure where that is safe and
+// returns every failure: the ID range goes back only once no process of
+// the container is left.
+func deleteLoaded(root string, ct *libcontainer.Container, force bool) error {
+	id := ct.ID()
+	var bundle string
+	for _, l := range ct.Config().Labels {
+		if b, ok := strings.CutPrefix(l, "bundle="); ok {
+			bundle = b
+		}
+	}
+	derr := deleteContainer(ct, force)
+	if derr != nil && !force {
+		return derr
+	}
+	errs := []error{derr}
+	if derr == nil || !processesLeft(ct) {
+		errs = append(errs, releaseUserns(root, id))
+	}
+	errs = append(errs, removeStaleCreateLock(root, id))
+	if bundle != "" {
+		errs = append(errs, spec.RemoveInterruptedWrites(bundle))
+	}
+	return errors.Join(errs...)
+}
+
+// processesLeft reports whether the container's cgroup may still hold a
+// process (it can be read and is not empty, or its init still runs).
+func processesLeft(ct *libcontainer.Container) bool {
+	if err := ct.Signal(unix.Signal(0)); err == nil {
+		return true
+	}
+	pids, err := ct.Processes()
+	return err == nil && len(pids) > 0
 }
 
 func deleteContainer(ct *libcontainer.Container, force bool) error {

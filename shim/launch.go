@@ -60,6 +60,9 @@ func launch(c *cli.Context, opts launchOptions) (_ int, retErr error) {
 	for _, w := range bundle.Warnings {
 		logrus.Warnf("container %s: %s: %s", opts.id, bundle.ConfigPath(), w)
 	}
+	if err := spec.RemoveInterruptedWrites(bundle.Dir); err != nil {
+		logrus.Warnf("container %s: %v", opts.id, err)
+	}
 	stage, err := applyPolicyRoot(pol, polPath, root, opts.id, bundle)
 	if err != nil {
 		return -1, err
@@ -81,6 +84,18 @@ func launch(c *cli.Context, opts launchOptions) (_ int, retErr error) {
 	}
 	warmSeccompCache(c, opts.id, cfg)
 	process, addressSpace := withoutAddressSpaceLimit(cfg, bundle.Spec.Process)
+	// The cgroup is recorded before libcontainer makes it, so that delete
+	// finds it if this create dies before the state is saved.
+	lock := stage.createLock()
+	if lock == nil {
+		if lock, err = lockCreate(root, opts.id); err != nil {
+			return -1, fmt.Errorf("container %s: %w", opts.id, err)
+		}
+		defer lock.release()
+	}
+	if err := lock.record(createRecord{Bundle: bundle.Dir, Cgroup: cgroupRecord(cfg.Cgroups)}); err != nil {
+		return -1, fmt.Errorf("container %s: %w", opts.id, err)
+	}
 	ct, err := libcontainer.Create(root, opts.id, cfg)
 	if err != nil {
 		return -1, fmt.Errorf("container %s: %w", opts.id, err)
@@ -180,6 +195,13 @@ func applyPolicyRoot(pol *hardening.Policy, path, root, id string, bundle *spec.
 		if stage, err = stageRootfs(root, id, bundle.Spec, checked, &facts, rootfs, written); errors.Is(err, hardening.ErrRefused) {
 			return nil, fmt.Errorf("container %s: %w; set these keys in %s", id, err, path)
 		} else if err != nil {
+			return nil, fmt.Errorf("container %s: %w", id, err)
+		}
+		// Before config.json is rewritten: its temporary files are
+		// found from here if this create dies.
+		if err := stage.lock.record(createRecord{Bundle: bundle.Dir}); err != nil {
+			_ = releaseUserns(root, id)
+			stage.unlock()
 			return nil, fmt.Errorf("container %s: %w", id, err)
 		}
 		defer func() {

@@ -323,6 +323,14 @@ func (l *createLock) release() {
 	l.file = nil
 }
 
+// createLock returns the stage's create lock, nil for none.
+func (u *rootfsStage) createLock() *createLock {
+	if u == nil {
+		return nil
+	}
+	return u.lock
+}
+
 // unlock releases the create lock of the stage, if any.
 func (u *rootfsStage) unlock() {
 	if u != nil {
