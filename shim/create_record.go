@@ -71,8 +71,9 @@ type leftoverLock struct {
 // a create that died: ErrExist while a create of it is under way; nil and
 // no error when there is no lock file and none can be made (create false,
 // or a read-only or full root: no create can run there either). A lock
-// file made here keeps a create from starting while delete cleans up.
-func takeLeftoverLock(root, id string, create bool) (*leftoverLock, error) {
+// file made here keeps a create from starting while delete cleans up. It
+// waits up to wait for a holder to let go.
+func takeLeftoverLock(root, id string, create bool, wait time.Duration) (*leftoverLock, error) {
 	path := filepath.Join(root, "."+id+".creating")
 	flags := os.O_RDWR | unix.O_NOFOLLOW
 	if create {
@@ -88,12 +89,23 @@ func takeLeftoverLock(root, id string, create bool) (*leftoverLock, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create lock: %w", err)
 	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
-		f.Close()
-		if errors.Is(err, unix.EWOULDBLOCK) {
+	// A create that was just killed may hold the lock a moment longer
+	// (a child of it that had not yet exec'd or been reaped).
+	deadline := time.Now().Add(wait)
+	for {
+		err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, unix.EWOULDBLOCK) {
+			f.Close()
+			return nil, fmt.Errorf("create lock %s: %w", path, err)
+		}
+		if time.Now().After(deadline) {
+			f.Close()
 			return nil, fmt.Errorf("%w: a create of it is under way", libcontainer.ErrExist)
 		}
-		return nil, fmt.Errorf("create lock %s: %w", path, err)
+		time.Sleep(10 * time.Millisecond)
 	}
 	l := &leftoverLock{file: f, path: path}
 	// A torn or empty record (an older version's lock) names nothing.
@@ -118,16 +130,26 @@ func (l *leftoverLock) release() error {
 	return nil
 }
 
+// errStateSaved means that a create finished while delete waited for it.
+var errStateSaved = errors.New("state saved")
+
 // removeLeftover removes what a create of container id that died before
 // libcontainer saved its state may have made: the processes and
 // directories of its cgroup, its state directory, its staged rootfs and
 // ID range, the temporary files of its bundle, and its create lock. It
-// returns what it could not remove.
+// returns what it could not remove, or errStateSaved when the container
+// turned out to exist.
 func removeLeftover(root, id string) error {
-	lock, err := takeLeftoverLock(root, id, true)
+	lock, err := takeLeftoverLock(root, id, true, 10*time.Second)
 	if err != nil {
 		// A create under way owns all of it.
 		return fmt.Errorf("container %s: %w", id, err)
+	}
+	// The create we waited for may have finished: its container is
+	// deleted as such.
+	if _, err := os.Lstat(filepath.Join(root, id, "state.json")); err == nil {
+		_ = lock.release()
+		return errStateSaved
 	}
 	var errs []error
 	cgroupGone := true
@@ -193,7 +215,7 @@ func removeCgroup(c *cgroups.Cgroup) error {
 // state was saved when the create that held it died: nothing if a live
 // process (a create, or a foreground run) holds it.
 func removeStaleCreateLock(root, id string) error {
-	lock, err := takeLeftoverLock(root, id, false)
+	lock, err := takeLeftoverLock(root, id, false, 0)
 	if errors.Is(err, libcontainer.ErrExist) {
 		return nil
 	}

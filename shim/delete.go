@@ -42,10 +42,12 @@ EXAMPLE:
 				// its create lock's record names (cgroup, bundle), a state
 				// directory that Load does not see, and what its user
 				// namespace held (ID range, staged rootfs).
-				if cerr := removeLeftover(root, id); cerr != nil {
+				cerr := removeLeftover(root, id)
+				if errors.Is(cerr, errStateSaved) {
+					ct, err = loadContainer(c)
+				} else if cerr != nil {
 					return cerr
-				}
-				if force {
+				} else if force {
 					return nil
 				}
 			}
