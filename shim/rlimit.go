@@ -7,12 +7,15 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"time"
+	"unsafe"
 
 	"github.com/opencontainers/runc/libcontainer"
 	"github.com/opencontainers/runc/libcontainer/configs"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
 )
 
@@ -24,9 +27,15 @@ import (
 // The limit is saved in the container's state directory at create. At
 // start, once the init waits on the exec FIFO (its filter installed), it is
 // set on the init: as asked if the init fits under it with room to spare,
-// else at the init's size plus that room, tightened to what was asked right
-// after the init execs the user's program (about a millisecond later; the
-// program is never without a limit, and execve keeps rlimits).
+// else at the init's size plus that room, tightened to what was asked when
+// the init execs the user's program. The runtime traces the init for that
+// (PTRACE_SEIZE with PTRACE_O_TRACEEXEC, nothing else): the kernel stops it
+// right after execve, before the program's first instruction, the limit is
+// tightened there and the init detached, so the program never runs with
+// more than it asked for. Where tracing is not allowed (ptrace_scope 3, a
+// seccomp'd runtime) the limit is tightened as soon as the init is seen to
+// have exec'd instead (about a millisecond; the program is never without a
+// limit, and execve keeps rlimits).
 
 // deferredLimitFile is the file in a container's state directory that
 // holds its deferred RLIMIT_AS as "soft hard".
@@ -81,6 +90,8 @@ type deferredLimit struct {
 	limit   unix.Rlimit
 	initExe unix.Stat_t // the init's executable, to see when it has exec'd
 	applied bool
+	// traced: this thread traces the init (locked to it until afterExec).
+	traced bool
 }
 
 // prepareDeferredLimit reads the container's saved RLIMIT_AS (nil if none),
@@ -125,7 +136,76 @@ func prepareDeferredLimit(root string, ct *libcontainer.Container) (*deferredLim
 	if err := unix.Prlimit(d.pid, unix.RLIMIT_AS, &first, nil); err != nil {
 		return nil, fmt.Errorf("container %s: set RLIMIT_AS on %d: %w", ct.ID(), d.pid, err)
 	}
+	if !d.applied {
+		d.traced = traceExec(d.pid)
+	}
 	return d, nil
+}
+
+// traceExec makes this thread the tracer of pid, stopped by the kernel at
+// its next execve and at nothing else but signal deliveries (passed on).
+// ptrace requests must come from the tracing thread: the goroutine stays
+// locked to it until afterExec. It reports whether the init is traced.
+func traceExec(pid int) bool {
+	runtime.LockOSThread()
+	_, _, errno := unix.RawSyscall6(unix.SYS_PTRACE, unix.PTRACE_SEIZE, uintptr(pid), 0, unix.PTRACE_O_TRACEEXEC, 0, 0)
+	if errno != 0 {
+		runtime.UnlockOSThread()
+		logrus.Debugf("init %d: cannot trace its execve (%v): RLIMIT_AS tightened once it has exec'd", pid, errno)
+		return false
+	}
+	return true
+}
+
+// cldTrapped is si_code CLD_TRAPPED of a SIGCHLD: a tracee stopped.
+const cldTrapped = 4
+
+// tightenAtExec waits for the traced init's execve stop, sets the limit
+// there and detaches. Signals the init gets meanwhile are delivered. It
+// never reaps the init (run's init is this process's child, whose exit
+// status libcontainer collects): waitid peeks with WNOWAIT, and a stop is
+// consumed with WSTOPPED alone, which cannot reap.
+func (d *deferredLimit) tightenAtExec() error {
+	defer runtime.UnlockOSThread()
+	for {
+		var info unix.Siginfo
+		err := unix.Waitid(unix.P_PID, d.pid, &info, unix.WEXITED|unix.WSTOPPED|unix.WNOWAIT|unix.WALL, nil)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if errors.Is(err, unix.ECHILD) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("init %d: wait for execve: %w", d.pid, err)
+		}
+		if info.Code != cldTrapped {
+			// Gone (not reaped): nothing runs without its limit.
+			return nil
+		}
+		// si_status of a ptrace stop: the signal, and the event << 8.
+		status := *(*int32)(unsafe.Pointer(uintptr(unsafe.Pointer(&info)) + 24))
+		_ = unix.Waitid(unix.P_PID, d.pid, &info, unix.WSTOPPED|unix.WNOHANG|unix.WALL, nil)
+		if status == int32(unix.SIGTRAP)|unix.PTRACE_EVENT_EXEC<<8 {
+			err := unix.Prlimit(d.pid, unix.RLIMIT_AS, &d.limit, nil)
+			if derr := unix.PtraceDetach(d.pid); err == nil && derr != nil && !errors.Is(derr, unix.ESRCH) {
+				err = derr
+			}
+			if err != nil && !errors.Is(err, unix.ESRCH) {
+				return fmt.Errorf("set RLIMIT_AS on %d: %w", d.pid, err)
+			}
+			d.applied = true
+			return nil
+		}
+		sig := 0
+		if status>>8 == 0 {
+			// A signal-delivery stop: deliver the signal.
+			sig = int(status & 0x7f)
+		}
+		if err := unix.PtraceCont(d.pid, sig); err != nil && !errors.Is(err, unix.ESRCH) {
+			return fmt.Errorf("init %d: %w", d.pid, err)
+		}
+	}
 }
 
 // afterExec tightens the limit to what was asked, if the init needed more,
@@ -134,6 +214,9 @@ func prepareDeferredLimit(root string, ct *libcontainer.Container) (*deferredLim
 func (d *deferredLimit) afterExec() error {
 	if d == nil || d.applied {
 		return nil
+	}
+	if d.traced {
+		return d.tightenAtExec()
 	}
 	exe := filepath.Join("/proc", strconv.Itoa(d.pid), "exe")
 	deadline := time.Now().Add(10 * time.Second)
