@@ -13,7 +13,7 @@ BIN       := $(CURDIR)/hardened
 # Packages without real containers: fast, no root needed.
 UNIT_PKGS := ./hardening/... ./spec/... ./shim/... ./idmap/... ./runtimeconfig/... ./foreignabi/... ./seccompcache/... ./oneproc/... ./growstack/...
 
-.PHONY: all build test unit integration hostile e2e cri conformance bench bench-userns demo install uninstall clean vet fmt man deb packaging
+.PHONY: all build test unit integration hostile stress e2e cri conformance bench bench-userns demo install uninstall clean vet fmt man deb packaging
 
 all: build
 
@@ -22,7 +22,7 @@ build:
 
 # test runs everything CI runs: static checks, unit tests, real containers,
 # Docker and containerd end to end, and the OCI conformance suite.
-test: vet unit integration hostile e2e conformance packaging
+test: vet unit integration hostile stress e2e conformance packaging
 
 vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: files above need formatting"; exit 1; }
@@ -39,6 +39,14 @@ integration: build
 # (tests/hostile, docs/threat-model.md).
 hostile: build
 	HARDENED_BIN=$(BIN) $(GO) test -tags "$(BUILDTAGS)" -count=1 -p 1 -timeout 20m ./tests/hostile/...
+
+# stress: kill -9 at random points of create, run, exec, delete and the
+# init, 4 at a time (STRESS_INJECTIONS of them), and on a full and a
+# read-only --root; after each, delete --force must leave nothing behind
+# (tests/faults). About a minute on 2 cores.
+STRESS_INJECTIONS ?= 120
+stress: build
+	FAULTS_INJECTIONS=$(STRESS_INJECTIONS) HARDENED_BIN=$(BIN) $(GO) test -tags "$(BUILDTAGS)" -count=1 -p 1 -timeout 10m -v ./tests/faults/...
 
 e2e: build
 	HARDENED_BIN=$(BIN) $(GO) test -tags "$(BUILDTAGS)" -count=1 -p 1 -timeout 30m ./tests/e2e/...
