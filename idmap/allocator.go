@@ -17,7 +17,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// StateName and LockName are the allocator's files in its directory.
+// StateName is the registry file of the previous format (every entry in
+// one JSON file, rewritten whole), read and moved into entry files
+// (EntriesName) by the first update; LockName is the lock file.
 const (
 	StateName = "idmap.json"
 	LockName  = "idmap.lock"

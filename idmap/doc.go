@@ -6,9 +6,10 @@
 // containing host ID 0. The runtime uses one registry for the whole host
 // (NewHostAllocator: RegistryDir, whatever the --root), keyed by the
 // container's state directory <root>/<id> (Key), so that engines passing
-// different roots never get the same range. Its state is one JSON file,
-// replaced atomically while a separate lock file is held with flock(2),
-// so concurrent runtime processes agree. Mappings the runtime accepts but
+// different roots never get the same range. Its state is one small JSON
+// file per entry (EntriesName), created by rename and unlinked at release
+// while a lock file is held with flock(2), so concurrent runtime processes
+// agree and a release needs no free space. Mappings the runtime accepts but
 // did not choose (a joined user namespace) are recorded with Reserve.
 // Entries whose container no longer exists (its creator is gone and its
 // state directory with it) are reclaimed on the next allocation.
