@@ -111,6 +111,7 @@ func TestFaultsKill(t *testing.T) {
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	counts := map[string]int{}
+	phases := map[string]int{}
 	for w := range workers {
 		wg.Add(1)
 		go func() {
@@ -122,17 +123,19 @@ func TestFaultsKill(t *testing.T) {
 				b := faultBundle(t, rng.IntN(2) == 0, id)
 				delay := time.Duration(rng.IntN(300)) * time.Millisecond
 				injectOnce(t, rt, b, op, id, delay)
+				phase := phaseOf(rt.Root, id)
 				if !deleteAndCheck(t, rt, b, id, fmt.Sprintf("%s killed after %v", op, delay)) {
 					return
 				}
 				mu.Lock()
 				counts[op]++
+				phases[phase]++
 				mu.Unlock()
 			}
 		}()
 	}
 	wg.Wait()
-	t.Logf("%d injections %v in %v", n, counts, time.Since(began).Round(time.Millisecond))
+	t.Logf("%d injections %v in %v; left before delete: %v", n, counts, time.Since(began).Round(time.Millisecond), phases)
 }
 
 // deleteAndCheck force-deletes id and fails the test for anything of it
@@ -329,4 +332,23 @@ func running(pid int) bool {
 		time.Sleep(10 * time.Millisecond)
 	}
 	return true
+}
+
+// phaseOf names what a kill left of container id before delete: how far
+// its create got.
+func phaseOf(root, id string) string {
+	_, lockErr := os.Lstat(filepath.Join(root, "."+id+".creating"))
+	_, dirErr := os.Lstat(filepath.Join(root, id))
+	_, stateErr := os.Lstat(filepath.Join(root, id, "state.json"))
+	switch {
+	case stateErr == nil && lockErr == nil:
+		return "state saved, create lock left"
+	case stateErr == nil:
+		return "state saved"
+	case dirErr == nil:
+		return "state directory without state.json"
+	case lockErr == nil:
+		return "create lock only"
+	}
+	return "nothing"
 }
