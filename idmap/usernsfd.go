@@ -8,6 +8,7 @@ package idmap
 #include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -16,10 +17,16 @@ package idmap
 // holder is the whole life of the process that owns a new user namespace:
 // it shares the caller's memory (CLONE_VM), so it may touch nothing but its
 // own stack; every signal is blocked (the caller's mask at clone), so only
-// SIGKILL ends it, and pause never returns before that.
+// SIGKILL ends it, and pause never returns before that. It gets SIGKILL
+// when its creator dies too: a runtime killed with kill -9 while it held
+// one would otherwise leave it running, holding the namespace and a copy
+// of the runtime's descriptors (a create lock among them). arg is the
+// creator's pid, to see that it did not die before the prctl.
 static int holder(void *arg)
 {
-	(void)arg;
+	syscall(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+	if (syscall(SYS_getppid) != (long)arg)
+		syscall(SYS_exit, 0);
 	for (;;)
 		syscall(SYS_pause);
 	return 0;
@@ -37,7 +44,7 @@ static int spawn_userns_holder(void **stack)
 		return -ENOMEM;
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	pid = clone(holder, (char *)*stack + HOLDER_STACK, CLONE_VM | CLONE_NEWUSER | SIGCHLD, NULL);
+	pid = clone(holder, (char *)*stack + HOLDER_STACK, CLONE_VM | CLONE_NEWUSER | SIGCHLD, (void *)(long)getpid());
 	err = errno;
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (pid < 0) {
