@@ -90,8 +90,9 @@ type deferredLimit struct {
 	limit   unix.Rlimit
 	initExe unix.Stat_t // the init's executable, to see when it has exec'd
 	applied bool
-	// traced: this thread traces the init (locked to it until afterExec).
-	traced bool
+	// traced is set while a tracer goroutine (traceExec) watches the
+	// init; it delivers the outcome of tightening at the execve stop.
+	traced chan error
 }
 
 // prepareDeferredLimit reads the container's saved RLIMIT_AS (nil if none),
@@ -137,24 +138,37 @@ func prepareDeferredLimit(root string, ct *libcontainer.Container) (*deferredLim
 		return nil, fmt.Errorf("container %s: set RLIMIT_AS on %d: %w", ct.ID(), d.pid, err)
 	}
 	if !d.applied {
-		d.traced = traceExec(d.pid)
+		d.traced = d.traceExec()
 	}
 	return d, nil
 }
 
-// traceExec makes this thread the tracer of pid, stopped by the kernel at
-// its next execve and at nothing else but signal deliveries (passed on).
-// ptrace requests must come from the tracing thread: the goroutine stays
-// locked to it until afterExec. It reports whether the init is traced.
-func traceExec(pid int) bool {
-	runtime.LockOSThread()
-	_, _, errno := unix.RawSyscall6(unix.SYS_PTRACE, unix.PTRACE_SEIZE, uintptr(pid), 0, unix.PTRACE_O_TRACEEXEC, 0, 0)
-	if errno != 0 {
-		runtime.UnlockOSThread()
-		logrus.Debugf("init %d: cannot trace its execve (%v): RLIMIT_AS tightened once it has exec'd", pid, errno)
-		return false
+// traceExec makes a goroutine, locked to its thread (ptrace requests must
+// come from the tracing thread), the tracer of the init: stopped by the
+// kernel at its next execve and at nothing else but signal deliveries,
+// which it passes on at once (the init runs Go code until its execve: a
+// stop left waiting would hang the start). At the execve stop it sets the
+// limit and detaches. It returns the channel of that outcome, nil when the
+// init cannot be traced.
+func (d *deferredLimit) traceExec() chan error {
+	seized := make(chan error, 1)
+	done := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		_, _, errno := unix.RawSyscall6(unix.SYS_PTRACE, unix.PTRACE_SEIZE, uintptr(d.pid), 0, unix.PTRACE_O_TRACEEXEC, 0, 0)
+		if errno != 0 {
+			seized <- errno
+			return
+		}
+		seized <- nil
+		done <- d.tightenAtExec()
+	}()
+	if err := <-seized; err != nil {
+		logrus.Debugf("init %d: cannot trace its execve (%v): RLIMIT_AS tightened once it has exec'd", d.pid, err)
+		return nil
 	}
-	return true
+	return done
 }
 
 // cldTrapped is si_code CLD_TRAPPED of a SIGCHLD: a tracee stopped.
@@ -166,7 +180,6 @@ const cldTrapped = 4
 // status libcontainer collects): waitid peeks with WNOWAIT, and a stop is
 // consumed with WSTOPPED alone, which cannot reap.
 func (d *deferredLimit) tightenAtExec() error {
-	defer runtime.UnlockOSThread()
 	for {
 		var info unix.Siginfo
 		err := unix.Waitid(unix.P_PID, d.pid, &info, unix.WEXITED|unix.WSTOPPED|unix.WNOWAIT|unix.WALL, nil)
@@ -194,7 +207,6 @@ func (d *deferredLimit) tightenAtExec() error {
 			if err != nil && !errors.Is(err, unix.ESRCH) {
 				return fmt.Errorf("set RLIMIT_AS on %d: %w", d.pid, err)
 			}
-			d.applied = true
 			return nil
 		}
 		sig := 0
@@ -215,8 +227,15 @@ func (d *deferredLimit) afterExec() error {
 	if d == nil || d.applied {
 		return nil
 	}
-	if d.traced {
-		return d.tightenAtExec()
+	if d.traced != nil {
+		select {
+		case err := <-d.traced:
+			d.applied = err == nil
+			return err
+		case <-time.After(10 * time.Second):
+			// Our exit detaches the tracer.
+			return fmt.Errorf("init %d did not exec the container's program within 10s", d.pid)
+		}
 	}
 	exe := filepath.Join("/proc", strconv.Itoa(d.pid), "exe")
 	deadline := time.Now().Add(10 * time.Second)
