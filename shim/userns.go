@@ -58,6 +58,9 @@ type rootfsStage struct {
 	// mount to the clone of its source there (pinBinds).
 	dir   string
 	binds map[int]string
+	// podNet is the sysfs and the sysctls done from the host side in a
+	// pod's network namespace (preparePodNetwork); nil: none.
+	podNet *podNetwork
 }
 
 // rewrite points the converted spec at the staged rootfs: root.path and
@@ -67,7 +70,11 @@ type rootfsStage struct {
 // (and carry the mapping), whatever the bundle's rootfs path names now. config.json keeps the real paths, so it stays valid for the
 // next create from the same bundle.
 func (u *rootfsStage) rewrite(s *specs.Spec) {
-	if u == nil || u.staged == "" {
+	if u == nil {
+		return
+	}
+	u.podNet.rewrite(s)
+	if u.staged == "" {
 		return
 	}
 	s.Root.Path = u.staged
