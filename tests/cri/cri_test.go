@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -37,11 +38,13 @@ func (v handlerVariant) hardened() bool { return v.policy != "" }
 // user namespaces off (what passes today), and runc as the reference.
 // The test daemons keep their CRI files below a temporary directory, not
 // /var/lib/containerd: the policies list it where containerd 2 idmaps a
-// hostUsers: false pod's /etc/hosts, hostname and resolv.conf.
+// hostUsers: false pod's /etc/hosts, hostname and resolv.conf, and the
+// volumes directory that stands for the kubelet's /var/lib/kubelet/pods.
 func handlerVariants() []handlerVariant {
-	sources := fmt.Sprintf(`"idmapMountSources": [%q, %q]`,
+	sources := fmt.Sprintf(`"idmapMountSources": [%q, %q, %q]`,
 		filepath.Join(os.TempDir(), "hardened-cri-*", "root", "io.containerd.grpc.v1.cri"),
-		filepath.Join(os.TempDir(), "hardened-cri-*", "state", "io.containerd.grpc.v1.cri"))
+		filepath.Join(os.TempDir(), "hardened-cri-*", "state", "io.containerd.grpc.v1.cri"),
+		filepath.Join(os.TempDir(), "hardened-cri-*", "volumes"))
 	return []handlerVariant{
 		{name: "hardened", handler: "hardened", policy: `{` + sources + `}`, userns: true},
 		{name: "hardened-nouserns", handler: "hardened", policy: `{"userNamespace": {"enabled": false}, ` + sources + `}`},
@@ -68,6 +71,7 @@ func scenarios() []scenario {
 		{"port", testPortOnPodIP},
 		{"shared-namespaces", testSharedNamespaces},
 		{"host-users-false", testHostUsersFalse},
+		{"host-users-false-volumes", testHostUsersFalseVolumes},
 		{"restricted", testRestricted},
 		{"kubelet-range-overlap", testKubeletOverlap},
 		{"privileged", testPrivileged},
@@ -388,6 +392,81 @@ func hostRegistryHolds(t *testing.T, start uint32) bool {
 		}
 	}
 	return false
+}
+
+// hostUsersFalsePod returns a hostUsers: false pod with the kubelet's
+// mapping maps, and namespace options for its containers.
+func hostUsersFalsePod(e criEnv, name string, maps []testutil.CRIIDMapping) (testutil.CRIPod, func() *testutil.CRINamespaceOptions) {
+	ns := func() *testutil.CRINamespaceOptions {
+		o := sharedPodNamespaces()
+		o.UsernsOptions = &testutil.CRIUserNamespace{Mode: testutil.CRINamespacePod, UIDs: maps, GIDs: maps}
+		return o
+	}
+	pod := e.c.NewPod(name)
+	pod.Linux.SecurityContext = &testutil.CRIPodSecurity{NamespaceOptions: ns()}
+	return pod, ns
+}
+
+// testHostUsersFalseVolumes: the volumes of a hostUsers: false pod, as
+// the kubelet passes them (the pod's mapping on each mount, a directory
+// below /var/lib/kubelet/pods; here the policy's stand-in), are
+// idmapped by containerd with the pod's mapping: root's files on the
+// volume are root's inside, and what the pod's root writes is root's on
+// the host, as under runc. A volume elsewhere, or with a mapping other
+// than the pod's, is refused by the idmapped-mounts rule.
+func testHostUsersFalseVolumes(t *testing.T, e criEnv) {
+	if !e.containerd.PodUserNamespaces() {
+		t.Skipf("containerd %s does not run hostUsers: false pods", e.containerd.Name)
+	}
+	host := uint32(65536 * (2048 + rand.IntN(2048)))
+	maps := []testutil.CRIIDMapping{{HostID: host, ContainerID: 0, Length: 65536}}
+	pod, ns := hostUsersFalsePod(e, "userns-volumes", maps)
+	vol := filepath.Join(e.c.Dir, "volumes", pod.Metadata.UID, "data")
+	if err := os.MkdirAll(vol, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(vol, "from-host"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	podID := runPod(t, e, pod)
+	ctr := sleeper("app")
+	ctr.Linux.SecurityContext = &testutil.CRIContainerSecurity{NamespaceOptions: ns()}
+	ctr.Mounts = []testutil.CRIMount{{ContainerPath: "/data", HostPath: vol, UIDMappings: maps, GIDMappings: maps}}
+	id := e.start(t, podID, ctr, pod)
+	if owner := fields(e.exec(t, id, "stat", "-c", "%u:%g", "/data/from-host")); owner != "0:0" {
+		t.Errorf("the host's root-owned file on the volume inside: %s, want 0:0", owner)
+	}
+	e.exec(t, id, "sh", "-c", "echo y > /data/from-pod")
+	var st syscall.Stat_t
+	if err := syscall.Stat(filepath.Join(vol, "from-pod"), &st); err != nil || st.Uid != 0 {
+		t.Errorf("the pod root's file on the host: uid %d (%v), want 0 as under runc", st.Uid, err)
+	}
+	if !e.variant.hardened() {
+		return
+	}
+	outside := t.TempDir()
+	other := []testutil.CRIIDMapping{{HostID: host + 65536, ContainerID: 0, Length: 65536}}
+	for _, bad := range []struct {
+		name  string
+		mount testutil.CRIMount
+		want  string
+	}{
+		{"outside", testutil.CRIMount{ContainerPath: "/data", HostPath: outside, UIDMappings: maps, GIDMappings: maps}, "rule idmapped-mounts"},
+		{"other-mapping", testutil.CRIMount{ContainerPath: "/data", HostPath: vol, UIDMappings: other, GIDMappings: other}, "rule idmapped-mounts"},
+	} {
+		c := sleeper("bad-" + bad.name)
+		c.Linux.SecurityContext = &testutil.CRIContainerSecurity{NamespaceOptions: ns()}
+		c.Mounts = []testutil.CRIMount{bad.mount}
+		_, err := e.c.RunContainer(podID, c, pod)
+		if err == nil {
+			t.Errorf("volume %s (%s) with mapping %v ran, want it refused", bad.name, bad.mount.HostPath, bad.mount.UIDMappings)
+			continue
+		}
+		t.Logf("volume %s refused as the kubelet sees it: %v", bad.name, err)
+		if !strings.Contains(err.Error(), bad.want) {
+			t.Errorf("volume %s: error lacks %q", bad.name, bad.want)
+		}
+	}
 }
 
 // testKubeletOverlap: a hostUsers: false pod whose kubelet mapping
