@@ -63,6 +63,12 @@ func (u *rootfsStage) preparePodNetwork(s *specs.Spec, f hardening.HostFacts) er
 	if nsSt.Dev == ownSt.Dev && nsSt.Ino == ownSt.Ino {
 		return nil
 	}
+	// What is written there as host root is for a namespace the host's
+	// user namespace owns, as the rules saw it: a file changed since
+	// into another pod's namespace (owned by its user namespace) is not.
+	if hostOwned, err := ownedByHostUserns(ns); err != nil || !hostOwned {
+		return fmt.Errorf("pod network namespace %s: no longer owned by the host's user namespace (%v)", plan.Netns, err)
+	}
 	pn := &podNetwork{sysfsMount: plan.Sysfs}
 	if plan.Sysfs >= 0 {
 		pn.sysfs = filepath.Join(u.dir, "sys")
@@ -83,6 +89,24 @@ func (u *rootfsStage) preparePodNetwork(s *specs.Spec, f hardening.HostFacts) er
 	pn.sysctls = plan.Sysctls
 	u.podNet = pn
 	return nil
+}
+
+// ownedByHostUserns reports whether the namespace file ns is owned by
+// the runtime's (the host's) user namespace (NS_GET_USERNS).
+func ownedByHostUserns(ns *os.File) (bool, error) {
+	fd, err := unix.IoctlRetInt(int(ns.Fd()), unix.NS_GET_USERNS)
+	if err != nil {
+		return false, err
+	}
+	defer unix.Close(fd)
+	var owner, host unix.Stat_t
+	if err := unix.Fstat(fd, &owner); err != nil {
+		return false, err
+	}
+	if err := unix.Stat("/proc/self/ns/user", &host); err != nil {
+		return false, err
+	}
+	return owner.Dev == host.Dev && owner.Ino == host.Ino, nil
 }
 
 // inPodNetns runs on a locked thread: joins the network namespace nsFD,
