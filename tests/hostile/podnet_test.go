@@ -33,12 +33,14 @@ func podnetNetns(t *testing.T) (path, name string) {
 	b := make([]byte, 4)
 	_, _ = rand.Read(b)
 	name = "hpodnet-" + hex.EncodeToString(b)
-	for _, args := range [][]string{{"netns", "add", name}, {"-n", name, "link", "add", "podeth0", "type", "veth", "peer", "name", "podeth1"}} {
+	for i, args := range [][]string{{"netns", "add", name}, {"-n", name, "link", "add", "podeth0", "type", "veth", "peer", "name", "podeth1"}} {
 		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
 			t.Fatalf("ip %v: %v: %s", args, err, out)
 		}
+		if i == 0 {
+			t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", name).Run() })
+		}
 	}
-	t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", name).Run() })
 	return "/run/netns/" + name, name
 }
 
