@@ -97,6 +97,10 @@ type Policy struct {
 	// cgroup (linux.cgroupsPath) that already holds processes, which it
 	// then limits, freezes on pause and kills on delete --force.
 	AllowSharedCgroups bool `json:"allowSharedCgroups"`
+	// AllowPrivileged, when true, lets a privileged container (see
+	// IsPrivileged) run as the caller configured it, unhardened; without
+	// it such a container is refused in one line. Meant for an exception.
+	AllowPrivileged bool `json:"allowPrivileged"`
 	// AllowHostMounts lists host paths (and everything under them) that may
 	// be bind-mounted although they are sensitive.
 	AllowHostMounts []string `json:"allowHostMounts"`
@@ -131,6 +135,8 @@ type Policy struct {
 	// UserNamespace gives containers a user namespace of their own; see
 	// UserNamespacePolicy and the user-namespace rule.
 	UserNamespace UserNamespacePolicy `json:"userNamespace"`
+	// AuditLog configures the audit record; see AuditLogPolicy.
+	AuditLog AuditLogPolicy `json:"auditLog"`
 }
 
 // UserNamespacePolicy configures the user-namespace rule (key
@@ -188,6 +194,8 @@ type Allowances struct {
 	AllowUnrelatedJoins []string `json:"allowUnrelatedJoins,omitempty"`
 	// AllowSharedCgroups: see Policy.AllowSharedCgroups.
 	AllowSharedCgroups bool `json:"allowSharedCgroups,omitempty"`
+	// AllowPrivileged: see Policy.AllowPrivileged.
+	AllowPrivileged bool `json:"allowPrivileged,omitempty"`
 	// AllowHostMounts: see Policy.AllowHostMounts.
 	AllowHostMounts []string `json:"allowHostMounts,omitempty"`
 	// AllowDevices: see Policy.AllowDevices.
@@ -263,6 +271,7 @@ func DefaultPolicy() *Policy {
 		AllowedHooks:      DefaultAllowedHooks(),
 		IDMapMountSources: DefaultIDMapMountSources(),
 		UserNamespace:     DefaultUserNamespacePolicy(),
+		AuditLog:          DefaultAuditLogPolicy(),
 	}
 }
 
@@ -406,6 +415,9 @@ func (p *Policy) normalize() error {
 	p.AllowDevices, p.AllowSysctls, p.AllowedHooks = a.AllowDevices, a.AllowSysctls, a.AllowedHooks
 	p.IDMapMountSources = a.IDMapMountSources
 	if err := p.UserNamespace.normalize(); err != nil {
+		return err
+	}
+	if err := p.AuditLog.normalize(); err != nil {
 		return err
 	}
 	known := OrchestratorAnnotations()
@@ -554,6 +566,7 @@ func (p *Policy) ForAnnotations(ann map[string]string) (*Policy, []int) {
 		out.AllowHostNamespaces = appendNew(out.AllowHostNamespaces, e.Allow.AllowHostNamespaces...)
 		out.AllowUnrelatedJoins = appendNew(out.AllowUnrelatedJoins, e.Allow.AllowUnrelatedJoins...)
 		out.AllowSharedCgroups = out.AllowSharedCgroups || e.Allow.AllowSharedCgroups
+		out.AllowPrivileged = out.AllowPrivileged || e.Allow.AllowPrivileged
 		out.AllowHostMounts = appendNew(out.AllowHostMounts, e.Allow.AllowHostMounts...)
 		out.AllowDevices = appendNew(out.AllowDevices, e.Allow.AllowDevices...)
 		out.AllowSysctls = appendNew(out.AllowSysctls, e.Allow.AllowSysctls...)

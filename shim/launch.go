@@ -156,6 +156,9 @@ func applyPolicyRoot(pol *hardening.Policy, path, root, id string, bundle *spec.
 	if pol.Mode == hardening.ModeOff {
 		return nil, nil
 	}
+	rec := newCreateAudit(pol, path, root, id, bundle)
+	var rep *hardening.Report
+	defer func() { rec.write(rep, retErr) }()
 	written := bundle.RootfsPath()
 	rootfs, err := idmap.PinDir(written)
 	if err != nil {
@@ -169,8 +172,12 @@ func applyPolicyRoot(pol *hardening.Policy, path, root, id string, bundle *spec.
 	hardening.GatherJoinFacts(root, bundle.Spec, &facts)
 	hardening.GatherCgroupFacts(bundle.Spec, &facts)
 	checked, err := hardening.Check(bundle.Spec, pol, facts)
+	if checked != nil {
+		rep = checked.Report
+	}
+	rec.dockerFacts(bundle.Spec, facts)
 	if errors.Is(err, hardening.ErrRefused) {
-		return nil, fmt.Errorf("container %s: %w; set these keys in %s", id, err, path)
+		return nil, fmt.Errorf("container %s: %w; set these keys in %s", rec.label(), err, path)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("container %s: %w", id, err)
@@ -178,7 +185,7 @@ func applyPolicyRoot(pol *hardening.Policy, path, root, id string, bundle *spec.
 	var stage *rootfsStage
 	if root != "" && checked.Policy.Mode == hardening.ModeEnforce {
 		if stage, err = stageRootfs(root, id, bundle.Spec, checked, &facts, rootfs, written); errors.Is(err, hardening.ErrRefused) {
-			return nil, fmt.Errorf("container %s: %w; set these keys in %s", id, err, path)
+			return nil, fmt.Errorf("container %s: %w; set these keys in %s", rec.label(), err, path)
 		} else if err != nil {
 			return nil, fmt.Errorf("container %s: %w", id, err)
 		}
@@ -192,8 +199,11 @@ func applyPolicyRoot(pol *hardening.Policy, path, root, id string, bundle *spec.
 		}()
 	}
 	report, err := checked.Apply(bundle.Spec, facts)
+	if facts.IDRange != nil {
+		rec.rec.UserNamespace = facts.IDRange.String()
+	}
 	if errors.Is(err, hardening.ErrRefused) {
-		return nil, fmt.Errorf("container %s: %w; set these keys in %s", id, err, path)
+		return nil, fmt.Errorf("container %s: %w; set these keys in %s", rec.label(), err, path)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("container %s: %w", id, err)
