@@ -97,9 +97,13 @@ func (a *createAudit) write(rep *hardening.Report, err error) {
 		a.rec.Error = err.Error()
 	}
 	if rep != nil {
+		prefix := ""
+		if rep.Mode == hardening.ModeAudit {
+			prefix = "audit mode, not applied: "
+		}
 		for _, w := range rep.Warnings {
-			fmt.Fprintf(os.Stderr, "hardened: warning: container %s: %s (rule %s)\n", a.label(), w.Message, w.Rule)
-			logrus.Warnf("container %s: %s (rule %s)", a.rec.ID, w.Message, w.Rule)
+			fmt.Fprintf(os.Stderr, "hardened: warning: container %s: %s%s (rule %s)\n", a.label(), prefix, w.Message, w.Rule)
+			logrus.Warnf("container %s: %s%s (rule %s)", a.rec.ID, prefix, w.Message, w.Rule)
 		}
 	}
 	if werr := a.log.Write(&a.rec); werr != nil {
