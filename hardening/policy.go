@@ -137,6 +137,9 @@ type Policy struct {
 	UserNamespace UserNamespacePolicy `json:"userNamespace"`
 	// AuditLog configures the audit record; see AuditLogPolicy.
 	AuditLog AuditLogPolicy `json:"auditLog"`
+	// Replace names the list keys whose value in the file replaces the
+	// built-in default instead of adding to it (see ReplaceableKeys).
+	Replace []string `json:"replace,omitempty"`
 }
 
 // UserNamespacePolicy configures the user-namespace rule (key
@@ -329,6 +332,9 @@ func ParsePolicy(name string, data []byte) (*Policy, error) {
 		return nil, fmt.Errorf("policy %s: %w: trailing data after the policy object", name, ErrInvalidPolicy)
 	}
 	if err := p.normalize(); err != nil {
+		return nil, fmt.Errorf("policy %s: %w: %w", name, ErrInvalidPolicy, err)
+	}
+	if err := p.mergeListDefaults(); err != nil {
 		return nil, fmt.Errorf("policy %s: %w: %w", name, ErrInvalidPolicy, err)
 	}
 	return p, nil
@@ -610,6 +616,7 @@ func (p *Policy) clone() *Policy {
 	out.AllowedHooks = cloneHooks(p.AllowedHooks)
 	out.IDMapMountSources = slices.Clone(p.IDMapMountSources)
 	out.Exceptions = slices.Clone(p.Exceptions)
+	out.Replace = slices.Clone(p.Replace)
 	return &out
 }
 
