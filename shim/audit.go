@@ -1,9 +1,11 @@
 package shim
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/opencontainers/runc/libcontainer"
@@ -135,4 +137,55 @@ func recordExec(c *cli.Context, ct *libcontainer.Container, pol *hardening.Polic
 	if werr := auditLog(pol).Write(&rec); werr != nil {
 		logrus.Warnf("container %s: %v", ct.ID(), werr)
 	}
+}
+
+// recordFile is the copy of a container's create record kept in its state
+// directory, for `ps` without an ID and `inspect`.
+const recordFile = "hardened-record.json"
+
+// saveRecord keeps rec in the state directory of container id (written
+// to a temporary file, then renamed).
+func saveRecord(root, id string, rec *audit.Record) error {
+	if rec == nil {
+		return nil
+	}
+	data, err := json.Marshal(rec)
+	if err != nil {
+		return fmt.Errorf("record: %w", err)
+	}
+	dir := filepath.Join(root, id)
+	tmp, err := os.CreateTemp(dir, "."+recordFile+"-*")
+	if err != nil {
+		return fmt.Errorf("record: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return fmt.Errorf("record: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("record: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), filepath.Join(dir, recordFile)); err != nil {
+		return fmt.Errorf("record: %w", err)
+	}
+	return nil
+}
+
+// loadRecord reads the record kept for container id of root; nil when
+// there is none (a container created by another runtime, or before
+// records were kept).
+func loadRecord(root, id string) (*audit.Record, error) {
+	data, err := os.ReadFile(filepath.Join(root, id, recordFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	rec := new(audit.Record)
+	if err := json.Unmarshal(data, rec); err != nil {
+		return nil, fmt.Errorf("%s: %w", filepath.Join(root, id, recordFile), err)
+	}
+	return rec, nil
 }

@@ -6,12 +6,14 @@ import "github.com/urfave/cli/v2"
 func commands() []*cli.Command {
 	return []*cli.Command{
 		checkpointCommand(),
+		containersCommand(),
 		createCommand(),
 		deleteCommand(),
 		eventsCommand(),
 		execCommand(),
 		explainCommand(),
 		featuresCommand(),
+		inspectCommand(),
 		installCommand(),
 		killCommand(),
 		listCommand(),

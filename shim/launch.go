@@ -14,6 +14,7 @@ import (
 	"github.com/sirupsen/logrus"
 	"github.com/urfave/cli/v2"
 
+	"github.com/hardened-runtime/hardened/audit"
 	"github.com/hardened-runtime/hardened/hardening"
 	"github.com/hardened-runtime/hardened/idmap"
 	"github.com/hardened-runtime/hardened/spec"
@@ -60,7 +61,7 @@ func launch(c *cli.Context, opts launchOptions) (_ int, retErr error) {
 	for _, w := range bundle.Warnings {
 		logrus.Warnf("container %s: %s: %s", opts.id, bundle.ConfigPath(), w)
 	}
-	stage, err := applyPolicyRoot(pol, polPath, root, opts.id, bundle)
+	stage, record, err := applyPolicyRoot(pol, polPath, root, opts.id, bundle)
 	if err != nil {
 		return -1, err
 	}
@@ -83,6 +84,10 @@ func launch(c *cli.Context, opts launchOptions) (_ int, retErr error) {
 	process, addressSpace := withoutAddressSpaceLimit(cfg, bundle.Spec.Process)
 	ct, err := libcontainer.Create(root, opts.id, cfg)
 	if err != nil {
+		return -1, fmt.Errorf("container %s: %w", opts.id, err)
+	}
+	if err := saveRecord(root, opts.id, record); err != nil {
+		_ = ct.Destroy()
 		return -1, fmt.Errorf("container %s: %w", opts.id, err)
 	}
 	if err := saveDeferredLimit(root, opts.id, addressSpace); err != nil {
@@ -132,7 +137,7 @@ func startAndRun(root string, ct *libcontainer.Container, p *libcontainer.Proces
 // log line per container. path names the policy file in refusals. It
 // stages nothing (no runtime root).
 func applyPolicy(pol *hardening.Policy, path, id string, bundle *spec.Bundle) error {
-	_, err := applyPolicyRoot(pol, path, "", id, bundle)
+	_, _, err := applyPolicyRoot(pol, path, "", id, bundle)
 	return err
 }
 
@@ -152,22 +157,22 @@ func applyPolicy(pol *hardening.Policy, path, id string, bundle *spec.Bundle) er
 //  6. every bind source is opened once, compared with what the rules
 //     checked and cloned into the staging directory (pinBinds), so
 //     libcontainer mounts what was checked.
-func applyPolicyRoot(pol *hardening.Policy, path, root, id string, bundle *spec.Bundle) (_ *rootfsStage, retErr error) {
-	if pol.Mode == hardening.ModeOff {
-		return nil, nil
-	}
+func applyPolicyRoot(pol *hardening.Policy, path, root, id string, bundle *spec.Bundle) (_ *rootfsStage, _ *audit.Record, retErr error) {
 	rec := newCreateAudit(pol, path, root, id, bundle)
 	var rep *hardening.Report
 	defer func() { rec.write(rep, retErr) }()
+	if pol.Mode == hardening.ModeOff {
+		return nil, &rec.rec, nil
+	}
 	written := bundle.RootfsPath()
 	rootfs, err := idmap.PinDir(written)
 	if err != nil {
-		return nil, fmt.Errorf("container %s: rootfs: %w", id, err)
+		return nil, nil, fmt.Errorf("container %s: rootfs: %w", id, err)
 	}
 	defer rootfs.Close()
 	facts, err := hardening.GatherHostFactsFor(bundle.Dir, bundle.Spec, pol, rootfs.Path)
 	if err != nil {
-		return nil, fmt.Errorf("container %s: %w", id, err)
+		return nil, nil, fmt.Errorf("container %s: %w", id, err)
 	}
 	hardening.GatherJoinFacts(root, bundle.Spec, &facts)
 	hardening.GatherCgroupFacts(bundle.Spec, &facts)
@@ -177,17 +182,17 @@ func applyPolicyRoot(pol *hardening.Policy, path, root, id string, bundle *spec.
 	}
 	rec.dockerFacts(bundle.Spec, facts)
 	if errors.Is(err, hardening.ErrRefused) {
-		return nil, fmt.Errorf("container %s: %w; set these keys in %s", rec.label(), err, path)
+		return nil, nil, fmt.Errorf("container %s: %w; set these keys in %s", rec.label(), err, path)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("container %s: %w", id, err)
+		return nil, nil, fmt.Errorf("container %s: %w", id, err)
 	}
 	var stage *rootfsStage
 	if root != "" && checked.Policy.Mode == hardening.ModeEnforce {
 		if stage, err = stageRootfs(root, id, bundle.Spec, checked, &facts, rootfs, written); errors.Is(err, hardening.ErrRefused) {
-			return nil, fmt.Errorf("container %s: %w; set these keys in %s", rec.label(), err, path)
+			return nil, nil, fmt.Errorf("container %s: %w; set these keys in %s", rec.label(), err, path)
 		} else if err != nil {
-			return nil, fmt.Errorf("container %s: %w", id, err)
+			return nil, nil, fmt.Errorf("container %s: %w", id, err)
 		}
 		defer func() {
 			if retErr != nil {
@@ -203,24 +208,24 @@ func applyPolicyRoot(pol *hardening.Policy, path, root, id string, bundle *spec.
 		rec.rec.UserNamespace = facts.IDRange.String()
 	}
 	if errors.Is(err, hardening.ErrRefused) {
-		return nil, fmt.Errorf("container %s: %w; set these keys in %s", rec.label(), err, path)
+		return nil, nil, fmt.Errorf("container %s: %w; set these keys in %s", rec.label(), err, path)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("container %s: %w", id, err)
+		return nil, nil, fmt.Errorf("container %s: %w", id, err)
 	}
 	if stage != nil {
 		if err := stage.pinBinds(bundle.Spec, bundle.Dir, facts.MountSources); err != nil {
-			return nil, fmt.Errorf("container %s: %w", id, err)
+			return nil, nil, fmt.Errorf("container %s: %w", id, err)
 		}
 	}
 	if report.Mode == hardening.ModeEnforce && len(report.Changes) > 0 {
 		if err := bundle.SaveRewritten(bundle.Spec); err != nil {
-			return nil, fmt.Errorf("container %s: %w", id, err)
+			return nil, nil, fmt.Errorf("container %s: %w", id, err)
 		}
 	}
 	logrus.WithFields(logrus.Fields{"id": id, "policy_mode": report.Mode, "policy_level": report.Level}).
 		Info("hardened: " + report.Summary())
-	return stage, nil
+	return stage, &rec.rec, nil
 }
 
 // libcontainerConfig converts the (hardened) spec. Paths that specconv
