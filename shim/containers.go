@@ -67,10 +67,10 @@ EXAMPLE:
 
 // containerSummary is one line of `containers`.
 type containerSummary struct {
-	ID             string `json:"id"`
-	Root           string `json:"root"`
-	Status         string `json:"status"`
-	Pid            int    `json:"pid"`
+	ID     string `json:"id"`
+	Root   string `json:"root"`
+	Status string `json:"status"`
+	Pid    int    `json:"pid"`
 	audit.Workload
 	Mode           string   `json:"mode"`
 	Level          string   `json:"level"`
