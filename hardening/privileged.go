@@ -29,6 +29,15 @@ func IsPrivileged(s *specs.Spec) bool {
 	return allDevicesAllowed(s.Linux) || sysfsWritable(s.Mounts)
 }
 
+// IsPrivilegedPodSandbox reports whether s is the sandbox (pause)
+// container of a privileged Kubernetes pod as containerd's CRI plugin
+// writes it: annotated as a sandbox, with /sys mounted read-write (which
+// containerd does only for a privileged pod; its capabilities and masked
+// paths stay the defaults).
+func IsPrivilegedPodSandbox(s *specs.Spec) bool {
+	return s != nil && s.Annotations["io.kubernetes.cri.container-type"] == "sandbox" && sysfsWritable(s.Mounts)
+}
+
 // allDevicesAllowed reports whether the device cgroup allows every device
 // for reading or writing ("a *:* rwm").
 func allDevicesAllowed(l *specs.Linux) bool {
@@ -63,7 +72,8 @@ func sysfsWritable(mounts []specs.Mount) bool {
 // device, a writable /sys and no seccomp filter: it is host root by
 // design, no rewrite can make it safe and still privileged.
 //
-// Fields (read only): the combination IsPrivileged recognises.
+// Fields (read only): the combination IsPrivileged recognises, or a CRI
+// pod sandbox with a read-write /sys (IsPrivilegedPodSandbox).
 //
 // Relaxed by: "allowPrivileged": true, meant for an exception matching a
 // pod that must be privileged (a CNI or storage driver): the container
@@ -71,13 +81,18 @@ func sysfsWritable(mounts []specs.Mount) bool {
 // its record says so. It returns whether the container is privileged and
 // allowed.
 func RefusePrivileged(s *specs.Spec, pol *Policy, r *Report) (allowed bool) {
-	if !IsPrivileged(s) {
+	what := "privileged container"
+	switch {
+	case IsPrivileged(s):
+	case IsPrivilegedPodSandbox(s):
+		what = "privileged pod (its sandbox mounts /sys read-write)"
+	default:
 		return false
 	}
 	if pol.AllowPrivileged {
-		r.note(RulePrivileged, "privileged container allowed by \"allowPrivileged\": it runs unhardened")
+		r.note(RulePrivileged, "%s allowed by \"allowPrivileged\": it runs unhardened", what)
 		return true
 	}
-	r.refuse(RulePrivileged, "privileged container", privilegedAllowKey)
+	r.refuse(RulePrivileged, what, privilegedAllowKey)
 	return false
 }

@@ -67,6 +67,28 @@ func TestIsPrivileged(t *testing.T) {
 		{"plain docker", dockerSpec, nil, false},
 		{"no linux section", func(testing.TB) *specs.Spec { return &specs.Spec{Process: &specs.Process{}} }, nil, false},
 	}
+	sandbox := exampleSpec()
+	sandbox.Annotations = map[string]string{"io.kubernetes.cri.container-type": "sandbox"}
+	if IsPrivilegedPodSandbox(sandbox) {
+		t.Error("a sandbox with a read-only /sys is a privileged pod's")
+	}
+	for i, m := range sandbox.Mounts {
+		if m.Type == "sysfs" {
+			sandbox.Mounts[i].Options = []string{"nosuid", "noexec", "nodev", "rw"}
+		}
+	}
+	if !IsPrivilegedPodSandbox(sandbox) {
+		t.Error("containerd's privileged pod sandbox (read-write /sys) is not recognised")
+	}
+	rep := &Report{}
+	RefusePrivileged(sandbox, DefaultPolicy(), rep)
+	if len(rep.Refusals) != 1 || !strings.HasPrefix(rep.Refusals[0].Reason, "privileged pod") {
+		t.Errorf("sandbox refusals %+v", rep.Refusals)
+	}
+	sandbox.Annotations = nil
+	if IsPrivilegedPodSandbox(sandbox) {
+		t.Error("a container that is no sandbox is taken for a privileged pod's sandbox")
+	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()

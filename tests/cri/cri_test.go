@@ -380,7 +380,8 @@ func testPrivileged(t *testing.T, e criEnv) {
 	ctr := sleeper("app")
 	ctr.Linux.SecurityContext = &testutil.CRIContainerSecurity{Privileged: true}
 	if e.variant.hardened() {
-		expectRefused(t, e, pod, ctr, "refused", "privileged")
+		// The pod is named "privileged": the rule, not the name, must show.
+		expectRefused(t, e, pod, ctr, "refused", "(rule privileged, allow with ", "allowPrivileged")
 		return
 	}
 	podID := runPod(t, e, pod)
