@@ -9,6 +9,7 @@ func commands() []*cli.Command {
 		containersCommand(),
 		createCommand(),
 		deleteCommand(),
+		doctorCommand(),
 		eventsCommand(),
 		execCommand(),
 		explainCommand(),
