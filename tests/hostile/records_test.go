@@ -393,3 +393,42 @@ func TestRecordsAuditLogKey(t *testing.T) {
 		t.Errorf("HARDENED_AUDIT_LOG's file got %d records without the variable", len(recs))
 	}
 }
+
+// TestRecordsListKeysAdd: a policy's list adds to the default list: with
+// "writablePaths": ["/srv"], /tmp stays writable and /srv becomes so;
+// "denySyscalls": ["mkdir", "mkdirat"] denies mkdir on top of the default
+// list, which the effective policy still holds. "replace" makes the
+// file's list the whole list.
+func TestRecordsListKeysAdd(t *testing.T) {
+	rt := testutil.NewRuntime(t)
+	b := testutil.NewBundle(t)
+	if err := os.MkdirAll(b.Rootfs+"/srv", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	probe := "touch /tmp/a 2>/dev/null && echo TMP; touch /srv/a 2>/dev/null && echo SRV; mkdir /tmp/d 2>/dev/null && echo MKDIR; echo end"
+	for _, tc := range []struct {
+		policy, want string
+		deny         []string // in the effective denySyscalls
+	}{
+		{`{}`, "TMP MKDIR end", []string{"keyctl"}},
+		{`{"writablePaths": ["/srv"], "denySyscalls": ["mkdir", "mkdirat"]}`, "TMP SRV end", []string{"keyctl", "io_uring_setup", "mkdir"}},
+		{`{"replace": ["writablePaths"], "writablePaths": ["/srv"]}`, "SRV end", []string{"keyctl"}},
+	} {
+		flag, _ := testutil.WritePolicy(t, tc.policy)
+		out, exit := runInside(t, rt, b, probe, flag)
+		if got := strings.Join(strings.Fields(out), " "); exit != 0 || got != tc.want {
+			t.Errorf("policy %s: exit %d, inside %q, want %q", tc.policy, exit, got, tc.want)
+		}
+		var eff struct {
+			DenySyscalls []string `json:"denySyscalls"`
+		}
+		if err := json.Unmarshal([]byte(rt.MustRun(flag, "policy")), &eff); err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range tc.deny {
+			if !slices.Contains(eff.DenySyscalls, d) {
+				t.Errorf("policy %s: effective denySyscalls %v lack %s", tc.policy, eff.DenySyscalls, d)
+			}
+		}
+	}
+}
