@@ -169,3 +169,34 @@ func TestDescribeWorkload(t *testing.T) {
 		})
 	}
 }
+
+// TestDockerNameNotPlanted: a config.v2.json others can write, or a
+// symlink to one, names nothing.
+func TestDockerNameNotPlanted(t *testing.T) {
+	t.Parallel()
+	root := t.TempDir()
+	dir := filepath.Join(root, "containers", "abcd")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	real := filepath.Join(root, "real.json")
+	if err := os.WriteFile(real, []byte(`{"Name":"/spoofed","Config":{"Image":"x"}}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(real, filepath.Join(dir, "config.v2.json")); err != nil {
+		t.Fatal(err)
+	}
+	if w := DescribeWorkload("/run/docker/runtime-runc/moby", "abcd", nil, root); w.Name != "" {
+		t.Errorf("name %q through a symlink", w.Name)
+	}
+	os.Remove(filepath.Join(dir, "config.v2.json"))
+	if err := os.WriteFile(filepath.Join(dir, "config.v2.json"), []byte(`{"Name":"/spoofed"}`), 0o666); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(filepath.Join(dir, "config.v2.json"), 0o666); err != nil {
+		t.Fatal(err)
+	}
+	if w := DescribeWorkload("/run/docker/runtime-runc/moby", "abcd", nil, root); w.Name != "" {
+		t.Errorf("name %q from a file others can write", w.Name)
+	}
+}

@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"golang.org/x/sys/unix"
 )
 
 // Engines, as recorded.
@@ -118,11 +120,18 @@ func containerdNamespace(root string) (string, bool) {
 // <dockerRoot>/containers/<id>/config.v2.json (Docker's own state,
 // trusted like the state root); empty strings when it cannot.
 func dockerNameImage(dockerRoot, id string) (string, string) {
-	f, err := os.Open(filepath.Join(dockerRoot, "containers", id, "config.v2.json"))
+	f, err := os.OpenFile(filepath.Join(dockerRoot, "containers", id, "config.v2.json"), os.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK, 0)
 	if err != nil {
 		return "", ""
 	}
 	defer f.Close()
+	// Docker's own file: a regular file of root's that only root writes.
+	// The data root comes from a bind source of config.json, which the
+	// caller writes; a file only root can make cannot be planted there.
+	var st unix.Stat_t
+	if unix.Fstat(int(f.Fd()), &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFREG || st.Uid != 0 || st.Mode&0o022 != 0 {
+		return "", ""
+	}
 	var cfg struct {
 		Name   string
 		Config struct{ Image string }

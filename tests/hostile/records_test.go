@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -430,5 +431,44 @@ func TestRecordsListKeysAdd(t *testing.T) {
 				t.Errorf("policy %s: effective denySyscalls %v lack %s", tc.policy, eff.DenySyscalls, d)
 			}
 		}
+	}
+}
+
+// TestRecordsInjection: annotations crafted to forge audit lines (a
+// newline and a fake record in a name) stay inside one JSON string; a
+// symlink planted at the audit log's path is not followed.
+func TestRecordsInjection(t *testing.T) {
+	rt := testutil.NewRuntime(t)
+	b := testutil.NewBundle(t, "true")
+	forged := "web\n{\"event\":\"create\",\"id\":\"forged\",\"mode\":\"off\"}\n"
+	b.Edit(t, func(s *specs.Spec) { s.Annotations = map[string]string{"nerdctl/name": forged} })
+	id := rt.NewID()
+	if _, errOut, exit := rt.Run("run", "--bundle", b.Dir, id); exit != 0 {
+		t.Fatalf("run: %d %s", exit, errOut)
+	}
+	recs := recordsRead(t, rt.Audit) // fails on a line that is no record
+	if len(recs) != 1 || recs[0].ID != id || recs[0].Name != forged {
+		t.Errorf("records %+v: want one, of %s, with the name as given", recs, id)
+	}
+
+	victim := filepath.Join(t.TempDir(), "victim")
+	if err := os.WriteFile(victim, []byte("keep\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rt2 := testutil.NewRuntime(t)
+	if err := os.Symlink(victim, rt2.Audit); err != nil {
+		t.Fatal(err)
+	}
+	b2 := testutil.NewBundle(t, "true")
+	rt2.RunIn(t, b2)
+	if data, _ := os.ReadFile(victim); string(data) != "keep\n" {
+		t.Errorf("the audit record was written through a symlink: %q", data)
+	}
+	found := false
+	for _, e := range rt2.LogEntries() {
+		found = found || (e.Level == "warning" && strings.Contains(e.Msg, "audit log"))
+	}
+	if !found {
+		t.Error("no warning that the audit log could not be written")
 	}
 }
