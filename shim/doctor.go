@@ -116,7 +116,11 @@ func checkPolicy(pol *hardening.Policy, path string, err error) doctorCheck {
 	if err != nil {
 		return doctorCheck{Name: "policy", Status: checkFail, Detail: err.Error(), Fix: "correct the key named above in " + path + ", then run: hardened policy"}
 	}
-	return doctorCheck{Name: "policy", Status: checkOK, Detail: fmt.Sprintf("%s: mode %s, level %s", path, pol.Mode, pol.Level)}
+	where := path
+	if _, err := os.Stat(path); err != nil {
+		where = path + " absent, the built-in default"
+	}
+	return doctorCheck{Name: "policy", Status: checkOK, Detail: fmt.Sprintf("%s: mode %s, level %s", where, pol.Mode, pol.Level)}
 }
 
 func readInt(path string) (int, error) {
