@@ -2,7 +2,9 @@ package audit
 
 import (
 	"bufio"
+	"encoding/binary"
 	"encoding/json"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -198,5 +200,46 @@ func TestDockerNameNotPlanted(t *testing.T) {
 	}
 	if w := DescribeWorkload("/run/docker/runtime-runc/moby", "abcd", nil, root); w.Name != "" {
 		t.Errorf("name %q from a file others can write", w.Name)
+	}
+}
+
+// TestJournal: a record reaches a journald-like socket as one datagram of
+// the native protocol, the JSON record length-prefixed in
+// HARDENED_RECORD; no socket is no error.
+func TestJournal(t *testing.T) {
+	t.Parallel()
+	sock := filepath.Join(t.TempDir(), "socket")
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	rec := &Record{Event: EventRefused, ID: "c1", Workload: Workload{Engine: EngineCRI, Pod: "web-0", Namespace: "shop", Name: "app"},
+		Mode: "enforce", Level: "baseline", Refusals: []hardening.Refusal{{Rule: "privileged", Reason: "privileged container", Allow: `"allowPrivileged": true`}}}
+	if err := (Log{JournalSocket: sock}).Write(rec); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 1<<16)
+	n, err := conn.Read(buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := string(buf[:n])
+	for _, want := range []string{
+		"MESSAGE=hardened refused c1 (containerd-cri pod shop/web-0, container app): mode enforce, level baseline, 0 changes, 1 refusals, 0 warnings; privileged container (rule privileged)\n",
+		"SYSLOG_IDENTIFIER=hardened\n", "PRIORITY=4\n", "HARDENED_ID=c1\n", "HARDENED_POD=web-0\n", "HARDENED_RECORD\n",
+	} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("datagram lacks %q:\n%q", want, msg)
+		}
+	}
+	_, after, _ := strings.Cut(msg, "HARDENED_RECORD\n")
+	size := binary.LittleEndian.Uint64([]byte(after[:8]))
+	var back Record
+	if err := json.Unmarshal([]byte(after[8:8+size]), &back); err != nil || back.ID != "c1" || len(back.Refusals) != 1 {
+		t.Errorf("HARDENED_RECORD %q: %v", after[8:], err)
+	}
+	if err := (Log{JournalSocket: filepath.Join(t.TempDir(), "none")}).Write(rec); err != nil {
+		t.Errorf("no journal: %v", err)
 	}
 }
