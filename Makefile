@@ -11,7 +11,7 @@ COMMIT    ?= $(shell git rev-parse HEAD 2>/dev/null)
 LDFLAGS   := -X main.gitCommit=$(COMMIT)
 BIN       := $(CURDIR)/hardened
 # Packages without real containers: fast, no root needed.
-UNIT_PKGS := ./hardening/... ./spec/... ./shim/... ./idmap/... ./runtimeconfig/... ./foreignabi/... ./seccompcache/... ./oneproc/... ./growstack/... ./usernsprobe/...
+UNIT_PKGS := ./audit/... ./hardening/... ./spec/... ./shim/... ./idmap/... ./runtimeconfig/... ./foreignabi/... ./seccompcache/... ./oneproc/... ./growstack/... ./usernsprobe/...
 
 .PHONY: all build test unit integration hostile e2e cri conformance bench bench-userns demo install uninstall clean vet fmt man deb packaging
 

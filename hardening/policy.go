@@ -97,6 +97,10 @@ type Policy struct {
 	// cgroup (linux.cgroupsPath) that already holds processes, which it
 	// then limits, freezes on pause and kills on delete --force.
 	AllowSharedCgroups bool `json:"allowSharedCgroups"`
+	// AllowPrivileged, when true, lets a privileged container (see
+	// IsPrivileged) run as the caller configured it, unhardened; without
+	// it such a container is refused in one line. Meant for an exception.
+	AllowPrivileged bool `json:"allowPrivileged"`
 	// AllowHostMounts lists host paths (and everything under them) that may
 	// be bind-mounted although they are sensitive.
 	AllowHostMounts []string `json:"allowHostMounts"`
@@ -131,6 +135,11 @@ type Policy struct {
 	// UserNamespace gives containers a user namespace of their own; see
 	// UserNamespacePolicy and the user-namespace rule.
 	UserNamespace UserNamespacePolicy `json:"userNamespace"`
+	// AuditLog configures the audit record; see AuditLogPolicy.
+	AuditLog AuditLogPolicy `json:"auditLog"`
+	// Replace names the list keys whose value in the file replaces the
+	// built-in default instead of adding to it (see ReplaceableKeys).
+	Replace []string `json:"replace,omitempty"`
 }
 
 // UserNamespacePolicy configures the user-namespace rule (key
@@ -188,6 +197,8 @@ type Allowances struct {
 	AllowUnrelatedJoins []string `json:"allowUnrelatedJoins,omitempty"`
 	// AllowSharedCgroups: see Policy.AllowSharedCgroups.
 	AllowSharedCgroups bool `json:"allowSharedCgroups,omitempty"`
+	// AllowPrivileged: see Policy.AllowPrivileged.
+	AllowPrivileged bool `json:"allowPrivileged,omitempty"`
 	// AllowHostMounts: see Policy.AllowHostMounts.
 	AllowHostMounts []string `json:"allowHostMounts,omitempty"`
 	// AllowDevices: see Policy.AllowDevices.
@@ -263,6 +274,7 @@ func DefaultPolicy() *Policy {
 		AllowedHooks:      DefaultAllowedHooks(),
 		IDMapMountSources: DefaultIDMapMountSources(),
 		UserNamespace:     DefaultUserNamespacePolicy(),
+		AuditLog:          DefaultAuditLogPolicy(),
 	}
 }
 
@@ -320,6 +332,9 @@ func ParsePolicy(name string, data []byte) (*Policy, error) {
 		return nil, fmt.Errorf("policy %s: %w: trailing data after the policy object", name, ErrInvalidPolicy)
 	}
 	if err := p.normalize(); err != nil {
+		return nil, fmt.Errorf("policy %s: %w: %w", name, ErrInvalidPolicy, err)
+	}
+	if err := p.mergeListDefaults(); err != nil {
 		return nil, fmt.Errorf("policy %s: %w: %w", name, ErrInvalidPolicy, err)
 	}
 	return p, nil
@@ -406,6 +421,9 @@ func (p *Policy) normalize() error {
 	p.AllowDevices, p.AllowSysctls, p.AllowedHooks = a.AllowDevices, a.AllowSysctls, a.AllowedHooks
 	p.IDMapMountSources = a.IDMapMountSources
 	if err := p.UserNamespace.normalize(); err != nil {
+		return err
+	}
+	if err := p.AuditLog.normalize(); err != nil {
 		return err
 	}
 	known := OrchestratorAnnotations()
@@ -554,6 +572,7 @@ func (p *Policy) ForAnnotations(ann map[string]string) (*Policy, []int) {
 		out.AllowHostNamespaces = appendNew(out.AllowHostNamespaces, e.Allow.AllowHostNamespaces...)
 		out.AllowUnrelatedJoins = appendNew(out.AllowUnrelatedJoins, e.Allow.AllowUnrelatedJoins...)
 		out.AllowSharedCgroups = out.AllowSharedCgroups || e.Allow.AllowSharedCgroups
+		out.AllowPrivileged = out.AllowPrivileged || e.Allow.AllowPrivileged
 		out.AllowHostMounts = appendNew(out.AllowHostMounts, e.Allow.AllowHostMounts...)
 		out.AllowDevices = appendNew(out.AllowDevices, e.Allow.AllowDevices...)
 		out.AllowSysctls = appendNew(out.AllowSysctls, e.Allow.AllowSysctls...)
@@ -597,6 +616,7 @@ func (p *Policy) clone() *Policy {
 	out.AllowedHooks = cloneHooks(p.AllowedHooks)
 	out.IDMapMountSources = slices.Clone(p.IDMapMountSources)
 	out.Exceptions = slices.Clone(p.Exceptions)
+	out.Replace = slices.Clone(p.Replace)
 	return &out
 }
 

@@ -562,13 +562,8 @@ func testPrivileged(t *testing.T, e criEnv) {
 	ctr := sleeper("app")
 	ctr.Linux.SecurityContext = &testutil.CRIContainerSecurity{Privileged: true}
 	if e.variant.hardened() {
-		msg := expectRefused(t, e, pod, ctr, "refused")
-		if !strings.Contains(msg, "privileged") {
-			// Expected failure until the intent-level messages (#15):
-			// the pod is refused, but rule by rule (read-write sysfs,
-			// host devices), without the word "privileged".
-			t.Skip(`expected failure (#15): refused, but the message does not say "privileged"`)
-		}
+		// The pod is named "privileged": the rule, not the name, must show.
+		expectRefused(t, e, pod, ctr, "refused", "(rule privileged, allow with ", "allowPrivileged")
 		return
 	}
 	podID := runPod(t, e, pod)

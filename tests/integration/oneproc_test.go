@@ -41,7 +41,7 @@ func TestGOMAXPROCSNotPassedOn(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), testutil.DefaultTimeout)
 			defer cancel()
 			cmd := rt.Command(ctx, "--policy="+polPath, "run", "--detach", "--bundle", b.Dir, id)
-			cmd.Env = withoutVar(os.Environ(), "GOMAXPROCS")
+			cmd.Env = withoutVar(cmd.Env, "GOMAXPROCS") // keeps the harness's HARDENED_AUDIT_LOG
 			if operator != "" {
 				cmd.Env = append(cmd.Env, "GOMAXPROCS="+operator)
 			}

@@ -30,6 +30,9 @@ type Runtime struct {
 	Bin  string // binary under test
 	Root string // --root: private state directory
 	Log  string // --log, with --log-format json
+	// Audit is the audit log the runtime writes (HARDENED_AUDIT_LOG), in
+	// the test's temporary directory, never the machine's.
+	Audit string
 
 	tb    testing.TB
 	scope string // the test's temporary directory: no mount may stay under it
@@ -77,6 +80,7 @@ func NewRuntime(tb testing.TB) *Runtime {
 		Bin:   bin,
 		Root:  filepath.Join(dir, "state"),
 		Log:   filepath.Join(dir, "log.json"),
+		Audit: filepath.Join(dir, "audit.log"),
 		tb:    tb,
 		scope: filepath.Dir(dir),
 		ids:   map[string]*tracked{},
@@ -110,6 +114,7 @@ func (rt *Runtime) Global() []string {
 // inherits them and would keep a pipe open.
 func (rt *Runtime) Command(ctx context.Context, args ...string) *exec.Cmd {
 	cmd := exec.CommandContext(ctx, rt.Bin, append(rt.Global(), args...)...)
+	cmd.Env = append(os.Environ(), "HARDENED_AUDIT_LOG="+rt.Audit)
 	cmd.WaitDelay = 5 * time.Second
 	return cmd
 }
