@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"testing"
 )
 
 // CgroupRoot is where the host mounts its cgroup hierarchies.
@@ -240,4 +241,46 @@ func CgroupsNamed(name string) []string {
 		})
 	}
 	return found
+}
+
+// RequireSystemd skips the test unless systemd runs as PID 1 (its
+// runtime directory /run/systemd/system exists, as sd_booted(3) checks).
+func RequireSystemd(tb testing.TB) {
+	tb.Helper()
+	if _, err := os.Stat("/run/systemd/system"); err != nil {
+		tb.Skip("systemd is not PID 1 on this host (make test-vm runs this in a guest where it is)")
+	}
+}
+
+// AppArmorEnabled reports whether the host's kernel enforces AppArmor
+// (the module is enabled and its security file system is there).
+func AppArmorEnabled() bool {
+	b, err := os.ReadFile("/sys/module/apparmor/parameters/enabled")
+	if err != nil || strings.TrimSpace(string(b)) != "Y" {
+		return false
+	}
+	_, err = os.Stat("/sys/kernel/security/apparmor/profiles")
+	return err == nil
+}
+
+// RequireAppArmor skips the test unless AppArmor is enabled on the host.
+func RequireAppArmor(tb testing.TB) {
+	tb.Helper()
+	if !AppArmorEnabled() {
+		tb.Skip("AppArmor is not enabled on this host (make test-vm runs this in a guest where it is)")
+	}
+}
+
+// AppArmorLabel returns the AppArmor label of process pid as the host
+// sees it ("docker-default (enforce)", "unconfined").
+func AppArmorLabel(pid int) (string, error) {
+	dir := "/proc/" + strconv.Itoa(pid) + "/attr/"
+	b, err := os.ReadFile(dir + "apparmor/current")
+	if err != nil {
+		b, err = os.ReadFile(dir + "current")
+	}
+	if err != nil {
+		return "", fmt.Errorf("AppArmor label of pid %d: %w", pid, err)
+	}
+	return strings.TrimRight(string(b), "\x00\n"), nil
 }

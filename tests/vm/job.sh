@@ -39,8 +39,8 @@ for suite in $(cat "$run/suites"); do
 	rc=$?
 	[ $rc = 0 ] || status=1
 	fails=$(grep -c -- '^--- FAIL' "$run/$suite.log")
-	passes=$(grep -c -- '--- PASS' "$run/$suite.log")
-	skips=$(grep -c -- '--- SKIP' "$run/$suite.log")
+	passes=$(grep -c -- '^--- PASS' "$run/$suite.log")
+	skips=$(grep -c -- '^--- SKIP' "$run/$suite.log")
 	printf '%-12s exit %d in %4d s: %d passed, %d skipped, %d failed (top level)\n' \
 		"$suite" "$rc" $((SECONDS - start)) "$passes" "$skips" "$fails" | tee -a "$run/summary"
 	grep -- '^--- FAIL' "$run/$suite.log" | sed 's/^/    /' >> "$run/summary"

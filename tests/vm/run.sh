@@ -77,7 +77,7 @@ for s in $suites; do
 done
 # Caches the suites fill on first use, filled here where it is fast.
 if [[ " $suites " == *" e2e "* ]]; then
-	$GO run ./tests/vm/prepare
+	$GO run ./tests/vm/prepare >/dev/null
 fi
 if [[ " $suites " == *" cri "* ]]; then
 	./hack/cri-tools.sh > "$out/cri-tools.path"
