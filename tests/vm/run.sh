@@ -13,7 +13,7 @@
 # the guest's journal back and powers off. The exit status is the suites'.
 #
 # Environment:
-#   HARDENED_VM_SUITES   suites to run (default "integration e2e")
+#   HARDENED_VM_SUITES   packages under tests/ to run (default "testutil integration e2e")
 #   HARDENED_VM_TIMEOUT  seconds before qemu is stopped (default 3000)
 #   HARDENED_VM_ACCEL    kvm or tcg (default: kvm only where it works)
 #   HARDENED_VM_OUT      results directory (default _output/vm)
@@ -26,7 +26,7 @@ export PATH="$PATH:/usr/local/go/bin"
 GO=${GO:-go}
 BUILDTAGS=${BUILDTAGS:-seccomp urfave_cli_no_docs}
 cache=${HARDENED_CACHE:-/var/cache/hardened-tests}
-suites=${HARDENED_VM_SUITES:-integration e2e}
+suites=${HARDENED_VM_SUITES:-testutil integration e2e}
 limit=${HARDENED_VM_TIMEOUT:-3000}
 out=${HARDENED_VM_OUT:-$src/_output/vm}
 memory=${HARDENED_VM_MEMORY:-4096}
