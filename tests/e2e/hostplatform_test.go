@@ -173,3 +173,23 @@ func TestDockerAppArmor(t *testing.T) {
 		t.Errorf("apparmor=unconfined: init's label %q (%v), want unconfined", label, err)
 	}
 }
+
+// TestDockerRestart: docker restart stops the container and starts it
+// again on the same bundle and layer, twice; each start gets a new init.
+// (On a cgroup v2 + systemd host this once failed.)
+func TestDockerRestart(t *testing.T) {
+	c := runDetachedArgs(t, []string{"--memory", "32m"}, "sh", "-c", `trap "exit 0" TERM; echo up; while :; do sleep 1; done`)
+	waitLogs(t, c.Name, "up\n")
+	for i := 1; i <= 2; i++ {
+		mustDocker(t, "restart", "-t", "5", c.Name)
+		st := inspect(t, c.Name)
+		if !st.State.Running || st.State.Pid == c.Pid || st.State.Pid == 0 {
+			t.Fatalf("after restart %d: running %v pid %d (before %d)", i, st.State.Running, st.State.Pid, c.Pid)
+		}
+		c.Pid = st.State.Pid
+		waitLogs(t, c.Name, strings.Repeat("up\n", i+1))
+		if v := hostCgroupValue(t, c.Pid, (*testutil.Cgroup).MemoryLimit); v != strconv.Itoa(32<<20) {
+			t.Errorf("after restart %d: memory limit %s, want %d", i, v, 32<<20)
+		}
+	}
+}
