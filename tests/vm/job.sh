@@ -16,7 +16,7 @@ export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export HARDENED_BIN=/opt/hardened-tests/hardened
 export HARDENED_CACHE=/mnt/cache
 export HARDENED_TEST_PROGRAMS=/opt/hardened-tests
-[ -s "$run/cri-tools.path" ] && HARDENED_CRI_TOOLS=$(cat "$run/cri-tools.path") && export HARDENED_CRI_TOOLS
+[ -s "$run/cri-tools.path" ] && HARDENED_CRI_TOOLS=/mnt/cache/$(cat "$run/cri-tools.path") && export HARDENED_CRI_TOOLS
 
 {
 	echo "kernel $(uname -r)"

@@ -80,7 +80,10 @@ if [[ " $suites " == *" e2e "* ]]; then
 	$GO run ./tests/vm/prepare >/dev/null
 fi
 if [[ " $suites " == *" cri "* ]]; then
-	./hack/cri-tools.sh > "$out/cri-tools.path"
+	# Its directory in the cache, which the guest mounts at /mnt/cache.
+	tools=$(HARDENED_CACHE=$cache ./hack/cri-tools.sh)
+	[[ $tools == "$cache"/* ]] || die "hack/cri-tools.sh built into $tools, outside $cache"
+	printf '%s\n' "${tools#"$cache"/}" > "$out/cri-tools.path"
 fi
 cp tests/vm/job.sh "$out/job.sh"
 printf '%s\n' "$suites" > "$out/suites"
