@@ -46,6 +46,11 @@ type stageRecord struct {
 	// Range while the container exists; empty for a read-only overlay.
 	Upper string      `json:"upper,omitempty"`
 	Range idmap.Range `json:"range"`
+	// Caller is the caller's own overlay (paths resolved), detached from
+	// Target at create and mounted there again at delete: an engine may
+	// start the container again without mounting its rootfs anew
+	// (docker restart keeps its mount).
+	Caller *idmap.Overlay `json:"caller,omitempty"`
 }
 
 // stageOverlay rebuilds the overlay mounted at rootfs from idmapped lower
@@ -84,7 +89,7 @@ func stageOverlay(pinned *idmap.Pinned, dir string, ns *os.File, rng idmap.Range
 	if err := ov.Resolve(bases...); err != nil {
 		return fmt.Errorf("rootfs %s: %w", rootfs, err)
 	}
-	rec := stageRecord{Target: rootfs, Upper: ov.Upper, Range: rng}
+	rec := stageRecord{Target: rootfs, Upper: ov.Upper, Range: rng, Caller: &ov}
 	data, _ := json.Marshal(rec)
 	if err := spec.WriteFileAtomic(filepath.Join(dir, stageRecordName), data, 0o600); err != nil {
 		return err
@@ -201,7 +206,8 @@ func outOfRange(rng idmap.Range) func(uint32) (uint32, bool) {
 // unstage undoes what stageRootfs staged in dir: the rebuilt rootfs
 // bound at the caller's path (only while it is still ours: the caller may
 // have mounted its own there since), every mount under dir, the
-// container's layer shifted back to container IDs, then the directories.
+// container's layer shifted back to container IDs, the caller's overlay
+// mounted back at its path (where ours was), then the directories.
 // A dir that does not exist is not an error.
 func unstage(dir string) error {
 	if _, err := os.Lstat(dir); errors.Is(err, os.ErrNotExist) {
@@ -217,11 +223,13 @@ func unstage(dir string) error {
 	if err != nil {
 		return err
 	}
+	detached := false
 	if rec.Target != "" {
 		if top, ok := idmap.TopMount(mounts, rec.Target); ok && stagedUnder(top, dir) {
 			if err := unix.Unmount(rec.Target, unix.MNT_DETACH|unix.UMOUNT_NOFOLLOW); err != nil {
 				return fmt.Errorf("unmount %s: %w", rec.Target, err)
 			}
+			detached = true
 		}
 	}
 	// Deepest first, each mount point until nothing is left on it.
@@ -242,6 +250,15 @@ func unstage(dir string) error {
 			if _, err := idmap.ShiftOwners(rec.Upper, outOfRange(rec.Range)); err != nil {
 				return err
 			}
+		}
+	}
+	// The caller unmounts it when it is done (docker stop, containerd's
+	// shim); until then its path shows the container's files again. A
+	// failure is no reason to keep the container: the engine mounts its
+	// rootfs anew on a fresh start.
+	if detached && rec.Caller != nil {
+		if err := idmap.MountOverlay(*rec.Caller, rec.Target); err != nil {
+			logrus.Warnf("rootfs %s: the caller's overlay could not be mounted back: %v", rec.Target, err)
 		}
 	}
 	// os.Remove, never RemoveAll: should a mount still be there, removing
