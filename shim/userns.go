@@ -204,7 +204,13 @@ func stageRootfs(root, id string, s *specs.Spec, checked *hardening.Checked, fac
 				return nil, fmt.Errorf("user namespace: %w", err)
 			}
 		}
-		if err := stageOverlay(rootfs, dir, ns, *rng); err != nil {
+		rebuild := overlayRebuild{unknown: func(opts []string) {
+			if checked.Report != nil {
+				checked.Report.Notes = append(checked.Report.Notes, hardening.Note{Rule: hardening.RuleUserNamespace,
+					Message: "overlay options " + strings.Join(opts, ",") + " of the rootfs not known to the rebuild, passed through unchanged"})
+			}
+		}}
+		if err := rebuild.stageOverlay(rootfs, dir, ns, *rng); err != nil {
 			return nil, fmt.Errorf("user namespace: %w; a host whose container filesystems cannot be idmapped turns user namespaces off with \"userNamespace\": {\"enabled\": false}", err)
 		}
 		return &rootfsStage{lock: lock, rootfs: rootfs.Path, staged: staged, written: written, dir: dir}, nil

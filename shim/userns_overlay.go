@@ -53,6 +53,26 @@ type stageRecord struct {
 	Caller *idmap.Overlay `json:"caller,omitempty"`
 }
 
+// Steps of stageOverlay, named to the failure hook of its tests.
+const (
+	stepRecord = "record"
+	stepShift  = "shift"
+	stepClone  = "clone"
+	stepDetach = "detach"
+	stepMount  = "mount"
+	stepBind   = "bind"
+)
+
+// overlayRebuild rebuilds one container's overlay rootfs (stageOverlay).
+type overlayRebuild struct {
+	// failAt, when set (by tests only), is asked before each step and
+	// its error fails the rebuild there.
+	failAt func(step string) error
+	// unknown receives the caller's overlay options the rebuild passed
+	// through without knowing them; nil to only log them.
+	unknown func(opts []string)
+}
+
 // stageOverlay rebuilds the overlay mounted at rootfs from idmapped lower
 // layers in dir (see above), with the mapping of the user namespace ns
 // whose container IDs 0..rng.Size-1 are rng.
@@ -62,7 +82,21 @@ type stageRecord struct {
 // root has a device of its own) right before the caller's overlay is
 // detached and again before the rebuilt one is bound there, by a lookup
 // that follows no symlink.
-func stageOverlay(pinned *idmap.Pinned, dir string, ns *os.File, rng idmap.Range) error {
+//
+// Nothing is lost on failure: whatever step fails, what the steps before
+// it did is undone before the error is returned (the rebuilt overlay and
+// the clones unmounted, the container's layer shifted back to container
+// IDs, the caller's overlay mounted again at rootfs as it was).
+func (b overlayRebuild) stageOverlay(pinned *idmap.Pinned, dir string, ns *os.File, rng idmap.Range) (retErr error) {
+	step := func(name string) error {
+		if b.failAt == nil {
+			return nil
+		}
+		if err := b.failAt(name); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		return nil
+	}
 	rootfs := pinned.Path
 	if err := pinned.Verify(); err != nil {
 		return fmt.Errorf("rootfs: %w", err)
@@ -81,7 +115,9 @@ func stageOverlay(pinned *idmap.Pinned, dir string, ns *os.File, rng idmap.Range
 	}
 	// Docker's relative paths are relative to its overlay2 directory
 	// (rootfs is <overlay2>/<id>/merged), containerd's to the snapshots
-	// directory (upperdir is <snapshots>/<n>/fs).
+	// directory (upperdir is <snapshots>/<n>/fs). Podman's
+	// (containers/storage) are absolute short names under overlay/l/,
+	// symlinks to the layers' diff directories, which the clones follow.
 	bases := []string{filepath.Dir(filepath.Dir(rootfs))}
 	if filepath.IsAbs(ov.Upper) {
 		bases = append(bases, filepath.Dir(filepath.Dir(ov.Upper)))
@@ -89,12 +125,41 @@ func stageOverlay(pinned *idmap.Pinned, dir string, ns *os.File, rng idmap.Range
 	if err := ov.Resolve(bases...); err != nil {
 		return fmt.Errorf("rootfs %s: %w", rootfs, err)
 	}
+	if len(ov.Unknown) > 0 {
+		// The kernel showed them, so it takes them back: the rebuilt
+		// overlay keeps the caller's view of the layers. Dropping an
+		// option could change that view (whiteouts, redirects), and
+		// running without the user namespace would be a weaker container
+		// than the policy asks for.
+		logrus.Warnf("rootfs %s: overlay options %s not known to the rebuild, passed through unchanged", rootfs, strings.Join(ov.Unknown, ","))
+		if b.unknown != nil {
+			b.unknown(ov.Unknown)
+		}
+	}
+	var shifted, detached, mounted, bound bool
+	staged := filepath.Join(dir, "rootfs")
+	defer func() {
+		if retErr == nil {
+			return
+		}
+		if err := rollbackOverlay(ov, rootfs, dir, staged, rng, shifted, detached, mounted, bound); err != nil {
+			logrus.Warnf("rootfs %s: %v", rootfs, err)
+			retErr = fmt.Errorf("%w; undoing it: %v", retErr, err)
+		}
+	}()
+	if err := step(stepRecord); err != nil {
+		return err
+	}
 	rec := stageRecord{Target: rootfs, Upper: ov.Upper, Range: rng, Caller: &ov}
 	data, _ := json.Marshal(rec)
 	if err := spec.WriteFileAtomic(filepath.Join(dir, stageRecordName), data, 0o600); err != nil {
 		return err
 	}
+	if err := step(stepShift); err != nil {
+		return err
+	}
 	if ov.Upper != "" {
+		shifted = true
 		n, err := idmap.ShiftOwners(ov.Upper, intoRange(rng, staleRange(ov.Upper, rng)))
 		if err != nil {
 			return err
@@ -105,6 +170,9 @@ func stageOverlay(pinned *idmap.Pinned, dir string, ns *os.File, rng idmap.Range
 	clone := func(kind string, layers []string) ([]string, error) {
 		var out []string
 		for i, l := range layers {
+			if err := step(stepClone); err != nil {
+				return nil, err
+			}
 			dst := filepath.Join(dir, kind+strconv.Itoa(i))
 			if err := os.Mkdir(dst, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
 				return nil, err
@@ -122,26 +190,78 @@ func stageOverlay(pinned *idmap.Pinned, dir string, ns *os.File, rng idmap.Range
 	if rebuilt.Data, err = clone("data", ov.Data); err != nil {
 		return err
 	}
-	staged := filepath.Join(dir, "rootfs")
 	// Two overlays on one upperdir are undefined behaviour (the kernel
 	// warns): the caller's goes before ours is mounted, and comes back
-	// should ours fail.
+	// should anything after fail.
+	if err := step(stepDetach); err != nil {
+		return err
+	}
 	if err := pinned.Verify(); err != nil {
 		return fmt.Errorf("rootfs: %w", err)
 	}
 	if err := unix.Unmount(rootfs, unix.MNT_DETACH|unix.UMOUNT_NOFOLLOW); err != nil {
 		return fmt.Errorf("detach the overlay at %s: %w", rootfs, err)
 	}
+	detached = true
+	if err := step(stepMount); err != nil {
+		return err
+	}
 	if err := idmap.MountOverlay(rebuilt, staged); err != nil {
-		if rerr := idmap.MountOverlay(ov, rootfs); rerr != nil {
-			logrus.Warnf("rootfs %s: the caller's overlay could not be mounted back: %v", rootfs, rerr)
+		if len(ov.Unknown) > 0 {
+			return fmt.Errorf("%w (with the caller's overlay options %s, which the rebuild does not know)", err, strings.Join(ov.Unknown, ","))
 		}
+		return err
+	}
+	mounted = true
+	if err := step(stepBind); err != nil {
 		return err
 	}
 	if err := bindNoFollow(staged, rootfs); err != nil {
 		return fmt.Errorf("bind the rebuilt rootfs at %s: %w", rootfs, err)
 	}
+	bound = true
 	return nil
+}
+
+// rollbackOverlay undoes a stageOverlay that failed after the steps
+// flagged: ours unmounted (at rootfs only while it is still ours), the
+// clones in dir unmounted, the container's layer shifted back, and the
+// caller's overlay ov mounted at rootfs again when it was detached.
+func rollbackOverlay(ov idmap.Overlay, rootfs, dir, staged string, rng idmap.Range, shifted, detached, mounted, bound bool) error {
+	var errs []error
+	if bound {
+		if mounts, err := idmap.ReadMountInfo(); err != nil {
+			errs = append(errs, err)
+		} else if top, ok := idmap.TopMount(mounts, rootfs); ok && stagedUnder(top, dir) {
+			if err := unix.Unmount(rootfs, unix.MNT_DETACH|unix.UMOUNT_NOFOLLOW); err != nil {
+				errs = append(errs, fmt.Errorf("unmount %s: %w", rootfs, err))
+			}
+		}
+	}
+	if mounted {
+		if err := idmap.Unmount(staged); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if n := e.Name(); strings.HasPrefix(n, "lower") || strings.HasPrefix(n, "data") {
+			if err := idmap.Unmount(filepath.Join(dir, n)); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	if shifted {
+		if _, err := idmap.ShiftOwners(ov.Upper, outOfRange(rng)); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if detached {
+		if err := idmap.MountOverlay(ov, rootfs); err != nil {
+			errs = append(errs, fmt.Errorf("the caller's overlay could not be mounted back: %w", err))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // bindNoFollow binds the mount at src (a path of ours) onto target,
