@@ -48,6 +48,10 @@ type HostFacts struct {
 	// user namespace (container IDs 0..Size-1, uids and gids alike), set
 	// by the runtime after allocation; nil when none was allocated.
 	IDRange *idmap.Range `json:"idRange,omitempty"`
+	// CallerIDRanges are the host IDs that /etc/subuid and /etc/subgid
+	// both give the policy's callerSubidUsers: a caller's own mapping
+	// that lies in them is kept (read only when the spec has one).
+	CallerIDRanges []idmap.Range `json:"callerIdRanges,omitempty"`
 	// IDPool is the pool IDRange comes from; a caller's own mapping is
 	// only kept inside it.
 	IDPool []idmap.Range `json:"idPool,omitempty"`
@@ -90,6 +94,12 @@ type HostFacts struct {
 	// planning again. Nil: the rule plans itself (tests, direct calls).
 	UsernsPlan *UsernsPlan `json:"usernsPlan,omitempty"`
 }
+
+// The host's subordinate ID files (subuid(5)).
+const (
+	subUIDFile = "/etc/subuid"
+	subGIDFile = "/etc/subgid"
+)
 
 // GatherUsernsFacts fills f.Usernses for every namespace path in
 // linux.namespaces: which user namespace owns it (NS_GET_USERNS), whether
@@ -178,6 +188,13 @@ func GatherHostFactsFor(bundle string, spec *specs.Spec, pol *Policy, rootfs str
 	}
 	if pol.UserNamespace.Enabled {
 		GatherUsernsFacts(spec, &f)
+		if spec.Linux != nil && len(spec.Linux.UIDMappings) > 0 {
+			for _, user := range pol.UserNamespace.CallerSubIDUsers {
+				if rs, src, err := idmap.ResolvePool(nil, subUIDFile, subGIDFile, user); err == nil && src == idmap.SourceSubID {
+					f.CallerIDRanges = append(f.CallerIDRanges, rs...)
+				}
+			}
+		}
 	}
 	gatherHookBinaries(spec, &f)
 	f.HostNamespaces = hostNamespaceJoins(spec)

@@ -139,6 +139,20 @@ func stageRootfs(root, id string, s *specs.Spec, checked *hardening.Checked, fac
 			return nil, fmt.Errorf("user namespace: %w", err)
 		}
 	}
+	if plan.Caller {
+		// The caller's own mapping (Podman's --userns=auto) is kept; its
+		// host IDs are recorded so that no other container gets them,
+		// and it may hold none that another live container holds.
+		var ranges []idmap.Range
+		for _, m := range hardening.CallerMappings(s) {
+			if !slices.Contains(ranges, m.Host) {
+				ranges = append(ranges, m.Host)
+			}
+		}
+		if err := idmap.NewHostAllocator(nil, 0).Reserve(idmap.Key(root, id), ranges, ""); err != nil {
+			return nil, fmt.Errorf("user namespace: the caller's own mapping: %w", err)
+		}
+	}
 	fs := idmap.FSOther
 	var ns *os.File
 	if plan.Stage {
