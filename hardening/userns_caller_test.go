@@ -94,7 +94,7 @@ func TestParsePolicyCallerSubIDUsers(t *testing.T) {
 		t.Errorf("default callerSubidUsers %v, want [containers]", got)
 	}
 	for _, bad := range []string{`""`, `"a:b"`, `"../x"`} {
-		_, err := ParsePolicy("test.json", []byte(`{"userNamespace": {"callerSubidUsers": [` + bad + `]}}`))
+		_, err := ParsePolicy("test.json", []byte(`{"userNamespace": {"callerSubidUsers": [`+bad+`]}}`))
 		if err == nil || !strings.Contains(err.Error(), "userNamespace.callerSubidUsers") {
 			t.Errorf("callerSubidUsers [%s]: %v, want an error naming the key", bad, err)
 		}
