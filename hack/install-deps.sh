@@ -11,7 +11,7 @@ apt_get update -q
 apt_get install -y -q --no-install-recommends \
 	build-essential pkg-config libseccomp-dev \
 	busybox-static debootstrap \
-	runc containerd docker.io iptables containernetworking-plugins \
+	runc containerd docker.io podman iptables containernetworking-plugins \
 	procps psmisc bsdutils perl git ca-certificates iproute2 \
 	lintian binutils time \
 	qemu-system-x86 qemu-utils

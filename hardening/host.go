@@ -64,6 +64,12 @@ type HostFacts struct {
 	// <DockerRoot>/containers/<id>/hosts. Set by the runtime, which knows
 	// the container ID; named volumes are found under <DockerRoot>/volumes.
 	DockerRoot string `json:"dockerRoot,omitempty"`
+	// PodmanRoot is Podman's storage root (containers/storage graphroot)
+	// when the container is Podman's: the spec binds the container's own
+	// /dev/shm from <PodmanRoot>/overlay-containers/<id>/userdata/shm.
+	// Set by the runtime; named volumes are found under
+	// <PodmanRoot>/volumes, Podman's default volume_path.
+	PodmanRoot string `json:"podmanRoot,omitempty"`
 	// DeviceNodes maps the paths of linux.devices to the node the host has
 	// at that same path, no symlink followed in any component
 	// (GatherDeviceNodes). A path missing here holds nothing, or is

@@ -45,7 +45,8 @@ import (
 //
 // Docker sets net.ipv4.ping_group_range to "0 2147483647", which a user
 // namespace cannot write (the groups must be mapped): it is clamped to the
-// mapped range. Docker's named volumes (HostFacts.DockerRoot) are idmapped
+// mapped range. Docker's and Podman's named volumes (HostFacts.DockerRoot,
+// HostFacts.PodmanRoot) are idmapped
 // with the container's mapping and nosuid,nodev, so that files on a volume
 // keep container IDs and containers of different ranges share it; with
 // "idmapBindMounts" every host bind is. When the host cannot give this
@@ -100,7 +101,7 @@ func UserNamespace(s *specs.Spec, pol *Policy, f HostFacts, r *Report) error {
 		switch {
 		case pol.UserNamespace.IDMapBindMounts:
 			idmapBindMounts(s, *f.IDRange, rootfsPath(s, f), r)
-		case f.DockerRoot != "":
+		case f.DockerRoot != "" || f.PodmanRoot != "":
 			idmapDockerVolumes(s, *f.IDRange, f, r)
 		}
 	}
@@ -354,21 +355,26 @@ func idmapDockerVolumes(s *specs.Spec, rng idmap.Range, f HostFacts, r *Report) 
 }
 
 // isDockerVolume reports whether m's source, as resolved, is a Docker
-// named volume: <DockerRoot>/volumes/<name>/_data.
+// or Podman named volume: <DockerRoot or PodmanRoot>/volumes/<name>/_data.
 func isDockerVolume(m specs.Mount, f HostFacts) bool {
-	if f.DockerRoot == "" {
-		return false
-	}
 	src := filepath.Clean(m.Source)
 	if resolved, ok := f.MountSources[m.Source]; ok {
 		src = resolved
 	}
-	rel, err := filepath.Rel(filepath.Join(f.DockerRoot, "volumes"), src)
-	if err != nil {
-		return false
+	for _, root := range []string{f.DockerRoot, f.PodmanRoot} {
+		if root == "" {
+			continue
+		}
+		rel, err := filepath.Rel(filepath.Join(root, "volumes"), src)
+		if err != nil {
+			continue
+		}
+		parts := strings.Split(rel, "/")
+		if len(parts) == 2 && parts[0] != ".." && parts[0] != "." && parts[1] == "_data" {
+			return true
+		}
 	}
-	parts := strings.Split(rel, "/")
-	return len(parts) == 2 && parts[0] != ".." && parts[0] != "." && parts[1] == "_data"
+	return false
 }
 
 // idmapBindMounts gives bind mounts of host paths outside the rootfs the

@@ -100,3 +100,34 @@ func TestParsePolicyCallerSubIDUsers(t *testing.T) {
 		}
 	}
 }
+
+// TestUserNamespacePodmanVolumes: Podman's named volumes
+// (<PodmanRoot>/volumes/<name>/_data) are idmapped like Docker's; its
+// other binds and look-alike paths elsewhere are not.
+func TestUserNamespacePodmanVolumes(t *testing.T) {
+	t.Parallel()
+	const root = "/var/lib/containers/storage"
+	s := exampleSpec()
+	f := usernsFacts()
+	f.PodmanRoot = root
+	s.Mounts = append(s.Mounts,
+		specs.Mount{Destination: "/data", Type: "bind", Source: root + "/volumes/pg/_data", Options: []string{"rbind"}},
+		specs.Mount{Destination: "/srv", Type: "bind", Source: "/srv/data", Options: []string{"rbind"}},
+		specs.Mount{Destination: "/other", Type: "bind", Source: "/elsewhere/volumes/pg/_data", Options: []string{"rbind"}},
+		specs.Mount{Destination: "/deep", Type: "bind", Source: root + "/volumes/pg/_data/sub", Options: []string{"rbind"}},
+		specs.Mount{Destination: "/etc/hosts", Type: "bind", Source: "/run/containers/storage/overlay-containers/abc/userdata/hosts", Options: []string{"bind"}},
+	)
+	if err := UserNamespace(s, usernsPolicy(), f, &Report{}); err != nil {
+		t.Fatal(err)
+	}
+	want := mapping(testRange.Start, testRange.Size)
+	for _, m := range s.Mounts {
+		mapped := slices.Equal(m.UIDMappings, want) && slices.Equal(m.GIDMappings, want)
+		if mapped != (m.Destination == "/data") {
+			t.Errorf("%s (source %s): idmapped=%v", m.Destination, m.Source, mapped)
+		}
+		if mapped && (!slices.Contains(m.Options, "nosuid") || !slices.Contains(m.Options, "nodev")) {
+			t.Errorf("%s idmapped without nosuid,nodev: %v", m.Destination, m.Options)
+		}
+	}
+}

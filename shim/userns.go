@@ -171,6 +171,7 @@ func stageRootfs(root, id string, s *specs.Spec, checked *hardening.Checked, fac
 			}
 			facts.IDRange, facts.IDPool = &rng, pool
 			facts.DockerRoot = dockerRoot(s, *facts, id)
+			facts.PodmanRoot = podmanRoot(s, *facts, id)
 			// What compares with the range is checked now, before
 			// anything but the registry entry (undone below) is touched.
 			if err := checked.Recheck(s, *facts); err != nil {

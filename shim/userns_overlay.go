@@ -452,6 +452,24 @@ func dockerRoot(s *specs.Spec, f hardening.HostFacts, id string) string {
 	return ""
 }
 
+// podmanRoot returns Podman's storage root when the spec binds this
+// container's own /dev/shm from
+// <root>/overlay-containers/<id>/userdata/shm, else "".
+func podmanRoot(s *specs.Spec, f hardening.HostFacts, id string) string {
+	for _, m := range s.Mounts {
+		if m.Destination != "/dev/shm" || !isBind(m) {
+			continue
+		}
+		src := resolvedSource(m, f)
+		userdata := filepath.Dir(src)
+		dir := filepath.Dir(userdata)
+		if filepath.Base(src) == "shm" && filepath.Base(userdata) == "userdata" && filepath.Base(dir) == id && filepath.Base(filepath.Dir(dir)) == "overlay-containers" {
+			return filepath.Dir(filepath.Dir(dir))
+		}
+	}
+	return ""
+}
+
 func resolvedSource(m specs.Mount, f hardening.HostFacts) string {
 	if r, ok := f.MountSources[m.Source]; ok {
 		return r
