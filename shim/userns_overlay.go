@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -125,6 +126,9 @@ func (b overlayRebuild) stageOverlay(pinned *idmap.Pinned, dir string, ns *os.Fi
 	if err := ov.Resolve(bases...); err != nil {
 		return fmt.Errorf("rootfs %s: %w", rootfs, err)
 	}
+	if err := overlayInUse(ov, rng); err != nil {
+		return fmt.Errorf("rootfs %s: %w", rootfs, err)
+	}
 	if len(ov.Unknown) > 0 {
 		// The kernel showed them, so it takes them back: the rebuilt
 		// overlay keeps the caller's view of the layers. Dropping an
@@ -220,6 +224,44 @@ func (b overlayRebuild) stageOverlay(pinned *idmap.Pinned, dir string, ns *os.Fi
 		return fmt.Errorf("bind the rebuilt rootfs at %s: %w", rootfs, err)
 	}
 	bound = true
+	return nil
+}
+
+// overlayInUse refuses an overlay whose layers belong to another live
+// container (a config.json may name any path as its rootfs, the engine
+// path of another container's overlay included): the overlay is one this
+// runtime rebuilt (its lower layers are staging clones), or its upperdir
+// is owned by a range the host registry holds for another container than
+// the one of rng. Rebuilding it would shift that container's files into
+// this one's range.
+func overlayInUse(ov idmap.Overlay, rng idmap.Range) error {
+	for _, l := range append(slices.Clone(ov.Lower), ov.Data...) {
+		if strings.HasPrefix(filepath.Clean(l), stagingBase+"/") {
+			return fmt.Errorf("the overlay is another container's rootfs, rebuilt by this runtime (layer %s); no policy key allows it", l)
+		}
+	}
+	if ov.Upper == "" {
+		return nil
+	}
+	var st unix.Stat_t
+	if err := unix.Lstat(ov.Upper, &st); err != nil {
+		return fmt.Errorf("upperdir: %w", err)
+	}
+	owner := idmap.Range{Start: st.Uid, Size: 1}
+	if st.Uid < rng.Size || owner.Overlaps(rng) {
+		return nil
+	}
+	entries, err := idmap.NewHostAllocator(nil, 0).Entries()
+	if err != nil {
+		return err
+	}
+	for key, e := range entries {
+		for _, held := range e.Holds() {
+			if held.Overlaps(owner) && !held.Overlaps(rng) {
+				return fmt.Errorf("its upperdir %s is the layer of running container %s (owned by host ID %d of its range %s); no policy key allows it", ov.Upper, key, st.Uid, held)
+			}
+		}
+	}
 	return nil
 }
 
