@@ -477,6 +477,19 @@ func joinedRange(userns string) (*idmap.Range, error) {
 // <data-root>/containers/<id>/<name>.
 var dockerFiles = map[string]string{"/etc/hosts": "hosts", "/etc/hostname": "hostname", "/etc/resolv.conf": "resolv.conf"}
 
+// podmanFiles are the per-container files Podman bind-mounts from
+// <runroot>/overlay-containers/<id>/userdata/<name>.
+var podmanFiles = map[string]string{"/etc/hosts": "hosts", "/etc/hostname": "hostname", "/etc/resolv.conf": "resolv.conf", "/run/.containerenv": ".containerenv"}
+
+// isPodmanFile reports whether src, bound at dest, is this container's
+// own file in Podman's run root.
+func isPodmanFile(dest, src, id string) bool {
+	name, ok := podmanFiles[dest]
+	userdata := filepath.Dir(src)
+	return ok && filepath.Base(src) == name && filepath.Base(userdata) == "userdata" &&
+		filepath.Base(filepath.Dir(userdata)) == id && filepath.Base(filepath.Dir(filepath.Dir(userdata))) == "overlay-containers"
+}
+
 // dockerRoot returns Docker's data root when the spec binds this
 // container's own /etc/hosts from <data-root>/containers/<id>/hosts,
 // else "".
@@ -520,7 +533,8 @@ func resolvedSource(m specs.Mount, f hardening.HostFacts) string {
 }
 
 // chownDockerFiles gives Docker's /etc/hosts, /etc/hostname and
-// /etc/resolv.conf of this container to its mapped root, so that
+// /etc/resolv.conf (and Podman's, with its /run/.containerenv) of this
+// container to its mapped root, so that
 // container root owns them as without a user namespace. They belong to
 // this container alone; a chown is safer than an idmapped bind, through
 // which container root would act as host root on them. With
@@ -531,16 +545,16 @@ func chownDockerFiles(s *specs.Spec, f *hardening.HostFacts, id string, rng idma
 	if idmapped {
 		owner = 0
 	}
-	if f.DockerRoot == "" {
-		return
-	}
 	for _, m := range s.Mounts {
-		name, ok := dockerFiles[m.Destination]
-		if !ok || !isBind(m) {
+		if !isBind(m) {
 			continue
 		}
 		src := resolvedSource(m, *f)
-		if src != filepath.Join(f.DockerRoot, "containers", id, name) {
+		name, ok := dockerFiles[m.Destination]
+		switch {
+		case ok && f.DockerRoot != "" && src == filepath.Join(f.DockerRoot, "containers", id, name):
+		case f.PodmanRoot != "" && isPodmanFile(m.Destination, src, id):
+		default:
 			continue
 		}
 		if err := unix.Lchown(src, owner, owner); err != nil {

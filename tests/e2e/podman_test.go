@@ -64,7 +64,7 @@ func TestPodmanRun(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	args := append(append([]string{"run", "--rm"}, testutil.PodmanRunArgs()...), testutil.BusyboxImage,
-		"sh", "-c", `cat /proc/self/uid_map; stat -c '%u:%g' /bin/busybox; touch /x 2>/dev/null && echo rootfs-writable; echo w > /tmp/w && cat /tmp/w`)
+		"sh", "-c", `cat /proc/self/uid_map; stat -c '%u:%g' /bin/busybox; touch /x 2>/dev/null && echo rootfs-writable; echo w > /tmp/w && cat /tmp/w; echo "192.0.2.1 extra" >> /etc/hosts || echo hosts-not-writable`)
 	out, errOut, exit := p.Run(ctx, args...)
 	if exit != 0 {
 		t.Fatalf("podman run: exit %d: %s", exit, errOut)
