@@ -21,7 +21,7 @@ build:
 	$(GO) build -trimpath -tags "$(BUILDTAGS)" -ldflags "$(LDFLAGS)" -o $(BIN) .
 
 # test runs everything CI runs: static checks, unit tests, real containers,
-# Docker and containerd end to end, and the OCI conformance suite.
+# Docker, containerd and Podman end to end, and the OCI conformance suite.
 test: vet unit integration hostile e2e conformance packaging
 
 vet:
