@@ -10,6 +10,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/hardened-runtime/hardened/idmap"
+	"github.com/hardened-runtime/hardened/usernsprobe"
 )
 
 // HostFacts are facts about the host gathered once per command by
@@ -110,7 +111,9 @@ const (
 // GatherUsernsFacts fills f.Usernses for every namespace path in
 // linux.namespaces: which user namespace owns it (NS_GET_USERNS), whether
 // that is the host's, and, when the path is /proc/<pid>/ns/<type>, that
-// process's user namespace path and mappings. A path that cannot be
+// process's user namespace path and mappings; for a user namespace file
+// of no process (containerd's pinned one), the mappings read by a helper
+// that joins it (usernsprobe). A path that cannot be
 // opened is left out (unknown).
 func GatherUsernsFacts(s *specs.Spec, f *HostFacts) {
 	if s == nil || s.Linux == nil {
@@ -123,6 +126,14 @@ func GatherUsernsFacts(s *specs.Spec, f *HostFacts) {
 		info, err := idmap.OwnerUserns(ns.Path)
 		if err != nil {
 			continue
+		}
+		if ns.Type == specs.UserNamespace && !info.Host && info.Path == "" {
+			// A bind-mounted user namespace (containerd's pinned one of
+			// a hostUsers: false pod), perhaps with no process in it
+			// yet: a helper joins it to read its mappings.
+			if uids, gids, err := usernsprobe.Read(ns.Path); err == nil {
+				info.UIDMap, info.GIDMap = uids, gids
+			}
 		}
 		if f.Usernses == nil {
 			f.Usernses = map[string]idmap.UsernsInfo{}

@@ -25,9 +25,10 @@ import (
 // the uidMappings, gidMappings and options of bind mounts. What the rule
 // does follows PlanUserNamespace:
 //   - a user namespace joined by path (containerd 2 puts a pod's
-//     containers into the sandbox's) is kept when that namespace maps no
-//     host ID 0 and is refused otherwise, or when its mappings cannot be
-//     read;
+//     containers into the sandbox's, and a hostUsers: false pod's into
+//     its pinned namespace file, whose mappings a helper reads) is kept
+//     when that namespace maps no host ID 0 and is refused otherwise, or
+//     when its mappings cannot be read;
 //   - a container that joins another container's pid, network or ipc
 //     namespace by path joins that container's user namespace too (a
 //     Kubernetes pod's sandbox, Docker's --network container:X), so that
@@ -159,7 +160,7 @@ func PlanUserNamespace(s *specs.Spec, pol *Policy, f HostFacts) (UsernsPlan, err
 			return UsernsPlan{}, fmt.Errorf("user namespace %s cannot be inspected", ns.Path)
 		case info.Host:
 			return UsernsPlan{}, fmt.Errorf("joins the host user namespace at %s", ns.Path)
-		case info.Path == "":
+		case info.Path == "" && (len(info.UIDMap) == 0 || len(info.GIDMap) == 0):
 			return UsernsPlan{}, fmt.Errorf("mappings of user namespace %s unknown (join it by /proc/<pid>/ns/user)", ns.Path)
 		case idmap.MapsHostRoot(info.UIDMap) || idmap.MapsHostRoot(info.GIDMap):
 			return UsernsPlan{}, fmt.Errorf("user namespace %s maps host ID 0", ns.Path)

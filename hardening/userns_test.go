@@ -118,6 +118,24 @@ func TestUserNamespace(t *testing.T) {
 				f.Usernses = map[string]idmap.UsernsInfo{"/proc/99/ns/user": {Host: true}}
 			},
 			refused: "host user namespace"},
+		{name: "join containerd's pinned user namespace (hostUsers: false), mappings read",
+			tweak: func(s *specs.Spec, f *HostFacts) {
+				s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace, Path: "/run/c/sandboxes/s1/pinned-namespaces/user"})
+				f.Usernses = map[string]idmap.UsernsInfo{"/run/c/sandboxes/s1/pinned-namespaces/user": {UIDMap: podUserns.UIDMap, GIDMap: podUserns.GIDMap}}
+			},
+			wantNS: specs.LinuxNamespace{Type: specs.UserNamespace, Path: "/run/c/sandboxes/s1/pinned-namespaces/user"}},
+		{name: "sneaky: pinned user namespace that maps host root",
+			tweak: func(s *specs.Spec, f *HostFacts) {
+				s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace, Path: "/run/c/sandboxes/s1/pinned-namespaces/user"})
+				f.Usernses = map[string]idmap.UsernsInfo{"/run/c/sandboxes/s1/pinned-namespaces/user": {UIDMap: podUserns.UIDMap, GIDMap: rootUserns.GIDMap}}
+			},
+			refused: "maps host ID 0"},
+		{name: "pinned user namespace whose mappings could not be read",
+			tweak: func(s *specs.Spec, f *HostFacts) {
+				s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace, Path: "/run/c/sandboxes/s1/pinned-namespaces/user"})
+				f.Usernses = map[string]idmap.UsernsInfo{"/run/c/sandboxes/s1/pinned-namespaces/user": {UIDMap: podUserns.UIDMap}}
+			},
+			refused: "mappings of user namespace"},
 		{name: "join of a user namespace that cannot be inspected",
 			tweak: func(s *specs.Spec, _ *HostFacts) {
 				s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace, Path: "/run/userns/x"})

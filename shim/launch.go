@@ -151,7 +151,10 @@ func applyPolicy(pol *hardening.Policy, path, id string, bundle *spec.Bundle) er
 //  5. the transforms (Checked.Apply) rewrite the spec, which is saved;
 //  6. every bind source is opened once, compared with what the rules
 //     checked and cloned into the staging directory (pinBinds), so
-//     libcontainer mounts what was checked.
+//     libcontainer mounts what was checked;
+//  7. in a pod's network namespace owned by the host's user namespace,
+//     sysfs is mounted and net.* sysctls written from the host side
+//     (preparePodNetwork).
 func applyPolicyRoot(pol *hardening.Policy, path, root, id string, bundle *spec.Bundle) (_ *rootfsStage, retErr error) {
 	if pol.Mode == hardening.ModeOff {
 		return nil, nil
@@ -200,6 +203,9 @@ func applyPolicyRoot(pol *hardening.Policy, path, root, id string, bundle *spec.
 	}
 	if stage != nil {
 		if err := stage.pinBinds(bundle.Spec, bundle.Dir, facts.MountSources); err != nil {
+			return nil, fmt.Errorf("container %s: %w", id, err)
+		}
+		if err := stage.preparePodNetwork(bundle.Spec, facts); err != nil {
 			return nil, fmt.Errorf("container %s: %w", id, err)
 		}
 	}

@@ -58,6 +58,9 @@ type rootfsStage struct {
 	// mount to the clone of its source there (pinBinds).
 	dir   string
 	binds map[int]string
+	// podNet is the sysfs and the sysctls done from the host side in a
+	// pod's network namespace (preparePodNetwork); nil: none.
+	podNet *podNetwork
 }
 
 // rewrite points the converted spec at the staged rootfs: root.path and
@@ -67,7 +70,11 @@ type rootfsStage struct {
 // (and carry the mapping), whatever the bundle's rootfs path names now. config.json keeps the real paths, so it stays valid for the
 // next create from the same bundle.
 func (u *rootfsStage) rewrite(s *specs.Spec) {
-	if u == nil || u.staged == "" {
+	if u == nil {
+		return
+	}
+	u.podNet.rewrite(s)
+	if u.staged == "" {
 		return
 	}
 	s.Root.Path = u.staged
@@ -359,7 +366,7 @@ func (u *rootfsStage) unlock() {
 // mapping overlaps any other container's range fails the create.
 func reserveJoined(root, id string, s *specs.Spec, plan hardening.UsernsPlan, f hardening.HostFacts) error {
 	var info idmap.UsernsInfo
-	shares := ""
+	shares, pinned := "", ""
 	for _, ns := range s.Linux.Namespaces {
 		ui, ok := f.Usernses[ns.Path]
 		if ns.Path == "" || !ok || (ui.Path != plan.Join && ns.Path != plan.Join) {
@@ -369,7 +376,7 @@ func reserveJoined(root, id string, s *specs.Spec, plan hardening.UsernsPlan, f 
 		if t := f.Joins[ns.Path]; t.Container != "" {
 			shares = idmap.Key(root, t.Container)
 		} else if t.PinnedSandbox != "" {
-			shares = idmap.Key(root, t.PinnedSandbox)
+			shares, pinned = idmap.Key(root, t.PinnedSandbox), t.PinnedSandbox
 		}
 		if shares != "" {
 			break
@@ -387,5 +394,9 @@ func reserveJoined(root, id string, s *specs.Spec, plan hardening.UsernsPlan, f 
 		logrus.Debugf("container %s: user namespace %s: mapping unknown, not recorded", id, plan.Join)
 		return nil
 	}
-	return idmap.NewHostAllocator(nil, 0).Reserve(idmap.Key(root, id), ranges, shares)
+	err := idmap.NewHostAllocator(nil, 0).Reserve(idmap.Key(root, id), ranges, shares)
+	if errors.Is(err, idmap.ErrHeld) && pinned != "" {
+		return fmt.Errorf("the user namespace of pod sandbox %s (hostUsers: false, the kubelet's mapping %v) maps host IDs that the runtime gave a live container: give the kubelet and the runtime subordinate ID ranges apart (/etc/subuid and /etc/subgid entries \"kubelet\" and the policy's \"subidUser\", by default \"hardened\"): %w", pinned, ranges, err)
+	}
+	return err
 }
