@@ -299,3 +299,27 @@ func TestPodmanRuntimeFlagPolicy(t *testing.T) {
 		t.Errorf("uid_map %q, want the host's (the flag's policy turns user namespaces off)", out)
 	}
 }
+
+// TestPodmanNetwork: Podman's own network (a CNI bridge; the network
+// namespace made by Podman in the host's user namespace) with the
+// container in a user namespace of its own: an address on eth0, and
+// sysfs shows the container's interfaces.
+func TestPodmanNetwork(t *testing.T) {
+	p := testutil.StartPodman(t, testutil.Binary(t))
+	network := p.AddBridgeNetwork(t)
+	out := mustPodman(t, p, "run", "--rm", "--runtime", "hardened", "--network", network, testutil.BusyboxImage,
+		"sh", "-c", "cat /proc/self/uid_map; ip -4 -o addr show eth0; ls /sys/class/net | tr '\\n' ' '")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 3 {
+		t.Fatalf("output %q", out)
+	}
+	if uidMapStart(t, lines[0]) == 0 {
+		t.Errorf("container root is host root: %q", lines[0])
+	}
+	if !strings.Contains(lines[1], "inet 10.214.") {
+		t.Errorf("eth0: %q, want an address of the network", lines[1])
+	}
+	if strings.TrimSpace(lines[2]) != "eth0 lo" {
+		t.Errorf("/sys/class/net: %q, want the container's eth0 and lo", lines[2])
+	}
+}

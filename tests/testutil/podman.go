@@ -48,12 +48,16 @@ func NewPodman(ctx context.Context, runtimePath string) (*Podman, error) {
 [containers]
 default_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]
 
+[network]
+network_backend = "cni"
+network_config_dir = %q
+
 [engine]
 cgroup_manager = "cgroupfs"
 events_logger = "file"
 events_logfile_path = %q
 tmp_dir = %q
-`, filepath.Join(dir, "events.log"), filepath.Join(dir, "tmp"))
+`, filepath.Join(dir, "cni"), filepath.Join(dir, "events.log"), filepath.Join(dir, "tmp"))
 	files := map[string]string{"storage.conf": storage, "containers.conf": conf}
 	for name, data := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o644); err != nil {
@@ -111,6 +115,44 @@ func (p *Podman) importBusybox(ctx context.Context) error {
 		return fmt.Errorf("podman import: exit %d: %s", exit, errOut)
 	}
 	return nil
+}
+
+// AddBridgeNetwork defines a CNI network of this podman, a bridge of its
+// own (no masquerading, no port mapping: no iptables rule on the host)
+// whose addresses host-local keeps under Dir, and returns its name. The
+// bridge is deleted when the test ends.
+func (p *Podman) AddBridgeNetwork(tb testing.TB) string {
+	tb.Helper()
+	suffix := filepath.Base(p.Dir)
+	suffix = suffix[len(suffix)-6:]
+	name, bridge := "ht-net-"+suffix, "htpm"+suffix
+	subnet := 10 + int(suffix[0])%200
+	conf := fmt.Sprintf(`{
+  "cniVersion": "0.4.0",
+  "name": %q,
+  "plugins": [
+    {
+      "type": "bridge", "bridge": %q, "isGateway": true, "ipMasq": false,
+      "ipam": {"type": "host-local", "dataDir": %q,
+        "ranges": [[{"subnet": "10.214.%d.0/24", "gateway": "10.214.%d.1"}]]}
+    }
+  ]
+}
+`, name, bridge, filepath.Join(p.Dir, "cni-ipam"), subnet, subnet)
+	if err := os.MkdirAll(filepath.Join(p.Dir, "cni"), 0o755); err != nil {
+		tb.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(p.Dir, "cni", name+".conflist"), []byte(conf), 0o644); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		if _, err := os.Stat("/sys/class/net/" + bridge); err == nil {
+			if out, err := exec.Command("ip", "link", "del", bridge).CombinedOutput(); err != nil {
+				tb.Errorf("ip link del %s: %v: %s", bridge, err, out)
+			}
+		}
+	})
+	return name
 }
 
 // Close removes every container, volume and image of this podman and
