@@ -13,7 +13,7 @@ BIN       := $(CURDIR)/hardened
 # Packages without real containers: fast, no root needed.
 UNIT_PKGS := ./audit/... ./hardening/... ./spec/... ./shim/... ./idmap/... ./runtimeconfig/... ./foreignabi/... ./seccompcache/... ./oneproc/... ./growstack/... ./usernsprobe/...
 
-.PHONY: all build test unit integration hostile e2e cri conformance bench bench-userns demo install uninstall clean vet fmt man deb packaging
+.PHONY: all build test test-vm unit integration hostile e2e cri conformance bench bench-userns demo install uninstall clean vet fmt man deb packaging
 
 all: build
 
@@ -21,8 +21,8 @@ build:
 	$(GO) build -trimpath -tags "$(BUILDTAGS)" -ldflags "$(LDFLAGS)" -o $(BIN) .
 
 # test runs everything CI runs: static checks, unit tests, real containers,
-# Docker and containerd end to end, pods through containerd's CRI, and the
-# OCI conformance suite.
+# Docker, containerd and Podman end to end, pods through containerd's CRI,
+# and the OCI conformance suite.
 test: vet unit integration hostile e2e cri conformance packaging
 
 vet:
@@ -51,6 +51,13 @@ e2e: build
 cri: build
 	tools=$$(./hack/cri-tools.sh) && HARDENED_CRI_TOOLS=$$tools HARDENED_BIN=$(BIN) \
 		$(GO) test -tags "$(BUILDTAGS)" -count=1 -p 1 -timeout 30m -v ./tests/cri/...
+
+# test-vm runs the integration and e2e suites again inside a Debian 12
+# guest booted with qemu: systemd as PID 1, cgroup v2 only, AppArmor
+# enforcing, the host most users have (tests/vm/README.md). The guest
+# image is built once per recipe into $$HARDENED_CACHE/vm (default /var/cache/hardened-tests/vm, ~10 min).
+test-vm: build
+	HARDENED_BIN=$(BIN) ./tests/vm/run.sh
 
 conformance: build
 	HARDENED_BIN=$(BIN) $(GO) test -count=1 -timeout 40m -v -run TestConformance ./tests/conformance/...

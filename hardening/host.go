@@ -49,6 +49,10 @@ type HostFacts struct {
 	// user namespace (container IDs 0..Size-1, uids and gids alike), set
 	// by the runtime after allocation; nil when none was allocated.
 	IDRange *idmap.Range `json:"idRange,omitempty"`
+	// CallerIDRanges are the host IDs that /etc/subuid and /etc/subgid
+	// both give the policy's callerSubidUsers: a caller's own mapping
+	// that lies in them is kept (read only when the spec has one).
+	CallerIDRanges []idmap.Range `json:"callerIdRanges,omitempty"`
 	// IDPool is the pool IDRange comes from; a caller's own mapping is
 	// only kept inside it.
 	IDPool []idmap.Range `json:"idPool,omitempty"`
@@ -61,6 +65,12 @@ type HostFacts struct {
 	// <DockerRoot>/containers/<id>/hosts. Set by the runtime, which knows
 	// the container ID; named volumes are found under <DockerRoot>/volumes.
 	DockerRoot string `json:"dockerRoot,omitempty"`
+	// PodmanRoot is Podman's storage root (containers/storage graphroot)
+	// when the container is Podman's: the spec binds the container's own
+	// /dev/shm from <PodmanRoot>/overlay-containers/<id>/userdata/shm.
+	// Set by the runtime; named volumes are found under
+	// <PodmanRoot>/volumes, Podman's default volume_path.
+	PodmanRoot string `json:"podmanRoot,omitempty"`
 	// DeviceNodes maps the paths of linux.devices to the node the host has
 	// at that same path, no symlink followed in any component
 	// (GatherDeviceNodes). A path missing here holds nothing, or is
@@ -91,6 +101,12 @@ type HostFacts struct {
 	// planning again. Nil: the rule plans itself (tests, direct calls).
 	UsernsPlan *UsernsPlan `json:"usernsPlan,omitempty"`
 }
+
+// The host's subordinate ID files (subuid(5)).
+const (
+	subUIDFile = "/etc/subuid"
+	subGIDFile = "/etc/subgid"
+)
 
 // GatherUsernsFacts fills f.Usernses for every namespace path in
 // linux.namespaces: which user namespace owns it (NS_GET_USERNS), whether
@@ -189,6 +205,13 @@ func GatherHostFactsFor(bundle string, spec *specs.Spec, pol *Policy, rootfs str
 	}
 	if pol.UserNamespace.Enabled {
 		GatherUsernsFacts(spec, &f)
+		if spec.Linux != nil && len(spec.Linux.UIDMappings) > 0 {
+			for _, user := range pol.UserNamespace.CallerSubIDUsers {
+				if rs, src, err := idmap.ResolvePool(nil, subUIDFile, subGIDFile, user); err == nil && src == idmap.SourceSubID {
+					f.CallerIDRanges = append(f.CallerIDRanges, rs...)
+				}
+			}
+		}
 	}
 	gatherHookBinaries(spec, &f)
 	f.HostNamespaces = hostNamespaceJoins(spec)

@@ -172,6 +172,15 @@ type UserNamespacePolicy struct {
 	// Docker's named volumes are idmapped either way, and Docker's
 	// per-container files are chowned to the mapped root instead.
 	IDMapBindMounts bool `json:"idmapBindMounts"`
+	// CallerSubIDUsers name the users whose /etc/subuid and /etc/subgid
+	// ranges a caller's own mapping may use (Podman's --userns=auto and
+	// --uidmap take theirs from "containers"): a container whose config
+	// creates its user namespace with mappings that lie wholly in those
+	// ranges, map no host ID 0 and overlap no other live container's
+	// range keeps them, its rootfs as the caller prepared it, and the
+	// ranges are recorded in the host registry. Any other caller mapping
+	// is replaced by an allocated range. Default ["containers"].
+	CallerSubIDUsers []string `json:"callerSubidUsers"`
 }
 
 // Exception grants Allow to containers whose annotations carry every
@@ -296,9 +305,10 @@ func DefaultIDMapMountSources() []string {
 // container, host bind mounts not idmapped (Docker's named volumes are).
 func DefaultUserNamespacePolicy() UserNamespacePolicy {
 	return UserNamespacePolicy{
-		Enabled:   true,
-		SubIDUser: "hardened",
-		RangeSize: idmap.DefaultRangeSize,
+		Enabled:          true,
+		SubIDUser:        "hardened",
+		CallerSubIDUsers: []string{"containers"},
+		RangeSize:        idmap.DefaultRangeSize,
 	}
 }
 
@@ -451,6 +461,11 @@ func (p *Policy) normalize() error {
 func (u *UserNamespacePolicy) normalize() error {
 	if u.RangeSize == 0 || u.RangeSize%idmap.DefaultRangeSize != 0 {
 		return fmt.Errorf("key \"userNamespace.rangeSize\": %d is not a positive multiple of %d", u.RangeSize, idmap.DefaultRangeSize)
+	}
+	for _, name := range u.CallerSubIDUsers {
+		if name == "" || strings.ContainsAny(name, ":/ \t\n") {
+			return fmt.Errorf("key \"userNamespace.callerSubidUsers\": %q is not a user name", name)
+		}
 	}
 	if u.Pool != nil {
 		if err := u.Pool.Validate(); err != nil {

@@ -366,9 +366,9 @@ func TestParsePolicyUserNamespace(t *testing.T) {
 		want UserNamespacePolicy
 	}{
 		{json: `{}`, want: DefaultUserNamespacePolicy()},
-		{json: `{"userNamespace": {"enabled": true}}`, want: UserNamespacePolicy{Enabled: true, SubIDUser: "hardened", RangeSize: 65536}},
+		{json: `{"userNamespace": {"enabled": true}}`, want: UserNamespacePolicy{Enabled: true, SubIDUser: "hardened", RangeSize: 65536, CallerSubIDUsers: []string{"containers"}}},
 		{json: `{"userNamespace": {"enabled": true, "pool": {"start": 1000000, "size": 6553600}, "rangeSize": 131072, "subidUser": "x", "idmapBindMounts": true}}`,
-			want: UserNamespacePolicy{Enabled: true, SubIDUser: "x", Pool: &idmap.Range{Start: 1000000, Size: 6553600}, RangeSize: 131072, IDMapBindMounts: true}},
+			want: UserNamespacePolicy{Enabled: true, SubIDUser: "x", Pool: &idmap.Range{Start: 1000000, Size: 6553600}, RangeSize: 131072, IDMapBindMounts: true, CallerSubIDUsers: []string{"containers"}}},
 		{json: `{"userNamespace": {"pool": {"start": 0, "size": 6553600}}}`, err: "host ID 0"},
 		{json: `{"userNamespace": {"pool": {"start": 100000, "size": 1000}}}`, err: "cannot hold one range"},
 		{json: `{"userNamespace": {"rangeSize": 1000}}`, err: "multiple of 65536"},

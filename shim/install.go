@@ -25,24 +25,27 @@ const (
 	defaultDockerConfig     = "/etc/docker/daemon.json"
 	defaultDockerPidFile    = "/var/run/docker.pid"
 	defaultContainerdConfig = "/etc/containerd/config.toml"
+	defaultPodmanConfig     = "/etc/containers/containers.conf"
 	defaultRuntimeName      = "hardened"
 )
 
 func installCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "install",
-		Usage: "register hardened as a runtime of Docker or containerd",
+		Usage: "register hardened as a runtime of Docker, containerd or Podman",
 		Description: `The install command adds hardened to a container engine's configuration,
 keeping every other setting, writing the file atomically with its owner and
 mode and keeping a timestamped backup beside it.
 
   hardened install docker       /etc/docker/daemon.json, then reloads dockerd
   hardened install containerd   /etc/containerd/config.toml (restart containerd)
+  hardened install podman       /etc/containers/containers.conf (read by every podman command)
 
 Run "hardened install docker --dry-run" to see the new file first.`,
 		Subcommands: []*cli.Command{
 			dockerEngineCommand(true),
 			containerdEngineCommand(true),
+			podmanEngineCommand(true),
 		},
 	}
 }
@@ -50,13 +53,14 @@ Run "hardened install docker --dry-run" to see the new file first.`,
 func uninstallCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "uninstall",
-		Usage: "remove hardened from Docker's or containerd's configuration",
+		Usage: "remove hardened from Docker's, containerd's or Podman's configuration",
 		Description: `The uninstall command removes what install added: the runtime's entry and,
 if it names hardened, the engine's default runtime setting. Every other
 setting is kept; the previous file is backed up beside it.`,
 		Subcommands: []*cli.Command{
 			dockerEngineCommand(false),
 			containerdEngineCommand(false),
+			podmanEngineCommand(false),
 		},
 	}
 }
@@ -226,6 +230,64 @@ previous file is written beside it).`,
 			return configureContainerd(hostEngines(c.App.Writer, c.App.ErrWriter), o)
 		},
 	}
+}
+
+func podmanEngineCommand(install bool) *cli.Command {
+	usage := "add the runtime to Podman's containers.conf"
+	if !install {
+		usage = "remove the runtime from Podman's containers.conf"
+	}
+	return &cli.Command{
+		Name:      "podman",
+		Usage:     usage,
+		ArgsUsage: " ",
+		Description: `Adds [engine.runtimes] NAME = ["PATH"] (and with --default [engine] runtime)
+to containers.conf; podman reads it at every command, so nothing is restarted.
+Debian ships no /etc/containers/containers.conf (only the commented defaults
+in /usr/share/containers): it is created then, and Podman reads it over the
+defaults. The file is edited in place: comments and layout are kept (and a
+backup of the previous file is written beside it). containers.conf has no
+per-runtime arguments: another policy file is chosen per command with
+"podman --runtime-flag policy=/etc/hardened/audit.json run ...".
+
+Example: hardened install podman --default --dry-run`,
+		Flags: engineFlags(install, defaultPodmanConfig),
+		Action: func(c *cli.Context) error {
+			o, err := readEngineOptions(c, install)
+			if err != nil {
+				return err
+			}
+			return configurePodman(hostEngines(c.App.Writer, c.App.ErrWriter), o)
+		},
+	}
+}
+
+// configurePodman edits containers.conf.
+func configurePodman(h engineHost, o engineOptions) error {
+	op := operation(o.install, "podman")
+	f, err := h.read(o.config)
+	if err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	var edit runtimeconfig.Edit
+	if o.install {
+		edit, err = runtimeconfig.InstallPodman(f.Data, runtimeconfig.Runtime{Name: o.name, Path: o.path, Default: o.dflt})
+	} else {
+		edit, err = runtimeconfig.UninstallPodman(f.Data, o.name)
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %s: %w; the file was left unchanged", op, f.Path, err)
+	}
+	if o.dryRun {
+		return printDryRun(h, f, edit)
+	}
+	if err := applyEdit(h, f, edit); err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	if edit.Changed && o.install {
+		fmt.Fprintf(h.stdout, "podman run --runtime %s ...; another policy: podman --runtime-flag policy=FILE --runtime %s run ...\n", o.name, o.name)
+	}
+	return nil
 }
 
 // engineHost is everything install and uninstall do to the host, as

@@ -244,3 +244,31 @@ func TestParseDockerRuntimes(t *testing.T) {
 		t.Error("garbage accepted")
 	}
 }
+
+func TestConfigurePodman(t *testing.T) {
+	t.Parallel()
+	config := "# local settings\n[engine]\ncgroup_manager = \"cgroupfs\"\n"
+	o := engineOptions{install: true, config: "/etc/containers/containers.conf", name: "hardened", path: "/usr/bin/hardened", dflt: true}
+	real := &fakeHost{file: runtimeconfig.File{Data: []byte(config), Exists: true}}
+	if err := configurePodman(real.host(), o); err != nil {
+		t.Fatal(err)
+	}
+	if len(real.written) != 1 {
+		t.Fatalf("written %d, want 1", len(real.written))
+	}
+	want := "# local settings\n[engine]\ncgroup_manager = \"cgroupfs\"\nruntime = \"hardened\"\n\n[engine.runtimes]\n  hardened = [\"/usr/bin/hardened\"]\n"
+	if got := string(real.written[0]); got != want {
+		t.Errorf("wrote\n%s\nwant\n%s", got, want)
+	}
+	if !strings.Contains(real.stdout.String(), "--runtime-flag policy=") {
+		t.Errorf("stdout lacks how to pick a policy file:\n%s", real.stdout.String())
+	}
+	o.install = false
+	un := &fakeHost{file: runtimeconfig.File{Data: real.written[0], Exists: true}}
+	if err := configurePodman(un.host(), o); err != nil {
+		t.Fatal(err)
+	}
+	if len(un.written) != 1 || string(un.written[0]) != config+"\n" && string(un.written[0]) != config {
+		t.Errorf("uninstall wrote %q, want the original back", un.written)
+	}
+}

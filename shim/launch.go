@@ -229,8 +229,14 @@ func applyPolicyRoot(pol *hardening.Policy, path, root, id string, bundle *spec.
 			return nil, nil, fmt.Errorf("container %s: %w", id, err)
 		}
 	}
-	logrus.WithFields(logrus.Fields{"id": id, "policy_mode": report.Mode, "policy_level": report.Level}).
-		Info("hardened: " + report.Summary())
+	entry := logrus.WithFields(logrus.Fields{"id": id, "policy_mode": report.Mode, "policy_level": report.Level})
+	if report.Mode == hardening.ModeAudit && loggingToStderr() {
+		// Without --log (Podman) only warnings are written; what audit
+		// mode found is what the user asked to see.
+		entry.Warn("hardened: " + report.Summary())
+	} else {
+		entry.Info("hardened: " + report.Summary())
+	}
 	return stage, &rec.rec, nil
 }
 

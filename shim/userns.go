@@ -146,6 +146,20 @@ func stageRootfs(root, id string, s *specs.Spec, checked *hardening.Checked, fac
 			return nil, fmt.Errorf("user namespace: %w", err)
 		}
 	}
+	if plan.Caller {
+		// The caller's own mapping (Podman's --userns=auto) is kept; its
+		// host IDs are recorded so that no other container gets them,
+		// and it may hold none that another live container holds.
+		var ranges []idmap.Range
+		for _, m := range hardening.CallerMappings(s) {
+			if !slices.Contains(ranges, m.Host) {
+				ranges = append(ranges, m.Host)
+			}
+		}
+		if err := idmap.NewHostAllocator(nil, 0).Reserve(idmap.Key(root, id), ranges, ""); err != nil {
+			return nil, fmt.Errorf("user namespace: the caller's own mapping: %w", err)
+		}
+	}
 	fs := idmap.FSOther
 	var ns *os.File
 	if plan.Stage {
@@ -164,6 +178,7 @@ func stageRootfs(root, id string, s *specs.Spec, checked *hardening.Checked, fac
 			}
 			facts.IDRange, facts.IDPool = &rng, pool
 			facts.DockerRoot = dockerRoot(s, *facts, id)
+			facts.PodmanRoot = podmanRoot(s, *facts, id)
 			// What compares with the range is checked now, before
 			// anything but the registry entry (undone below) is touched.
 			if err := checked.Recheck(s, *facts); err != nil {
@@ -211,7 +226,13 @@ func stageRootfs(root, id string, s *specs.Spec, checked *hardening.Checked, fac
 				return nil, fmt.Errorf("user namespace: %w", err)
 			}
 		}
-		if err := stageOverlay(rootfs, dir, ns, *rng); err != nil {
+		rebuild := overlayRebuild{unknown: func(opts []string) {
+			if checked.Report != nil {
+				checked.Report.Notes = append(checked.Report.Notes, hardening.Note{Rule: hardening.RuleUserNamespace,
+					Message: "overlay options " + strings.Join(opts, ",") + " of the rootfs not known to the rebuild, passed through unchanged"})
+			}
+		}}
+		if err := rebuild.stageOverlay(rootfs, dir, ns, *rng); err != nil {
 			return nil, fmt.Errorf("user namespace: %w; a host whose container filesystems cannot be idmapped turns user namespaces off with \"userNamespace\": {\"enabled\": false}", err)
 		}
 		return &rootfsStage{lock: lock, rootfs: rootfs.Path, staged: staged, written: written, dir: dir}, nil

@@ -33,6 +33,9 @@ type Runtime struct {
 	// Audit is the audit log the runtime writes (HARDENED_AUDIT_LOG), in
 	// the test's temporary directory, never the machine's.
 	Audit string
+	// MoreGlobal are global flags every call gets after the ones above
+	// (--systemd-cgroup).
+	MoreGlobal []string
 
 	tb    testing.TB
 	scope string // the test's temporary directory: no mount may stay under it
@@ -105,7 +108,7 @@ func (rt *Runtime) NewID() string {
 
 // Global returns the global flags every call gets.
 func (rt *Runtime) Global() []string {
-	return []string{"--root", rt.Root, "--log", rt.Log, "--log-format", "json"}
+	return append([]string{"--root", rt.Root, "--log", rt.Log, "--log-format", "json"}, rt.MoreGlobal...)
 }
 
 // Command returns the command for the runtime with the global flags and
@@ -337,6 +340,10 @@ func procCgroupDirs(pid int) []string {
 	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
 		parts := strings.SplitN(line, ":", 3)
 		if len(parts) != 3 || parts[2] == "/" {
+			continue
+		}
+		if parts[0] == "0" && parts[1] == "" && CgroupV2Host() {
+			dirs = append(dirs, filepath.Join(CgroupRoot, parts[2]))
 			continue
 		}
 		for _, ctrl := range strings.Split(parts[1], ",") {
