@@ -52,7 +52,9 @@ func ClampCapabilities(p *specs.Process, pol *Policy, r *Report) {
 		r.recordStrings(RuleCapabilities, path, *set, out)
 		*set = out
 	}
+	requested := c.Bounding
 	clamp("process.capabilities.bounding", &c.Bounding, true)
+	warnDroppedCapabilities(requested, c.Bounding, r)
 	clamp("process.capabilities.effective", &c.Effective, true)
 	clamp("process.capabilities.permitted", &c.Permitted, true)
 	clamp("process.capabilities.inheritable", &c.Inheritable, false)

@@ -93,6 +93,18 @@ func Check(spec *specs.Spec, pol *Policy, facts HostFacts) (*Checked, error) {
 	if eff.Mode == ModeOff {
 		return c, nil
 	}
+	if RefusePrivileged(spec, eff, c.Report) {
+		// Allowed privileged: the container runs as configured.
+		eff.Mode = ModeOff
+		c.Report.Mode = ModeOff
+		return c, nil
+	}
+	if c.Report.Refused() {
+		if eff.Mode == ModeEnforce {
+			return c, c.Report.Err(eff.Level)
+		}
+		return c, nil
+	}
 	plan, err := PlanUserNamespace(spec, eff, facts)
 	if err != nil {
 		c.Report.refuse(RuleUserNamespace, err.Error(), `"allowHostNamespaces": ["user"]`)

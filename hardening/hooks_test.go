@@ -129,7 +129,7 @@ func TestHookArgsMatch(t *testing.T) {
 
 func TestAllowedHooksPolicy(t *testing.T) {
 	t.Parallel()
-	p, err := ParsePolicy("p.json", []byte(`{"allowedHooks": ["/usr/bin/../bin/hook",
+	p, err := ParsePolicy("p.json", []byte(`{"replace": ["allowedHooks"], "allowedHooks": ["/usr/bin/../bin/hook",
 	  {"path": "/usr/bin/nvidia-container-runtime-hook", "args": ["nvidia-container-runtime-hook", "prestart"], "env": ["NVIDIA_*"]}],
 	  "exceptions": [{"match": {"io.kubernetes.pod.name": "gpu"}, "allow": {"allowedHooks": [{"path": "/opt/cdi/hook", "args": ["hook", "{path}"]}], "idmapMountSources": ["/srv/gpu/"]}}]}`))
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/hardened-runtime/hardened/idmap"
+	"github.com/hardened-runtime/hardened/usernsprobe"
 )
 
 // HostFacts are facts about the host gathered once per command by
@@ -48,6 +49,10 @@ type HostFacts struct {
 	// user namespace (container IDs 0..Size-1, uids and gids alike), set
 	// by the runtime after allocation; nil when none was allocated.
 	IDRange *idmap.Range `json:"idRange,omitempty"`
+	// CallerIDRanges are the host IDs that /etc/subuid and /etc/subgid
+	// both give the policy's callerSubidUsers: a caller's own mapping
+	// that lies in them is kept (read only when the spec has one).
+	CallerIDRanges []idmap.Range `json:"callerIdRanges,omitempty"`
 	// IDPool is the pool IDRange comes from; a caller's own mapping is
 	// only kept inside it.
 	IDPool []idmap.Range `json:"idPool,omitempty"`
@@ -60,6 +65,12 @@ type HostFacts struct {
 	// <DockerRoot>/containers/<id>/hosts. Set by the runtime, which knows
 	// the container ID; named volumes are found under <DockerRoot>/volumes.
 	DockerRoot string `json:"dockerRoot,omitempty"`
+	// PodmanRoot is Podman's storage root (containers/storage graphroot)
+	// when the container is Podman's: the spec binds the container's own
+	// /dev/shm from <PodmanRoot>/overlay-containers/<id>/userdata/shm.
+	// Set by the runtime; named volumes are found under
+	// <PodmanRoot>/volumes, Podman's default volume_path.
+	PodmanRoot string `json:"podmanRoot,omitempty"`
 	// DeviceNodes maps the paths of linux.devices to the node the host has
 	// at that same path, no symlink followed in any component
 	// (GatherDeviceNodes). A path missing here holds nothing, or is
@@ -91,10 +102,18 @@ type HostFacts struct {
 	UsernsPlan *UsernsPlan `json:"usernsPlan,omitempty"`
 }
 
+// The host's subordinate ID files (subuid(5)).
+const (
+	subUIDFile = "/etc/subuid"
+	subGIDFile = "/etc/subgid"
+)
+
 // GatherUsernsFacts fills f.Usernses for every namespace path in
 // linux.namespaces: which user namespace owns it (NS_GET_USERNS), whether
 // that is the host's, and, when the path is /proc/<pid>/ns/<type>, that
-// process's user namespace path and mappings. A path that cannot be
+// process's user namespace path and mappings; for a user namespace file
+// of no process (containerd's pinned one), the mappings read by a helper
+// that joins it (usernsprobe). A path that cannot be
 // opened is left out (unknown).
 func GatherUsernsFacts(s *specs.Spec, f *HostFacts) {
 	if s == nil || s.Linux == nil {
@@ -107,6 +126,14 @@ func GatherUsernsFacts(s *specs.Spec, f *HostFacts) {
 		info, err := idmap.OwnerUserns(ns.Path)
 		if err != nil {
 			continue
+		}
+		if ns.Type == specs.UserNamespace && !info.Host && info.Path == "" {
+			// A bind-mounted user namespace (containerd's pinned one of
+			// a hostUsers: false pod), perhaps with no process in it
+			// yet: a helper joins it to read its mappings.
+			if uids, gids, err := usernsprobe.Read(ns.Path); err == nil {
+				info.UIDMap, info.GIDMap = uids, gids
+			}
 		}
 		if f.Usernses == nil {
 			f.Usernses = map[string]idmap.UsernsInfo{}
@@ -178,6 +205,13 @@ func GatherHostFactsFor(bundle string, spec *specs.Spec, pol *Policy, rootfs str
 	}
 	if pol.UserNamespace.Enabled {
 		GatherUsernsFacts(spec, &f)
+		if spec.Linux != nil && len(spec.Linux.UIDMappings) > 0 {
+			for _, user := range pol.UserNamespace.CallerSubIDUsers {
+				if rs, src, err := idmap.ResolvePool(nil, subUIDFile, subGIDFile, user); err == nil && src == idmap.SourceSubID {
+					f.CallerIDRanges = append(f.CallerIDRanges, rs...)
+				}
+			}
+		}
 	}
 	gatherHookBinaries(spec, &f)
 	f.HostNamespaces = hostNamespaceJoins(spec)

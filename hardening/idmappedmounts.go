@@ -226,7 +226,7 @@ func runtimeWouldIDMap(s *specs.Spec, m specs.Mount, pol *Policy, f HostFacts) b
 	case pol.UserNamespace.IDMapBindMounts:
 		rootfs := rootfsPath(s, f)
 		return rootfs == "" || !within(filepath.Clean(m.Source), rootfs)
-	case f.DockerRoot != "":
+	case f.DockerRoot != "" || f.PodmanRoot != "":
 		return isDockerVolume(m, f)
 	}
 	return false

@@ -97,6 +97,10 @@ type Policy struct {
 	// cgroup (linux.cgroupsPath) that already holds processes, which it
 	// then limits, freezes on pause and kills on delete --force.
 	AllowSharedCgroups bool `json:"allowSharedCgroups"`
+	// AllowPrivileged, when true, lets a privileged container (see
+	// IsPrivileged) run as the caller configured it, unhardened; without
+	// it such a container is refused in one line. Meant for an exception.
+	AllowPrivileged bool `json:"allowPrivileged"`
 	// AllowHostMounts lists host paths (and everything under them) that may
 	// be bind-mounted although they are sensitive.
 	AllowHostMounts []string `json:"allowHostMounts"`
@@ -131,6 +135,11 @@ type Policy struct {
 	// UserNamespace gives containers a user namespace of their own; see
 	// UserNamespacePolicy and the user-namespace rule.
 	UserNamespace UserNamespacePolicy `json:"userNamespace"`
+	// AuditLog configures the audit record; see AuditLogPolicy.
+	AuditLog AuditLogPolicy `json:"auditLog"`
+	// Replace names the list keys whose value in the file replaces the
+	// built-in default instead of adding to it (see ReplaceableKeys).
+	Replace []string `json:"replace,omitempty"`
 }
 
 // UserNamespacePolicy configures the user-namespace rule (key
@@ -163,6 +172,15 @@ type UserNamespacePolicy struct {
 	// Docker's named volumes are idmapped either way, and Docker's
 	// per-container files are chowned to the mapped root instead.
 	IDMapBindMounts bool `json:"idmapBindMounts"`
+	// CallerSubIDUsers name the users whose /etc/subuid and /etc/subgid
+	// ranges a caller's own mapping may use (Podman's --userns=auto and
+	// --uidmap take theirs from "containers"): a container whose config
+	// creates its user namespace with mappings that lie wholly in those
+	// ranges, map no host ID 0 and overlap no other live container's
+	// range keeps them, its rootfs as the caller prepared it, and the
+	// ranges are recorded in the host registry. Any other caller mapping
+	// is replaced by an allocated range. Default ["containers"].
+	CallerSubIDUsers []string `json:"callerSubidUsers"`
 }
 
 // Exception grants Allow to containers whose annotations carry every
@@ -188,6 +206,8 @@ type Allowances struct {
 	AllowUnrelatedJoins []string `json:"allowUnrelatedJoins,omitempty"`
 	// AllowSharedCgroups: see Policy.AllowSharedCgroups.
 	AllowSharedCgroups bool `json:"allowSharedCgroups,omitempty"`
+	// AllowPrivileged: see Policy.AllowPrivileged.
+	AllowPrivileged bool `json:"allowPrivileged,omitempty"`
 	// AllowHostMounts: see Policy.AllowHostMounts.
 	AllowHostMounts []string `json:"allowHostMounts,omitempty"`
 	// AllowDevices: see Policy.AllowDevices.
@@ -263,6 +283,7 @@ func DefaultPolicy() *Policy {
 		AllowedHooks:      DefaultAllowedHooks(),
 		IDMapMountSources: DefaultIDMapMountSources(),
 		UserNamespace:     DefaultUserNamespacePolicy(),
+		AuditLog:          DefaultAuditLogPolicy(),
 	}
 }
 
@@ -284,9 +305,10 @@ func DefaultIDMapMountSources() []string {
 // container, host bind mounts not idmapped (Docker's named volumes are).
 func DefaultUserNamespacePolicy() UserNamespacePolicy {
 	return UserNamespacePolicy{
-		Enabled:   true,
-		SubIDUser: "hardened",
-		RangeSize: idmap.DefaultRangeSize,
+		Enabled:          true,
+		SubIDUser:        "hardened",
+		CallerSubIDUsers: []string{"containers"},
+		RangeSize:        idmap.DefaultRangeSize,
 	}
 }
 
@@ -320,6 +342,9 @@ func ParsePolicy(name string, data []byte) (*Policy, error) {
 		return nil, fmt.Errorf("policy %s: %w: trailing data after the policy object", name, ErrInvalidPolicy)
 	}
 	if err := p.normalize(); err != nil {
+		return nil, fmt.Errorf("policy %s: %w: %w", name, ErrInvalidPolicy, err)
+	}
+	if err := p.mergeListDefaults(); err != nil {
 		return nil, fmt.Errorf("policy %s: %w: %w", name, ErrInvalidPolicy, err)
 	}
 	return p, nil
@@ -408,6 +433,9 @@ func (p *Policy) normalize() error {
 	if err := p.UserNamespace.normalize(); err != nil {
 		return err
 	}
+	if err := p.AuditLog.normalize(); err != nil {
+		return err
+	}
 	known := OrchestratorAnnotations()
 	for i := range p.Exceptions {
 		e := &p.Exceptions[i]
@@ -433,6 +461,11 @@ func (p *Policy) normalize() error {
 func (u *UserNamespacePolicy) normalize() error {
 	if u.RangeSize == 0 || u.RangeSize%idmap.DefaultRangeSize != 0 {
 		return fmt.Errorf("key \"userNamespace.rangeSize\": %d is not a positive multiple of %d", u.RangeSize, idmap.DefaultRangeSize)
+	}
+	for _, name := range u.CallerSubIDUsers {
+		if name == "" || strings.ContainsAny(name, ":/ \t\n") {
+			return fmt.Errorf("key \"userNamespace.callerSubidUsers\": %q is not a user name", name)
+		}
 	}
 	if u.Pool != nil {
 		if err := u.Pool.Validate(); err != nil {
@@ -554,6 +587,7 @@ func (p *Policy) ForAnnotations(ann map[string]string) (*Policy, []int) {
 		out.AllowHostNamespaces = appendNew(out.AllowHostNamespaces, e.Allow.AllowHostNamespaces...)
 		out.AllowUnrelatedJoins = appendNew(out.AllowUnrelatedJoins, e.Allow.AllowUnrelatedJoins...)
 		out.AllowSharedCgroups = out.AllowSharedCgroups || e.Allow.AllowSharedCgroups
+		out.AllowPrivileged = out.AllowPrivileged || e.Allow.AllowPrivileged
 		out.AllowHostMounts = appendNew(out.AllowHostMounts, e.Allow.AllowHostMounts...)
 		out.AllowDevices = appendNew(out.AllowDevices, e.Allow.AllowDevices...)
 		out.AllowSysctls = appendNew(out.AllowSysctls, e.Allow.AllowSysctls...)
@@ -597,6 +631,7 @@ func (p *Policy) clone() *Policy {
 	out.AllowedHooks = cloneHooks(p.AllowedHooks)
 	out.IDMapMountSources = slices.Clone(p.IDMapMountSources)
 	out.Exceptions = slices.Clone(p.Exceptions)
+	out.Replace = slices.Clone(p.Replace)
 	return &out
 }
 

@@ -60,6 +60,11 @@ type Report struct {
 	Refusals []Refusal `json:"refusals"`
 	// Notes lists what rules skipped.
 	Notes []Note `json:"notes,omitempty"`
+	// Warnings lists what the caller asked for and does not get: a
+	// request the policy overrides (a capability added beyond the
+	// engine's defaults, seccomp unconfined, the host's cgroup namespace).
+	// The runtime prints them on stderr and keeps them in the record.
+	Warnings []Note `json:"warnings,omitempty"`
 }
 
 // Refused reports whether any rule refused the configuration.
@@ -89,9 +94,18 @@ func (r *Report) Summary() string {
 	}
 	out := strings.Join(parts, "; ")
 	if r.Refused() {
-		out += fmt.Sprintf(" (%d refused)", len(r.Refusals))
+		out += fmt.Sprintf(" (%d refused: %s)", len(r.Refusals), r.refusalText())
 	}
 	return out
+}
+
+// refusalText names every refusal as Err does, joined by "; ".
+func (r *Report) refusalText() string {
+	items := make([]string, 0, len(r.Refusals))
+	for _, f := range r.Refusals {
+		items = append(items, fmt.Sprintf("%s (rule %s, %s)", f.Reason, f.Rule, f.allowText()))
+	}
+	return strings.Join(items, "; ")
 }
 
 // Err returns the refusal error for level: it wraps ErrRefused and names
@@ -100,11 +114,7 @@ func (r *Report) Err(level string) error {
 	if !r.Refused() {
 		return nil
 	}
-	items := make([]string, 0, len(r.Refusals))
-	for _, f := range r.Refusals {
-		items = append(items, fmt.Sprintf("%s (rule %s, %s)", f.Reason, f.Rule, f.allowText()))
-	}
-	return fmt.Errorf("%w %q: %s", ErrRefused, level, strings.Join(items, "; "))
+	return fmt.Errorf("%w %q: %s", ErrRefused, level, r.refusalText())
 }
 
 // WriteText writes a readable rendering of the report, one item a line.
@@ -130,6 +140,9 @@ func (r *Report) WriteText(w io.Writer) error {
 			fmt.Fprintf(&b, "  %s: %s: %s -> %s\n", c.Rule, c.Path, c.Before, c.After)
 		}
 	}
+	for _, n := range r.Warnings {
+		fmt.Fprintf(&b, "warning: %s: %s\n", n.Rule, n.Message)
+	}
 	for _, n := range r.Notes {
 		fmt.Fprintf(&b, "note: %s: %s\n", n.Rule, n.Message)
 	}
@@ -153,6 +166,11 @@ func (r *Report) refuse(rule, reason, allow string) {
 // note records a skipped item.
 func (r *Report) note(rule, format string, args ...any) {
 	r.Notes = append(r.Notes, Note{Rule: rule, Message: fmt.Sprintf(format, args...)})
+}
+
+// warn records an overridden request.
+func (r *Report) warn(rule, format string, args ...any) {
+	r.Warnings = append(r.Warnings, Note{Rule: rule, Message: fmt.Sprintf(format, args...)})
 }
 
 // record adds a change when before and after differ in their JSON form.

@@ -44,7 +44,7 @@ func TestReportRenderings(t *testing.T) {
 		}
 	}
 	sum := rep.Summary()
-	if strings.Contains(sum, "\n") || !strings.HasPrefix(sum, "hook-paths: hooks.prestart[0].path, hooks.prestart[0].timeout; user-namespace: linux.namespaces[type=user], ") || !strings.Contains(sum, "; capabilities: process.capabilities.bounding, ") || !strings.HasSuffix(sum, " (1 refused)") {
+	if strings.Contains(sum, "\n") || !strings.HasPrefix(sum, "hook-paths: hooks.prestart[0].path, hooks.prestart[0].timeout; user-namespace: linux.namespaces[type=user], ") || !strings.Contains(sum, "; capabilities: process.capabilities.bounding, ") || !strings.HasSuffix(sum, ` (1 refused: sysctl kernel.core_pattern (rule sysctls, allow with "allowSysctls": ["kernel.core_pattern"]))`) {
 		t.Errorf("summary %q", sum)
 	}
 	err = rep.Err(LevelBaseline)

@@ -38,7 +38,13 @@ func SeccompBlocks(p *specs.LinuxSeccomp) bool {
 // replaced by Docker's default profile (github.com/moby/profiles/seccomp),
 // evaluated against the already clamped process.capabilities.bounding;
 // "unconfined" is replaced and reported, not refused, since replacing it
-// is what makes it safe. A caller's blocking profile is kept. Either way
+// is what makes it safe (and warned about). A caller's blocking profile is
+// kept. A caller's profile that allows by default but denies some
+// syscalls (a deny-list, e.g. one denying mkdir) is intersected with
+// Docker's: Docker's profile with the caller's denying rules added and
+// their syscalls removed from Docker's allowing rules, so neither
+// profile's denials are lost (a denial with argument conditions then
+// denies the syscall whatever the arguments: stricter, never wider). Either way
 // the policy's deny-list is put on top so no rule can allow a denied
 // syscall: the denied names are removed from every rule (libseccomp does
 // not let two unconditional rules with different actions for one syscall
@@ -79,6 +85,12 @@ func EnforceSeccomp(s *specs.Spec, pol *Policy, r *Report) error {
 		}
 		prof = *def
 		source = "docker-default"
+		if denials := callerDenials(before); len(denials) > 0 {
+			prof.Syscalls = withCallerDenials(prof.Syscalls, denials)
+			source = "docker-default with the caller's denials"
+		} else {
+			warnUnconfinedSeccomp(before, r)
+		}
 	}
 	prof.Syscalls = denySyscalls(prof.Syscalls, pol.DenySyscalls)
 	if native := NativeSeccompArch(); native != "" && !pol.Allow32Bit {

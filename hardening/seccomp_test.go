@@ -58,9 +58,9 @@ func TestEnforceSeccomp(t *testing.T) {
 		{name: "absent is replaced", in: nil, wantProfile: "docker-default"},
 		{name: "empty section is replaced", in: &specs.LinuxSeccomp{}, wantProfile: "docker-default"},
 		{
-			name:        "allow by default with deny rules is replaced",
+			name:        "allow by default with deny rules is replaced, the denials kept",
 			in:          &specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Syscalls: []specs.LinuxSyscall{{Names: []string{"mount"}, Action: specs.ActErrno}}},
-			wantProfile: "docker-default",
+			wantProfile: "docker-default with the caller's denials",
 		},
 		{name: "log by default is replaced", in: &specs.LinuxSeccomp{DefaultAction: specs.ActLog}, wantProfile: "docker-default"},
 		{

@@ -25,9 +25,10 @@ import (
 // the uidMappings, gidMappings and options of bind mounts. What the rule
 // does follows PlanUserNamespace:
 //   - a user namespace joined by path (containerd 2 puts a pod's
-//     containers into the sandbox's) is kept when that namespace maps no
-//     host ID 0 and is refused otherwise, or when its mappings cannot be
-//     read;
+//     containers into the sandbox's, and a hostUsers: false pod's into
+//     its pinned namespace file, whose mappings a helper reads) is kept
+//     when that namespace maps no host ID 0 and is refused otherwise, or
+//     when its mappings cannot be read;
 //   - a container that joins another container's pid, network or ipc
 //     namespace by path joins that container's user namespace too (a
 //     Kubernetes pod's sandbox, Docker's --network container:X), so that
@@ -36,20 +37,24 @@ import (
 //     gets the container a new user namespace instead;
 //   - otherwise the container gets a new user namespace mapping container
 //     IDs 0..N-1 to the range the runtime allocated (HostFacts.IDRange).
-//     A caller's mapping is kept only when it is exactly that range (the
+//     A caller's mapping is kept when it is exactly that range (the
 //     runtime allocates a caller's range when it lies in the pool, maps
-//     no host ID 0 and is free); any other is replaced.
+//     no host ID 0 and is free), or when it lies in the subordinate IDs
+//     of "callerSubidUsers" (Podman's --userns=auto) and maps no host ID
+//     0 (the runtime then records it in the host registry, where it must
+//     not overlap another container's range); any other is replaced.
 //
 // Docker sets net.ipv4.ping_group_range to "0 2147483647", which a user
 // namespace cannot write (the groups must be mapped): it is clamped to the
-// mapped range. Docker's named volumes (HostFacts.DockerRoot) are idmapped
+// mapped range. Docker's and Podman's named volumes (HostFacts.DockerRoot,
+// HostFacts.PodmanRoot) are idmapped
 // with the container's mapping and nosuid,nodev, so that files on a volume
 // keep container IDs and containers of different ranges share it; with
 // "idmapBindMounts" every host bind is. When the host cannot give this
 // container a user namespace (HostFacts.UsernsUnsupported), the rule notes
 // why and changes nothing.
 //
-// Relaxed by: "userNamespace": {"enabled": false}, or
+// Relaxed by: "userNamespace": {"enabled": false}, "callerSubidUsers", or
 // "allowHostNamespaces": ["user"] for a join of a namespace that maps host
 // root.
 func UserNamespace(s *specs.Spec, pol *Policy, f HostFacts, r *Report) error {
@@ -77,6 +82,9 @@ func UserNamespace(s *specs.Spec, pol *Policy, f HostFacts, r *Report) error {
 		}
 		joinUserns(s, plan, r)
 		clampPingGroupRange(s, plan.Size, r)
+	case plan.Caller:
+		r.note(RuleUserNamespace, "keeps the caller's own user namespace mapping: it lies in the subordinate IDs of %s and maps no host ID 0", strings.Join(pol.UserNamespace.CallerSubIDUsers, ", "))
+		clampPingGroupRange(s, plan.Size, r)
 	case plan.New:
 		if f.UsernsUnsupported != "" {
 			r.note(RuleUserNamespace, "no user namespace: %s", f.UsernsUnsupported)
@@ -94,7 +102,7 @@ func UserNamespace(s *specs.Spec, pol *Policy, f HostFacts, r *Report) error {
 		switch {
 		case pol.UserNamespace.IDMapBindMounts:
 			idmapBindMounts(s, *f.IDRange, rootfsPath(s, f), r)
-		case f.DockerRoot != "":
+		case f.DockerRoot != "" || f.PodmanRoot != "":
 			idmapDockerVolumes(s, *f.IDRange, f, r)
 		}
 	}
@@ -118,6 +126,12 @@ type UsernsPlan struct {
 	// for one joined because of a shared namespace. A caller that names a
 	// user namespace path itself (containerd) prepares the rootfs for it.
 	Stage bool
+	// Caller is true when the container keeps the user namespace its
+	// config creates with its own mappings (Podman's --userns=auto,
+	// --uidmap): they lie in HostFacts.CallerIDRanges and map no host ID
+	// 0. The caller prepared the rootfs for them; the runtime records
+	// them in the host registry.
+	Caller bool
 }
 
 // PlanUserNamespace decides, from the spec, the policy and the host facts
@@ -146,7 +160,7 @@ func PlanUserNamespace(s *specs.Spec, pol *Policy, f HostFacts) (UsernsPlan, err
 			return UsernsPlan{}, fmt.Errorf("user namespace %s cannot be inspected", ns.Path)
 		case info.Host:
 			return UsernsPlan{}, fmt.Errorf("joins the host user namespace at %s", ns.Path)
-		case info.Path == "":
+		case info.Path == "" && (len(info.UIDMap) == 0 || len(info.GIDMap) == 0):
 			return UsernsPlan{}, fmt.Errorf("mappings of user namespace %s unknown (join it by /proc/<pid>/ns/user)", ns.Path)
 		case idmap.MapsHostRoot(info.UIDMap) || idmap.MapsHostRoot(info.GIDMap):
 			return UsernsPlan{}, fmt.Errorf("user namespace %s maps host ID 0", ns.Path)
@@ -181,7 +195,54 @@ func PlanUserNamespace(s *specs.Spec, pol *Policy, f HostFacts) (UsernsPlan, err
 	if plan.Join != "" {
 		return plan, nil
 	}
+	if size, ok := callerMapping(s, f); ok {
+		return UsernsPlan{Caller: true, Size: size, Why: "caller's own mapping"}, nil
+	}
 	return UsernsPlan{New: true, Stage: true}, nil
+}
+
+// callerMapping reports whether the spec creates its user namespace with
+// mappings of its own that may be kept: uid and gid mappings both given,
+// container ID 0 mapped, no host ID 0, every host range inside
+// f.CallerIDRanges. It returns the IDs mapped contiguously from 0.
+func callerMapping(s *specs.Spec, f HostFacts) (uint32, bool) {
+	if s.Linux == nil || len(f.CallerIDRanges) == 0 || len(s.Linux.UIDMappings) == 0 || len(s.Linux.GIDMappings) == 0 {
+		return 0, false
+	}
+	if !slices.ContainsFunc(s.Linux.Namespaces, func(ns specs.LinuxNamespace) bool { return ns.Type == specs.UserNamespace && ns.Path == "" }) {
+		return 0, false
+	}
+	ms := CallerMappings(s)
+	for _, m := range ms {
+		if m.Host.Size == 0 || m.Host.Validate() != nil || !idmap.WithinAny(m.Host, f.CallerIDRanges) {
+			return 0, false
+		}
+	}
+	var uids, gids []idmap.Mapping
+	for _, m := range s.Linux.UIDMappings {
+		uids = append(uids, idmap.Mapping{ContainerID: m.ContainerID, Host: idmap.Range{Start: m.HostID, Size: m.Size}})
+	}
+	for _, m := range s.Linux.GIDMappings {
+		gids = append(gids, idmap.Mapping{ContainerID: m.ContainerID, Host: idmap.Range{Start: m.HostID, Size: m.Size}})
+	}
+	if idmap.MapsHostRoot(uids) || idmap.MapsHostRoot(gids) {
+		return 0, false
+	}
+	size := mappedSize(idmap.UsernsInfo{UIDMap: uids, GIDMap: gids})
+	return size, size > 0
+}
+
+// CallerMappings returns the uid and gid mappings of the spec as host
+// ranges, for the registry.
+func CallerMappings(s *specs.Spec) []idmap.Mapping {
+	var out []idmap.Mapping
+	if s.Linux == nil {
+		return nil
+	}
+	for _, m := range append(slices.Clone(s.Linux.UIDMappings), s.Linux.GIDMappings...) {
+		out = append(out, idmap.Mapping{ContainerID: m.ContainerID, Host: idmap.Range{Start: m.HostID, Size: m.Size}})
+	}
+	return out
 }
 
 // sameUserns compares two /proc/<pid>/ns/user paths of one plan: they
@@ -295,21 +356,26 @@ func idmapDockerVolumes(s *specs.Spec, rng idmap.Range, f HostFacts, r *Report) 
 }
 
 // isDockerVolume reports whether m's source, as resolved, is a Docker
-// named volume: <DockerRoot>/volumes/<name>/_data.
+// or Podman named volume: <DockerRoot or PodmanRoot>/volumes/<name>/_data.
 func isDockerVolume(m specs.Mount, f HostFacts) bool {
-	if f.DockerRoot == "" {
-		return false
-	}
 	src := filepath.Clean(m.Source)
 	if resolved, ok := f.MountSources[m.Source]; ok {
 		src = resolved
 	}
-	rel, err := filepath.Rel(filepath.Join(f.DockerRoot, "volumes"), src)
-	if err != nil {
-		return false
+	for _, root := range []string{f.DockerRoot, f.PodmanRoot} {
+		if root == "" {
+			continue
+		}
+		rel, err := filepath.Rel(filepath.Join(root, "volumes"), src)
+		if err != nil {
+			continue
+		}
+		parts := strings.Split(rel, "/")
+		if len(parts) == 2 && parts[0] != ".." && parts[0] != "." && parts[1] == "_data" {
+			return true
+		}
 	}
-	parts := strings.Split(rel, "/")
-	return len(parts) == 2 && parts[0] != ".." && parts[0] != "." && parts[1] == "_data"
+	return false
 }
 
 // idmapBindMounts gives bind mounts of host paths outside the rootfs the

@@ -118,6 +118,24 @@ func TestUserNamespace(t *testing.T) {
 				f.Usernses = map[string]idmap.UsernsInfo{"/proc/99/ns/user": {Host: true}}
 			},
 			refused: "host user namespace"},
+		{name: "join containerd's pinned user namespace (hostUsers: false), mappings read",
+			tweak: func(s *specs.Spec, f *HostFacts) {
+				s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace, Path: "/run/c/sandboxes/s1/pinned-namespaces/user"})
+				f.Usernses = map[string]idmap.UsernsInfo{"/run/c/sandboxes/s1/pinned-namespaces/user": {UIDMap: podUserns.UIDMap, GIDMap: podUserns.GIDMap}}
+			},
+			wantNS: specs.LinuxNamespace{Type: specs.UserNamespace, Path: "/run/c/sandboxes/s1/pinned-namespaces/user"}},
+		{name: "sneaky: pinned user namespace that maps host root",
+			tweak: func(s *specs.Spec, f *HostFacts) {
+				s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace, Path: "/run/c/sandboxes/s1/pinned-namespaces/user"})
+				f.Usernses = map[string]idmap.UsernsInfo{"/run/c/sandboxes/s1/pinned-namespaces/user": {UIDMap: podUserns.UIDMap, GIDMap: rootUserns.GIDMap}}
+			},
+			refused: "maps host ID 0"},
+		{name: "pinned user namespace whose mappings could not be read",
+			tweak: func(s *specs.Spec, f *HostFacts) {
+				s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace, Path: "/run/c/sandboxes/s1/pinned-namespaces/user"})
+				f.Usernses = map[string]idmap.UsernsInfo{"/run/c/sandboxes/s1/pinned-namespaces/user": {UIDMap: podUserns.UIDMap}}
+			},
+			refused: "mappings of user namespace"},
 		{name: "join of a user namespace that cannot be inspected",
 			tweak: func(s *specs.Spec, _ *HostFacts) {
 				s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace, Path: "/run/userns/x"})
@@ -348,9 +366,9 @@ func TestParsePolicyUserNamespace(t *testing.T) {
 		want UserNamespacePolicy
 	}{
 		{json: `{}`, want: DefaultUserNamespacePolicy()},
-		{json: `{"userNamespace": {"enabled": true}}`, want: UserNamespacePolicy{Enabled: true, SubIDUser: "hardened", RangeSize: 65536}},
+		{json: `{"userNamespace": {"enabled": true}}`, want: UserNamespacePolicy{Enabled: true, SubIDUser: "hardened", RangeSize: 65536, CallerSubIDUsers: []string{"containers"}}},
 		{json: `{"userNamespace": {"enabled": true, "pool": {"start": 1000000, "size": 6553600}, "rangeSize": 131072, "subidUser": "x", "idmapBindMounts": true}}`,
-			want: UserNamespacePolicy{Enabled: true, SubIDUser: "x", Pool: &idmap.Range{Start: 1000000, Size: 6553600}, RangeSize: 131072, IDMapBindMounts: true}},
+			want: UserNamespacePolicy{Enabled: true, SubIDUser: "x", Pool: &idmap.Range{Start: 1000000, Size: 6553600}, RangeSize: 131072, IDMapBindMounts: true, CallerSubIDUsers: []string{"containers"}}},
 		{json: `{"userNamespace": {"pool": {"start": 0, "size": 6553600}}}`, err: "host ID 0"},
 		{json: `{"userNamespace": {"pool": {"start": 100000, "size": 1000}}}`, err: "cannot hold one range"},
 		{json: `{"userNamespace": {"rangeSize": 1000}}`, err: "multiple of 65536"},

@@ -20,7 +20,9 @@ type UsernsInfo struct {
 	// Host is true for the host's initial user namespace (the runtime's).
 	Host bool
 	// UIDMap and GIDMap are the namespace's mappings, read from the
-	// process at Path; nil when Path is empty or Host is true.
+	// process at Path, or for a namespace file of no known process, by
+	// the caller's helper (hardening.GatherUsernsFacts); nil when unknown
+	// or Host is true.
 	UIDMap, GIDMap []Mapping
 }
 

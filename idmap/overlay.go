@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -23,16 +24,33 @@ type Overlay struct {
 	// Upper and Work are the upperdir and workdir; empty for a read-only
 	// overlay.
 	Upper, Work string
-	// Options are the options kept when the overlay is mounted again
-	// (redirect_dir, metacopy, volatile: the layers' metadata depends on
-	// them), as "key" or "key=value".
+	// Options are the caller's other options, kept when the overlay is
+	// mounted again as "key" or "key=value": what the layers' metadata
+	// and the overlay's view depend on (redirect_dir, metacopy, volatile
+	// or fsync=, userxattr, uuid, xino, verity...), and any the rebuild
+	// does not know (Unknown), passed through as the kernel showed them.
+	// index is always off (see MountOverlay), nfs_export (which needs the
+	// index) and rw/ro are left out.
 	Options []string
+	// Unknown are the options in Options this package does not know: the
+	// kernel showed them and so accepts them back, but what they change
+	// is not known here, so the rebuild names them in its record.
+	Unknown []string `json:",omitempty"`
 }
 
-// keptOverlayOptions are the options a rebuilt overlay takes over; the
-// others (index, xino, uuid, nfs_export, userxattr) are set or left to
-// the kernel by MountOverlay.
-var keptOverlayOptions = map[string]bool{"redirect_dir": true, "metacopy": true, "volatile": true}
+// knownOverlayOptions are the options overlayfs shows (fs/overlayfs
+// ovl_show_options, up to 6.18) that a rebuilt overlay takes over as
+// they are.
+var knownOverlayOptions = map[string]bool{
+	"redirect_dir": true, "metacopy": true, "volatile": true, "fsync": true,
+	"userxattr": true, "uuid": true, "xino": true, "default_permissions": true,
+	"verity": true, "override_creds": true,
+}
+
+// droppedOverlayOptions are shown by the kernel but not taken over: the
+// rebuild mounts with index=off (the layers' upperdir may still be in
+// use by the overlay they came from) and nfs_export needs the index.
+var droppedOverlayOptions = map[string]bool{"rw": true, "ro": true, "index": true, "nfs_export": true}
 
 // ParseOverlayOptions reads the super options of an overlayfs line of
 // mountinfo: "lowerdir=a:b::c" (":" between layers, "::" before the
@@ -63,8 +81,13 @@ func ParseOverlayOptions(opts string) (Overlay, error) {
 		case "workdir":
 			o.Work = unescapeOctal(val)
 		default:
-			if keptOverlayOptions[key] {
+			switch {
+			case opt == "" || droppedOverlayOptions[key]:
+			case knownOverlayOptions[key]:
 				o.Options = append(o.Options, opt)
+			default:
+				o.Options = append(o.Options, opt)
+				o.Unknown = append(o.Unknown, opt)
 			}
 		}
 	}
@@ -225,10 +248,18 @@ func (o *Overlay) paths() []*string {
 
 // MountOverlay mounts an overlay of o's layers at target, with index=off
 // (the layers' upperdir may still be in use by the overlay it was taken
-// from, until that is unmounted) and o.Options. It uses fsconfig with one
+// from, until that is unmounted) and o.Options. o's layers must be those
+// of an overlay detached just before (by this runtime, in this boot): the
+// mark a volatile overlay leaves in its workdir, which makes the kernel
+// refuse every later mount of that upperdir ("incompat feature
+// 'volatile'") so that a crash cannot go unnoticed, is removed first. It
+// uses fsconfig with one
 // "lowerdir+" per layer, so that no option string limits the number of
 // layers, and falls back to mount(2) on kernels without it (before 6.8).
 func MountOverlay(o Overlay, target string) error {
+	if err := o.clearVolatileMark(); err != nil {
+		return fmt.Errorf("mount overlay at %s: %w", target, err)
+	}
 	err := fsmountOverlay(o, target)
 	if err == nil || !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOSYS) {
 		return err
@@ -246,6 +277,28 @@ func MountOverlay(o Overlay, target string) error {
 	}
 	if err2 := unix.Mount("overlay", target, "overlay", 0, data); err2 != nil {
 		return fmt.Errorf("mount overlay at %s: %w (fsconfig: %v)", target, err2, err)
+	}
+	return nil
+}
+
+// Volatile reports whether the overlay was mounted volatile ("volatile",
+// or "fsync=volatile" since Linux 6.15): its upperdir is not synced.
+func (o Overlay) Volatile() bool {
+	return slices.Contains(o.Options, "volatile") || slices.Contains(o.Options, "fsync=volatile")
+}
+
+// clearVolatileMark removes <workdir>/work/incompat/volatile (and the
+// "dirty" file in it) of a volatile overlay; nothing for another.
+func (o Overlay) clearVolatileMark() error {
+	if !o.Volatile() || o.Work == "" {
+		return nil
+	}
+	mark := filepath.Join(o.Work, "work", "incompat", "volatile")
+	if err := os.Remove(filepath.Join(mark, "dirty")); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("volatile mark: %w", err)
+	}
+	if err := os.Remove(mark); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("volatile mark: %w", err)
 	}
 	return nil
 }

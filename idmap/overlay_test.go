@@ -17,7 +17,7 @@ func TestParseOverlayOptions(t *testing.T) {
 		{
 			name: "docker",
 			opts: `rw,lowerdir=/var/lib/docker/overlay2/l/A:/var/lib/docker/overlay2/l/B,upperdir=/d/u,workdir=/d/w,uuid=on`,
-			want: Overlay{Lower: []string{"/var/lib/docker/overlay2/l/A", "/var/lib/docker/overlay2/l/B"}, Upper: "/d/u", Work: "/d/w"},
+			want: Overlay{Lower: []string{"/var/lib/docker/overlay2/l/A", "/var/lib/docker/overlay2/l/B"}, Upper: "/d/u", Work: "/d/w", Options: []string{"uuid=on"}},
 		},
 		{
 			name: "relative (docker's long option form)",
@@ -33,6 +33,16 @@ func TestParseOverlayOptions(t *testing.T) {
 			name: "data-only layers after ::, escaped colon",
 			opts: `ro,lowerdir=/a\:b:/c::/d`,
 			want: Overlay{Lower: []string{"/a:b", "/c"}, Data: []string{"/d"}},
+		},
+		{
+			name: "podman (containers/storage): short symlinked lowers, uuid, fsync=volatile",
+			opts: `rw,lowerdir=/s/overlay/l/Z542B6QSKG:/s/overlay/l/SK2PQFXTAM,upperdir=/s/overlay/x/diff,workdir=/s/overlay/x/work,uuid=on,fsync=volatile`,
+			want: Overlay{Lower: []string{"/s/overlay/l/Z542B6QSKG", "/s/overlay/l/SK2PQFXTAM"}, Upper: "/s/overlay/x/diff", Work: "/s/overlay/x/work", Options: []string{"uuid=on", "fsync=volatile"}},
+		},
+		{
+			name: "rootless: userxattr, index and nfs_export dropped, an unknown option passed through",
+			opts: `rw,lowerdir=/a,upperdir=/u,workdir=/w,userxattr,index=on,nfs_export=on,xino=off,casefold_future=on`,
+			want: Overlay{Lower: []string{"/a"}, Upper: "/u", Work: "/w", Options: []string{"userxattr", "xino=off", "casefold_future=on"}, Unknown: []string{"casefold_future=on"}},
 		},
 		{name: "no lowerdir", opts: `rw,upperdir=/u,workdir=/w`, err: true},
 		{name: "empty layer", opts: `rw,lowerdir=/a::`, err: true},

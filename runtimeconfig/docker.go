@@ -23,6 +23,10 @@ type Runtime struct {
 	Path string
 	// Default also makes it the engine's default runtime.
 	Default bool
+	// Args are passed to the runtime before every command (Docker's
+	// "runtimeArgs"), e.g. ["--policy=/etc/hardened/audit.json"] for a
+	// second runtime beside the default one. Docker only.
+	Args []string
 }
 
 // Edit is the result of editing a configuration.
@@ -59,14 +63,19 @@ func InstallDocker(config []byte, rt Runtime) (Edit, error) {
 	if err != nil {
 		return Edit{}, err
 	}
-	entry, _ := json.Marshal(map[string]string{"path": rt.Path})
+	entry, _ := json.Marshal(dockerRuntimeEntry{Path: rt.Path, RuntimeArgs: rt.Args})
+	what := "path " + rt.Path
+	if len(rt.Args) > 0 {
+		args, _ := json.Marshal(rt.Args)
+		what += " and runtimeArgs " + string(args)
+	}
 	if old, ok := runtimes.get(rt.Name); ok {
 		if !sameJSON(old, entry) {
-			edit.Notes = append(edit.Notes, fmt.Sprintf("replaced runtime %q (was %s) with path %s", rt.Name, compact(old), rt.Path))
+			edit.Notes = append(edit.Notes, fmt.Sprintf("replaced runtime %q (was %s) with %s", rt.Name, compact(old), what))
 			runtimes.set(rt.Name, entry)
 		}
 	} else {
-		edit.Notes = append(edit.Notes, fmt.Sprintf("added runtime %q with path %s", rt.Name, rt.Path))
+		edit.Notes = append(edit.Notes, fmt.Sprintf("added runtime %q with %s", rt.Name, what))
 		runtimes.set(rt.Name, entry)
 	}
 	top.set(dockerRuntimesKey, runtimes.encode())
@@ -78,6 +87,12 @@ func InstallDocker(config []byte, rt Runtime) (Edit, error) {
 		}
 	}
 	return top.finish(config, edit)
+}
+
+// dockerRuntimeEntry is one entry of daemon.json's "runtimes".
+type dockerRuntimeEntry struct {
+	Path        string   `json:"path"`
+	RuntimeArgs []string `json:"runtimeArgs,omitempty"`
 }
 
 // UninstallDocker removes the runtime name from daemon.json's "runtimes"

@@ -91,6 +91,19 @@ func TestInstallDocker(t *testing.T) {
 			notes: 0,
 		},
 		{
+			name:  "second runtime with runtimeArgs beside the first",
+			in:    `{"runtimes": {"hardened": {"path": "/usr/bin/hardened"}}}`,
+			rt:    Runtime{Name: "hardened-audit", Path: "/usr/bin/hardened", Args: []string{"--policy=/etc/hardened/audit.json"}},
+			want:  map[string]any{"runtimes": `{"hardened":{"path":"/usr/bin/hardened"},"hardened-audit":{"path":"/usr/bin/hardened","runtimeArgs":["--policy=/etc/hardened/audit.json"]}}`},
+			notes: 1,
+		},
+		{
+			name:  "runtimeArgs already there",
+			in:    `{"runtimes": {"hardened-audit": {"path": "/usr/bin/hardened", "runtimeArgs": ["--debug"]}}}`,
+			rt:    Runtime{Name: "hardened-audit", Path: "/usr/bin/hardened", Args: []string{"--debug"}},
+			notes: 0,
+		},
+		{
 			name:  "null runtimes",
 			in:    `{"runtimes": null}`,
 			rt:    hardened,

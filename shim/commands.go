@@ -6,12 +6,15 @@ import "github.com/urfave/cli/v2"
 func commands() []*cli.Command {
 	return []*cli.Command{
 		checkpointCommand(),
+		containersCommand(),
 		createCommand(),
 		deleteCommand(),
+		doctorCommand(),
 		eventsCommand(),
 		execCommand(),
 		explainCommand(),
 		featuresCommand(),
+		inspectCommand(),
 		installCommand(),
 		killCommand(),
 		listCommand(),

@@ -84,7 +84,9 @@ func execInContainer(c *cli.Context) (int, error) {
 	// The one clamp for exec'd processes: whatever the caller asked for,
 	// the process gets no more than the policy allows.
 	facts := hardening.HostFacts{ProcessLimits: hardening.GatherProcessLimits()}
-	if _, err := hardening.ClampProcess(p, pol, facts); err != nil {
+	rep, err := hardening.ClampProcess(p, pol, facts)
+	recordExec(c, ct, pol, p, rep, err)
+	if err != nil {
 		return -1, fmt.Errorf("container %s: %w", ct.ID(), err)
 	}
 	logrus.Debugf("container %s: exec %q", ct.ID(), p.Args)

@@ -25,24 +25,27 @@ const (
 	defaultDockerConfig     = "/etc/docker/daemon.json"
 	defaultDockerPidFile    = "/var/run/docker.pid"
 	defaultContainerdConfig = "/etc/containerd/config.toml"
+	defaultPodmanConfig     = "/etc/containers/containers.conf"
 	defaultRuntimeName      = "hardened"
 )
 
 func installCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "install",
-		Usage: "register hardened as a runtime of Docker or containerd",
+		Usage: "register hardened as a runtime of Docker, containerd or Podman",
 		Description: `The install command adds hardened to a container engine's configuration,
 keeping every other setting, writing the file atomically with its owner and
 mode and keeping a timestamped backup beside it.
 
   hardened install docker       /etc/docker/daemon.json, then reloads dockerd
   hardened install containerd   /etc/containerd/config.toml (restart containerd)
+  hardened install podman       /etc/containers/containers.conf (read by every podman command)
 
 Run "hardened install docker --dry-run" to see the new file first.`,
 		Subcommands: []*cli.Command{
 			dockerEngineCommand(true),
 			containerdEngineCommand(true),
+			podmanEngineCommand(true),
 		},
 	}
 }
@@ -50,13 +53,14 @@ Run "hardened install docker --dry-run" to see the new file first.`,
 func uninstallCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "uninstall",
-		Usage: "remove hardened from Docker's or containerd's configuration",
+		Usage: "remove hardened from Docker's, containerd's or Podman's configuration",
 		Description: `The uninstall command removes what install added: the runtime's entry and,
 if it names hardened, the engine's default runtime setting. Every other
 setting is kept; the previous file is backed up beside it.`,
 		Subcommands: []*cli.Command{
 			dockerEngineCommand(false),
 			containerdEngineCommand(false),
+			podmanEngineCommand(false),
 		},
 	}
 }
@@ -69,6 +73,9 @@ type engineOptions struct {
 	path    string // runtime binary (install only)
 	dflt    bool   // also make it the default runtime (install only)
 	dryRun  bool   // print the new file, write nothing
+	// args are the runtime's global flags, after "--" (Docker's
+	// runtimeArgs; install docker only).
+	args []string
 }
 
 // dockerOptions add how to reach dockerd.
@@ -78,7 +85,15 @@ type dockerOptions struct {
 	host    string        // docker -H; empty for the client's default
 	reload  bool          // signal dockerd and check `docker info`
 	timeout time.Duration // how long to wait for `docker info` to agree
+	// notPointed: --config names another file than the default and no
+	// --pidfile says which dockerd reads it, so none is signalled.
+	notPointed bool
 }
+
+// uninstallPolls is how often uninstall asks `docker info` (every 250
+// ms) before it concludes that dockerd keeps the removed runtime until
+// it restarts, as Docker 20.10 does.
+const uninstallPolls = 8
 
 func engineFlags(install bool, config string) []cli.Flag {
 	flags := []cli.Flag{
@@ -99,6 +114,11 @@ func readEngineOptions(c *cli.Context, install bool) (engineOptions, error) {
 	if err := checkArgs(c, 0, 0); err != nil {
 		return engineOptions{}, err
 	}
+	return readEngineFlags(c, install)
+}
+
+// readEngineFlags reads the flags common to every engine.
+func readEngineFlags(c *cli.Context, install bool) (engineOptions, error) {
 	o := engineOptions{
 		install: install,
 		config:  c.String("config"),
@@ -147,7 +167,16 @@ keeping every other key and its value, then sends SIGHUP to the dockerd
 named by --pidfile and waits until "docker info" agrees. When dockerd is not
 running, the file is edited and the new setting applies when it starts.
 
-Example: hardened install docker --default --dry-run`,
+With --config naming another file and no --pidfile, no dockerd is signalled
+(the default one does not read that file). When nothing changed, none is.
+Docker 20.10 keeps a removed runtime until dockerd restarts: uninstall then
+says to restart it. Arguments after "--" are the runtime's global flags,
+written as the entry's runtimeArgs, which registers a second runtime with
+its own policy beside the default one.
+
+Examples:
+       hardened install docker --default --dry-run
+       hardened install docker --name hardened-audit -- --policy=/etc/hardened/audit.json`,
 		Flags: append(engineFlags(install, defaultDockerConfig),
 			&cli.StringFlag{Name: "pidfile", Value: defaultDockerPidFile, Usage: "dockerd's PID file (its --pidfile)"},
 			&cli.StringFlag{Name: "host", Aliases: []string{"H"}, Usage: "dockerd's socket for the check, as docker -H (default: the client's default)"},
@@ -155,8 +184,11 @@ Example: hardened install docker --default --dry-run`,
 			&cli.DurationFlag{Name: "timeout", Value: 15 * time.Second, Usage: "how long to wait for docker info to list the change"},
 		),
 		Action: func(c *cli.Context) error {
-			eo, err := readEngineOptions(c, install)
+			eo, err := readEngineFlags(c, install)
 			if err != nil {
+				return err
+			}
+			if eo.args, err = runtimeArgs(c, install); err != nil {
 				return err
 			}
 			o := dockerOptions{
@@ -165,6 +197,9 @@ Example: hardened install docker --default --dry-run`,
 				host:          c.String("host"),
 				reload:        !c.Bool("no-reload"),
 				timeout:       c.Duration("timeout"),
+			}
+			if o.reload && filepath.Clean(o.config) != defaultDockerConfig && !c.IsSet("pidfile") {
+				o.reload, o.notPointed = false, true
 			}
 			return configureDocker(c.Context, hostEngines(c.App.Writer, c.App.ErrWriter), o)
 		},
@@ -195,6 +230,64 @@ previous file is written beside it).`,
 			return configureContainerd(hostEngines(c.App.Writer, c.App.ErrWriter), o)
 		},
 	}
+}
+
+func podmanEngineCommand(install bool) *cli.Command {
+	usage := "add the runtime to Podman's containers.conf"
+	if !install {
+		usage = "remove the runtime from Podman's containers.conf"
+	}
+	return &cli.Command{
+		Name:      "podman",
+		Usage:     usage,
+		ArgsUsage: " ",
+		Description: `Adds [engine.runtimes] NAME = ["PATH"] (and with --default [engine] runtime)
+to containers.conf; podman reads it at every command, so nothing is restarted.
+Debian ships no /etc/containers/containers.conf (only the commented defaults
+in /usr/share/containers): it is created then, and Podman reads it over the
+defaults. The file is edited in place: comments and layout are kept (and a
+backup of the previous file is written beside it). containers.conf has no
+per-runtime arguments: another policy file is chosen per command with
+"podman --runtime-flag policy=/etc/hardened/audit.json run ...".
+
+Example: hardened install podman --default --dry-run`,
+		Flags: engineFlags(install, defaultPodmanConfig),
+		Action: func(c *cli.Context) error {
+			o, err := readEngineOptions(c, install)
+			if err != nil {
+				return err
+			}
+			return configurePodman(hostEngines(c.App.Writer, c.App.ErrWriter), o)
+		},
+	}
+}
+
+// configurePodman edits containers.conf.
+func configurePodman(h engineHost, o engineOptions) error {
+	op := operation(o.install, "podman")
+	f, err := h.read(o.config)
+	if err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	var edit runtimeconfig.Edit
+	if o.install {
+		edit, err = runtimeconfig.InstallPodman(f.Data, runtimeconfig.Runtime{Name: o.name, Path: o.path, Default: o.dflt})
+	} else {
+		edit, err = runtimeconfig.UninstallPodman(f.Data, o.name)
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %s: %w; the file was left unchanged", op, f.Path, err)
+	}
+	if o.dryRun {
+		return printDryRun(h, f, edit)
+	}
+	if err := applyEdit(h, f, edit); err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	if edit.Changed && o.install {
+		fmt.Fprintf(h.stdout, "podman run --runtime %s ...; another policy: podman --runtime-flag policy=FILE --runtime %s run ...\n", o.name, o.name)
+	}
+	return nil
 }
 
 // engineHost is everything install and uninstall do to the host, as
@@ -233,7 +326,7 @@ func configureDocker(ctx context.Context, h engineHost, o dockerOptions) error {
 	}
 	var edit runtimeconfig.Edit
 	if o.install {
-		edit, err = runtimeconfig.InstallDocker(f.Data, runtimeconfig.Runtime{Name: o.name, Path: o.path, Default: o.dflt})
+		edit, err = runtimeconfig.InstallDocker(f.Data, runtimeconfig.Runtime{Name: o.name, Path: o.path, Default: o.dflt, Args: o.args})
 	} else {
 		edit, err = runtimeconfig.UninstallDocker(f.Data, o.name)
 	}
@@ -246,7 +339,14 @@ func configureDocker(ctx context.Context, h engineHost, o dockerOptions) error {
 	if err := applyEdit(h, f, edit); err != nil {
 		return fmt.Errorf("%s: %w", op, err)
 	}
-	if !o.reload {
+	switch {
+	case !edit.Changed:
+		fmt.Fprintln(h.stdout, "dockerd not signalled: nothing changed")
+		return nil
+	case o.notPointed:
+		fmt.Fprintf(h.stdout, "dockerd not signalled: no --pidfile names the dockerd that reads %s; send that one SIGHUP (or pass --pidfile and -H)\n", f.Path)
+		return nil
+	case !o.reload:
 		fmt.Fprintln(h.stdout, "dockerd not reloaded (--no-reload): send it SIGHUP or restart it to apply")
 		return nil
 	}
@@ -259,18 +359,28 @@ func configureDocker(ctx context.Context, h engineHost, o dockerOptions) error {
 		return fmt.Errorf("%s: %s was written but dockerd was not reloaded: %w", op, f.Path, err)
 	}
 	fmt.Fprintf(h.stdout, "sent SIGHUP to dockerd (pid %d)\n", pid)
-	if err := waitDockerRuntimes(ctx, h, o); err != nil {
+	err = waitDockerRuntimes(ctx, h, o)
+	if errors.Is(err, errKeptUntilRestart) {
+		fmt.Fprintf(h.stdout, "dockerd (pid %d) keeps runtime %q until it restarts (Docker 20.10 does not drop runtimes on reload): restart dockerd (systemctl restart docker) to finish\n", pid, o.name)
+		return nil
+	}
+	if err != nil {
 		return fmt.Errorf("%s: %s was written and dockerd (pid %d) signalled, but %w; dockerd's log says why a reload failed", op, f.Path, pid, err)
 	}
 	return nil
 }
 
+// errKeptUntilRestart says that dockerd still lists a removed runtime
+// after a reload.
+var errKeptUntilRestart = errors.New("dockerd keeps the removed runtime until it restarts")
+
 // waitDockerRuntimes polls `docker info` until it shows the runtime with
-// our path (install) or no longer shows it (uninstall).
+// our path (install) or no longer shows it (uninstall; after
+// uninstallPolls answers that still list it, errKeptUntilRestart).
 func waitDockerRuntimes(ctx context.Context, h engineHost, o dockerOptions) error {
 	deadline := time.Now().Add(o.timeout)
 	var last string
-	for {
+	for polls := 1; ; polls++ {
 		runtimes, err := h.dockerRuntimes(ctx, o.host)
 		if err != nil {
 			last = err.Error()
@@ -283,6 +393,8 @@ func waitDockerRuntimes(ctx context.Context, h engineHost, o dockerOptions) erro
 			case !o.install && !listed:
 				fmt.Fprintf(h.stdout, "docker info no longer lists runtime %q\n", o.name)
 				return nil
+			case !o.install && polls >= uninstallPolls:
+				return errKeptUntilRestart
 			case listed:
 				last = fmt.Sprintf("docker info lists runtime %q with path %q", o.name, path)
 			default:
@@ -428,4 +540,19 @@ func parseDockerRuntimes(out []byte) (map[string]string, error) {
 		paths[name] = rt.Path
 	}
 	return paths, nil
+}
+
+// runtimeArgs returns the arguments after "--" of install docker: the
+// runtime's global flags, each starting with "-".
+func runtimeArgs(c *cli.Context, install bool) ([]string, error) {
+	args := c.Args().Slice()
+	if len(args) > 0 && !install {
+		return nil, fmt.Errorf("uninstall docker takes no arguments (got %q)", args)
+	}
+	for _, a := range args {
+		if !strings.HasPrefix(a, "-") {
+			return nil, fmt.Errorf("runtime argument %q: only hardened's global flags go after \"--\" (e.g. --policy=FILE)", a)
+		}
+	}
+	return args, nil
 }

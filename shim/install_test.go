@@ -21,6 +21,7 @@ type fakeHost struct {
 	reloadFn func(string) (int, error)
 	infos    []map[string]string // successive docker info answers; the last repeats
 	polls    int
+	reloads  int
 	stdout   bytes.Buffer
 	stderr   bytes.Buffer
 }
@@ -39,6 +40,7 @@ func (f *fakeHost) host() engineHost {
 			return "/etc/docker/daemon.json.bak-1", nil
 		},
 		reloadDockerd: func(pidFile string) (int, error) {
+			f.reloads++
 			if f.reloadFn != nil {
 				return f.reloadFn(pidFile)
 			}
@@ -80,6 +82,9 @@ func TestConfigureDocker(t *testing.T) {
 		wantWrite bool
 		wantOut   string
 		wantPolls int
+		// noSignal: dockerd must not be signalled; opts changes the options.
+		noSignal bool
+		opts     func(*dockerOptions)
 	}{
 		{
 			name: "install, listed after a reload", install: true, data: `{"debug": true}`,
@@ -117,7 +122,21 @@ func TestConfigureDocker(t *testing.T) {
 		},
 		{
 			name: "uninstall, nothing to remove", install: false, data: `{"debug": true}`,
-			infos: []map[string]string{runc}, wantPolls: 1, wantOut: "nothing to change",
+			infos: []map[string]string{runc}, noSignal: true, wantOut: "dockerd not signalled: nothing changed",
+		},
+		{
+			name: "install, already installed: no reload", install: true, data: `{"runtimes": {"hardened": {"path": "/usr/bin/hardened"}}}`,
+			infos: []map[string]string{listed}, noSignal: true, wantOut: "dockerd not signalled: nothing changed",
+		},
+		{
+			name: "install, another config without a pid file", install: true, data: `{}`,
+			opts:      func(o *dockerOptions) { o.config, o.reload, o.notPointed = "/srv/docker2/daemon.json", false, true },
+			wantWrite: true, noSignal: true, wantOut: "no --pidfile names the dockerd that reads /srv/docker2/daemon.json",
+		},
+		{
+			name: "uninstall, dockerd keeps the runtime until restart", install: false, data: `{"runtimes": {"hardened": {"path": "/usr/bin/hardened"}}}`,
+			infos: []map[string]string{listed}, timeout: time.Hour, wantWrite: true, wantPolls: uninstallPolls,
+			wantOut: `keeps runtime "hardened" until it restarts (Docker 20.10 does not drop runtimes on reload): restart dockerd`,
 		},
 	}
 	for _, tc := range tests {
@@ -127,6 +146,9 @@ func TestConfigureDocker(t *testing.T) {
 			o := dockerOpts(tc.install)
 			if tc.timeout != 0 {
 				o.timeout = tc.timeout
+			}
+			if tc.opts != nil {
+				tc.opts(&o)
 			}
 			err := configureDocker(context.Background(), f.host(), o)
 			if tc.wantErr == "" && err != nil {
@@ -140,6 +162,9 @@ func TestConfigureDocker(t *testing.T) {
 			}
 			if !strings.Contains(f.stdout.String(), tc.wantOut) {
 				t.Errorf("stdout %q does not contain %q", f.stdout.String(), tc.wantOut)
+			}
+			if tc.noSignal && (f.reloads != 0 || f.polls != 0) {
+				t.Errorf("dockerd signalled %d times, docker info polled %d times, want neither", f.reloads, f.polls)
 			}
 			if tc.wantPolls != 0 && f.polls != tc.wantPolls {
 				t.Errorf("docker info polled %d times, want %d", f.polls, tc.wantPolls)
@@ -217,5 +242,33 @@ func TestParseDockerRuntimes(t *testing.T) {
 	}
 	if _, err := parseDockerRuntimes([]byte("template: info:1: unexpected")); err == nil {
 		t.Error("garbage accepted")
+	}
+}
+
+func TestConfigurePodman(t *testing.T) {
+	t.Parallel()
+	config := "# local settings\n[engine]\ncgroup_manager = \"cgroupfs\"\n"
+	o := engineOptions{install: true, config: "/etc/containers/containers.conf", name: "hardened", path: "/usr/bin/hardened", dflt: true}
+	real := &fakeHost{file: runtimeconfig.File{Data: []byte(config), Exists: true}}
+	if err := configurePodman(real.host(), o); err != nil {
+		t.Fatal(err)
+	}
+	if len(real.written) != 1 {
+		t.Fatalf("written %d, want 1", len(real.written))
+	}
+	want := "# local settings\n[engine]\ncgroup_manager = \"cgroupfs\"\nruntime = \"hardened\"\n\n[engine.runtimes]\n  hardened = [\"/usr/bin/hardened\"]\n"
+	if got := string(real.written[0]); got != want {
+		t.Errorf("wrote\n%s\nwant\n%s", got, want)
+	}
+	if !strings.Contains(real.stdout.String(), "--runtime-flag policy=") {
+		t.Errorf("stdout lacks how to pick a policy file:\n%s", real.stdout.String())
+	}
+	o.install = false
+	un := &fakeHost{file: runtimeconfig.File{Data: real.written[0], Exists: true}}
+	if err := configurePodman(un.host(), o); err != nil {
+		t.Fatal(err)
+	}
+	if len(un.written) != 1 || string(un.written[0]) != config+"\n" && string(un.written[0]) != config {
+		t.Errorf("uninstall wrote %q, want the original back", un.written)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/sirupsen/logrus"
 	"github.com/urfave/cli/v2"
 
+	"github.com/hardened-runtime/hardened/audit"
 	"github.com/hardened-runtime/hardened/hardening"
 	"github.com/hardened-runtime/hardened/idmap"
 	"github.com/hardened-runtime/hardened/spec"
@@ -63,7 +64,7 @@ func launch(c *cli.Context, opts launchOptions) (_ int, retErr error) {
 	if err := spec.RemoveInterruptedWrites(bundle.Dir); err != nil {
 		logrus.Warnf("container %s: %v", opts.id, err)
 	}
-	stage, err := applyPolicyRoot(pol, polPath, root, opts.id, bundle)
+	stage, record, err := applyPolicyRoot(pol, polPath, root, opts.id, bundle)
 	if err != nil {
 		return -1, err
 	}
@@ -98,6 +99,10 @@ func launch(c *cli.Context, opts launchOptions) (_ int, retErr error) {
 	}
 	ct, err := libcontainer.Create(root, opts.id, cfg)
 	if err != nil {
+		return -1, fmt.Errorf("container %s: %w", opts.id, err)
+	}
+	if err := saveRecord(root, opts.id, record); err != nil {
+		_ = ct.Destroy()
 		return -1, fmt.Errorf("container %s: %w", opts.id, err)
 	}
 	if err := saveDeferredLimit(root, opts.id, addressSpace); err != nil {
@@ -147,7 +152,7 @@ func startAndRun(root string, ct *libcontainer.Container, p *libcontainer.Proces
 // log line per container. path names the policy file in refusals. It
 // stages nothing (no runtime root).
 func applyPolicy(pol *hardening.Policy, path, id string, bundle *spec.Bundle) error {
-	_, err := applyPolicyRoot(pol, path, "", id, bundle)
+	_, _, err := applyPolicyRoot(pol, path, "", id, bundle)
 	return err
 }
 
@@ -166,43 +171,53 @@ func applyPolicy(pol *hardening.Policy, path, id string, bundle *spec.Bundle) er
 //  5. the transforms (Checked.Apply) rewrite the spec, which is saved;
 //  6. every bind source is opened once, compared with what the rules
 //     checked and cloned into the staging directory (pinBinds), so
-//     libcontainer mounts what was checked.
-func applyPolicyRoot(pol *hardening.Policy, path, root, id string, bundle *spec.Bundle) (_ *rootfsStage, retErr error) {
+//     libcontainer mounts what was checked;
+//  7. in a pod's network namespace owned by the host's user namespace,
+//     sysfs is mounted and net.* sysctls written from the host side
+//     (preparePodNetwork).
+func applyPolicyRoot(pol *hardening.Policy, path, root, id string, bundle *spec.Bundle) (_ *rootfsStage, _ *audit.Record, retErr error) {
+	rec := newCreateAudit(pol, path, root, id, bundle)
+	var rep *hardening.Report
+	defer func() { rec.write(rep, retErr) }()
 	if pol.Mode == hardening.ModeOff {
-		return nil, nil
+		return nil, &rec.rec, nil
 	}
 	written := bundle.RootfsPath()
 	rootfs, err := idmap.PinDir(written)
 	if err != nil {
-		return nil, fmt.Errorf("container %s: rootfs: %w", id, err)
+		return nil, nil, fmt.Errorf("container %s: rootfs: %w", id, err)
 	}
 	defer rootfs.Close()
 	facts, err := hardening.GatherHostFactsFor(bundle.Dir, bundle.Spec, pol, rootfs.Path)
 	if err != nil {
-		return nil, fmt.Errorf("container %s: %w", id, err)
+		return nil, nil, fmt.Errorf("container %s: %w", id, err)
 	}
 	hardening.GatherJoinFacts(root, bundle.Spec, &facts)
 	hardening.GatherCgroupFacts(bundle.Spec, &facts)
 	checked, err := hardening.Check(bundle.Spec, pol, facts)
+	if checked != nil {
+		rep = checked.Report
+	}
+	rec.dockerFacts(bundle.Spec, facts)
 	if errors.Is(err, hardening.ErrRefused) {
-		return nil, fmt.Errorf("container %s: %w; set these keys in %s", id, err, path)
+		return nil, nil, fmt.Errorf("container %s: %w; set these keys in %s", rec.label(), err, path)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("container %s: %w", id, err)
+		return nil, nil, fmt.Errorf("container %s: %w", id, err)
 	}
 	var stage *rootfsStage
 	if root != "" && checked.Policy.Mode == hardening.ModeEnforce {
 		if stage, err = stageRootfs(root, id, bundle.Spec, checked, &facts, rootfs, written); errors.Is(err, hardening.ErrRefused) {
-			return nil, fmt.Errorf("container %s: %w; set these keys in %s", id, err, path)
+			return nil, nil, fmt.Errorf("container %s: %w; set these keys in %s", rec.label(), err, path)
 		} else if err != nil {
-			return nil, fmt.Errorf("container %s: %w", id, err)
+			return nil, nil, fmt.Errorf("container %s: %w", id, err)
 		}
 		// Before config.json is rewritten: its temporary files are
 		// found from here if this create dies.
 		if err := stage.lock.record(createRecord{Bundle: bundle.Dir}); err != nil {
 			_ = releaseUserns(root, id)
 			stage.unlock()
-			return nil, fmt.Errorf("container %s: %w", id, err)
+			return nil, nil, fmt.Errorf("container %s: %w", id, err)
 		}
 		defer func() {
 			if retErr != nil {
@@ -214,25 +229,37 @@ func applyPolicyRoot(pol *hardening.Policy, path, root, id string, bundle *spec.
 		}()
 	}
 	report, err := checked.Apply(bundle.Spec, facts)
+	if facts.IDRange != nil {
+		rec.rec.UserNamespace = facts.IDRange.String()
+	}
 	if errors.Is(err, hardening.ErrRefused) {
-		return nil, fmt.Errorf("container %s: %w; set these keys in %s", id, err, path)
+		return nil, nil, fmt.Errorf("container %s: %w; set these keys in %s", rec.label(), err, path)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("container %s: %w", id, err)
+		return nil, nil, fmt.Errorf("container %s: %w", id, err)
 	}
 	if stage != nil {
 		if err := stage.pinBinds(bundle.Spec, bundle.Dir, facts.MountSources); err != nil {
-			return nil, fmt.Errorf("container %s: %w", id, err)
+			return nil, nil, fmt.Errorf("container %s: %w", id, err)
+		}
+		if err := stage.preparePodNetwork(bundle.Spec, facts); err != nil {
+			return nil, nil, fmt.Errorf("container %s: %w", id, err)
 		}
 	}
 	if report.Mode == hardening.ModeEnforce && len(report.Changes) > 0 {
 		if err := bundle.SaveRewritten(bundle.Spec); err != nil {
-			return nil, fmt.Errorf("container %s: %w", id, err)
+			return nil, nil, fmt.Errorf("container %s: %w", id, err)
 		}
 	}
-	logrus.WithFields(logrus.Fields{"id": id, "policy_mode": report.Mode, "policy_level": report.Level}).
-		Info("hardened: " + report.Summary())
-	return stage, nil
+	entry := logrus.WithFields(logrus.Fields{"id": id, "policy_mode": report.Mode, "policy_level": report.Level})
+	if report.Mode == hardening.ModeAudit && loggingToStderr() {
+		// Without --log (Podman) only warnings are written; what audit
+		// mode found is what the user asked to see.
+		entry.Warn("hardened: " + report.Summary())
+	} else {
+		entry.Info("hardened: " + report.Summary())
+	}
+	return stage, &rec.rec, nil
 }
 
 // libcontainerConfig converts the (hardened) spec. Paths that specconv

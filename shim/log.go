@@ -24,6 +24,12 @@ func configureLogging(c *cli.Context) error {
 	default:
 		return fmt.Errorf("unknown --log-format %q: use text or json", f)
 	}
+	if c.String("log") == "" && !c.Bool("debug") {
+		// Without --log (Podman's conmon passes none) stderr is the
+		// container's own at create and start, so a line logged there
+		// lands in the container's log: only warnings and errors go.
+		logrus.SetLevel(logrus.WarnLevel)
+	}
 	if path := c.String("log"); path != "" {
 		f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND|os.O_SYNC, 0o644)
 		if err != nil {

@@ -18,11 +18,13 @@ func psCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "ps",
 		Usage:     "list the processes running in a container",
-		ArgsUsage: "<container-id> [ps options]",
+		ArgsUsage: "[<container-id> [ps options]]",
 		Description: `The ps command lists the processes of a container. With --format json it
 prints their host PIDs as a JSON array (what containerd reads); with the
 default table format it runs the host's ps with the given options (default
 -ef) and keeps the header and the rows of the container's processes.
+Without a container ID it lists hardened's containers in every engine, as
+"hardened containers" does.
 
 EXAMPLE:
        # hardened ps web1 -o pid,user,args`,
@@ -30,8 +32,10 @@ EXAMPLE:
 			&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Value: "table", Usage: "output format: table or json"},
 		},
 		Action: func(c *cli.Context) error {
-			if err := checkArgs(c, 1, -1); err != nil {
-				return err
+			if c.NArg() == 0 {
+				// runc refuses ps without an ID; hardened lists its
+				// containers (see containersCommand).
+				return listHardenedContainers(c, c.String("format"), false)
 			}
 			format := c.String("format")
 			if format != "table" && format != "json" {

@@ -302,9 +302,15 @@ func mergeResources(dst *cgroups.Resources, r *specs.LinuxResources) []string {
 		if m.Kernel != nil || m.KernelTCP != nil { //nolint:staticcheck // read only to warn that it is ignored
 			warnings = append(warnings, "kernel memory limits are obsolete and ignored")
 		}
-		setIfGiven(&dst.Memory, m.Limit)
-		setIfGiven(&dst.MemoryReservation, m.Reservation)
-		setIfGiven(&dst.MemorySwap, m.Swap)
+		// A size of 0 asks for nothing: libcontainer's cgroup managers
+		// write no file for it. Docker sends a memory limit of 0 with
+		// every update that leaves memory alone (docker update
+		// --pids-limit); stored, it would leave a kept swap limit without
+		// its memory limit, which cgroup v2 refuses ("unable to set swap
+		// limit without memory limit").
+		setSizeIfGiven(&dst.Memory, m.Limit)
+		setSizeIfGiven(&dst.MemoryReservation, m.Reservation)
+		setSizeIfGiven(&dst.MemorySwap, m.Swap)
 		if m.Limit != nil && *m.Limit == -1 && m.Swap == nil {
 			// An unlimited memory limit below a kept swap limit is
 			// refused by the kernel; leave swap alone instead.
@@ -364,6 +370,13 @@ func mergeResources(dst *cgroups.Resources, r *specs.LinuxResources) []string {
 
 func setIfGiven[T any](dst *T, v *T) {
 	if v != nil {
+		*dst = *v
+	}
+}
+
+// setSizeIfGiven is setIfGiven for a cgroup size, where 0 means "unset".
+func setSizeIfGiven(dst *int64, v *int64) {
+	if v != nil && *v != 0 {
 		*dst = *v
 	}
 }

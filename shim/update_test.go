@@ -184,6 +184,22 @@ func TestMergeResources(t *testing.T) {
 			want:   func(r *cgroups.Resources) { r.Memory = 64 << 20; r.MemoryCheckBeforeUpdate = false },
 		},
 		{
+			// What dockerd sends for `docker update --pids-limit 70
+			// --cpus 1`: zero memory sizes, which must not drop the kept
+			// memory limit under the kept swap limit.
+			name: "zero memory sizes keep the limits (docker update without --memory)",
+			update: &specs.LinuxResources{
+				Memory: &specs.LinuxMemory{Limit: ptrTo[int64](0), Reservation: ptrTo[int64](0)},
+				CPU:    &specs.LinuxCPU{Quota: ptrTo[int64](100000), Period: ptrTo[uint64](100000)},
+				Pids:   &specs.LinuxPids{Limit: ptrTo[int64](70)},
+			},
+			want: func(r *cgroups.Resources) {
+				r.CpuQuota, r.CpuPeriod = 100000, 100000
+				r.PidsLimit = ptrTo[int64](70)
+				r.MemoryCheckBeforeUpdate = false
+			},
+		},
+		{
 			name:   "unlimited memory without swap leaves swap to the kernel",
 			update: &specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: ptrTo[int64](-1)}},
 			want:   func(r *cgroups.Resources) { r.Memory = -1; r.MemorySwap = 0; r.MemoryCheckBeforeUpdate = false },

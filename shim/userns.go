@@ -58,6 +58,9 @@ type rootfsStage struct {
 	// mount to the clone of its source there (pinBinds).
 	dir   string
 	binds map[int]string
+	// podNet is the sysfs and the sysctls done from the host side in a
+	// pod's network namespace (preparePodNetwork); nil: none.
+	podNet *podNetwork
 }
 
 // rewrite points the converted spec at the staged rootfs: root.path and
@@ -67,7 +70,11 @@ type rootfsStage struct {
 // (and carry the mapping), whatever the bundle's rootfs path names now. config.json keeps the real paths, so it stays valid for the
 // next create from the same bundle.
 func (u *rootfsStage) rewrite(s *specs.Spec) {
-	if u == nil || u.staged == "" {
+	if u == nil {
+		return
+	}
+	u.podNet.rewrite(s)
+	if u.staged == "" {
 		return
 	}
 	s.Root.Path = u.staged
@@ -139,6 +146,20 @@ func stageRootfs(root, id string, s *specs.Spec, checked *hardening.Checked, fac
 			return nil, fmt.Errorf("user namespace: %w", err)
 		}
 	}
+	if plan.Caller {
+		// The caller's own mapping (Podman's --userns=auto) is kept; its
+		// host IDs are recorded so that no other container gets them,
+		// and it may hold none that another live container holds.
+		var ranges []idmap.Range
+		for _, m := range hardening.CallerMappings(s) {
+			if !slices.Contains(ranges, m.Host) {
+				ranges = append(ranges, m.Host)
+			}
+		}
+		if err := idmap.NewHostAllocator(nil, 0).Reserve(idmap.Key(root, id), ranges, ""); err != nil {
+			return nil, fmt.Errorf("user namespace: the caller's own mapping: %w", err)
+		}
+	}
 	fs := idmap.FSOther
 	var ns *os.File
 	if plan.Stage {
@@ -157,6 +178,7 @@ func stageRootfs(root, id string, s *specs.Spec, checked *hardening.Checked, fac
 			}
 			facts.IDRange, facts.IDPool = &rng, pool
 			facts.DockerRoot = dockerRoot(s, *facts, id)
+			facts.PodmanRoot = podmanRoot(s, *facts, id)
 			// What compares with the range is checked now, before
 			// anything but the registry entry (undone below) is touched.
 			if err := checked.Recheck(s, *facts); err != nil {
@@ -204,7 +226,13 @@ func stageRootfs(root, id string, s *specs.Spec, checked *hardening.Checked, fac
 				return nil, fmt.Errorf("user namespace: %w", err)
 			}
 		}
-		if err := stageOverlay(rootfs, dir, ns, *rng); err != nil {
+		rebuild := overlayRebuild{unknown: func(opts []string) {
+			if checked.Report != nil {
+				checked.Report.Notes = append(checked.Report.Notes, hardening.Note{Rule: hardening.RuleUserNamespace,
+					Message: "overlay options " + strings.Join(opts, ",") + " of the rootfs not known to the rebuild, passed through unchanged"})
+			}
+		}}
+		if err := rebuild.stageOverlay(rootfs, dir, ns, *rng); err != nil {
 			return nil, fmt.Errorf("user namespace: %w; a host whose container filesystems cannot be idmapped turns user namespaces off with \"userNamespace\": {\"enabled\": false}", err)
 		}
 		return &rootfsStage{lock: lock, rootfs: rootfs.Path, staged: staged, written: written, dir: dir}, nil
@@ -348,7 +376,7 @@ func (u *rootfsStage) unlock() {
 // mapping overlaps any other container's range fails the create.
 func reserveJoined(root, id string, s *specs.Spec, plan hardening.UsernsPlan, f hardening.HostFacts) error {
 	var info idmap.UsernsInfo
-	shares := ""
+	shares, pinned := "", ""
 	for _, ns := range s.Linux.Namespaces {
 		ui, ok := f.Usernses[ns.Path]
 		if ns.Path == "" || !ok || (ui.Path != plan.Join && ns.Path != plan.Join) {
@@ -358,7 +386,7 @@ func reserveJoined(root, id string, s *specs.Spec, plan hardening.UsernsPlan, f 
 		if t := f.Joins[ns.Path]; t.Container != "" {
 			shares = idmap.Key(root, t.Container)
 		} else if t.PinnedSandbox != "" {
-			shares = idmap.Key(root, t.PinnedSandbox)
+			shares, pinned = idmap.Key(root, t.PinnedSandbox), t.PinnedSandbox
 		}
 		if shares != "" {
 			break
@@ -376,5 +404,9 @@ func reserveJoined(root, id string, s *specs.Spec, plan hardening.UsernsPlan, f 
 		logrus.Debugf("container %s: user namespace %s: mapping unknown, not recorded", id, plan.Join)
 		return nil
 	}
-	return idmap.NewHostAllocator(nil, 0).Reserve(idmap.Key(root, id), ranges, shares)
+	err := idmap.NewHostAllocator(nil, 0).Reserve(idmap.Key(root, id), ranges, shares)
+	if errors.Is(err, idmap.ErrHeld) && pinned != "" {
+		return fmt.Errorf("the user namespace of pod sandbox %s (hostUsers: false, the kubelet's mapping %v) maps host IDs that the runtime gave a live container: give the kubelet and the runtime subordinate ID ranges apart (/etc/subuid and /etc/subgid entries \"kubelet\" and the policy's \"subidUser\", by default \"hardened\"): %w", pinned, ranges, err)
+	}
+	return err
 }

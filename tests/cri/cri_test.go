@@ -8,9 +8,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/hardened-runtime/hardened/idmap"
 	"github.com/hardened-runtime/hardened/tests/testutil"
 )
 
@@ -24,6 +26,8 @@ type handlerVariant struct {
 	handler string
 	// policy is the runtime's policy file content ("" for runc).
 	policy string
+	// userns is true when the policy gives pods user namespaces.
+	userns bool
 }
 
 // hardened reports whether the variant runs the runtime under test
@@ -34,13 +38,15 @@ func (v handlerVariant) hardened() bool { return v.policy != "" }
 // user namespaces off (what passes today), and runc as the reference.
 // The test daemons keep their CRI files below a temporary directory, not
 // /var/lib/containerd: the policies list it where containerd 2 idmaps a
-// hostUsers: false pod's /etc/hosts, hostname and resolv.conf.
+// hostUsers: false pod's /etc/hosts, hostname and resolv.conf, and the
+// volumes directory that stands for the kubelet's /var/lib/kubelet/pods.
 func handlerVariants() []handlerVariant {
-	sources := fmt.Sprintf(`"idmapMountSources": [%q, %q]`,
+	sources := fmt.Sprintf(`"idmapMountSources": [%q, %q, %q]`,
 		filepath.Join(os.TempDir(), "hardened-cri-*", "root", "io.containerd.grpc.v1.cri"),
-		filepath.Join(os.TempDir(), "hardened-cri-*", "state", "io.containerd.grpc.v1.cri"))
+		filepath.Join(os.TempDir(), "hardened-cri-*", "state", "io.containerd.grpc.v1.cri"),
+		filepath.Join(os.TempDir(), "hardened-cri-*", "volumes"))
 	return []handlerVariant{
-		{name: "hardened", handler: "hardened", policy: `{` + sources + `}`},
+		{name: "hardened", handler: "hardened", policy: `{` + sources + `}`, userns: true},
 		{name: "hardened-nouserns", handler: "hardened", policy: `{"userNamespace": {"enabled": false}, ` + sources + `}`},
 		{name: "runc", handler: "runc"},
 	}
@@ -65,7 +71,9 @@ func scenarios() []scenario {
 		{"port", testPortOnPodIP},
 		{"shared-namespaces", testSharedNamespaces},
 		{"host-users-false", testHostUsersFalse},
+		{"host-users-false-volumes", testHostUsersFalseVolumes},
 		{"restricted", testRestricted},
+		{"kubelet-range-overlap", testKubeletOverlap},
 		{"privileged", testPrivileged},
 		{"host-network", testHostNetwork},
 	}
@@ -191,6 +199,57 @@ func testPlainPod(t *testing.T, e criEnv) {
 	if !strings.Contains(links, "eth0") || strings.Contains(links, e.c.Bridge.Name) {
 		t.Errorf("pod's /sys/class/net: %q, want the pod's eth0 and not the host's %s", links, e.c.Bridge.Name)
 	}
+	if e.variant.userns {
+		checkPodUserns(t, e, podID, id)
+	}
+}
+
+// fields joins the whitespace-separated fields of s with single spaces.
+func fields(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+// checkPodUserns: the pod (pause) runs in a user namespace of its own,
+// not the host's, and the app container id in that same one; the pod's
+// network namespace is CNI's (owned by the host's user namespace), yet
+// /sys is there, read-only, and lists exactly the pod's interfaces
+// (eth0, lo); the net sysctls containerd 2 sets on every sandbox hold
+// inside.
+func checkPodUserns(t *testing.T, e criEnv, podID, id string) {
+	t.Helper()
+	if m := fields(e.exec(t, id, "cat", "/proc/self/uid_map")); strings.HasPrefix(m, "0 0 ") {
+		t.Errorf("uid_map inside %q: container root is host root", m)
+	}
+	podPid := checked[int](t)(e.c.PodPid(podID))
+	ctrPid := checked[int](t)(e.c.ContainerPid(id))
+	podNS, err1 := os.Readlink(fmt.Sprintf("/proc/%d/ns/user", podPid))
+	ctrNS, err2 := os.Readlink(fmt.Sprintf("/proc/%d/ns/user", ctrPid))
+	hostNS, err3 := os.Readlink("/proc/self/ns/user")
+	switch {
+	case err1 != nil || err2 != nil || err3 != nil:
+		t.Errorf("user namespaces: %v %v %v", err1, err2, err3)
+	case podNS == hostNS:
+		t.Errorf("the pod's sandbox is in the host's user namespace %s", hostNS)
+	case ctrNS != podNS:
+		t.Errorf("the app container's user namespace %s is not the sandbox's %s", ctrNS, podNS)
+	}
+	if links := fields(e.exec(t, id, "ls", "/sys/class/net")); links != "eth0 lo" {
+		t.Errorf("/sys/class/net inside: %q, want exactly the pod's \"eth0 lo\"", links)
+	}
+	if opts := e.exec(t, id, "awk", `$2 == "/sys" {print $4}`, "/proc/mounts"); !strings.HasPrefix(opts, "ro,") {
+		t.Errorf("/sys mounted with %q, want read-only", opts)
+	}
+	if e.containerd.PodUserNamespaces() {
+		if v := e.exec(t, id, "cat", "/proc/sys/net/ipv4/ip_unprivileged_port_start"); v != "0" {
+			t.Errorf("net.ipv4.ip_unprivileged_port_start inside: %q, want containerd's 0", v)
+		}
+	}
+	if e.containerd.PodUserNamespaces() {
+		// containerd 2 asks for "0 2147483647"; the runtime clamps it to
+		// the pod's groups and writes them as host IDs, which read back
+		// inside as the pod's own.
+		if v := fields(e.exec(t, id, "cat", "/proc/sys/net/ipv4/ping_group_range")); v != "0 65535" {
+			t.Errorf("net.ipv4.ping_group_range inside: %q, want \"0 65535\" (the pod's groups)", v)
+		}
+	}
 }
 
 // testPortOnPodIP: a server in the pod answers on the pod IP from the
@@ -312,6 +371,128 @@ func testHostUsersFalse(t *testing.T, e criEnv) {
 	if a, b := nsLinks(t, e, ids[0]), nsLinks(t, e, ids[1]); a != b {
 		t.Errorf("the pod's containers are not in the same namespaces:\nfirst:\n%s\nsecond:\n%s", a, b)
 	}
+	if e.variant.userns && !hostRegistryHolds(t, host) {
+		t.Errorf("the kubelet's range %d-%d is not recorded in the runtime's host-wide registry", host, host+65535)
+	}
+}
+
+// hostRegistryHolds reports whether the runtime's host-wide ID registry
+// holds a range starting at start.
+func hostRegistryHolds(t *testing.T, start uint32) bool {
+	t.Helper()
+	entries, err := idmap.NewHostAllocator(nil, 0).Entries()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		for _, r := range append([]idmap.Range{e.Range}, e.Also...) {
+			if r.Start == start {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// hostUsersFalsePod returns a hostUsers: false pod with the kubelet's
+// mapping maps, and namespace options for its containers.
+func hostUsersFalsePod(e criEnv, name string, maps []testutil.CRIIDMapping) (testutil.CRIPod, func() *testutil.CRINamespaceOptions) {
+	ns := func() *testutil.CRINamespaceOptions {
+		o := sharedPodNamespaces()
+		o.UsernsOptions = &testutil.CRIUserNamespace{Mode: testutil.CRINamespacePod, UIDs: maps, GIDs: maps}
+		return o
+	}
+	pod := e.c.NewPod(name)
+	pod.Linux.SecurityContext = &testutil.CRIPodSecurity{NamespaceOptions: ns()}
+	return pod, ns
+}
+
+// testHostUsersFalseVolumes: the volumes of a hostUsers: false pod, as
+// the kubelet passes them (the pod's mapping on each mount, a directory
+// below /var/lib/kubelet/pods; here the policy's stand-in), are
+// idmapped by containerd with the pod's mapping: root's files on the
+// volume are root's inside, and what the pod's root writes is root's on
+// the host, as under runc. A volume elsewhere, or with a mapping other
+// than the pod's, is refused by the idmapped-mounts rule.
+func testHostUsersFalseVolumes(t *testing.T, e criEnv) {
+	if !e.containerd.PodUserNamespaces() {
+		t.Skipf("containerd %s does not run hostUsers: false pods", e.containerd.Name)
+	}
+	host := uint32(65536 * (2048 + rand.IntN(2048)))
+	maps := []testutil.CRIIDMapping{{HostID: host, ContainerID: 0, Length: 65536}}
+	pod, ns := hostUsersFalsePod(e, "userns-volumes", maps)
+	vol := filepath.Join(e.c.Dir, "volumes", pod.Metadata.UID, "data")
+	if err := os.MkdirAll(vol, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(vol, "from-host"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	podID := runPod(t, e, pod)
+	ctr := sleeper("app")
+	ctr.Linux.SecurityContext = &testutil.CRIContainerSecurity{NamespaceOptions: ns()}
+	ctr.Mounts = []testutil.CRIMount{{ContainerPath: "/data", HostPath: vol, UIDMappings: maps, GIDMappings: maps}}
+	id := e.start(t, podID, ctr, pod)
+	if owner := fields(e.exec(t, id, "stat", "-c", "%u:%g", "/data/from-host")); owner != "0:0" {
+		t.Errorf("the host's root-owned file on the volume inside: %s, want 0:0", owner)
+	}
+	e.exec(t, id, "sh", "-c", "echo y > /data/from-pod")
+	var st syscall.Stat_t
+	if err := syscall.Stat(filepath.Join(vol, "from-pod"), &st); err != nil || st.Uid != 0 {
+		t.Errorf("the pod root's file on the host: uid %d (%v), want 0 as under runc", st.Uid, err)
+	}
+	if !e.variant.hardened() {
+		return
+	}
+	outside := t.TempDir()
+	other := []testutil.CRIIDMapping{{HostID: host + 65536, ContainerID: 0, Length: 65536}}
+	for _, bad := range []struct {
+		name  string
+		mount testutil.CRIMount
+		want  string
+	}{
+		{"outside", testutil.CRIMount{ContainerPath: "/data", HostPath: outside, UIDMappings: maps, GIDMappings: maps}, "rule idmapped-mounts"},
+		{"other-mapping", testutil.CRIMount{ContainerPath: "/data", HostPath: vol, UIDMappings: other, GIDMappings: other}, "rule idmapped-mounts"},
+	} {
+		c := sleeper("bad-" + bad.name)
+		c.Linux.SecurityContext = &testutil.CRIContainerSecurity{NamespaceOptions: ns()}
+		c.Mounts = []testutil.CRIMount{bad.mount}
+		_, err := e.c.RunContainer(podID, c, pod)
+		if err == nil {
+			t.Errorf("volume %s (%s) with mapping %v ran, want it refused", bad.name, bad.mount.HostPath, bad.mount.UIDMappings)
+			continue
+		}
+		t.Logf("volume %s refused as the kubelet sees it: %v", bad.name, err)
+		if !strings.Contains(err.Error(), bad.want) {
+			t.Errorf("volume %s: error lacks %q", bad.name, bad.want)
+		}
+	}
+}
+
+// testKubeletOverlap: a hostUsers: false pod whose kubelet mapping
+// overlaps the range the runtime gave a live pod is refused with a
+// message that names the overlap and the way out (separate subordinate
+// ID ranges).
+func testKubeletOverlap(t *testing.T, e criEnv) {
+	if !e.containerd.PodUserNamespaces() || !e.variant.userns {
+		t.Skip("the runtime gives pods no user namespaces here, or containerd runs no hostUsers: false pods")
+	}
+	pod := e.c.NewPod("runtime-range")
+	podID := runPod(t, e, pod)
+	id := e.start(t, podID, sleeper("app"), pod)
+	pid := checked[int](t)(e.c.ContainerPid(id))
+	uids, err := idmap.ReadIDMap(fmt.Sprintf("/proc/%d/uid_map", pid))
+	if err != nil || len(uids) != 1 {
+		t.Fatalf("uid_map of the runtime's pod: %v %v", uids, err)
+	}
+	maps := []testutil.CRIIDMapping{{HostID: uids[0].Host.Start + uids[0].Host.Size/2, ContainerID: 0, Length: 65536}}
+	ns := &testutil.CRINamespaceOptions{Network: testutil.CRINamespacePod, PID: testutil.CRINamespaceContainer, IPC: testutil.CRINamespacePod,
+		UsernsOptions: &testutil.CRIUserNamespace{Mode: testutil.CRINamespacePod, UIDs: maps, GIDs: maps}}
+	kubelet := e.c.NewPod("kubelet-range")
+	kubelet.Linux.SecurityContext = &testutil.CRIPodSecurity{NamespaceOptions: ns}
+	ctr := sleeper("app")
+	ctr.Linux.SecurityContext = &testutil.CRIContainerSecurity{NamespaceOptions: ns}
+	expectRefused(t, e, kubelet, ctr, "maps host IDs that the runtime gave a live container", "/etc/subuid", "kubelet")
 }
 
 // testRestricted: a container as the Pod Security "restricted" profile
@@ -351,7 +532,7 @@ func testRestricted(t *testing.T, e criEnv) {
 // (CreateContainer/StartContainer; containerd 1.6 does not make a
 // privileged pod's sandbox privileged). The error crictl shows, which the
 // kubelet reports as an event, holds each of want.
-func expectRefused(t *testing.T, e criEnv, pod testutil.CRIPod, ctr testutil.CRIContainer, want ...string) {
+func expectRefused(t *testing.T, e criEnv, pod testutil.CRIPod, ctr testutil.CRIContainer, want ...string) string {
 	t.Helper()
 	step := "RunPodSandbox"
 	podID, err := e.c.RunPod(e.variant.handler, pod)
@@ -370,6 +551,7 @@ func expectRefused(t *testing.T, e criEnv, pod testutil.CRIPod, ctr testutil.CRI
 		}
 	}
 	e.c.CheckGone(t)
+	return err.Error()
 }
 
 // testPrivileged: a privileged pod is refused by the runtime with a
@@ -380,7 +562,8 @@ func testPrivileged(t *testing.T, e criEnv) {
 	ctr := sleeper("app")
 	ctr.Linux.SecurityContext = &testutil.CRIContainerSecurity{Privileged: true}
 	if e.variant.hardened() {
-		expectRefused(t, e, pod, ctr, "refused", "privileged")
+		// The pod is named "privileged": the rule, not the name, must show.
+		expectRefused(t, e, pod, ctr, "refused", "(rule privileged, allow with ", "allowPrivileged")
 		return
 	}
 	podID := runPod(t, e, pod)

@@ -129,11 +129,7 @@ func assertCtrGone(t *testing.T, id string) {
 			t.Errorf("container %s: mount left: %s", id, line)
 		}
 	}
-	ctrls, _ := os.ReadDir("/sys/fs/cgroup")
-	for _, ctrl := range ctrls {
-		d := "/sys/fs/cgroup/" + ctrl.Name() + "/" + testutil.CtrNamespace + "/" + id
-		if _, err := os.Stat(d); err == nil {
-			t.Errorf("container %s: cgroup %s left", id, d)
-		}
+	for _, d := range testutil.CgroupsNamed(id) {
+		t.Errorf("container %s: cgroup %s left", id, d)
 	}
 }

@@ -134,12 +134,10 @@ func assertGone(t *testing.T, c *container) {
 			t.Errorf("container %s: mount left: %s", c.Name, line)
 		}
 	}
-	ctrls, _ := os.ReadDir("/sys/fs/cgroup")
-	for _, ctrl := range ctrls {
-		d := filepath.Join("/sys/fs/cgroup", ctrl.Name(), "docker", c.ID)
-		if _, err := os.Stat(d); err == nil {
-			t.Errorf("container %s: cgroup %s left", c.Name, d)
-		}
+	// docker/<id> (cgroupfs driver), system.slice/docker-<id>.scope
+	// (systemd driver), on either cgroup layout.
+	for _, d := range testutil.CgroupsNamed(c.ID) {
+		t.Errorf("container %s: cgroup %s left", c.Name, d)
 	}
 }
 
@@ -365,34 +363,33 @@ func TestDockerUpdateMemory(t *testing.T) {
 	if st := inspect(t, c.Name); st.HostConfig.Memory != 64<<20 {
 		t.Errorf("docker inspect: Memory %d, want %d", st.HostConfig.Memory, 64<<20)
 	}
-	if v := hostCgroupValue(t, c.Pid, "memory", "memory.limit_in_bytes"); v != strconv.Itoa(64<<20) {
-		t.Errorf("memory.limit_in_bytes = %s, want %d", v, 64<<20)
+	if v := hostCgroupValue(t, c.Pid, (*testutil.Cgroup).MemoryLimit); v != strconv.Itoa(64<<20) {
+		t.Errorf("memory limit = %s, want %d", v, 64<<20)
 	}
-	// And the container sees the limit in its own cgroup view.
-	if out := mustDocker(t, "exec", c.Name, "cat", "/sys/fs/cgroup/memory/memory.limit_in_bytes"); strings.TrimSpace(out) != strconv.Itoa(64<<20) {
-		t.Errorf("inside: memory.limit_in_bytes = %q, want %d", out, 64<<20)
+	// And the container sees the limit in its own cgroup view (v1: the
+	// memory hierarchy, v2: its cgroup namespace's root).
+	if out := mustDocker(t, "exec", c.Name, "sh", "-c", insideMemoryLimit); strings.TrimSpace(out) != strconv.Itoa(64<<20) {
+		t.Errorf("inside: memory limit = %q, want %d", out, 64<<20)
 	}
 }
 
-// hostCgroupValue reads a cgroup v1 file of pid's cgroup for controller.
-func hostCgroupValue(t *testing.T, pid int, controller, file string) string {
+// insideMemoryLimit prints the memory limit a container sees, on either
+// cgroup layout.
+const insideMemoryLimit = `cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max`
+
+// hostCgroupValue reads one value of pid's cgroup as the host sees it,
+// with read (a testutil.Cgroup method: either cgroup layout).
+func hostCgroupValue(t *testing.T, pid int, read func(*testutil.Cgroup) (string, error)) string {
 	t.Helper()
-	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cgroup")
+	cg, err := testutil.ProcessCgroup(pid)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, line := range strings.Split(string(data), "\n") {
-		parts := strings.SplitN(line, ":", 3)
-		if len(parts) == 3 && parts[1] == controller {
-			v, err := os.ReadFile(filepath.Join("/sys/fs/cgroup", controller, parts[2], file))
-			if err != nil {
-				t.Fatal(err)
-			}
-			return strings.TrimSpace(string(v))
-		}
+	v, err := read(cg)
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Fatalf("pid %d has no %s cgroup", pid, controller)
-	return ""
+	return v
 }
 
 func TestDockerRmForce(t *testing.T) {

@@ -2,7 +2,6 @@ package integration
 
 import (
 	"encoding/json"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -83,15 +82,15 @@ func TestPauseResume(t *testing.T) {
 	if st := rt.MustState(id); st.Status != "paused" {
 		t.Errorf("after pause: status %q, want paused", st.Status)
 	}
-	if v := cgroupValue(t, pid, "freezer", "freezer.state"); v != "FROZEN" {
-		t.Errorf("freezer.state = %q, want FROZEN", v)
+	if !frozen(t, pid) {
+		t.Errorf("after pause: the container's cgroup is not frozen")
 	}
 	rt.MustRun("resume", id)
 	if st := rt.MustState(id); st.Status != "running" {
 		t.Errorf("after resume: status %q, want running", st.Status)
 	}
-	if v := cgroupValue(t, pid, "freezer", "freezer.state"); v != "THAWED" {
-		t.Errorf("freezer.state = %q, want THAWED", v)
+	if frozen(t, pid) {
+		t.Errorf("after resume: the container's cgroup is still frozen")
 	}
 	if out := rt.MustRun("exec", id, "echo", "alive"); out != "alive\n" {
 		t.Errorf("exec after resume: %q", out)
@@ -175,10 +174,10 @@ func TestUpdate(t *testing.T) {
 	pid := rt.MustState(id).Pid
 
 	rt.MustRun("update", "--memory", "64M", "--pids-limit", "50", id)
-	if v := cgroupValue(t, pid, "memory", "memory.limit_in_bytes"); v != "67108864" {
-		t.Errorf("memory.limit_in_bytes = %s, want 67108864", v)
+	if v := cgroupValue(t, pid, (*testutil.Cgroup).MemoryLimit); v != "67108864" {
+		t.Errorf("memory limit = %s, want 67108864", v)
 	}
-	if v := cgroupValue(t, pid, "pids", "pids.max"); v != "50" {
+	if v := cgroupValue(t, pid, (*testutil.Cgroup).PidsLimit); v != "50" {
 		t.Errorf("pids.max = %s, want 50", v)
 	}
 
@@ -187,35 +186,42 @@ func TestUpdate(t *testing.T) {
 	if exit != 0 {
 		t.Fatalf("update --resources -: exit %d: %s", exit, errOut)
 	}
-	if v := cgroupValue(t, pid, "pids", "pids.max"); v != "77" {
+	if v := cgroupValue(t, pid, (*testutil.Cgroup).PidsLimit); v != "77" {
 		t.Errorf("pids.max = %s, want 77", v)
 	}
-	if v := cgroupValue(t, pid, "memory", "memory.limit_in_bytes"); v != "100663296" {
-		t.Errorf("memory.limit_in_bytes = %s, want 100663296", v)
+	if v := cgroupValue(t, pid, (*testutil.Cgroup).MemoryLimit); v != "100663296" {
+		t.Errorf("memory limit = %s, want 100663296", v)
 	}
 	if _, _, exit := rt.Run("update", "--pids-limit", "nonsense", id); exit == 0 {
 		t.Errorf("update with a bad value succeeded")
 	}
 }
 
-// cgroupValue reads a cgroup v1 file of the controller's cgroup of pid.
-func cgroupValue(t *testing.T, pid int, controller, file string) string {
+// cgroupValue reads one value of pid's cgroup with read (a
+// testutil.Cgroup method: either cgroup layout).
+func cgroupValue(t *testing.T, pid int, read func(*testutil.Cgroup) (string, error)) string {
 	t.Helper()
-	for _, line := range strings.Split(procFile(t, pid, "cgroup"), "\n") {
-		parts := strings.SplitN(line, ":", 3)
-		if len(parts) != 3 {
-			continue
-		}
-		for _, c := range strings.Split(parts[1], ",") {
-			if c == controller {
-				data, err := os.ReadFile(filepath.Join("/sys/fs/cgroup", controller, parts[2], file))
-				if err != nil {
-					t.Fatal(err)
-				}
-				return strings.TrimSpace(string(data))
-			}
-		}
+	cg, err := testutil.ProcessCgroup(pid)
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Fatalf("pid %d has no %s cgroup", pid, controller)
-	return ""
+	v, err := read(cg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// frozen reports whether pid's cgroup is frozen (either layout).
+func frozen(t *testing.T, pid int) bool {
+	t.Helper()
+	cg, err := testutil.ProcessCgroup(pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := cg.Frozen()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
 }

@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -223,39 +222,10 @@ func TestHardeningMaskedAndReadonlyPaths(t *testing.T) {
 	}
 }
 
-// hostPidsMax reads pids.max of pid's pids cgroup on the host (cgroup v1
-// pids controller, or the unified hierarchy).
+// hostPidsMax reads pids.max of pid's cgroup as the host sees it.
 func hostPidsMax(t *testing.T, pid int) string {
 	t.Helper()
-	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cgroup")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
-		parts := strings.SplitN(line, ":", 3)
-		if len(parts) != 3 {
-			continue
-		}
-		var dir string
-		switch {
-		case slices.Contains(strings.Split(parts[1], ","), "pids"):
-			dir = filepath.Join("/sys/fs/cgroup/pids", parts[2])
-		case parts[0] == "0" && parts[1] == "":
-			if _, err := os.Stat("/sys/fs/cgroup/cgroup.controllers"); err != nil {
-				continue // hybrid: the unified tree has no pids controller here
-			}
-			dir = filepath.Join("/sys/fs/cgroup", parts[2])
-		default:
-			continue
-		}
-		v, err := os.ReadFile(filepath.Join(dir, "pids.max"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return strings.TrimSpace(string(v))
-	}
-	t.Fatalf("pid %d: no pids cgroup in %q", pid, data)
-	return ""
+	return cgroupValue(t, pid, (*testutil.Cgroup).PidsLimit)
 }
 
 func TestHardeningPidsLimit(t *testing.T) {

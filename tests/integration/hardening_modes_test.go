@@ -102,7 +102,9 @@ func TestHardeningAuditMode(t *testing.T) {
 	if l["policy_mode"] != "audit" || l["level"] != "info" {
 		t.Errorf("audit log line %v: want policy_mode audit at level info", l)
 	}
-	for _, w := range []string{"capabilities: process.capabilities.bounding", "no-new-privileges: process.noNewPrivileges", "seccomp: linux.seccomp", "readonly-rootfs: root.readonly", "(2 refused)"} {
+	for _, w := range []string{"capabilities: process.capabilities.bounding", "no-new-privileges: process.noNewPrivileges", "seccomp: linux.seccomp", "readonly-rootfs: root.readonly",
+		// Audit mode names each would-be refusal as enforce mode does.
+		`(2 refused: host device /dev/nothing (c 1:99) (rule host-devices, allow with "allowDevices": ["c 1:99"]); `} {
 		if !strings.Contains(msg, w) {
 			t.Errorf("audit log line %q lacks %q", msg, w)
 		}

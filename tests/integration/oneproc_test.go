@@ -41,7 +41,7 @@ func TestGOMAXPROCSNotPassedOn(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), testutil.DefaultTimeout)
 			defer cancel()
 			cmd := rt.Command(ctx, "--policy="+polPath, "run", "--detach", "--bundle", b.Dir, id)
-			cmd.Env = withoutVar(os.Environ(), "GOMAXPROCS")
+			cmd.Env = withoutVar(cmd.Env, "GOMAXPROCS") // keeps the harness's HARDENED_AUDIT_LOG
 			if operator != "" {
 				cmd.Env = append(cmd.Env, "GOMAXPROCS="+operator)
 			}
@@ -69,9 +69,17 @@ func TestGOMAXPROCSNotPassedOn(t *testing.T) {
 			if got := envValue(string(hook), "\n", "GOMAXPROCS"); got != wantHook {
 				t.Errorf("the hook's GOMAXPROCS is %q, want %q", got, wantHook)
 			}
-			initEnv, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/environ")
-			if err != nil {
-				t.Fatal(err)
+			// "running" is reported once the init was told to start; it
+			// may not have exec'd the process yet (under load), and until
+			// then its environment is the runtime's.
+			var initEnv []byte
+			for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+				if initEnv, err = os.ReadFile("/proc/" + strconv.Itoa(pid) + "/environ"); err != nil {
+					t.Fatal(err)
+				}
+				if strings.Contains(string(initEnv), "PATH=") || time.Now().After(deadline) {
+					break
+				}
 			}
 			if got := envValue(string(initEnv), "\x00", "GOMAXPROCS"); got != "" || !strings.Contains(string(initEnv), "PATH=") {
 				t.Errorf("the container's process environment %q: GOMAXPROCS %q, want none", initEnv, got)

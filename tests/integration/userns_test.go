@@ -284,8 +284,7 @@ func TestUsernsRuntimeKilledMidCreate(t *testing.T) {
 	// Not this test's subject: a create killed before it saved its state
 	// leaves the container's (empty) cgroups, which delete cannot find.
 	time.Sleep(100 * time.Millisecond)
-	dirs, _ := filepath.Glob("/sys/fs/cgroup/*/" + id)
-	for _, d := range dirs {
+	for _, d := range testutil.CgroupsNamed(id) {
 		if err := os.Remove(d); err == nil {
 			t.Logf("known: cgroup %s of the killed create left by delete --force (removed by the test)", d)
 		}

@@ -155,3 +155,23 @@ func SkipOnOldRunc(tb testing.TB, reason string) {
 		tb.Skipf("%s: known difference: %s", v, reason)
 	}
 }
+
+// EnvPrograms names a directory of the tests' helper programs built
+// beforehand (probe, pause): `make test-vm` builds them on the host, as
+// its guest has no Go toolchain.
+const EnvPrograms = "HARDENED_TEST_PROGRAMS"
+
+// Prebuilt returns the path of helper program name in $HARDENED_TEST_PROGRAMS,
+// or "" when that is unset (the caller builds the program itself). A set
+// directory without the program is an error.
+func Prebuilt(name string) (string, error) {
+	dir := os.Getenv(EnvPrograms)
+	if dir == "" {
+		return "", nil
+	}
+	path := filepath.Join(dir, name)
+	if _, err := os.Stat(path); err != nil {
+		return "", fmt.Errorf("%s=%s: %w", EnvPrograms, dir, err)
+	}
+	return path, nil
+}

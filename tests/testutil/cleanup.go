@@ -93,14 +93,10 @@ func (rt *Runtime) cleanup() {
 		}
 	}
 
-	// Cgroups: the init's directories and <controller>/<id> everywhere.
+	// Cgroups: the init's directories and any named after the container
+	// (either layout, systemd scopes included).
 	for _, id := range ids {
-		dirs := append([]string(nil), trackedIDs[id].cgroups...)
-		if ctrls, err := os.ReadDir("/sys/fs/cgroup"); err == nil {
-			for _, c := range ctrls {
-				dirs = append(dirs, filepath.Join("/sys/fs/cgroup", c.Name(), id))
-			}
-		}
+		dirs := append(append([]string(nil), trackedIDs[id].cgroups...), CgroupsNamed(id)...)
 		seen := map[string]bool{}
 		for _, d := range dirs {
 			if seen[d] {

@@ -107,6 +107,17 @@ type CRIContainer struct {
 	Linux   struct {
 		SecurityContext *CRIContainerSecurity `json:"security_context,omitempty"`
 	} `json:"linux"`
+	Mounts []CRIMount `json:"mounts,omitempty"`
+}
+
+// CRIMount is a volume mount of a ContainerConfig; the kubelet gives
+// the volumes of a hostUsers: false pod the pod's mappings.
+type CRIMount struct {
+	ContainerPath string         `json:"container_path"`
+	HostPath      string         `json:"host_path"`
+	Readonly      bool           `json:"readonly,omitempty"`
+	UIDMappings   []CRIIDMapping `json:"uidMappings,omitempty"`
+	GIDMappings   []CRIIDMapping `json:"gidMappings,omitempty"`
 }
 
 // NewPod returns a pod config named name with a fresh UID, its log

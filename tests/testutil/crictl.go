@@ -173,6 +173,21 @@ func (c *CRI) ContainerPid(id string) (int, error) {
 	return int(pid), nil
 }
 
+// PodPid returns the host PID of a running pod's sandbox (pause)
+// process (info.pid of crictl inspectp).
+func (c *CRI) PodPid(id string) (int, error) {
+	v, err := c.InspectPod(id)
+	if err != nil {
+		return 0, err
+	}
+	info, _ := v["info"].(map[string]any)
+	pid, _ := info["pid"].(float64)
+	if pid <= 0 {
+		return 0, fmt.Errorf("pod %s: no pid in crictl inspectp", id)
+	}
+	return int(pid), nil
+}
+
 // StopPod is `crictl stopp`.
 func (c *CRI) StopPod(id string) error {
 	_, err := c.crictl("stopp", id)

@@ -50,6 +50,13 @@ func (c *CRI) leaks(ids []string) []string {
 		if e, err := a.Entries(); err == nil && len(e) > 0 {
 			left = append(left, fmt.Sprintf("handler %s: ID ranges still held: %v", h, e))
 		}
+		if e, err := idmap.NewHostAllocator(nil, 0).Entries(); err == nil {
+			for k, r := range e {
+				if strings.HasPrefix(k, root+"/") {
+					left = append(left, fmt.Sprintf("handler %s: ID range %s still held in the host-wide registry by %s", h, r.Range, k))
+				}
+			}
+		}
 		sum := sha256.Sum256([]byte(root))
 		staging := filepath.Join("/run/hardened-idmap", hex.EncodeToString(sum[:6]))
 		if ents, err := os.ReadDir(staging); err == nil && len(ents) > 0 {

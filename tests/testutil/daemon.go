@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -32,7 +33,9 @@ func startDaemon(name, logPath string, env []string, argv ...string) (*daemon, e
 	defer lf.Close()
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Stdout, cmd.Stderr = lf, lf
-	cmd.Env = append(os.Environ(), env...)
+	// The runtimes it starts write their audit record beside its log,
+	// never to the machine's /var/log/hardened.
+	cmd.Env = append(append(os.Environ(), "HARDENED_AUDIT_LOG="+filepath.Join(filepath.Dir(logPath), "audit.log")), env...)
 	// Its own process group, so a ^C on the test does not hit it first.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {

@@ -34,6 +34,12 @@ type Dockerd struct {
 // stops it. Its default network is a bridge of its own (NewBridge), never
 // the host's docker0, and iptables are off (the host's stay untouched).
 func NewDockerd(ctx context.Context, runtimePath string) (*Dockerd, error) {
+	return NewDockerdArgs(ctx, runtimePath)
+}
+
+// NewDockerdArgs is NewDockerd with more dockerd flags (--exec-opt
+// native.cgroupdriver=systemd).
+func NewDockerdArgs(ctx context.Context, runtimePath string, more ...string) (*Dockerd, error) {
 	if _, err := exec.LookPath("dockerd"); err != nil {
 		return nil, fmt.Errorf("dockerd: %w (apt-get install docker.io)", err)
 	}
@@ -68,7 +74,7 @@ func NewDockerd(ctx context.Context, runtimePath string) (*Dockerd, error) {
 		"--pidfile", filepath.Join(dir, "docker.pid"),
 		"-H", dd.Host,
 		"--storage-driver=overlay2",
-	}, bridge.DockerdArgs()...)...)
+	}, append(bridge.DockerdArgs(), more...)...)...)
 	if err != nil {
 		bridge.Remove()
 		os.RemoveAll(dir)

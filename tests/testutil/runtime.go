@@ -30,6 +30,12 @@ type Runtime struct {
 	Bin  string // binary under test
 	Root string // --root: private state directory
 	Log  string // --log, with --log-format json
+	// Audit is the audit log the runtime writes (HARDENED_AUDIT_LOG), in
+	// the test's temporary directory, never the machine's.
+	Audit string
+	// MoreGlobal are global flags every call gets after the ones above
+	// (--systemd-cgroup).
+	MoreGlobal []string
 
 	tb    testing.TB
 	scope string // the test's temporary directory: no mount may stay under it
@@ -77,6 +83,7 @@ func NewRuntime(tb testing.TB) *Runtime {
 		Bin:   bin,
 		Root:  filepath.Join(dir, "state"),
 		Log:   filepath.Join(dir, "log.json"),
+		Audit: filepath.Join(dir, "audit.log"),
 		tb:    tb,
 		scope: filepath.Dir(dir),
 		ids:   map[string]*tracked{},
@@ -101,7 +108,7 @@ func (rt *Runtime) NewID() string {
 
 // Global returns the global flags every call gets.
 func (rt *Runtime) Global() []string {
-	return []string{"--root", rt.Root, "--log", rt.Log, "--log-format", "json"}
+	return append([]string{"--root", rt.Root, "--log", rt.Log, "--log-format", "json"}, rt.MoreGlobal...)
 }
 
 // Command returns the command for the runtime with the global flags and
@@ -110,6 +117,7 @@ func (rt *Runtime) Global() []string {
 // inherits them and would keep a pipe open.
 func (rt *Runtime) Command(ctx context.Context, args ...string) *exec.Cmd {
 	cmd := exec.CommandContext(ctx, rt.Bin, append(rt.Global(), args...)...)
+	cmd.Env = append(os.Environ(), "HARDENED_AUDIT_LOG="+rt.Audit)
 	cmd.WaitDelay = 5 * time.Second
 	return cmd
 }
@@ -332,6 +340,10 @@ func procCgroupDirs(pid int) []string {
 	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
 		parts := strings.SplitN(line, ":", 3)
 		if len(parts) != 3 || parts[2] == "/" {
+			continue
+		}
+		if parts[0] == "0" && parts[1] == "" && CgroupV2Host() {
+			dirs = append(dirs, filepath.Join(CgroupRoot, parts[2]))
 			continue
 		}
 		for _, ctrl := range strings.Split(parts[1], ",") {
