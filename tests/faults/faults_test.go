@@ -98,6 +98,7 @@ func injectOnce(t *testing.T, rt *testutil.Runtime, b *testutil.Bundle, op, id s
 // four concurrent workers, each followed by delete --force and the leak
 // check.
 func TestFaultsKill(t *testing.T) {
+	t.Cleanup(removeFaultCgroupParents)
 	rt := testutil.NewRuntime(t)
 	n := 120
 	if s := os.Getenv("FAULTS_INJECTIONS"); s != "" {
@@ -242,6 +243,7 @@ func fillUp(t *testing.T, dir string) func() {
 // container's delete --force, and the delete of a create killed there,
 // succeed and leave nothing.
 func TestFaultsFullRoot(t *testing.T) {
+	t.Cleanup(removeFaultCgroupParents)
 	rt := testutil.NewRuntime(t)
 	root := tmpfsRoot(t, rt, "256k")
 	if err := os.MkdirAll(root, 0o700); err != nil {
@@ -276,6 +278,7 @@ func TestFaultsFullRoot(t *testing.T) {
 // kills the container and says what it could not remove, and once the
 // root is writable again delete --force leaves nothing.
 func TestFaultsReadOnlyRoot(t *testing.T) {
+	t.Cleanup(removeFaultCgroupParents)
 	rt := testutil.NewRuntime(t)
 	root := tmpfsRoot(t, rt, "4m")
 	for i := range 5 {
@@ -351,4 +354,15 @@ func phaseOf(root, id string) string {
 		return "create lock only"
 	}
 	return "nothing"
+}
+
+// removeFaultCgroupParents removes the (empty) faultCgroupParent
+// directories that libcontainer made above the nested cgroups: the
+// runtime, like runc, leaves a cgroupsPath's parents alone.
+func removeFaultCgroupParents() {
+	dirs, _ := filepath.Glob(filepath.Join("/sys/fs/cgroup", "*", faultCgroupParent))
+	dirs = append(dirs, filepath.Join("/sys/fs/cgroup", faultCgroupParent))
+	for _, d := range dirs {
+		_ = os.Remove(d)
+	}
 }
