@@ -128,7 +128,7 @@ func TestDebianPackage(t *testing.T) {
 		}
 		completion := mustRun(t, time.Minute, "bash", "-c",
 			`source /usr/share/bash-completion/completions/hardened; COMP_WORDS=(hardened insta); COMP_CWORD=1; _hardened; echo "${COMPREPLY[*]}"; COMP_WORDS=(hardened install ""); COMP_CWORD=2; _hardened; echo "${COMPREPLY[*]}"`)
-		if completion != "install\ndocker containerd help h\n" {
+		if completion != "install\ndocker containerd podman help h\n" {
 			t.Errorf("bash completion: %q", completion)
 		}
 	})
