@@ -29,7 +29,7 @@ refused with an error that names the rule and the policy key that allows it.`
 // Main runs the command line and returns the process exit code.
 func Main(args []string, build BuildInfo) int {
 	app := newApp(build, os.Stdout, os.Stderr)
-	err := app.Run(args)
+	err := app.Run(reorderArgs(app, args))
 	if err == nil {
 		return 0
 	}

@@ -1,0 +1,184 @@
+#!/usr/bin/env bash
+# hack/conformance-runc.sh: runs runc's own integration suite (the bats files
+# of the runc module whose libcontainer hardened embeds, go.mod's version)
+# against our binary, and compares the result with a checked-in list of
+# expected failures.
+#
+#   hack/conformance-runc.sh [-p off|default] [-e EXPECTATIONS] [FILE.bats ...]
+#
+# -p off (the default) runs with {"mode": "off"}: the suite must pass as it
+#    does with runc, but for the failures EXPECTATIONS lists (the machine:
+#    no criu...; deliberate differences, with the reason).
+# -p default runs with the built-in default policy: every extra failure is
+#    a refusal or a rewrite, listed with the rule ID.
+# FILE.bats restricts the run to some of the suite's files (CONFORMANCE_FILES
+# in the environment does the same, space separated).
+#
+# The runc module comes from the Go module cache (fetched through the module
+# proxy when missing) and is copied, with its test helpers built and the two
+# test images made here (busybox from Debian's busybox-static, Debian
+# bookworm minbase by debootstrap), into ${XDG_CACHE_HOME:-~/.cache}/
+# hardened-conformance: none of runc's code enters this repository.
+#
+# Exit status: 0 when every failure is expected; 1 on a new failure (or a
+# harness error). Tests that were expected to fail and passed are listed so
+# the file can be trimmed, without failing the run.
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+policy=off
+expect=
+while getopts "p:e:" opt; do
+	case $opt in
+	p) policy=$OPTARG ;;
+	e) expect=$OPTARG ;;
+	*) exit 2 ;;
+	esac
+done
+shift $((OPTIND - 1))
+case $policy in
+off) : "${expect:=$top/tests/conformance-runc/expected-off.txt}" ;;
+default) : "${expect:=$top/tests/conformance-runc/expected-default.txt}" ;;
+*)
+	echo "conformance-runc: -p takes off or default" >&2
+	exit 2
+	;;
+esac
+
+bin=${HARDENED_BIN:-$top/hardened}
+[ -x "$bin" ] || {
+	echo "conformance-runc: no binary at $bin (make build)" >&2
+	exit 1
+}
+for tool in bats jq xz script gcc debootstrap; do
+	command -v "$tool" >/dev/null || {
+		echo "conformance-runc: $tool is missing (hack/install-deps.sh)" >&2
+		exit 1
+	}
+done
+
+cd "$top"
+version=$(go list -m -f '{{.Version}}' github.com/opencontainers/runc)
+src=$(go list -m -f '{{.Dir}}' github.com/opencontainers/runc)
+if [ -z "$src" ] || [ ! -d "$src/tests/integration" ]; then
+	go mod download github.com/opencontainers/runc
+	src=$(go list -m -f '{{.Dir}}' github.com/opencontainers/runc)
+fi
+cache=${XDG_CACHE_HOME:-$HOME/.cache}/hardened-conformance
+tree=$cache/runc-$version
+data=$tree/tests/integration/testdata
+mkdir -p "$cache"
+
+# The module's tree, writable (the suite writes its images into testdata).
+if [ ! -f "$tree/.copied" ]; then
+	rm -rf "$tree"
+	cp -r "$src" "$tree"
+	chmod -R u+w "$tree"
+	# Module zips keep no execute bits: the suite runs its own scripts.
+	find "$tree" -name '*.sh' -exec chmod +x {} +
+	touch "$tree/.copied"
+fi
+
+# The suite's helper programs (runc's "make test-binaries").
+if [ ! -f "$tree/tests/cmd/_bin/.built" ]; then
+	echo "conformance-runc: building runc $version's test helpers" >&2
+	mkdir -p "$tree/tests/cmd/_bin"
+	(cd "$tree" && for d in tests/cmd/*/; do
+		[ -f "$d/main.go" ] || ls "$d"*.go >/dev/null 2>&1 || continue
+		GOFLAGS=-mod=mod go build -trimpath -tags seccomp -o tests/cmd/_bin/ "./$d" || exit 1
+	done)
+	touch "$tree/tests/cmd/_bin/.built"
+fi
+
+arch=$(go env GOARCH)
+# The suite's busybox image, as docker-library's: static busybox, an applet
+# link each, root and nobody.
+if [ ! -f "$data/busybox-$arch.tar.xz" ]; then
+	tmp=$(mktemp -d)
+	mkdir -p "$tmp"/{bin,etc,dev,proc,sys,tmp,root,home,var/spool/mail,var/www,usr/sbin}
+	chmod 1777 "$tmp/tmp"
+	cp /bin/busybox "$tmp/bin/busybox"
+	for applet in $(/bin/busybox --list); do
+		[ "$applet" = busybox ] || ln -s busybox "$tmp/bin/$applet"
+	done
+	printf 'root:x:0:0:root:/root:/bin/sh\ndaemon:x:1:1:daemon:/usr/sbin:/bin/false\nnobody:x:65534:65534:nobody:/home:/bin/false\n' >"$tmp/etc/passwd"
+	printf 'root:x:0:\ndaemon:x:1:\nnogroup:x:65534:\n' >"$tmp/etc/group"
+	tar -C "$tmp" --numeric-owner --owner=0 --group=0 -cJf "$data/busybox-$arch.tar.xz.tmp" .
+	mv "$data/busybox-$arch.tar.xz.tmp" "$data/busybox-$arch.tar.xz"
+	rm -rf "$tmp"
+fi
+# The suite's Debian image (buster-slim upstream; bookworm minbase here,
+# from the machine's Debian mirror).
+if [ ! -f "$data/debian-$arch.tar.xz" ]; then
+	mirror=$(sed -n 's/^URIs: *\(.*debian\)$/\1/p' /etc/apt/sources.list.d/debian.sources 2>/dev/null | head -1)
+	tmp=$(mktemp -d)
+	echo "conformance-runc: debootstrap bookworm (${mirror:-default mirror})" >&2
+	debootstrap --variant=minbase bookworm "$tmp/root" ${mirror:+"$mirror"} >"$cache/debootstrap.log" 2>&1 || {
+		echo "conformance-runc: debootstrap failed, see $cache/debootstrap.log" >&2
+		exit 1
+	}
+	tar -C "$tmp/root" --numeric-owner -cJf "$data/debian-$arch.tar.xz.tmp" .
+	mv "$data/debian-$arch.tar.xz.tmp" "$data/debian-$arch.tar.xz"
+	rm -rf "$tmp"
+fi
+
+run=$(mktemp -d "${TMPDIR:-/tmp}/conformance-runc.XXXXXX")
+trap 'rm -rf "$run"' EXIT
+case $policy in
+off) echo '{"mode": "off"}' >"$run/policy.json" ;;
+default) env -u HARDENED_POLICY "$bin" --policy "" policy >"$run/policy.json" ;;
+esac
+export HARDENED_POLICY=$run/policy.json
+
+files=("$@")
+if [ ${#files[@]} -eq 0 ] && [ -n "${CONFORMANCE_FILES:-}" ]; then
+	read -ra files <<<"$CONFORMANCE_FILES"
+fi
+if [ ${#files[@]} -eq 0 ]; then
+	files=()
+	for f in "$tree"/tests/integration/*.bats; do files+=("$(basename "$f")"); done
+fi
+
+# One bats run per file, under a pty (some tests want a terminal), TAP out.
+results=$run/results
+: >"$results"
+start=$(date +%s)
+for f in "${files[@]}"; do
+	echo "conformance-runc: $f" >&2
+	RUNC=$bin script -qfec "bats --tap $(printf %q "$tree/tests/integration/$f")" /dev/null \
+		</dev/null >"$run/$f.tap" 2>&1 || true
+	tr -d '\r' <"$run/$f.tap" | awk -v file="$f" '
+		/^ok [0-9]+ .* # skip/ { sub(/^ok [0-9]+ /, ""); sub(/ # skip.*/, ""); print "skip\t" file "\t" $0; next }
+		/^ok [0-9]+ / { sub(/^ok [0-9]+ /, ""); print "pass\t" file "\t" $0; next }
+		/^not ok [0-9]+ / { sub(/^not ok [0-9]+ /, ""); sub(/ # in [0-9]+ms$/, ""); print "fail\t" file "\t" $0; next }
+	' >>"$results"
+	if [ -n "${CONFORMANCE_LOGS:-}" ]; then
+		mkdir -p "$CONFORMANCE_LOGS" && cp "$run/$f.tap" "$CONFORMANCE_LOGS/"
+	fi
+done
+elapsed=$(($(date +%s) - start))
+
+# Expectations: "<file> :: <test name> :: <reason>" a line, # comments.
+# A reason starting with "flaky:" accepts a pass or a failure.
+expected=$run/expected
+sed -e 's/#.*$//' -e '/^[[:space:]]*$/d' "$expect" 2>/dev/null |
+	awk -F ' :: ' 'NF >= 2 { print $1 "\t" $2 "\t" $3 }' >"$expected" || true
+
+new=0
+while IFS=$'\t' read -r status file name; do
+	[ "$status" = fail ] || continue
+	if ! awk -F '\t' -v f="$file" -v n="$name" '$1 == f && $2 == n { found = 1 } END { exit !found }' "$expected"; then
+		echo "NEW FAILURE: $file :: $name"
+		new=$((new + 1))
+	fi
+done <"$results"
+while IFS=$'\t' read -r file name reason; do
+	if awk -F '\t' -v f="$file" -v n="$name" '$1 == "pass" && $2 == f && $3 == n { found = 1 } END { exit !found }' "$results"; then
+		case $reason in flaky:*) ;; *) echo "expected to fail, passed (trim $expect): $file :: $name" ;; esac
+	fi
+done <"$expected"
+
+count() { awk -F '\t' -v s="$1" '$1 == s' "$results" | wc -l; }
+echo "conformance-runc ($policy, runc $version, ${elapsed}s): $(count pass) passed, $(count fail) failed, $(count skip) skipped; $new not expected"
+[ -n "${CONFORMANCE_RESULTS:-}" ] && cp "$results" "$CONFORMANCE_RESULTS"
+[ "$new" -eq 0 ]
