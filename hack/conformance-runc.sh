@@ -50,7 +50,7 @@ bin=${HARDENED_BIN:-$top/hardened}
 	echo "conformance-runc: no binary at $bin (make build)" >&2
 	exit 1
 }
-for tool in bats jq xz script gcc debootstrap; do
+for tool in bats jq gawk xz script gcc debootstrap; do
 	command -v "$tool" >/dev/null || {
 		echo "conformance-runc: $tool is missing (hack/install-deps.sh)" >&2
 		exit 1
@@ -95,6 +95,7 @@ arch=$(go env GOARCH)
 # link each, root and nobody.
 if [ ! -f "$data/busybox-$arch.tar.xz" ]; then
 	tmp=$(mktemp -d)
+	chmod 755 "$tmp"
 	mkdir -p "$tmp"/{bin,etc,dev,proc,sys,tmp,root,home,var/spool/mail,var/www,usr/sbin}
 	chmod 1777 "$tmp/tmp"
 	cp /bin/busybox "$tmp/bin/busybox"

@@ -12,4 +12,5 @@ apt_get install -y -q --no-install-recommends \
 	busybox-static debootstrap \
 	runc containerd docker.io iptables containernetworking-plugins \
 	procps psmisc bsdutils perl git ca-certificates iproute2 \
-	lintian binutils time
+	lintian binutils time \
+	bats jq gawk xz-utils uidmap kmod sshfs
