@@ -37,6 +37,11 @@ func Main(args []string, build BuildInfo) int {
 	if errors.As(err, &status) {
 		return status.code
 	}
+	var coded *exitCodeError
+	if errors.As(err, &coded) {
+		reportError(coded.err)
+		return coded.code
+	}
 	reportError(err)
 	return 1
 }
@@ -99,6 +104,18 @@ func globalFlags() []cli.Flag {
 type exitStatusError struct{ code int }
 
 func (e *exitStatusError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
+
+// exitCodeError is a failure that exits with code instead of 1: a failed
+// exec exits 255, as runc's does, so that callers tell it apart from the
+// process's own exit status.
+type exitCodeError struct {
+	code int
+	err  error
+}
+
+func (e *exitCodeError) Error() string { return e.err.Error() }
+
+func (e *exitCodeError) Unwrap() error { return e.err }
 
 // exitWith returns nil for status 0 and an exitStatusError otherwise.
 func exitWith(status int) error {

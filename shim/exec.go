@@ -56,12 +56,16 @@ EXAMPLE:
 			}
 			status, err := execInContainer(c)
 			if err != nil {
-				return wrapFailure("exec", err)
+				return &exitCodeError{code: execFailedCode, err: wrapFailure("exec", err)}
 			}
 			return exitWith(status)
 		},
 	}
 }
+
+// execFailedCode is the exit code of an exec that could not run its
+// process (runc's): 255, out of the way of the process's own statuses.
+const execFailedCode = 255
 
 // execInContainer assembles the process, clamps it and runs it. It returns
 // the process's exit status (0 when detached).
