@@ -29,6 +29,11 @@ type launchOptions struct {
 	noNewKeyring  bool
 	detach        bool
 	noSubreaper   bool
+	// pidfdSocket, listenFDs and notify: see processRun; notifyBind
+	// listens on the notify socket now (run) rather than at start.
+	pidfdSocket string
+	listenFDs   []*os.File
+	notifyBind  bool
 	// keep leaves a foreground container's state behind after it exits.
 	keep bool
 	// start is startOnly (create), startAndRun (run) or a Restore closure;
@@ -73,6 +78,8 @@ func launch(c *cli.Context, opts launchOptions) (_ int, retErr error) {
 			}
 		}
 	}()
+	notify := newNotifySocket(root, opts.id, os.Getenv("NOTIFY_SOCKET"))
+	notify.setupSpec(bundle.Spec)
 	cfg, err := libcontainerConfig(c, opts, bundle, userns)
 	if err != nil {
 		return -1, fmt.Errorf("container %s: %w", opts.id, err)
@@ -87,6 +94,11 @@ func launch(c *cli.Context, opts launchOptions) (_ int, retErr error) {
 		_ = ct.Destroy()
 		return -1, fmt.Errorf("container %s: %w", opts.id, err)
 	}
+	if err := notify.prepare(opts.notifyBind); err != nil {
+		_ = ct.Destroy()
+		return -1, fmt.Errorf("container %s: %w", opts.id, err)
+	}
+	defer notify.close()
 	r := processRun{
 		container:     ct,
 		init:          true,
@@ -97,6 +109,9 @@ func launch(c *cli.Context, opts launchOptions) (_ int, retErr error) {
 		preserveFDs:   opts.preserveFDs,
 		subreaper:     !opts.noSubreaper,
 		destroy:       !opts.keep,
+		pidfdSocket:   opts.pidfdSocket,
+		listenFDs:     opts.listenFDs,
+		notify:        notify,
 	}
 	status, err := r.run(process)
 	if err != nil {
