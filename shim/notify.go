@@ -188,8 +188,21 @@ func notifyBarrier(client *net.UnixConn) error {
 		return err
 	}
 	defer r.Close()
-	_, _, err = client.WriteMsgUnix([]byte("BARRIER=1"), unix.UnixRights(int(w.Fd())), nil)
+	// Go refuses WriteMsgUnix on a connected datagram socket: sendmsg
+	// on its fd.
+	raw, err := client.SyscallConn()
+	if err != nil {
+		w.Close()
+		return err
+	}
+	ctlErr := raw.Write(func(fd uintptr) bool {
+		err = unix.Sendmsg(int(fd), []byte("BARRIER=1"), unix.UnixRights(int(w.Fd())), nil, 0)
+		return err != unix.EAGAIN
+	})
 	w.Close()
+	if err == nil {
+		err = ctlErr
+	}
 	if err != nil {
 		return fmt.Errorf("NOTIFY_SOCKET barrier: %w", err)
 	}
