@@ -226,9 +226,9 @@ func execProcessSpec(c *cli.Context, ct *libcontainer.Container, maxSize int64) 
 // readProcessFile decodes a runtime-spec Process. Fields this runtime does
 // not know are tolerated (newer clients send them first), as for
 // config.json; anything after the object is not. It must be a regular
-// file of at most maxSize bytes (spec.ReadRegularFile).
+// file or a pipe of at most maxSize bytes (readCallerFile).
 func readProcessFile(path string, maxSize int64) (*specs.Process, error) {
-	raw, err := spec.ReadRegularFile(path, maxSize)
+	raw, err := readCallerFile(path, maxSize)
 	if err != nil {
 		return nil, fmt.Errorf("--process: %w", err)
 	}

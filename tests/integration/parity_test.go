@@ -102,3 +102,28 @@ func TestParityKillStopped(t *testing.T) {
 	rt.MustRun("kill", "-a", id, "0")
 	rt.MustRun("delete", id)
 }
+
+// TestParityExecProcessFromPipe: `exec --process <(...)` (a shell's pipe,
+// /dev/fd/N) is read as runc reads it; a named FIFO stays refused (see
+// tests/hostile TestConfigExecAndUpdateFiles).
+func TestParityExecProcessFromPipe(t *testing.T) {
+	rt := testutil.NewRuntime(t)
+	id, _ := startDetached(t, rt, sleeper...)
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if _, err := w.WriteString(`{"args": ["echo", "from a pipe"], "cwd": "/", "env": ["PATH=/bin"], "user": {"uid": 0, "gid": 0}}`); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	cmd := rt.Command(t.Context(), "exec", "--process", "/dev/fd/3", id)
+	cmd.ExtraFiles = []*os.File{r}
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil || string(out) != "from a pipe\n" {
+		t.Errorf("exec --process /dev/fd/3 (a pipe): %q, %v: %s", out, err, stderr.String())
+	}
+}
