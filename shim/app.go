@@ -67,7 +67,9 @@ func newApp(build BuildInfo, stdout, stderr io.Writer) *cli.App {
 				return printVersion(c.App.Writer, build)
 			}
 			if c.NArg() > 0 {
-				return fmt.Errorf("unknown command %q; see \"hardened --help\"", c.Args().First())
+				// runc's words and exit code (its CLI library's), which
+				// scripts match.
+				return &exitCodeError{code: 3, err: fmt.Errorf("No help topic for '%s' (unknown command; see \"hardened --help\")", c.Args().First())}
 			}
 			return cli.ShowAppHelp(c)
 		},
