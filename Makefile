@@ -13,7 +13,7 @@ BIN       := $(CURDIR)/hardened
 # Packages without real containers: fast, no root needed.
 UNIT_PKGS := ./hardening/... ./spec/... ./shim/... ./idmap/... ./runtimeconfig/... ./foreignabi/... ./seccompcache/... ./oneproc/... ./growstack/...
 
-.PHONY: all build test unit integration hostile e2e cri conformance bench bench-userns demo install uninstall clean vet fmt man deb packaging
+.PHONY: all build test unit integration hostile e2e cri conformance conformance-runc conformance-runc-quick conformance-runc-default bench bench-userns demo install uninstall clean vet fmt man deb packaging
 
 all: build
 
@@ -21,8 +21,9 @@ build:
 	$(GO) build -trimpath -tags "$(BUILDTAGS)" -ldflags "$(LDFLAGS)" -o $(BIN) .
 
 # test runs everything CI runs: static checks, unit tests, real containers,
-# Docker and containerd end to end, and the OCI conformance suite.
-test: vet unit integration hostile e2e conformance packaging
+# Docker and containerd end to end, the OCI conformance suite and part of
+# runc's own suite.
+test: vet unit integration hostile e2e conformance conformance-runc-quick packaging
 
 vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: files above need formatting"; exit 1; }
@@ -54,6 +55,27 @@ cri: build
 
 conformance: build
 	HARDENED_BIN=$(BIN) $(GO) test -count=1 -timeout 40m -v -run TestConformance ./tests/conformance/...
+
+# conformance-runc: runc's own integration suite (the bats files of the
+# runc module at go.mod's version, helpers built from the same tree) against
+# the binary with {"mode": "off"}, compared with the expected failures
+# listed with their reasons in tests/conformance-runc/expected-off.txt
+# (hack/conformance-runc.sh; CONFORMANCE_FILES="a.bats b.bats" for some).
+# The whole suite takes ~20 minutes on a 2-core machine: make test runs
+# conformance-runc-quick, the command-line files, instead.
+# conformance-runc-default: the same suite under the default policy, every
+# failure listed with the rule that causes it (expected-default.txt).
+CONFORMANCE_RUNC_QUICK ?= create.bats delete.bats events.bats exec.bats help.bats kill.bats list.bats \
+	pause.bats pidfd-socket.bats ps.bats run.bats spec.bats start.bats start_detached.bats \
+	start_hello.bats state.bats update.bats version.bats
+conformance-runc: build
+	HARDENED_BIN=$(BIN) ./hack/conformance-runc.sh
+
+conformance-runc-quick: build
+	HARDENED_BIN=$(BIN) ./hack/conformance-runc.sh $(CONFORMANCE_RUNC_QUICK)
+
+conformance-runc-default: build
+	HARDENED_BIN=$(BIN) ./hack/conformance-runc.sh -p default
 
 # packaging builds and installs the Debian package on this machine (and
 # purges it), and registers the runtime with a private dockerd and containerd.

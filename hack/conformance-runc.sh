@@ -134,6 +134,12 @@ fi
 
 run=$(mktemp -d "${TMPDIR:-/tmp}/conformance-runc.XXXXXX")
 trap 'rm -rf "$run"' EXIT
+# A copy named hardened: the suite matches help texts against the
+# binary's name, and a rebuild during the run does not change it.
+mkdir "$run/bin"
+chmod 755 "$run"
+cp "$bin" "$run/bin/hardened"
+bin=$run/bin/hardened
 case $policy in
 off) echo '{"mode": "off"}' >"$run/policy.json" ;;
 default) env -u HARDENED_POLICY "$bin" --policy "" policy >"$run/policy.json" ;;
@@ -150,13 +156,18 @@ if [ ${#files[@]} -eq 0 ]; then
 fi
 
 # One bats run per file, under a pty (some tests want a terminal), TAP out.
+# script's input is a pipe that stays open and silent: at the end of its
+# input script would send the terminal a NUL, which a foreground container
+# with a terminal then echoes ("^@") into the output the tests compare.
 results=$run/results
 : >"$results"
+local hold
+exec {hold}<> <(:)
 start=$(date +%s)
 for f in "${files[@]}"; do
 	echo "conformance-runc: $f" >&2
 	RUNC=$bin script -qfec "bats --tap $(printf %q "$tree/tests/integration/$f")" /dev/null \
-		</dev/null >"$run/$f.tap" 2>&1 || true
+		<&"$hold" >"$run/$f.tap" 2>&1 || true
 	tr -d '\r' <"$run/$f.tap" | awk -v file="$f" '
 		/^ok [0-9]+ .* # skip/ { sub(/^ok [0-9]+ /, ""); sub(/ # skip.*/, ""); print "skip\t" file "\t" $0; next }
 		/^ok [0-9]+ / { sub(/^ok [0-9]+ /, ""); print "pass\t" file "\t" $0; next }
@@ -167,6 +178,7 @@ for f in "${files[@]}"; do
 	fi
 done
 elapsed=$(($(date +%s) - start))
+exec {hold}>&-
 
 # Expectations: "<file> :: <test name> :: <reason>" a line, # comments.
 # A reason starting with "flaky:" accepts a pass or a failure.
@@ -194,4 +206,4 @@ echo "conformance-runc ($policy, runc $version, ${elapsed}s): $(count pass) pass
 [ "$new" -eq 0 ]
 }
 
-main "$@"
+main "$@"; exit $?

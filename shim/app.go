@@ -59,9 +59,13 @@ func newApp(build BuildInfo, stdout, stderr io.Writer) *cli.App {
 		Writer:               stdout,
 		ErrWriter:            stderr,
 		EnableBashCompletion: true,
-		Flags:                globalFlags(),
-		Commands:             commands(),
-		Before:               configureLogging,
+		// A repeated flag's values are taken whole, as runc takes them:
+		// exec --env A=1,2 sets A to "1,2", --cgroup cpu,cpuacct:sub
+		// names two controllers.
+		DisableSliceFlagSeparator: true,
+		Flags:                     globalFlags(),
+		Commands:                  commands(),
+		Before:                    configureLogging,
 		Action: func(c *cli.Context) error {
 			if c.Bool("version") {
 				return printVersion(c.App.Writer, build)

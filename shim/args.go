@@ -33,8 +33,12 @@ func reorderArgs(app *cli.App, args []string) []string {
 		return args
 	}
 	cmd := findCommand(app.Commands, args[i])
-	if cmd == nil || keepArgOrder(cmd.Name) {
+	if cmd == nil {
 		return args
+	}
+	if keepArgOrder(cmd.Name) {
+		out := append([]string{}, args[:i+1]...)
+		return append(out, canonicalLeadingFlags(cmd.Flags, args[i+1:])...)
 	}
 	i++
 	// A subcommand's own subcommand (install docker ...) is reordered
@@ -65,13 +69,48 @@ func moveFlagsFirst(flags []cli.Flag, args []string) []string {
 			rest = append(rest, arg)
 			continue
 		}
-		moved = append(moved, arg)
+		moved = append(moved, canonicalFlag(f, arg))
 		if takesValue(f) && !strings.Contains(arg, "=") && j+1 < len(args) {
 			j++
 			moved = append(moved, args[j])
 		}
 	}
 	return append(moved, rest...)
+}
+
+// canonicalLeadingFlags names the flags before the first positional
+// argument by their long names (canonicalFlag), leaving the order and
+// everything from that argument on as they are.
+func canonicalLeadingFlags(flags []cli.Flag, args []string) []string {
+	out := append([]string{}, args...)
+	for j := 0; j < len(out); j++ {
+		f := lookupFlag(flags, out[j])
+		if f == nil {
+			break
+		}
+		if takesValue(f) && !strings.Contains(out[j], "=") {
+			out[j] = canonicalFlag(f, out[j])
+			j++
+			continue
+		}
+		out[j] = canonicalFlag(f, out[j])
+	}
+	return out
+}
+
+// canonicalFlag rewrites arg, which names f by any of its names, to f's
+// first name: urfave/cli v2 refuses a flag given under two of its names
+// ("-e A=1 --env B=2"), which runc accepts.
+func canonicalFlag(f cli.Flag, arg string) string {
+	if f == cli.HelpFlag {
+		return arg
+	}
+	_, value, hasValue := strings.Cut(arg, "=")
+	out := "--" + f.Names()[0]
+	if hasValue {
+		out += "=" + value
+	}
+	return out
 }
 
 // skipGlobalFlags returns the index of the first argument from start on

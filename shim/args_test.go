@@ -13,11 +13,16 @@ func TestReorderArgs(t *testing.T) {
 		in, want string
 	}{
 		{"hardened update ct --cpuset-cpus 1", "hardened update --cpuset-cpus 1 ct"},
-		{"hardened --root /r update ct --memory=1G -r f", "hardened --root /r update --memory=1G -r f ct"},
+		{"hardened --root /r update ct --memory=1G -r f", "hardened --root /r update --memory=1G --resources f ct"},
 		{"hardened delete ct --force", "hardened delete --force ct"},
+		{"hardened delete ct -f", "hardened delete --force ct"},
 		{"hardened kill ct KILL --all", "hardened kill --all ct KILL"},
+		{"hardened kill ct KILL -a", "hardened kill --all ct KILL"},
+		// Every flag by its long name: v2 refuses two names of one flag.
+		{"hardened exec -e A=1 --env B=2 -t ct sh -e", "hardened exec --env A=1 --env B=2 --tty ct sh -e"},
+		{"hardened exec -u=1000 ct id", "hardened exec --user=1000 ct id"},
 		// A bool flag takes no value: the ID after it stays an argument.
-		{"hardened run --detach ct --bundle b", "hardened run --detach --bundle b ct"},
+		{"hardened run --detach ct -b b", "hardened run --detach --bundle b ct"},
 		{"hardened --debug --log /l state ct", "hardened --debug --log /l state ct"},
 		// exec and ps: what follows the ID is the process's, not ours.
 		{"hardened exec ct ls --tty", "hardened exec ct ls --tty"},

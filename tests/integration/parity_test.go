@@ -127,3 +127,14 @@ func TestParityExecProcessFromPipe(t *testing.T) {
 		t.Errorf("exec --process /dev/fd/3 (a pipe): %q, %v: %s", out, err, stderr.String())
 	}
 }
+
+// TestParityRepeatedFlagValues: a repeated flag's value is taken whole, as
+// runc takes it: exec --env A=1,2 sets A to "1,2" (urfave/cli v2 would
+// split it at the comma).
+func TestParityRepeatedFlagValues(t *testing.T) {
+	rt := testutil.NewRuntime(t)
+	id, _ := startDetached(t, rt, sleeper...)
+	if out := rt.MustRun("exec", "--env", "A=1,2", "-e", "B=x", id, "sh", "-c", `echo "$A $B"`); out != "1,2 x\n" {
+		t.Errorf("exec --env A=1,2 -e B=x: the process saw %q, want %q", out, "1,2 x\n")
+	}
+}
