@@ -27,6 +27,29 @@ set -euo pipefail
 
 # The whole script is one function, parsed before it runs: editing the file
 # during a run cannot change the run.
+# failure_reason prints what a failed test's TAP block says went wrong:
+# the hardening rule when a refusal names one ("rule <id>"), otherwise the
+# first error or failed assertion, for the expectations file.
+failure_reason() {
+	tr -d '\r' <"$1" | awk -v name="$2" '
+		/^(not )?ok [0-9]+ / {
+			line = $0
+			sub(/^(not )?ok [0-9]+ /, "", line)
+			sub(/ # in [0-9]+ms$/, "", line)
+			inblock = ($0 ~ /^not ok/) && line == name
+			next
+		}
+		!inblock { next }
+		match($0, /\(rule [A-Za-z0-9_.-]+, [^)]*\)/) && !rule { rule = substr($0, RSTART + 1, RLENGTH - 2) }
+		/level=error/ && !err { err = $0; sub(/.*msg="/, "", err); sub(/"$/, "", err) }
+		/failed( with status [0-9]+)?$/ && !assert { assert = $0; sub(/^#[ \t]*/, "", assert) }
+		END {
+			if (rule) print "policy: " rule
+			else if (err) print assert "; error: " substr(err, 1, 160)
+			else print assert
+		}'
+}
+
 main() {
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -190,7 +213,7 @@ new=0
 while IFS=$'\t' read -r status file name; do
 	[ "$status" = fail ] || continue
 	if ! awk -F '\t' -v f="$file" -v n="$name" '$1 == f && $2 == n { found = 1 } END { exit !found }' "$expected"; then
-		echo "NEW FAILURE: $file :: $name"
+		echo "NEW FAILURE: $file :: $name :: $(failure_reason "$run/$file.tap" "$name")"
 		new=$((new + 1))
 	fi
 done <"$results"
