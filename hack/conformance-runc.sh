@@ -29,7 +29,8 @@ set -euo pipefail
 # during a run cannot change the run.
 # failure_reason prints what a failed test's TAP block says went wrong:
 # the hardening rule when a refusal names one ("rule <id>"), otherwise the
-# first error or failed assertion, for the expectations file.
+# failed assertion, the first error and the rules that rewrote the config
+# (the runtime's "hardened: ..." log line), for the expectations file.
 failure_reason() {
 	tr -d '\r' <"$1" | awk -v name="$2" '
 		/^(not )?ok [0-9]+ / {
@@ -41,12 +42,22 @@ failure_reason() {
 		}
 		!inblock { next }
 		match($0, /\(rule [A-Za-z0-9_.-]+, [^)]*\)/) && !rule { rule = substr($0, RSTART + 1, RLENGTH - 2) }
-		/level=error/ && !err { err = $0; sub(/.*msg="/, "", err); sub(/"$/, "", err) }
+		/level=error/ && !err { err = $0; sub(/.*msg="/, "", err); sub(/".*$/, "", err) }
+		/msg="hardened: / && !changes {
+			# The rewrite summary: "rule: paths; rule: paths" -> the rules.
+			c = $0; sub(/.*msg="hardened: /, "", c); sub(/".*$/, "", c)
+			n = split(c, parts, "; ")
+			for (i = 1; i <= n; i++) { r = parts[i]; sub(/:.*/, "", r); if (r != "no changes") changes = changes (changes ? ", " : "") r }
+		}
 		/failed( with status [0-9]+)?$/ && !assert { assert = $0; sub(/^#[ \t]*/, "", assert) }
 		END {
 			if (rule) print "policy: " rule
-			else if (err) print assert "; error: " substr(err, 1, 160)
-			else print assert
+			else {
+				out = assert
+				if (err) out = out "; error: " substr(err, 1, 160)
+				if (changes) out = out "; rewritten by rules: " changes
+				print out
+			}
 		}'
 }
 
