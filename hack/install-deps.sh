@@ -14,4 +14,6 @@ apt_get install -y -q --no-install-recommends \
 	runc containerd docker.io podman iptables containernetworking-plugins \
 	procps psmisc bsdutils perl git ca-certificates iproute2 \
 	lintian binutils time \
-	qemu-system-x86 qemu-utils
+	qemu-system-x86 qemu-utils \
+	bats jq gawk xz-utils uidmap kmod sshfs
+

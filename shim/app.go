@@ -29,13 +29,18 @@ refused with an error that names the rule and the policy key that allows it.`
 // Main runs the command line and returns the process exit code.
 func Main(args []string, build BuildInfo) int {
 	app := newApp(build, os.Stdout, os.Stderr)
-	err := app.Run(args)
+	err := app.Run(reorderArgs(app, args))
 	if err == nil {
 		return 0
 	}
 	var status *exitStatusError
 	if errors.As(err, &status) {
 		return status.code
+	}
+	var coded *exitCodeError
+	if errors.As(err, &coded) {
+		reportError(coded.err)
+		return coded.code
 	}
 	reportError(err)
 	return 1
@@ -54,15 +59,21 @@ func newApp(build BuildInfo, stdout, stderr io.Writer) *cli.App {
 		Writer:               stdout,
 		ErrWriter:            stderr,
 		EnableBashCompletion: true,
-		Flags:                globalFlags(),
-		Commands:             commands(),
-		Before:               configureLogging,
+		// A repeated flag's values are taken whole, as runc takes them:
+		// exec --env A=1,2 sets A to "1,2", --cgroup cpu,cpuacct:sub
+		// names two controllers.
+		DisableSliceFlagSeparator: true,
+		Flags:                     globalFlags(),
+		Commands:                  commands(),
+		Before:                    configureLogging,
 		Action: func(c *cli.Context) error {
 			if c.Bool("version") {
 				return printVersion(c.App.Writer, build)
 			}
 			if c.NArg() > 0 {
-				return fmt.Errorf("unknown command %q; see \"hardened --help\"", c.Args().First())
+				// runc's words and exit code (its CLI library's), which
+				// scripts match.
+				return &exitCodeError{code: 3, err: fmt.Errorf("No help topic for '%s' (unknown command; see \"hardened --help\")", c.Args().First())}
 			}
 			return cli.ShowAppHelp(c)
 		},
@@ -99,6 +110,18 @@ func globalFlags() []cli.Flag {
 type exitStatusError struct{ code int }
 
 func (e *exitStatusError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
+
+// exitCodeError is a failure that exits with code instead of 1: a failed
+// exec exits 255, as runc's does, so that callers tell it apart from the
+// process's own exit status.
+type exitCodeError struct {
+	code int
+	err  error
+}
+
+func (e *exitCodeError) Error() string { return e.err.Error() }
+
+func (e *exitCodeError) Unwrap() error { return e.err }
 
 // exitWith returns nil for status 0 and an exitStatusError otherwise.
 func exitWith(status int) error {

@@ -34,7 +34,8 @@ func launchFlags() []cli.Flag {
 		&cli.StringFlag{Name: "pid-file", Usage: "file to write the container's init PID to"},
 		&cli.BoolFlag{Name: "no-pivot", Usage: "do not use pivot_root to jail the process (unsafe; for ramdisk rootfs)"},
 		&cli.BoolFlag{Name: "no-new-keyring", Usage: "do not create a new session keyring for the container"},
-		&cli.IntFlag{Name: "preserve-fds", Usage: "pass N additional file descriptors (from fd 3) to the container"},
+		&cli.IntFlag{Name: "preserve-fds", Usage: "pass N additional file descriptors to the container (after fd 3 and the LISTEN_FDS ones)"},
+		&cli.StringFlag{Name: "pidfd-socket", Usage: "unix socket that receives a pidfd of the container's init"},
 	}
 }
 
@@ -48,6 +49,8 @@ func launchOptionsFrom(c *cli.Context) launchOptions {
 		preserveFDs:   c.Int("preserve-fds"),
 		noPivot:       c.Bool("no-pivot"),
 		noNewKeyring:  c.Bool("no-new-keyring"),
+		pidfdSocket:   c.String("pidfd-socket"),
+		listenFDs:     listenFiles(),
 	}
 }
 

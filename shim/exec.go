@@ -49,6 +49,8 @@ EXAMPLE:
 			&cli.BoolFlag{Name: "no-new-privs", Usage: "set no_new_privs for the process (the policy may require it anyway)"},
 			&cli.StringFlag{Name: "apparmor", Usage: "AppArmor profile for the process"},
 			&cli.StringFlag{Name: "process-label", Usage: "SELinux label for the process"},
+			&cli.StringFlag{Name: "pidfd-socket", Usage: "unix socket that receives a pidfd of the process"},
+			&cli.StringSliceFlag{Name: "cgroup", Usage: "run the process in an existing sub-cgroup of the container's: <path> (cgroup v2) or <controller>[,<controller>...]:<path> (v1, repeatable)"},
 		},
 		Action: func(c *cli.Context) error {
 			if err := checkArgs(c, 1, -1); err != nil {
@@ -56,12 +58,16 @@ EXAMPLE:
 			}
 			status, err := execInContainer(c)
 			if err != nil {
-				return wrapFailure("exec", err)
+				return &exitCodeError{code: execFailedCode, err: wrapFailure("exec", err)}
 			}
 			return exitWith(status)
 		},
 	}
 }
+
+// execFailedCode is the exit code of an exec that could not run its
+// process (runc's): 255, out of the way of the process's own statuses.
+const execFailedCode = 255
 
 // execInContainer assembles the process, clamps it and runs it. It returns
 // the process's exit status (0 when detached).
@@ -89,23 +95,60 @@ func execInContainer(c *cli.Context) (int, error) {
 	if err != nil {
 		return -1, fmt.Errorf("container %s: %w", ct.ID(), err)
 	}
+	subCgroups, err := parseSubCgroupPaths(c.StringSlice("cgroup"))
+	if err != nil {
+		return -1, fmt.Errorf("container %s: %w", ct.ID(), err)
+	}
 	logrus.Debugf("container %s: exec %q", ct.ID(), p.Args)
 	r := processRun{
-		container:     ct,
-		init:          false,
-		start:         ct.Run,
-		detach:        c.Bool("detach"),
-		consoleSocket: c.String("console-socket"),
-		pidFile:       c.String("pid-file"),
-		preserveFDs:   c.Int("preserve-fds"),
-		subreaper:     false,
-		destroy:       false,
+		container:      ct,
+		init:           false,
+		start:          ct.Run,
+		detach:         c.Bool("detach"),
+		consoleSocket:  c.String("console-socket"),
+		pidFile:        c.String("pid-file"),
+		preserveFDs:    c.Int("preserve-fds"),
+		subreaper:      false,
+		destroy:        false,
+		pidfdSocket:    c.String("pidfd-socket"),
+		subCgroupPaths: subCgroups,
 	}
 	status, err := r.run(p)
 	if err != nil {
 		return -1, fmt.Errorf("container %s: %w", ct.ID(), err)
 	}
 	return status, nil
+}
+
+// parseSubCgroupPaths reads exec --cgroup: one "<path>" (cgroup v2), or
+// "<controller>[,<controller>...]:<path>" arguments (v1), into the map
+// libcontainer takes (controller "" for v2). libcontainer keeps the paths
+// inside the container's cgroup.
+func parseSubCgroupPaths(args []string) (map[string]string, error) {
+	if len(args) == 0 {
+		return nil, nil
+	}
+	paths := make(map[string]string, len(args))
+	for _, arg := range args {
+		controllers, path, ok := strings.Cut(arg, ":")
+		if !ok {
+			if len(args) != 1 {
+				return nil, fmt.Errorf("--cgroup %q: with several --cgroup each needs a <controller>: prefix", arg)
+			}
+			paths[""] = arg
+			continue
+		}
+		for _, ctrl := range strings.Split(controllers, ",") {
+			if ctrl == "" {
+				return nil, fmt.Errorf("--cgroup %q: empty controller name", arg)
+			}
+			if _, dup := paths[ctrl]; dup {
+				return nil, fmt.Errorf("--cgroup: controller %s given twice", ctrl)
+			}
+			paths[ctrl] = path
+		}
+	}
+	return paths, nil
 }
 
 // containerPolicy is the policy in effect for the container, with the
@@ -185,9 +228,9 @@ func execProcessSpec(c *cli.Context, ct *libcontainer.Container, maxSize int64) 
 // readProcessFile decodes a runtime-spec Process. Fields this runtime does
 // not know are tolerated (newer clients send them first), as for
 // config.json; anything after the object is not. It must be a regular
-// file of at most maxSize bytes (spec.ReadRegularFile).
+// file or a pipe of at most maxSize bytes (readCallerFile).
 func readProcessFile(path string, maxSize int64) (*specs.Process, error) {
-	raw, err := spec.ReadRegularFile(path, maxSize)
+	raw, err := readCallerFile(path, maxSize)
 	if err != nil {
 		return nil, fmt.Errorf("--process: %w", err)
 	}

@@ -51,10 +51,11 @@ EXAMPLE:
 	}
 }
 
-// parseSignal accepts a signal number or a name with or without "SIG".
+// parseSignal accepts a signal number (0, as for kill(2), only checks the
+// container is running) or a name with or without "SIG".
 func parseSignal(s string) (unix.Signal, error) {
 	if n, err := strconv.Atoi(s); err == nil {
-		if n <= 0 || n > 64 {
+		if n < 0 || n > 64 {
 			return 0, fmt.Errorf("invalid signal number %d", n)
 		}
 		return unix.Signal(n), nil
@@ -79,6 +80,9 @@ func signalAll(ct *libcontainer.Container, sig unix.Signal) error {
 			return nil
 		}
 		return fmt.Errorf("container %s: %w", ct.ID(), err)
+	}
+	if status, err := ct.Status(); err == nil && status == libcontainer.Stopped {
+		return nil
 	}
 	pids, err := ct.Processes()
 	if err != nil {

@@ -31,6 +31,11 @@ type launchOptions struct {
 	noNewKeyring  bool
 	detach        bool
 	noSubreaper   bool
+	// pidfdSocket, listenFDs and notify: see processRun; notifyBind
+	// listens on the notify socket now (run) rather than at start.
+	pidfdSocket string
+	listenFDs   []*os.File
+	notifyBind  bool
 	// keep leaves a foreground container's state behind after it exits.
 	keep bool
 	// start is startOnly (create), startAndRun (run) or a Restore closure;
@@ -79,6 +84,8 @@ func launch(c *cli.Context, opts launchOptions) (_ int, retErr error) {
 		}
 		stage.unlock()
 	}()
+	notify := newNotifySocket(root, opts.id, os.Getenv("NOTIFY_SOCKET"))
+	notify.setupSpec(bundle.Spec)
 	cfg, err := libcontainerConfig(c, opts, bundle, stage)
 	if err != nil {
 		return -1, fmt.Errorf("container %s: %w", opts.id, err)
@@ -109,6 +116,11 @@ func launch(c *cli.Context, opts launchOptions) (_ int, retErr error) {
 		_ = ct.Destroy()
 		return -1, fmt.Errorf("container %s: %w", opts.id, err)
 	}
+	if err := notify.prepare(opts.notifyBind); err != nil {
+		_ = ct.Destroy()
+		return -1, fmt.Errorf("container %s: %w", opts.id, err)
+	}
+	defer notify.close()
 	r := processRun{
 		container:     ct,
 		init:          true,
@@ -119,6 +131,9 @@ func launch(c *cli.Context, opts launchOptions) (_ int, retErr error) {
 		preserveFDs:   opts.preserveFDs,
 		subreaper:     !opts.noSubreaper,
 		destroy:       !opts.keep,
+		pidfdSocket:   opts.pidfdSocket,
+		listenFDs:     opts.listenFDs,
+		notify:        notify,
 	}
 	status, err := r.run(process)
 	if err != nil {

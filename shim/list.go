@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"text/tabwriter"
 	"time"
 
@@ -26,11 +27,13 @@ func listCommand() *cli.Command {
 			if err := checkArgs(c, 0, 0); err != nil {
 				return err
 			}
-			root, err := stateRoot(c)
+			root, err := filepath.Abs(c.String("root"))
 			if err != nil {
-				return err
+				return fmt.Errorf("state root %q: %w", c.String("root"), err)
 			}
-			states, err := listContainers(root)
+			// As runc: no containers yet under the default root, but a
+			// --root that does not exist is the caller's mistake.
+			states, err := listContainers(root, c.IsSet("root"))
 			if err != nil {
 				return err
 			}
@@ -64,10 +67,11 @@ func listCommand() *cli.Command {
 
 // listContainers describes every container under root. A directory that
 // does not load (a create in progress, or one killed half-way) is skipped.
-func listContainers(root string) ([]containerState, error) {
+// A missing root lists nothing unless mustExist.
+func listContainers(root string, mustExist bool) ([]containerState, error) {
 	entries, err := os.ReadDir(root)
 	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
+		if errors.Is(err, fs.ErrNotExist) && !mustExist {
 			return nil, nil
 		}
 		return nil, fmt.Errorf("list %s: %w", root, err)

@@ -26,6 +26,7 @@ relays signals to it, exits with its status and removes the container.`,
 			opts.noSubreaper = c.Bool("no-subreaper")
 			opts.keep = c.Bool("keep") || opts.detach
 			opts.start = startAndRun
+			opts.notifyBind = true
 			status, err := launch(c, opts)
 			if err != nil {
 				return wrapFailure("run", err)

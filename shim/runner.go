@@ -31,6 +31,14 @@ type processRun struct {
 	subreaper bool
 	// destroy removes the container once a foreground process exits.
 	destroy bool
+	// pidfdSocket receives a pidfd of the process (--pidfd-socket).
+	pidfdSocket string
+	// subCgroupPaths puts an exec'd process in sub-cgroups (exec --cgroup).
+	subCgroupPaths map[string]string
+	// listenFDs are socket-activation fds handed on from fd 3 (LISTEN_FDS).
+	listenFDs []*os.File
+	// notify relays the container's sd_notify readiness (NOTIFY_SOCKET).
+	notify *notifySocket
 }
 
 // ownsContainer reports whether a failure to start this process must
@@ -52,6 +60,11 @@ func (r processRun) run(p *specs.Process) (status int, retErr error) {
 	}
 	process.Init = r.init
 	process.LogLevel = strconv.Itoa(int(logrus.GetLevel()))
+	process.SubCgroupPaths = r.subCgroupPaths
+	if len(r.listenFDs) > 0 {
+		process.Env = append(process.Env, "LISTEN_FDS="+strconv.Itoa(len(r.listenFDs)), "LISTEN_PID=1")
+		process.ExtraFiles = append(process.ExtraFiles, r.listenFDs...)
+	}
 	if err := preserveFDs(process, r.preserveFDs); err != nil {
 		return -1, err
 	}
@@ -80,6 +93,14 @@ func (r processRun) run(p *specs.Process) (status int, retErr error) {
 		return -1, err
 	}
 	defer io.Close()
+	if r.pidfdSocket != "" {
+		socket, closeSocket, err := dialPidfdSocket(r.pidfdSocket)
+		if err != nil {
+			return -1, err
+		}
+		defer closeSocket()
+		process.PidfdSocket = socket
+	}
 	if err := r.start(process); err != nil {
 		return -1, err
 	}
@@ -93,6 +114,25 @@ func (r processRun) run(p *specs.Process) (status int, retErr error) {
 			terminate(process)
 			return -1, err
 		}
+	}
+	if r.notify != nil {
+		pid, err := process.Pid()
+		if err != nil {
+			return -1, err
+		}
+		if r.detach {
+			// run --detach returns once the container is ready, as runc's.
+			if err := r.notify.relay(pid); err != nil {
+				logrus.Warnf("container %s: %v", r.container.ID(), err)
+			}
+			r.notify.close()
+			return 0, nil
+		}
+		go func() {
+			if err := r.notify.relay(pid); err != nil {
+				logrus.Warnf("container %s: %v", r.container.ID(), err)
+			}
+		}()
 	}
 	if r.detach {
 		return 0, nil

@@ -35,11 +35,24 @@ func startCommand() *cli.Command {
 				if err != nil {
 					return err
 				}
+				notify, err := startNotify(root, ct.ID())
+				if err != nil {
+					return fmt.Errorf("container %s: %w", ct.ID(), err)
+				}
+				defer notify.close()
 				if err := ct.Exec(); err != nil {
 					return fmt.Errorf("container %s: start: %w", ct.ID(), err)
 				}
 				if err := limit.afterExec(); err != nil {
 					return fmt.Errorf("container %s: %w", ct.ID(), err)
+				}
+				if notify != nil {
+					st, err := ct.State()
+					if err != nil {
+						return fmt.Errorf("container %s: %w", ct.ID(), err)
+					}
+					// As runc's start: return once the container is ready.
+					return notify.relay(st.InitProcessPid)
 				}
 				return nil
 			case libcontainer.Stopped:

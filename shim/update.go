@@ -384,13 +384,19 @@ func setSizeIfGiven(dst *int64, v *int64) {
 func ptrTo[T any](v T) *T { return &v }
 
 // putWeightDevice updates the weights of the device wd names, or adds it.
+// Every entry for the device is updated: a config may list one twice, and
+// the last entry written wins in the cgroup.
 func putWeightDevice(devs []*cgroups.WeightDevice, wd specs.LinuxWeightDevice) []*cgroups.WeightDevice {
+	found := false
 	for _, d := range devs {
 		if d.Major == wd.Major && d.Minor == wd.Minor {
 			setIfGiven(&d.Weight, wd.Weight)
 			setIfGiven(&d.LeafWeight, wd.LeafWeight)
-			return devs
+			found = true
 		}
+	}
+	if found {
+		return devs
 	}
 	var weight, leaf uint16
 	setIfGiven(&weight, wd.Weight)
@@ -399,16 +405,20 @@ func putWeightDevice(devs []*cgroups.WeightDevice, wd specs.LinuxWeightDevice) [
 }
 
 // putThrottles sets each device's rate, adding devices not yet limited.
+// Every entry for a device is updated (a config may list one twice; the
+// last entry written wins in the cgroup).
 func putThrottles(devs []*cgroups.ThrottleDevice, updates []specs.LinuxThrottleDevice) []*cgroups.ThrottleDevice {
-next:
 	for _, u := range updates {
+		found := false
 		for _, d := range devs {
 			if d.Major == u.Major && d.Minor == u.Minor {
 				d.Rate = u.Rate
-				continue next
+				found = true
 			}
 		}
-		devs = append(devs, cgroups.NewThrottleDevice(u.Major, u.Minor, u.Rate))
+		if !found {
+			devs = append(devs, cgroups.NewThrottleDevice(u.Major, u.Minor, u.Rate))
+		}
 	}
 	return devs
 }

@@ -291,3 +291,30 @@ func TestMergeResources(t *testing.T) {
 		})
 	}
 }
+
+// TestPutThrottlesDuplicates: a device listed twice in the config has both
+// entries updated; the cgroup keeps the last one written (runc's
+// update.bats "per-device iops/bps values").
+func TestPutThrottlesDuplicates(t *testing.T) {
+	devs := []*cgroups.ThrottleDevice{
+		cgroups.NewThrottleDevice(253, 0, 485760),
+		cgroups.NewThrottleDevice(253, 0, 485760),
+	}
+	throttle := func(major, minor int64, rate uint64) specs.LinuxThrottleDevice {
+		d := specs.LinuxThrottleDevice{Rate: rate}
+		d.Major, d.Minor = major, minor
+		return d
+	}
+	got := putThrottles(devs, []specs.LinuxThrottleDevice{throttle(253, 0, 10485760), throttle(8, 0, 5)})
+	if len(got) != 3 || got[0].Rate != 10485760 || got[1].Rate != 10485760 || got[2].Major != 8 || got[2].Rate != 5 {
+		t.Errorf("putThrottles = %v, want both 253:0 entries at 10485760 and 8:0 added", got)
+	}
+	weights := []*cgroups.WeightDevice{cgroups.NewWeightDevice(8, 0, 100, 0), cgroups.NewWeightDevice(8, 0, 100, 0)}
+	w := uint16(500)
+	wd := specs.LinuxWeightDevice{Weight: &w}
+	wd.Major, wd.Minor = 8, 0
+	weights = putWeightDevice(weights, wd)
+	if len(weights) != 2 || weights[0].Weight != 500 || weights[1].Weight != 500 {
+		t.Errorf("putWeightDevice = %v, want both 8:0 entries at 500", weights)
+	}
+}

@@ -13,6 +13,7 @@
 //	write=/path  create (or truncate) the file and write a byte
 //	read=/path   read the whole file; OK is followed by the byte count
 //	exec=/path   execute the file with the argument "true" and wait
+//	notify=MSG   send MSG as one datagram to $NOTIFY_SOCKET (sd_notify)
 //
 // Syscalls are called with arguments chosen so that, without a seccomp
 // filter, the kernel rejects them with an errno other than EPERM wherever
@@ -28,6 +29,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"sort"
@@ -112,6 +114,8 @@ func main() {
 			}
 		case isPath && op == "exec":
 			res = result(exec.Command(path, "true").Run())
+		case isPath && op == "notify":
+			res = result(sdNotify(path))
 		case !isPath && table[arg] != nil:
 			res = errnoName(table[arg]())
 		default:
@@ -120,7 +124,7 @@ func main() {
 				names = append(names, n)
 			}
 			sort.Strings(names)
-			fmt.Fprintf(os.Stderr, "probe: unknown argument %q: use write=PATH, read=PATH, exec=PATH or one of %s\n", arg, strings.Join(names, " "))
+			fmt.Fprintf(os.Stderr, "probe: unknown argument %q: use write=PATH, read=PATH, exec=PATH, notify=MSG or one of %s\n", arg, strings.Join(names, " "))
 			code = 2
 			continue
 		}
@@ -166,4 +170,15 @@ func errnoName(e syscall.Errno) string {
 		return name
 	}
 	return fmt.Sprintf("errno%d", uintptr(e))
+}
+
+// sdNotify sends msg to the unix datagram socket $NOTIFY_SOCKET.
+func sdNotify(msg string) error {
+	conn, err := net.DialUnix("unixgram", nil, &net.UnixAddr{Name: os.Getenv("NOTIFY_SOCKET"), Net: "unixgram"})
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	_, err = conn.Write([]byte(msg))
+	return err
 }
