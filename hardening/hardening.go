@@ -7,9 +7,10 @@
 // GatherHostFacts and passed in. Nothing here keeps package-level mutable
 // state; every list is built fresh by a function.
 //
-// Harden runs the ordered list returned by Rules: the refusal rules first,
-// so that a refused configuration is reported in full and left untouched,
-// then the transforms. ClampProcess applies the same process clamp
+// Harden runs the ordered list returned by Rules: the refusal rules first
+// (Check), so that a refused configuration is reported in full and left
+// untouched, then the transforms (Apply); the runtime does its host work
+// between the two. ClampProcess applies the same process clamp
 // (capabilities in all five sets, no-new-privileges) to exec'd processes.
 package hardening
 
@@ -31,7 +32,7 @@ var ErrInvalidPolicy = errors.New("invalid policy")
 // HARDENED_POLICY points elsewhere.
 const DefaultPolicyPath = "/etc/hardened/policy.json"
 
-// Harden rewrites spec in place to satisfy pol.
+// Harden rewrites spec in place to satisfy pol: Check, then Apply.
 //
 // The refusal rules run first and only read the spec: a refused
 // configuration returns an error wrapping ErrRefused that names every
@@ -42,7 +43,45 @@ const DefaultPolicyPath = "/etc/hardened/policy.json"
 // run on a copy, spec is never modified and refusals are reported without
 // an error. In off mode nothing happens. Exceptions in pol are selected by
 // spec.Annotations (see Policy.ForAnnotations).
+//
+// The runtime calls Check and Apply itself, with its host side effects
+// (ID range allocation, idmapped rootfs) in between, so that nothing
+// touches the host before every refusal ran.
 func Harden(spec *specs.Spec, pol *Policy, facts HostFacts) (*Report, error) {
+	c, err := Check(spec, pol, facts)
+	if err != nil {
+		if c == nil {
+			return nil, err
+		}
+		return c.Report, err
+	}
+	return c.Apply(spec, facts)
+}
+
+// Checked is a configuration that went through every refusal rule: the
+// policy in effect for it and its user-namespace plan, computed once.
+// Between Check and Apply the runtime carries the plan out on the host
+// (allocates the ID range, stages the rootfs) and completes the facts.
+type Checked struct {
+	// Policy is the effective policy: the host's with the allowances of
+	// the exceptions that match the spec's annotations.
+	Policy *Policy
+	// Userns is the user-namespace plan, made with Policy (zero when the
+	// plan was refused, or with user namespaces off).
+	Userns UsernsPlan
+	// Report holds the refusals (only audit mode gets past one) and
+	// notes so far; Apply adds the changes.
+	Report *Report
+}
+
+// Check is the first half of Harden and reads only: it picks the
+// effective policy for spec's annotations (once), plans the user
+// namespace with it (once; a plan that cannot be made is a refusal of
+// the user-namespace rule) and runs every refusal rule. A refused
+// configuration in enforce mode returns the Checked (its Report lists
+// every refusal) and an error wrapping ErrRefused; in audit mode the
+// refusals are only reported. spec is never modified.
+func Check(spec *specs.Spec, pol *Policy, facts HostFacts) (*Checked, error) {
 	if pol == nil {
 		pol = DefaultPolicy()
 	}
@@ -50,32 +89,79 @@ func Harden(spec *specs.Spec, pol *Policy, facts HostFacts) (*Report, error) {
 		return nil, errors.New("harden: no spec")
 	}
 	eff, matched := pol.ForAnnotations(spec.Annotations)
-	rep := &Report{Mode: eff.Mode, Level: eff.Level, Exceptions: matched}
+	c := &Checked{Policy: eff, Report: &Report{Mode: eff.Mode, Level: eff.Level, Exceptions: matched}}
 	if eff.Mode == ModeOff {
+		return c, nil
+	}
+	plan, err := PlanUserNamespace(spec, eff, facts)
+	if err != nil {
+		c.Report.refuse(RuleUserNamespace, err.Error(), `"allowHostNamespaces": ["user"]`)
+	} else {
+		c.Userns = plan
+	}
+	facts.UsernsPlan = &c.Userns
+	for _, r := range Rules() {
+		if r.Kind != KindRefusal {
+			continue
+		}
+		if err := r.Apply(spec, eff, facts, c.Report); err != nil {
+			return c, fmt.Errorf("harden: rule %s: %w", r.ID, err)
+		}
+	}
+	if c.Report.Refused() && eff.Mode == ModeEnforce {
+		return c, c.Report.Err(eff.Level)
+	}
+	return c, nil
+}
+
+// Recheck runs, once the runtime has allocated the container's ID range
+// (facts.IDRange) and before it touches anything else, the refusals that
+// compare with that range: the idmapped-mounts rule (a caller's mount
+// mapping must be the container's own). It returns an error wrapping
+// ErrRefused, the refusals added to the Report; nothing in audit mode or
+// without a range.
+func (c *Checked) Recheck(spec *specs.Spec, facts HostFacts) error {
+	if c.Policy.Mode != ModeEnforce || facts.IDRange == nil {
+		return nil
+	}
+	plan := c.Userns
+	facts.UsernsPlan = &plan
+	rep := &Report{Mode: c.Report.Mode, Level: c.Report.Level}
+	RefuseIDMappedMounts(spec, c.Policy, facts, rep)
+	if !rep.Refused() {
+		return nil
+	}
+	c.Report.Refusals = append(c.Report.Refusals, rep.Refusals...)
+	return rep.Err(c.Policy.Level)
+}
+
+// Apply is the second half of Harden: it runs the transforms with the
+// effective policy and the plan of Check. facts are those given to Check,
+// completed by what the runtime did on the host in between (IDRange,
+// IDPool, DockerRoot, UsernsUnsupported). In audit mode spec is left
+// untouched (the transforms run on a copy).
+func (c *Checked) Apply(spec *specs.Spec, facts HostFacts) (*Report, error) {
+	rep := c.Report
+	if c.Policy.Mode == ModeOff {
 		return rep, nil
 	}
+	if rep.Refused() && c.Policy.Mode == ModeEnforce {
+		return rep, rep.Err(c.Policy.Level)
+	}
 	work := spec
-	if eff.Mode == ModeAudit {
+	if c.Policy.Mode == ModeAudit {
 		var err error
 		if work, err = copySpec(spec); err != nil {
 			return rep, fmt.Errorf("harden: copy spec: %w", err)
 		}
 	}
-	rules := Rules()
-	for _, r := range rules {
-		if r.Kind != KindRefusal {
-			continue
-		}
-		r.Apply(work, eff, facts, rep)
-	}
-	if rep.Refused() && eff.Mode == ModeEnforce {
-		return rep, rep.Err(eff.Level)
-	}
-	for _, r := range rules {
+	plan := c.Userns
+	facts.UsernsPlan = &plan
+	for _, r := range Rules() {
 		if r.Kind != KindTransform {
 			continue
 		}
-		if err := r.Apply(work, eff, facts, rep); err != nil {
+		if err := r.Apply(work, c.Policy, facts, rep); err != nil {
 			return rep, fmt.Errorf("harden: rule %s: %w", r.ID, err)
 		}
 	}

@@ -85,6 +85,10 @@ type HostFacts struct {
 	// that cannot be idmapped); the user-namespace rule then notes it and
 	// leaves the container without one.
 	UsernsUnsupported string `json:"usernsUnsupported,omitempty"`
+	// UsernsPlan is the user-namespace plan made once by Check with the
+	// effective policy; the user-namespace rule follows it rather than
+	// planning again. Nil: the rule plans itself (tests, direct calls).
+	UsernsPlan *UsernsPlan `json:"usernsPlan,omitempty"`
 }
 
 // GatherUsernsFacts fills f.Usernses for every namespace path in
@@ -115,11 +119,22 @@ func GatherUsernsFacts(s *specs.Spec, f *HostFacts) {
 // bundle at bundle and its spec: the rootfs path, which of pol's writable
 // paths exist in the rootfs as real directories (Lstat on every component,
 // so an image whose /var/run is a symlink to /run, or whose /tmp points
-// out of the rootfs, gets no mount there), where bind-mount sources and
-// hook binaries resolve, and with user namespaces on, which user
-// namespaces own the namespaces the spec joins (GatherUsernsFacts). It
-// never follows a symlink inside the rootfs.
+// out of the rootfs, gets no mount there), where bind-mount sources
+// (absolute, or relative to the bundle) and hook binaries resolve, and
+// with user namespaces on, which user namespaces own the namespaces the
+// spec joins (GatherUsernsFacts). It never follows a symlink inside the
+// rootfs. The rootfs is resolved by path here; the runtime pins it first
+// and calls GatherHostFactsFor.
 func GatherHostFacts(bundle string, spec *specs.Spec, pol *Policy) (HostFacts, error) {
+	return GatherHostFactsFor(bundle, spec, pol, "")
+}
+
+// GatherHostFactsFor is GatherHostFacts for a rootfs the caller has
+// already resolved: rootfs is its canonical host path (read back from the
+// descriptor the caller keeps, see idmap.PinDir), which the rules check
+// and which must be what the caller then mounts. An empty rootfs is
+// resolved here by path.
+func GatherHostFactsFor(bundle string, spec *specs.Spec, pol *Policy, rootfs string) (HostFacts, error) {
 	if pol == nil {
 		pol = DefaultPolicy()
 	}
@@ -131,11 +146,13 @@ func GatherHostFacts(bundle string, spec *specs.Spec, pol *Policy) (HostFacts, e
 	if spec == nil {
 		return f, nil
 	}
-	if rootfs := rootfsPath(spec, f); rootfs != "" {
-		resolved, err := filepath.EvalSymlinks(rootfs)
-		if err != nil {
+	resolved := rootfs
+	if p := rootfsPath(spec, f); resolved == "" && p != "" {
+		if resolved, err = filepath.EvalSymlinks(p); err != nil {
 			return f, fmt.Errorf("bundle %s: rootfs: %w", abs, err)
 		}
+	}
+	if resolved != "" {
 		f.Rootfs = resolved
 		f.ExistingDirs = map[string]bool{}
 		for _, p := range pol.WritablePaths {
@@ -143,10 +160,16 @@ func GatherHostFacts(bundle string, spec *specs.Spec, pol *Policy) (HostFacts, e
 		}
 	}
 	for _, m := range spec.Mounts {
-		if !isBind(m) || !filepath.IsAbs(m.Source) {
+		if !isBind(m) || m.Source == "" {
 			continue
 		}
-		if resolved, err := filepath.EvalSymlinks(m.Source); err == nil {
+		// A relative source is taken against the bundle, as the runtime
+		// hands it to libcontainer.
+		src := m.Source
+		if !filepath.IsAbs(src) {
+			src = filepath.Join(abs, src)
+		}
+		if resolved, err := filepath.EvalSymlinks(src); err == nil {
 			if f.MountSources == nil {
 				f.MountSources = map[string]string{}
 			}

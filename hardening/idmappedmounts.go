@@ -66,6 +66,13 @@ func RefuseIDMappedMounts(s *specs.Spec, pol *Policy, f HostFacts, r *Report) {
 		case mapsHostID0(mine.uid) || mapsHostID0(mine.gid):
 			r.refuse(RuleIDMappedMounts, what+": its mapping includes host ID 0", "")
 			continue
+		case ownErr == rangePending && len(mine.uid)+len(mine.gid) > 0 && !mine.equal(requestedMapping(s)):
+			// Only the range the caller asks for can become the
+			// container's; Checked.Recheck compares with the one
+			// allocated.
+			r.refuse(RuleIDMappedMounts, fmt.Sprintf("%s: mapping %s is not the container's own (the range allocated at create)", what, mine), "")
+			continue
+		case ownErr == rangePending:
 		case ownErr != "":
 			r.refuse(RuleIDMappedMounts, what+": "+ownErr, "")
 			continue
@@ -86,6 +93,29 @@ func RefuseIDMappedMounts(s *specs.Spec, pol *Policy, f HostFacts, r *Report) {
 				fmt.Sprintf(`"idmapMountSources": [%q]`, bad))
 		}
 	}
+}
+
+// rangePending is containerMapping's answer before the runtime has
+// allocated the container's ID range: Check runs every refusal before any
+// host side effect, and Checked.Recheck compares once the range is known.
+const rangePending = "the container's ID range is not allocated yet"
+
+// plannedUserns is the plan Check made (HostFacts.UsernsPlan), else a
+// fresh one.
+func plannedUserns(s *specs.Spec, pol *Policy, f HostFacts) (UsernsPlan, error) {
+	if f.UsernsPlan != nil {
+		return *f.UsernsPlan, nil
+	}
+	return PlanUserNamespace(s, pol, f)
+}
+
+// requestedMapping is the spec's own linux mapping, which the runtime
+// allocates for a new user namespace when it is a free range of the pool.
+func requestedMapping(s *specs.Spec) idMapping {
+	if s.Linux == nil {
+		return idMapping{}
+	}
+	return idMapping{uid: s.Linux.UIDMappings, gid: s.Linux.GIDMappings}
 }
 
 // idMapping is a pair of uid and gid mappings.
@@ -155,13 +185,15 @@ func containerMapping(s *specs.Spec, pol *Policy, f HostFacts) (idMapping, strin
 		return idMapping{}, "the mapping of the joined user namespace " + path + " is unknown"
 	}
 	if pol.UserNamespace.Enabled && pol.Mode != ModeOff {
-		plan, err := PlanUserNamespace(s, pol, f)
+		plan, err := plannedUserns(s, pol, f)
 		switch {
 		case err != nil:
 			return idMapping{}, err.Error()
 		case plan.New && f.IDRange != nil:
 			m := []specs.LinuxIDMapping{{ContainerID: 0, HostID: f.IDRange.Start, Size: f.IDRange.Size}}
 			return idMapping{uid: m, gid: slices.Clone(m)}, ""
+		case plan.New && f.UsernsPlan != nil:
+			return idMapping{}, rangePending
 		case plan.Join != "":
 			for _, info := range f.Usernses {
 				if info.Path == plan.Join && len(info.UIDMap) > 0 {
@@ -187,7 +219,7 @@ func runtimeWouldIDMap(s *specs.Spec, m specs.Mount, pol *Policy, f HostFacts) b
 	if !pol.UserNamespace.Enabled || pol.Mode == ModeOff || !isBind(m) || !filepath.IsAbs(m.Source) {
 		return false
 	}
-	if plan, err := PlanUserNamespace(s, pol, f); err != nil || !plan.New || f.IDRange == nil {
+	if plan, err := plannedUserns(s, pol, f); err != nil || !plan.New || (f.IDRange == nil && f.UsernsPlan == nil) {
 		return false
 	}
 	switch {

@@ -99,7 +99,8 @@ func kernelFilesystems() []string {
 // resolves on the host (HostFacts.MountSources) are checked against
 // sensitiveHostPaths: the path itself or an ancestor of it, anything
 // below it for most of them, any file named like a runtime socket.
-// Sources inside the container's own rootfs and the files runtimes create
+// Sources inside the container's own rootfs (one the host-rootfs rule
+// finds no host directory) and the files runtimes create
 // per container (runtimeOwnedSources: hosts, resolv.conf, shm, volumes)
 // are allowed. Mounts of type sysfs, cgroup or cgroup2 must be read-only.
 //
@@ -138,7 +139,11 @@ func checkBindSource(m specs.Mount, pol *Policy, f HostFacts, rootfs string, r *
 	}
 	ro := readOnly(m.Options)
 	for _, c := range candidates {
-		if rootfs != "" && within(c, rootfs) {
+		// The container's own files are no host path, but only in a
+		// rootfs that is no host directory itself (host-rootfs): in /
+		// every path is "inside the rootfs". An allowRootfs allowance
+		// does not extend to this exemption.
+		if rootfs != "" && within(c, rootfs) && hostRootfsProblem(rootfs) == "" {
 			continue
 		}
 		bad := sensitiveMatch(aliasVarRun(c), ro)

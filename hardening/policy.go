@@ -100,6 +100,11 @@ type Policy struct {
 	// AllowHostMounts lists host paths (and everything under them) that may
 	// be bind-mounted although they are sensitive.
 	AllowHostMounts []string `json:"allowHostMounts"`
+	// AllowRootfs lists host paths (as resolved, matched exactly) that may
+	// be a container's rootfs although the host-rootfs rule refuses them
+	// (a host system directory, or one holding a sensitive path). "/" is
+	// never allowed; exceptions cannot add to this list.
+	AllowRootfs []string `json:"allowRootfs"`
 	// AllowDevices lists devices beyond the standard set, as "c 10:229"
 	// (type, major, minor; minor may be "*"), allowed both as device nodes
 	// and in the device cgroup.
@@ -375,6 +380,12 @@ func (p *Policy) normalize() error {
 	if p.WritablePaths, err = normalizePaths("writablePaths", p.WritablePaths); err != nil {
 		return err
 	}
+	if p.AllowRootfs, err = normalizePaths("allowRootfs", p.AllowRootfs); err != nil {
+		return err
+	}
+	if slices.Contains(p.AllowRootfs, "/") {
+		return errors.New("key \"allowRootfs\": \"/\" is the host itself and is never a rootfs")
+	}
 	if slices.Contains(p.WritablePaths, "/") {
 		return errors.New("key \"writablePaths\": \"/\" would undo the read-only rootfs")
 	}
@@ -580,6 +591,7 @@ func (p *Policy) clone() *Policy {
 	out.AllowHostNamespaces = slices.Clone(p.AllowHostNamespaces)
 	out.AllowUnrelatedJoins = slices.Clone(p.AllowUnrelatedJoins)
 	out.AllowHostMounts = slices.Clone(p.AllowHostMounts)
+	out.AllowRootfs = slices.Clone(p.AllowRootfs)
 	out.AllowDevices = slices.Clone(p.AllowDevices)
 	out.AllowSysctls = slices.Clone(p.AllowSysctls)
 	out.AllowedHooks = cloneHooks(p.AllowedHooks)

@@ -26,6 +26,7 @@ type Rule struct {
 
 // Rule IDs.
 const (
+	RuleHostRootfs      = "host-rootfs"
 	RuleHostNamespaces  = "host-namespaces"
 	RuleHostMounts      = "host-mounts"
 	RuleHostDevices     = "host-devices"
@@ -54,7 +55,10 @@ const (
 // Rules returns the ordered rule list, fresh on each call. The order:
 //
 //   - Refusals first. They only read, so a refused configuration is
-//     reported in full (every refusal at once) and nothing is rewritten.
+//     reported in full (every refusal at once) and nothing is rewritten;
+//     the runtime touches the host only after them (see Check). The
+//     rootfs first of all: host-mounts trusts sources inside it only
+//     when host-rootfs finds it no host directory.
 //   - hook-paths first of the transforms: it pins what the hooks rule
 //     checked.
 //   - The user-namespace hook before anything touching mounts or
@@ -70,6 +74,10 @@ const (
 //     independent of the rest.
 func Rules() []Rule {
 	return []Rule{
+		{ID: RuleHostRootfs, Kind: KindRefusal, Apply: func(s *specs.Spec, p *Policy, f HostFacts, r *Report) error {
+			RefuseHostRootfs(s, p, f, r)
+			return nil
+		}},
 		{ID: RuleHostNamespaces, Kind: KindRefusal, Apply: func(s *specs.Spec, p *Policy, f HostFacts, r *Report) error {
 			RefuseHostNamespaces(s, p, f, r)
 			return nil

@@ -58,7 +58,7 @@ func TestDocComments(t *testing.T) {
 		t.Fatal(err)
 	}
 	ruleFuncs := map[string]bool{
-		"RefuseHostNamespaces": true, "RefuseHostMounts": true, "RefuseHostDevices": true, "RefuseSysctls": true,
+		"RefuseHostRootfs": true, "RefuseHostNamespaces": true, "RefuseHostMounts": true, "RefuseHostDevices": true, "RefuseSysctls": true,
 		"RefuseHooks": true, "UserNamespace": true, "CgroupNamespace": true, "ClampCapabilities": true,
 		"SetNoNewPrivileges": true, "EnforceSeccomp": true, "ReadonlyRootfs": true, "WritablePaths": true,
 		"MaskPaths": true, "ReadonlyPaths": true, "LimitPids": true,

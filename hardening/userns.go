@@ -53,7 +53,15 @@ import (
 // "allowHostNamespaces": ["user"] for a join of a namespace that maps host
 // root.
 func UserNamespace(s *specs.Spec, pol *Policy, f HostFacts, r *Report) error {
-	plan, err := PlanUserNamespace(s, pol, f)
+	var plan UsernsPlan
+	var err error
+	if f.UsernsPlan != nil {
+		// Check planned once already (and refused a plan it could not
+		// make).
+		plan = *f.UsernsPlan
+	} else {
+		plan, err = PlanUserNamespace(s, pol, f)
+	}
 	if err != nil {
 		if pol.Mode == ModeAudit {
 			r.refuse(RuleUserNamespace, err.Error(), `"allowHostNamespaces": ["user"]`)
@@ -114,9 +122,9 @@ type UsernsPlan struct {
 
 // PlanUserNamespace decides, from the spec, the policy and the host facts
 // alone, whether a container gets a new user namespace, joins one, or
-// neither (the rule disabled). The runtime calls it before Harden to know
-// whether to allocate an ID range; the rule calls it again. An error is a
-// refusal.
+// neither (the rule disabled). Check calls it once, with the effective
+// policy, and hands the plan to the runtime (which allocates the ID range)
+// and to the rule (HostFacts.UsernsPlan). An error is a refusal.
 func PlanUserNamespace(s *specs.Spec, pol *Policy, f HostFacts) (UsernsPlan, error) {
 	if pol == nil || !pol.UserNamespace.Enabled || pol.Mode == ModeOff {
 		return UsernsPlan{}, nil

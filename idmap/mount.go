@@ -28,17 +28,43 @@ type Mapping struct {
 // The kernel refuses to idmap some filesystems (overlayfs: EINVAL); the
 // error names the call that failed.
 func CloneIDMapped(src, dst string, userns *os.File) error {
-	fd, err := unix.OpenTree(unix.AT_FDCWD, src, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC)
+	return cloneTree(unix.AT_FDCWD, src, src, dst, userns)
+}
+
+// ClonePinned mounts at dst a clone of the pinned src, taken from its
+// descriptor, not its path: what was checked is what is mounted. With
+// userns, the clone is idmapped as by CloneIDMapped (the mounts below
+// src are not cloned); without, it is a recursive bind (mount --rbind),
+// mounts below src included. dst must exist, a directory for a directory
+// and a file for anything else.
+func ClonePinned(src *Pinned, dst string, userns *os.File) error {
+	return cloneTree(int(src.File.Fd()), "", src.Path, dst, userns)
+}
+
+// cloneTree clones the mount tree at dirfd/path (path "" for dirfd
+// itself), idmaps it with userns unless nil, and attaches it at dst;
+// name is src's name in errors.
+func cloneTree(dirfd int, path, name, dst string, userns *os.File) error {
+	flags := unix.OPEN_TREE_CLONE | unix.OPEN_TREE_CLOEXEC
+	if path == "" {
+		flags |= unix.AT_EMPTY_PATH
+	}
+	if userns == nil {
+		flags |= unix.AT_RECURSIVE
+	}
+	fd, err := unix.OpenTree(dirfd, path, uint(flags))
 	if err != nil {
-		return fmt.Errorf("idmapped mount of %s: open_tree: %w", src, err)
+		return fmt.Errorf("clone of %s: open_tree: %w", name, err)
 	}
 	defer unix.Close(fd)
-	attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_IDMAP, Userns_fd: uint64(userns.Fd())}
-	if err := unix.MountSetattr(fd, "", unix.AT_EMPTY_PATH, &attr); err != nil {
-		return fmt.Errorf("idmapped mount of %s: mount_setattr(MOUNT_ATTR_IDMAP): %w", src, err)
+	if userns != nil {
+		attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_IDMAP, Userns_fd: uint64(userns.Fd())}
+		if err := unix.MountSetattr(fd, "", unix.AT_EMPTY_PATH, &attr); err != nil {
+			return fmt.Errorf("idmapped mount of %s: mount_setattr(MOUNT_ATTR_IDMAP): %w", name, err)
+		}
 	}
 	if err := unix.MoveMount(fd, "", unix.AT_FDCWD, dst, unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
-		return fmt.Errorf("idmapped mount of %s at %s: move_mount: %w", src, dst, err)
+		return fmt.Errorf("clone of %s at %s: move_mount: %w", name, dst, err)
 	}
 	return nil
 }

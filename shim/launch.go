@@ -15,6 +15,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/hardened-runtime/hardened/hardening"
+	"github.com/hardened-runtime/hardened/idmap"
 	"github.com/hardened-runtime/hardened/spec"
 )
 
@@ -59,21 +60,22 @@ func launch(c *cli.Context, opts launchOptions) (_ int, retErr error) {
 	for _, w := range bundle.Warnings {
 		logrus.Warnf("container %s: %s: %s", opts.id, bundle.ConfigPath(), w)
 	}
-	userns, err := applyPolicyRoot(pol, polPath, root, opts.id, bundle)
+	stage, err := applyPolicyRoot(pol, polPath, root, opts.id, bundle)
 	if err != nil {
 		return -1, err
 	}
 	// A container that does not outlive this command (failed, or run in
 	// the foreground and removed at exit) gives back its ID range and its
-	// idmapped rootfs; the others do at delete.
+	// staged rootfs; the others do at delete.
 	defer func() {
-		if userns != nil && (retErr != nil || (!opts.detach && !opts.keep)) {
+		if stage != nil && (retErr != nil || (!opts.detach && !opts.keep)) {
 			if err := releaseUserns(root, opts.id); err != nil {
 				logrus.Warn(err)
 			}
 		}
+		stage.unlock()
 	}()
-	cfg, err := libcontainerConfig(c, opts, bundle, userns)
+	cfg, err := libcontainerConfig(c, opts, bundle, stage)
 	if err != nil {
 		return -1, fmt.Errorf("container %s: %w", opts.id, err)
 	}
@@ -128,44 +130,78 @@ func startAndRun(root string, ct *libcontainer.Container, p *libcontainer.Proces
 // applyPolicy hardens the bundle's spec. A rewritten config.json is saved
 // (the caller's kept beside it as config.json.orig) and summed up in one
 // log line per container. path names the policy file in refusals. It
-// prepares no user namespace (no runtime root).
+// stages nothing (no runtime root).
 func applyPolicy(pol *hardening.Policy, path, id string, bundle *spec.Bundle) error {
 	_, err := applyPolicyRoot(pol, path, "", id, bundle)
 	return err
 }
 
 // applyPolicyRoot is applyPolicy for a container of the runtime root
-// root; with a root, user namespaces are prepared when the policy enables
-// them.
-func applyPolicyRoot(pol *hardening.Policy, path, root, id string, bundle *spec.Bundle) (_ *usernsSetup, retErr error) {
+// root, which gets its rootfs staged in enforce mode. The steps run one
+// way, and the host is touched only after every refusal:
+//
+//  1. the rootfs is opened once (idmap.PinDir); the rules see the
+//     canonical path of the opened directory, the container gets a clone
+//     of that very directory;
+//  2. host facts are gathered once;
+//  3. hardening.Check picks the effective policy (exceptions applied),
+//     plans the user namespace with it and runs every refusal rule;
+//  4. only then the host side: ID range, Docker's files given to the
+//     mapped root, the rootfs staged (stageRootfs);
+//  5. the transforms (Checked.Apply) rewrite the spec, which is saved;
+//  6. every bind source is opened once, compared with what the rules
+//     checked and cloned into the staging directory (pinBinds), so
+//     libcontainer mounts what was checked.
+func applyPolicyRoot(pol *hardening.Policy, path, root, id string, bundle *spec.Bundle) (_ *rootfsStage, retErr error) {
 	if pol.Mode == hardening.ModeOff {
 		return nil, nil
 	}
-	facts, err := hardening.GatherHostFacts(bundle.Dir, bundle.Spec, pol)
+	written := bundle.RootfsPath()
+	rootfs, err := idmap.PinDir(written)
+	if err != nil {
+		return nil, fmt.Errorf("container %s: rootfs: %w", id, err)
+	}
+	defer rootfs.Close()
+	facts, err := hardening.GatherHostFactsFor(bundle.Dir, bundle.Spec, pol, rootfs.Path)
 	if err != nil {
 		return nil, fmt.Errorf("container %s: %w", id, err)
 	}
 	hardening.GatherJoinFacts(root, bundle.Spec, &facts)
 	hardening.GatherCgroupFacts(bundle.Spec, &facts)
-	var userns *usernsSetup
-	if root != "" {
-		if userns, err = prepareUserns(root, id, bundle.Spec, pol, &facts); err != nil {
-			return nil, fmt.Errorf("container %s: %w", id, err)
-		}
-		defer func() {
-			if retErr != nil && userns != nil {
-				if err := releaseUserns(root, id); err != nil {
-					logrus.Warn(err)
-				}
-			}
-		}()
-	}
-	report, err := hardening.Harden(bundle.Spec, pol, facts)
+	checked, err := hardening.Check(bundle.Spec, pol, facts)
 	if errors.Is(err, hardening.ErrRefused) {
 		return nil, fmt.Errorf("container %s: %w; set these keys in %s", id, err, path)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("container %s: %w", id, err)
+	}
+	var stage *rootfsStage
+	if root != "" && checked.Policy.Mode == hardening.ModeEnforce {
+		if stage, err = stageRootfs(root, id, bundle.Spec, checked, &facts, rootfs, written); errors.Is(err, hardening.ErrRefused) {
+			return nil, fmt.Errorf("container %s: %w; set these keys in %s", id, err, path)
+		} else if err != nil {
+			return nil, fmt.Errorf("container %s: %w", id, err)
+		}
+		defer func() {
+			if retErr != nil {
+				if err := releaseUserns(root, id); err != nil {
+					logrus.Warn(err)
+				}
+				stage.unlock()
+			}
+		}()
+	}
+	report, err := checked.Apply(bundle.Spec, facts)
+	if errors.Is(err, hardening.ErrRefused) {
+		return nil, fmt.Errorf("container %s: %w; set these keys in %s", id, err, path)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("container %s: %w", id, err)
+	}
+	if stage != nil {
+		if err := stage.pinBinds(bundle.Spec, bundle.Dir, facts.MountSources); err != nil {
+			return nil, fmt.Errorf("container %s: %w", id, err)
+		}
 	}
 	if report.Mode == hardening.ModeEnforce && len(report.Changes) > 0 {
 		if err := bundle.SaveRewritten(bundle.Spec); err != nil {
@@ -174,13 +210,13 @@ func applyPolicyRoot(pol *hardening.Policy, path, root, id string, bundle *spec.
 	}
 	logrus.WithFields(logrus.Fields{"id": id, "policy_mode": report.Mode, "policy_level": report.Level}).
 		Info("hardened: " + report.Summary())
-	return userns, nil
+	return stage, nil
 }
 
 // libcontainerConfig converts the (hardened) spec. Paths that specconv
 // would resolve against the process's working directory are made absolute
 // against the bundle instead, so the runtime never changes directory.
-func libcontainerConfig(c *cli.Context, opts launchOptions, bundle *spec.Bundle, userns *usernsSetup) (*configs.Config, error) {
+func libcontainerConfig(c *cli.Context, opts launchOptions, bundle *spec.Bundle, stage *rootfsStage) (*configs.Config, error) {
 	s := *bundle.Spec
 	root := *s.Root
 	root.Path = bundle.RootfsPath()
@@ -192,7 +228,7 @@ func libcontainerConfig(c *cli.Context, opts launchOptions, bundle *spec.Bundle,
 		}
 		s.Mounts[i] = m
 	}
-	userns.rewrite(&s)
+	stage.rewrite(&s)
 	rootlessCgroups, err := rootlessCgroups(c)
 	if err != nil {
 		return nil, err

@@ -13,13 +13,15 @@ import (
 	"github.com/opencontainers/runc/libcontainer"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/sirupsen/logrus"
+	"golang.org/x/sys/unix"
 
 	"github.com/hardened-runtime/hardened/hardening"
 	"github.com/hardened-runtime/hardened/idmap"
 )
 
-// stagingBase holds the idmapped rootfs mounts of containers in a user
-// namespace. It is not under --root: the container's init mounts its
+// stagingBase holds the rootfs mounts that containers get (idmapped for
+// a user namespace, else a plain clone of the checked rootfs). It is not
+// under --root: the container's init mounts its
 // rootfs from inside the user namespace, so every directory above it must
 // be traversable by the mapped root (0711), while --root is 0700.
 const stagingBase = "/run/hardened-idmap"
@@ -31,26 +33,40 @@ const (
 )
 
 // stagingDir is where container id of the runtime root root has its
-// idmapped rootfs (stagingDir/rootfs). It depends only on root and id, so
+// staged rootfs (stagingDir/rootfs). It depends only on root and id, so
 // delete finds it without any saved state, also after a kill -9.
 func stagingDir(root, id string) string {
 	sum := sha256.Sum256([]byte(root))
 	return filepath.Join(stagingBase, hex.EncodeToString(sum[:6]), id)
 }
 
-// usernsSetup is what prepareUserns did for one container.
-type usernsSetup struct {
-	// rootfs is the real rootfs (HostFacts.Rootfs); staged is the
-	// idmapped mount of it that the container gets instead. Both empty
-	// when nothing was staged.
+// rootfsStage is what stageRootfs did for one container.
+type rootfsStage struct {
+	// lock is held from before the host is touched until the create is
+	// over (see lockCreate).
+	lock *createLock
+	// rootfs is the real rootfs (HostFacts.Rootfs, the checked path of
+	// the pinned directory); staged is the mount of that directory that
+	// the container gets instead: idmapped, a rebuilt overlay, or a plain
+	// clone.
 	rootfs, staged string
+	// written is the rootfs path as config.json spells it (made absolute
+	// against the bundle), which named the pinned directory when it was
+	// opened but may name anything by the time libcontainer looks.
+	written string
+	// dir is the staging directory; binds maps the index of each bind
+	// mount to the clone of its source there (pinBinds).
+	dir   string
+	binds map[int]string
 }
 
-// rewrite points the converted spec at the idmapped rootfs: root.path and
-// every bind source inside the real rootfs (the writable-paths mounts),
-// so those binds carry the mapping too. config.json keeps the real paths,
-// so it stays valid for the next create from the same bundle.
-func (u *usernsSetup) rewrite(s *specs.Spec) {
+// rewrite points the converted spec at the staged rootfs: root.path and
+// every bind source inside the real rootfs or under the rootfs path as
+// written (the writable-paths mounts, also those an earlier create saved
+// in config.json), so those binds come from the checked directory too
+// (and carry the mapping), whatever the bundle's rootfs path names now. config.json keeps the real paths, so it stays valid for the
+// next create from the same bundle.
+func (u *rootfsStage) rewrite(s *specs.Spec) {
 	if u == nil || u.staged == "" {
 		return
 	}
@@ -59,8 +75,18 @@ func (u *usernsSetup) rewrite(s *specs.Spec) {
 		if !isBind(m) {
 			continue
 		}
-		if rel, err := filepath.Rel(u.rootfs, m.Source); err == nil && rel != ".." && !strings.HasPrefix(rel, "../") {
-			s.Mounts[i].Source = filepath.Join(u.staged, rel)
+		if t, ok := u.binds[i]; ok {
+			s.Mounts[i].Source = t
+			continue
+		}
+		for _, base := range []string{u.rootfs, u.written} {
+			if base == "" {
+				continue
+			}
+			if rel, err := filepath.Rel(base, m.Source); err == nil && rel != ".." && !strings.HasPrefix(rel, "../") {
+				s.Mounts[i].Source = filepath.Join(u.staged, rel)
+				break
+			}
 		}
 	}
 }
@@ -74,87 +100,81 @@ func idPool(u hardening.UserNamespacePolicy) ([]idmap.Range, idmap.PoolSource, e
 	return idmap.ResolvePool(explicit, subUIDFile, subGIDFile, u.SubIDUser)
 }
 
-// prepareUserns does the host side of the user-namespace rule before
-// Harden: it reads which user namespaces own the namespaces the spec
-// joins, allocates the container's ID range when it gets a new user
-// namespace, and mounts the idmapped rootfs. It fills facts for the rule.
-// Nothing is done unless the policy enables user namespaces and enforces.
+// stageRootfs does the host side of create, after every refusal (Check)
+// and before the transforms (Apply): it carries out the user-namespace
+// plan (allocates the container's ID range for a new user namespace in
+// the host registry, or reserves the joined namespace's IDs there; gives
+// Docker's per-container files to the mapped root) and mounts the
+// rootfs in the staging directory from the pinned directory that the
+// rules checked: an idmapped clone, a rebuilt overlay (Docker's and
+// containerd's overlay cannot be idmapped), or, without a user namespace
+// to stage, a plain recursive clone. libcontainer gets that staging path,
+// which only root can change, so a rootfs swapped for a symlink after
+// the check is never what the container sees. It fills facts for Apply.
 // On error everything it did is undone.
-func prepareUserns(root, id string, s *specs.Spec, pol *hardening.Policy, facts *hardening.HostFacts) (_ *usernsSetup, retErr error) {
-	if !pol.UserNamespace.Enabled || pol.Mode != hardening.ModeEnforce {
-		return nil, nil
-	}
-	plan, err := hardening.PlanUserNamespace(s, pol, *facts)
-	if err != nil || (plan.Join == "" && !plan.New) || joinsRefused(s, pol, *facts) {
-		// A refusal is Harden's to report.
-		return nil, nil
-	}
-	if plan.Join != "" {
-		// Nothing of an existing container with this ID may be touched.
-		if _, err := os.Lstat(filepath.Join(root, id)); err == nil {
-			return nil, libcontainer.ErrExist
-		}
-		if err := reserveJoined(root, id, s, plan, *facts); err != nil {
-			return nil, fmt.Errorf("user namespace: %w", err)
-		}
-		if !plan.Stage {
-			// A caller's own user namespace path comes with a rootfs the
-			// caller prepared for it.
-			return &usernsSetup{}, nil
-		}
-		defer func() {
-			if retErr != nil {
-				if err := releaseUserns(root, id); err != nil {
-					logrus.Warnf("container %s: %v", id, err)
-				}
-			}
-		}()
-	}
-	rootfs := facts.Rootfs
-	if rootfs == "" {
-		return nil, fmt.Errorf("user namespace: rootfs path unknown")
-	}
-	fs, err := idmap.FilesystemOf(rootfs)
+func stageRootfs(root, id string, s *specs.Spec, checked *hardening.Checked, facts *hardening.HostFacts, rootfs *idmap.Pinned, written string) (_ *rootfsStage, retErr error) {
+	pol, plan := checked.Policy, checked.Userns
+	lock, err := lockCreate(root, id)
 	if err != nil {
-		return nil, fmt.Errorf("user namespace: %w", err)
+		return nil, err
 	}
 	// Nothing of an existing container with this ID may be touched, nor
 	// undone below: its range and its staging directory are its own.
 	if _, err := os.Lstat(filepath.Join(root, id)); err == nil {
+		lock.release()
 		return nil, libcontainer.ErrExist
 	}
-	var ns *os.File
-	if plan.New {
-		pool, _, err := idPool(pol.UserNamespace)
-		if err != nil {
+	defer func() {
+		if retErr != nil {
+			if err := releaseUserns(root, id); err != nil {
+				logrus.Warnf("container %s: %v", id, err)
+			}
+			lock.release()
+		}
+	}()
+	if plan.Join != "" {
+		// The joined namespace's host IDs are recorded so that they are
+		// never handed out while this container runs.
+		if err := reserveJoined(root, id, s, plan, *facts); err != nil {
 			return nil, fmt.Errorf("user namespace: %w", err)
 		}
-		alloc := idmap.NewHostAllocator(pool, pol.UserNamespace.RangeSize)
-		rng, err := alloc.Allocate(idmap.Key(root, id), callerRange(s))
-		if err != nil {
-			return nil, err
-		}
-		defer func() {
-			if retErr != nil {
-				if err := releaseUserns(root, id); err != nil {
-					logrus.Warnf("container %s: %v", id, err)
-				}
-			}
-		}()
-		facts.IDRange, facts.IDPool = &rng, pool
-		facts.DockerRoot = dockerRoot(s, *facts, id)
-		if ns, err = idmap.UsernsFile(idmap.Mapping{ContainerID: 0, Host: rng}); err != nil {
-			return nil, err
-		}
-	} else if ns, err = os.Open(plan.Join); err != nil {
-		return nil, fmt.Errorf("user namespace: %w", err)
 	}
-	defer ns.Close()
+	fs := idmap.FSOther
+	var ns *os.File
+	if plan.Stage {
+		if fs, err = rootfs.Filesystem(); err != nil {
+			return nil, fmt.Errorf("user namespace: %w", err)
+		}
+		if plan.New {
+			pool, _, err := idPool(pol.UserNamespace)
+			if err != nil {
+				return nil, fmt.Errorf("user namespace: %w", err)
+			}
+			alloc := idmap.NewHostAllocator(pool, pol.UserNamespace.RangeSize)
+			rng, err := alloc.Allocate(idmap.Key(root, id), callerRange(s))
+			if err != nil {
+				return nil, err
+			}
+			facts.IDRange, facts.IDPool = &rng, pool
+			facts.DockerRoot = dockerRoot(s, *facts, id)
+			// What compares with the range is checked now, before
+			// anything but the registry entry (undone below) is touched.
+			if err := checked.Recheck(s, *facts); err != nil {
+				return nil, err
+			}
+			if ns, err = idmap.UsernsFile(idmap.Mapping{ContainerID: 0, Host: rng}); err != nil {
+				return nil, err
+			}
+		} else if ns, err = os.Open(plan.Join); err != nil {
+			return nil, fmt.Errorf("user namespace: %w", err)
+		}
+		defer ns.Close()
+	}
 	dir := stagingDir(root, id)
 	// Whatever a create or delete killed midway left here is stale: this
 	// container does not exist (checked above).
 	if err := unstage(dir); err != nil {
-		return nil, fmt.Errorf("user namespace: %w", err)
+		return nil, fmt.Errorf("rootfs staging: %w", err)
 	}
 	staged := filepath.Join(dir, "rootfs")
 	// A delete of the root's last other container may remove the per-root
@@ -170,15 +190,16 @@ func prepareUserns(root, id string, s *specs.Spec, pol *hardening.Policy, facts 
 			break
 		}
 		if !errors.Is(err, os.ErrNotExist) || try == 3 {
-			return nil, fmt.Errorf("user namespace: staging: %w", err)
+			return nil, fmt.Errorf("rootfs staging: %w", err)
 		}
 	}
 	if plan.New {
 		chownDockerFiles(s, facts, id, *facts.IDRange, pol.UserNamespace.IDMapBindMounts)
 	}
-	if fs == idmap.FSOverlay {
+	if plan.Stage && fs == idmap.FSOverlay {
 		rng := facts.IDRange
 		if rng == nil {
+			var err error
 			if rng, err = joinedRange(plan.Join); err != nil {
 				return nil, fmt.Errorf("user namespace: %w", err)
 			}
@@ -186,12 +207,12 @@ func prepareUserns(root, id string, s *specs.Spec, pol *hardening.Policy, facts 
 		if err := stageOverlay(rootfs, dir, ns, *rng); err != nil {
 			return nil, fmt.Errorf("user namespace: %w; a host whose container filesystems cannot be idmapped turns user namespaces off with \"userNamespace\": {\"enabled\": false}", err)
 		}
-		return &usernsSetup{rootfs: rootfs, staged: staged}, nil
+		return &rootfsStage{lock: lock, rootfs: rootfs.Path, staged: staged, written: written, dir: dir}, nil
 	}
-	if err := idmap.CloneIDMapped(rootfs, staged, ns); err != nil {
-		return nil, fmt.Errorf("user namespace: %w", err)
+	if err := idmap.ClonePinned(rootfs, staged, ns); err != nil {
+		return nil, fmt.Errorf("rootfs staging: %w", err)
 	}
-	return &usernsSetup{rootfs: rootfs, staged: staged}, nil
+	return &rootfsStage{lock: lock, rootfs: rootfs.Path, staged: staged, written: written, dir: dir}, nil
 }
 
 // callerRange returns the caller's mapping as a range to ask the
@@ -229,7 +250,7 @@ func mkdirTraversable(dir string) error {
 	return nil
 }
 
-// releaseUserns undoes prepareUserns for container id: unstages its
+// releaseUserns undoes stageRootfs for container id: unstages its
 // rootfs and returns its ID range. It needs no state beyond the staging
 // directory's own record and does nothing for a container that had none,
 // so delete calls it for every container, also after kill -9 of anything.
@@ -254,13 +275,57 @@ func releaseUserns(root, id string) error {
 	return nil
 }
 
-// joinsRefused reports whether the namespace-joins rule refuses the
-// spec's joins, which Harden then reports: no range is reserved for them.
-func joinsRefused(s *specs.Spec, pol *hardening.Policy, f hardening.HostFacts) bool {
-	eff, _ := pol.ForAnnotations(s.Annotations)
-	var r hardening.Report
-	hardening.RefuseUnrelatedJoins(s, eff, f, &r)
-	return r.Refused()
+// createLock keeps two creates of one container ID apart while they
+// stage: each would otherwise clear the other's staging directory, and
+// the loser's cleanup would undo the winner's. It is an exclusive flock
+// on <root>/.<id>.creating, which list and delete ignore.
+type createLock struct {
+	file *os.File
+	path string
+}
+
+// lockCreate takes the create lock of container id, or fails with
+// libcontainer.ErrExist while another create of that ID holds it.
+func lockCreate(root, id string) (*createLock, error) {
+	path := filepath.Join(root, "."+id+".creating")
+	for try := 0; try < 8; try++ {
+		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|unix.O_NOFOLLOW, 0o600)
+		if err != nil {
+			return nil, fmt.Errorf("create lock: %w", err)
+		}
+		if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+			f.Close()
+			if errors.Is(err, unix.EWOULDBLOCK) {
+				return nil, fmt.Errorf("%w: another create of it is under way", libcontainer.ErrExist)
+			}
+			return nil, fmt.Errorf("create lock %s: %w", path, err)
+		}
+		// The holder before us removes the file before it unlocks: the
+		// lock counts only while the file is still the one at path.
+		var held, now unix.Stat_t
+		if unix.Fstat(int(f.Fd()), &held) == nil && unix.Lstat(path, &now) == nil && held.Dev == now.Dev && held.Ino == now.Ino {
+			return &createLock{file: f, path: path}, nil
+		}
+		f.Close()
+	}
+	return nil, fmt.Errorf("create lock %s: the file keeps changing", path)
+}
+
+// release removes the lock file and unlocks; a nil lock is fine.
+func (l *createLock) release() {
+	if l == nil || l.file == nil {
+		return
+	}
+	_ = os.Remove(l.path)
+	_ = l.file.Close()
+	l.file = nil
+}
+
+// unlock releases the create lock of the stage, if any.
+func (u *rootfsStage) unlock() {
+	if u != nil {
+		u.lock.release()
+	}
 }
 
 // reserveJoined records in the host registry the host IDs of the user

@@ -56,7 +56,17 @@ type stageRecord struct {
 // stageOverlay rebuilds the overlay mounted at rootfs from idmapped lower
 // layers in dir (see above), with the mapping of the user namespace ns
 // whose container IDs 0..rng.Size-1 are rng.
-func stageOverlay(rootfs, dir string, ns *os.File, rng idmap.Range) error {
+//
+// The overlay is found by the checked path of the pinned rootfs, and
+// that path is verified to still name the pinned directory (an overlay's
+// root has a device of its own) right before the caller's overlay is
+// detached and again before the rebuilt one is bound there, by a lookup
+// that follows no symlink.
+func stageOverlay(pinned *idmap.Pinned, dir string, ns *os.File, rng idmap.Range) error {
+	rootfs := pinned.Path
+	if err := pinned.Verify(); err != nil {
+		return fmt.Errorf("rootfs: %w", err)
+	}
 	mounts, err := idmap.ReadMountInfo()
 	if err != nil {
 		return err
@@ -116,6 +126,9 @@ func stageOverlay(rootfs, dir string, ns *os.File, rng idmap.Range) error {
 	// Two overlays on one upperdir are undefined behaviour (the kernel
 	// warns): the caller's goes before ours is mounted, and comes back
 	// should ours fail.
+	if err := pinned.Verify(); err != nil {
+		return fmt.Errorf("rootfs: %w", err)
+	}
 	if err := unix.Unmount(rootfs, unix.MNT_DETACH|unix.UMOUNT_NOFOLLOW); err != nil {
 		return fmt.Errorf("detach the overlay at %s: %w", rootfs, err)
 	}
@@ -125,10 +138,29 @@ func stageOverlay(rootfs, dir string, ns *os.File, rng idmap.Range) error {
 		}
 		return err
 	}
-	if err := unix.Mount(staged, rootfs, "", unix.MS_BIND, ""); err != nil {
+	if err := bindNoFollow(staged, rootfs); err != nil {
 		return fmt.Errorf("bind the rebuilt rootfs at %s: %w", rootfs, err)
 	}
 	return nil
+}
+
+// bindNoFollow binds the mount at src (a path of ours) onto target,
+// looked up without following any symlink.
+func bindNoFollow(src, target string) error {
+	to, err := unix.Openat2(unix.AT_FDCWD, target, &unix.OpenHow{
+		Flags:   unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC,
+		Resolve: unix.RESOLVE_NO_SYMLINKS,
+	})
+	if err != nil {
+		return err
+	}
+	defer unix.Close(to)
+	from, err := unix.OpenTree(unix.AT_FDCWD, src, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(from)
+	return unix.MoveMount(from, "", to, "", unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH)
 }
 
 // intoRange maps IDs at rest (container IDs 0..Size-1) into rng, and so
@@ -171,7 +203,7 @@ func outOfRange(rng idmap.Range) func(uint32) (uint32, bool) {
 	}
 }
 
-// unstage undoes what prepareUserns staged in dir: the rebuilt rootfs
+// unstage undoes what stageRootfs staged in dir: the rebuilt rootfs
 // bound at the caller's path (only while it is still ours: the caller may
 // have mounted its own there since), every mount under dir, the
 // container's layer shifted back to container IDs, the caller's overlay

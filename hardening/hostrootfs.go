@@ -1,0 +1,101 @@
+package hardening
+
+import (
+	"fmt"
+	"path/filepath"
+	"slices"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// hostSystemDirs are host directories that are never a container's
+// rootfs on a sane host: the root's top-level directories, the usual
+// homes of programs, libraries, state and logs, and the engines' own
+// stores (a rootfs there holds every other container's layers or state).
+func hostSystemDirs() []string {
+	return []string{
+		"/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/boot", "/etc", "/root", "/home",
+		"/proc", "/sys", "/dev", "/run", "/tmp", "/srv", "/opt", "/mnt", "/media",
+		"/usr", "/usr/bin", "/usr/sbin", "/usr/lib", "/usr/lib32", "/usr/lib64", "/usr/libx32", "/usr/libexec",
+		"/usr/include", "/usr/share", "/usr/src", "/usr/local", "/usr/local/bin", "/usr/local/sbin",
+		"/usr/local/lib", "/usr/local/share", "/usr/local/etc",
+		"/var", "/var/lib", "/var/log", "/var/tmp", "/var/cache", "/var/spool", "/var/mail",
+		"/var/backups", "/var/opt", "/var/local", "/var/www",
+		"/var/lib/docker/overlay2", "/var/lib/docker/containers", "/var/lib/docker/volumes",
+		"/var/lib/docker/image", "/var/lib/kubelet",
+		"/var/lib/containerd/io.containerd.snapshotter.v1.overlayfs",
+		"/var/lib/containerd/io.containerd.snapshotter.v1.overlayfs/snapshots",
+		"/run/containerd/io.containerd.runtime.v2.task", "/run/docker/runtime-runc",
+		"/run/hardened-idmap",
+	}
+}
+
+// rootfsForbiddenTrees are host trees no rootfs may lie in, at any depth:
+// kernel interfaces (a rootfs of /proc/1/root is the host's /), device
+// nodes, the boot files and the host's configuration and root's home.
+func rootfsForbiddenTrees() []string {
+	return []string{"/proc", "/sys", "/dev", "/boot", "/etc", "/root"}
+}
+
+// hostRootfsProblem says why the host path rootfs (clean, symlinks
+// resolved) cannot be a container's rootfs, or returns "".
+func hostRootfsProblem(rootfs string) string {
+	p := aliasVarRun(rootfs)
+	if p == "/" {
+		return "is the host's root directory"
+	}
+	if slices.Contains(hostSystemDirs(), p) || slices.Contains(hostSystemDirs(), rootfs) {
+		return "is a host system directory"
+	}
+	for _, t := range rootfsForbiddenTrees() {
+		if within(p, t) {
+			return "lies in the host's " + t
+		}
+	}
+	for _, sp := range sensitiveHostPaths() {
+		if sp.path != "/" && within(sp.path, p) {
+			return "contains the sensitive host path " + sp.path
+		}
+	}
+	return ""
+}
+
+// RefuseHostRootfs is the host-rootfs rule.
+//
+// Threat: the rootfs is the container's whole view of files. A rootfs
+// that is the host's / (or resolves to it: "../../..", a symlink, a
+// symlinked parent, /proc/1/root) gives container root the host's
+// /etc/shadow and /var/lib, writable; a host system directory (/usr,
+// /etc, /var/lib...) or a directory holding a sensitive host path (the
+// engines' sockets and stores) gives it that part of the host. It would
+// also make every bind source "inside the rootfs", the exemption the
+// host-mounts rule grants to the container's own files.
+//
+// Fields (read only): root.path, as resolved on the host
+// (HostFacts.Rootfs: the runtime opens the rootfs once, checks the path
+// of the opened directory and mounts that directory, so a rename or a
+// symlink swapped in after the check changes nothing). Refused: "/", a
+// directory of hostSystemDirs, anything in /proc, /sys, /dev, /boot,
+// /etc or /root, and any ancestor of a path the host-mounts rule holds
+// sensitive (e.g. /var, /var/lib/docker, /run).
+//
+// Relaxed by: "allowRootfs" (host paths, exactly as resolved, that may be
+// a rootfs although they are refused here; the host-mounts rule still
+// checks bind sources inside such a rootfs). Never for "/". Not in
+// exceptions: no annotation can widen it.
+func RefuseHostRootfs(s *specs.Spec, pol *Policy, f HostFacts, r *Report) {
+	rootfs := rootfsPath(s, f)
+	if rootfs == "" {
+		return
+	}
+	rootfs = filepath.Clean(rootfs)
+	why := hostRootfsProblem(rootfs)
+	switch {
+	case why == "":
+	case aliasVarRun(rootfs) == "/":
+		r.refuse(RuleHostRootfs, "rootfs "+rootfs+" "+why, `no key: "/" is never a rootfs`)
+	case slices.Contains(pol.AllowRootfs, rootfs):
+	default:
+		r.refuse(RuleHostRootfs, "rootfs "+rootfs+" "+why, fmt.Sprintf(`"allowRootfs": [%q]`, rootfs))
+	}
+}

@@ -1,0 +1,292 @@
+package hostile
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/hardened-runtime/hardened/tests/testutil"
+)
+
+// rootfsAt makes root.path p.
+func rootfsAt(p string) func(*testing.T, *testutil.Bundle, *specs.Spec) {
+	return func(_ *testing.T, _ *testutil.Bundle, s *specs.Spec) { s.Root.Path = p }
+}
+
+// rootfsSymlinkInBundle creates bundle/name as a symlink to target.
+func rootfsSymlinkInBundle(t *testing.T, b *testutil.Bundle, name, target string) {
+	t.Helper()
+	if err := os.Symlink(target, filepath.Join(b.Dir, name)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// rootfsRelativeBind adds a bind of the relative source src at dst.
+func rootfsRelativeBind(s *specs.Spec, src, dst string, opts ...string) {
+	s.Mounts = append(s.Mounts, specs.Mount{Destination: dst, Type: "bind", Source: src, Options: append([]string{"rbind"}, opts...)})
+}
+
+// TestHostileRootfs: a rootfs that is the host's /, a host system
+// directory or a directory holding a sensitive host path is refused by
+// name (rule host-rootfs), however root.path spells it; a relative bind
+// source is resolved against the bundle and checked like an absolute
+// one.
+func TestHostileRootfs(t *testing.T) {
+	expectAllRefused(t, []attack{
+		{name: "rootfs /", tweak: rootfsAt("/"),
+			want: []string{"rootfs / is the host's root directory", "rule host-rootfs", `"/" is never a rootfs`}},
+		{name: "rootfs /etc", tweak: rootfsAt("/etc"),
+			want: []string{"rootfs /etc is a host system directory", "rule host-rootfs", `"allowRootfs": ["/etc"]`}},
+		{name: "rootfs /usr", tweak: rootfsAt("/usr"), want: []string{"rootfs /usr", `"allowRootfs": ["/usr"]`}},
+		{name: "rootfs /var/lib", tweak: rootfsAt("/var/lib"), want: []string{"rootfs /var/lib", `"allowRootfs": ["/var/lib"]`}},
+		{name: "rootfs /var holds the engines' state", tweak: rootfsAt("/var"), want: []string{"rootfs /var", "rule host-rootfs"}},
+		{name: "rootfs /home", tweak: rootfsAt("/home"), want: []string{"rootfs /home", "rule host-rootfs"}},
+		{name: "rootfs /tmp", tweak: rootfsAt("/tmp"), want: []string{"rootfs /tmp", "rule host-rootfs"}},
+		{name: "rootfs /run", tweak: rootfsAt("/run"),
+			want: []string{"rootfs /run is a host system directory", `"allowRootfs": ["/run"]`}},
+		{name: "rootfs /dev", tweak: rootfsAt("/dev"), want: []string{"rootfs /dev", "rule host-rootfs"}},
+		{name: "rootfs through /proc/self/root", tweak: rootfsAt("/proc/self/root/etc"),
+			want: []string{"rootfs /etc is a host system directory", "rule host-rootfs"}},
+		{name: "relative rootfs climbing to /", tweak: rootfsAt("../../../../../../../../../.."),
+			want: []string{"rootfs / is the host's root directory", "rule host-rootfs"}},
+		{name: "rootfs via a symlinked parent to /", tweak: func(t *testing.T, b *testutil.Bundle, s *specs.Spec) {
+			rootfsSymlinkInBundle(t, b, "host", "/")
+			s.Root.Path = "host/usr"
+		}, want: []string{"rootfs /usr is a host system directory", "rule host-rootfs"}},
+		{name: "rootfs via a chain of symlinked parents", tweak: func(t *testing.T, b *testutil.Bundle, s *specs.Spec) {
+			rootfsSymlinkInBundle(t, b, "a", "b")
+			rootfsSymlinkInBundle(t, b, "b", "/var")
+			s.Root.Path = "a/lib"
+		}, want: []string{"rootfs /var/lib is a host system directory", "rule host-rootfs"}},
+		{name: "rootfs /, user namespaces off", tweak: func(t *testing.T, _ *testutil.Bundle, s *specs.Spec) {
+			s.Root.Path = "/"
+		}, want: []string{"rootfs / is the host's root directory", "rule host-rootfs"}},
+		{name: "relative bind source symlinked to /etc", tweak: func(t *testing.T, b *testutil.Bundle, s *specs.Spec) {
+			rootfsSymlinkInBundle(t, b, "etclink", "/etc")
+			rootfsRelativeBind(s, "etclink", "/mnt")
+		}, want: []string{"bind mount of host path etclink at /mnt (resolves to /etc)", "rule host-mounts", `"allowHostMounts": ["/etc"]`}},
+		{name: "relative bind source symlinked to /etc/shadow read-only", tweak: func(t *testing.T, b *testutil.Bundle, s *specs.Spec) {
+			rootfsSymlinkInBundle(t, b, "pw", "/etc/shadow")
+			rootfsRelativeBind(s, "pw", "/pw", "ro")
+		}, want: []string{"(resolves to /etc/shadow)", "rule host-mounts", `"allowHostMounts": ["/etc/shadow"]`}},
+		{name: "relative bind source through a symlinked directory to /root", tweak: func(t *testing.T, b *testutil.Bundle, s *specs.Spec) {
+			rootfsSymlinkInBundle(t, b, "d", "/")
+			rootfsRelativeBind(s, "d/root", "/r", "ro")
+		}, want: []string{"(resolves to /root)", "rule host-mounts"}},
+		{name: "relative bind source symlinked to /run", tweak: func(t *testing.T, b *testutil.Bundle, s *specs.Spec) {
+			rootfsSymlinkInBundle(t, b, "r", "/run")
+			rootfsRelativeBind(s, "r", "/hostrun")
+		}, want: []string{"(resolves to /run)", `"allowHostMounts": ["/run"]`}},
+		{name: "relative bind source climbing to /etc", tweak: func(t *testing.T, b *testutil.Bundle, s *specs.Spec) {
+			rootfsRelativeBind(s, "../../../../../../../../etc", "/e")
+		}, want: []string{"rule host-mounts", `"allowHostMounts": ["/etc"]`}},
+	})
+}
+
+// TestHostileRootfsUsernsOff: the rule does not depend on user
+// namespaces (without them, container root on the host's / is plain
+// host root).
+func TestHostileRootfsUsernsOff(t *testing.T) {
+	flag, _ := testutil.WritePolicy(t, `{"userNamespace": {"enabled": false}}`)
+	expectAllRefused(t, []attack{
+		{name: "rootfs /", tweak: rootfsAt("/"), want: []string{"rootfs / is the host's root directory", "rule host-rootfs"}},
+		{name: "rootfs /etc via a symlinked parent", tweak: func(t *testing.T, b *testutil.Bundle, s *specs.Spec) {
+			rootfsSymlinkInBundle(t, b, "host", "/")
+			s.Root.Path = "host/etc"
+		}, want: []string{"rootfs /etc", "rule host-rootfs"}},
+	}, flag)
+}
+
+// TestHostileRootfsAllowedIsNoExemption: a host directory the policy
+// allows as a rootfs does not exempt the sensitive paths inside it from
+// the host-mounts rule ("inside the rootfs" is only the container's own
+// files for a rootfs that is no host directory).
+func TestHostileRootfsAllowedIsNoExemption(t *testing.T) {
+	flag, _ := testutil.WritePolicy(t, `{"allowRootfs": ["/var"]}`)
+	expectAllRefused(t, []attack{
+		{name: "allowed rootfs /var, bind of /var/lib/docker inside it", tweak: func(t *testing.T, _ *testutil.Bundle, s *specs.Spec) {
+			s.Root.Path = "/var"
+			rootfsRelativeBind(s, "/var/lib/docker", "/d", "ro")
+		}, want: []string{"bind mount of host path /var/lib/docker", "rule host-mounts", `"allowHostMounts": ["/var/lib/docker"]`}},
+	}, flag)
+}
+
+// TestHostileRootfsPolicyNeverAllowsRoot: "/" cannot be put in
+// allowRootfs.
+func TestHostileRootfsPolicyNeverAllowsRoot(t *testing.T) {
+	rt := testutil.NewRuntime(t)
+	flag, _ := testutil.WritePolicy(t, `{"allowRootfs": ["/"]}`)
+	b := testutil.NewBundle(t, "true")
+	b.Edit(t, func(s *specs.Spec) { s.Root.Path = "/" })
+	rt.ExpectRefused(t, b, []string{flag}, `key "allowRootfs": "/" is the host itself`)
+}
+
+// TestHostileRootfsSymlink: a rootfs that is itself a symlink to / is
+// refused when the bundle is loaded.
+func TestHostileRootfsSymlink(t *testing.T) {
+	rt := testutil.NewRuntime(t)
+	b := testutil.NewBundle(t, "true")
+	rootfsSymlinkInBundle(t, b, "hostroot", "/")
+	b.Edit(t, func(s *specs.Spec) { s.Root.Path = "hostroot" })
+	rt.ExpectRefused(t, b, nil, "rootfs "+filepath.Join(b.Dir, "hostroot")+" is a symlink")
+}
+
+// TestHostileRootfsSwapRace swaps the bundle's rootfs directory with a
+// symlink to / (renameat2 RENAME_EXCHANGE, atomic) in a loop while
+// containers are run from the bundle. Every run must either be refused
+// or run on the real rootfs: never may a container see the host's files.
+// The check and the use of the rootfs are one open directory, so no
+// interleaving wins.
+func TestHostileRootfsSwapRace(t *testing.T) {
+	off, _ := testutil.WritePolicy(t, `{"userNamespace": {"enabled": false}}`)
+	t.Run("userns on", func(t *testing.T) { rootfsSwapRace(t) })
+	t.Run("userns off", func(t *testing.T) { rootfsSwapRace(t, off) })
+}
+
+// rootfsSwapRace is TestHostileRootfsSwapRace under the global flags.
+func rootfsSwapRace(t *testing.T, global ...string) {
+	rt := testutil.NewRuntime(t)
+	b := testutil.NewBundle(t)
+	if err := os.WriteFile(filepath.Join(b.Rootfs, "hostile-marker"), []byte("real-rootfs\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b.SetArgs(t, "/bin/sh", "-c", "cat /hostile-marker 2>/dev/null || echo no-marker; test -e /etc/shadow && echo host-shadow; test -e /var/lib/dpkg && echo host-dpkg; true")
+	alt := filepath.Join(b.Dir, "rootfs.alt")
+	if err := os.Symlink("/", alt); err != nil {
+		t.Fatal(err)
+	}
+	var stop atomic.Bool
+	var swaps atomic.Int64
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for !stop.Load() {
+			if err := unix.Renameat2(unix.AT_FDCWD, b.Rootfs, unix.AT_FDCWD, alt, unix.RENAME_EXCHANGE); err != nil {
+				t.Errorf("swap: %v", err)
+				return
+			}
+			swaps.Add(1)
+		}
+	}()
+	const runs = 30
+	var ran, refused int
+	for i := 0; i < runs; i++ {
+		args := append(append([]string{}, global...), "run", "--bundle", b.Dir, rt.NewID())
+		out, errOut, exit := rt.Run(args...)
+		if strings.Contains(out, "host-") || strings.Contains(out, "no-marker") {
+			t.Errorf("run %d saw host files (exit %d): %q", i, exit, out)
+		}
+		switch {
+		case exit == 0 && strings.TrimSpace(out) == "real-rootfs":
+			ran++
+		case exit != 0 && rootfsRaceRefusal(errOut):
+			refused++
+		default:
+			t.Errorf("run %d: exit %d, stdout %q, stderr %q: neither a run on the real rootfs nor a rootfs refusal", i, exit, out, errOut)
+		}
+	}
+	stop.Store(true)
+	wg.Wait()
+	// Leave the real directory at rootfs for the cleanup.
+	if fi, err := os.Lstat(b.Rootfs); err == nil && fi.Mode()&os.ModeSymlink != 0 {
+		if err := unix.Renameat2(unix.AT_FDCWD, b.Rootfs, unix.AT_FDCWD, alt, unix.RENAME_EXCHANGE); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Logf("%d runs: %d on the real rootfs, %d refused; %d swaps", runs, ran, refused, swaps.Load())
+	if ran == 0 || refused == 0 {
+		t.Logf("the race did not hit both outcomes this time (ran %d, refused %d)", ran, refused)
+	}
+	rootfsNoRanges(t, rt)
+}
+
+// rootfsRaceRefusal reports whether stderr is one of the refusals a
+// rootfs swapped under create may meet: the rootfs was a symlink when
+// the bundle was loaded, it was / when it was opened, it moved between
+// being opened and read back, or the writable-paths binds that an
+// earlier run saved in config.json (<bundle>/rootfs/tmp...) resolved
+// through the symlink to host directories.
+func rootfsRaceRefusal(stderr string) bool {
+	for _, s := range []string{"is a symlink, which is not allowed", "rule host-rootfs", "no longer names the opened", "rule host-mounts"} {
+		if strings.Contains(stderr, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// rootfsNoRanges fails when the runtime root still holds an ID range
+// after every container of the test is gone.
+func rootfsNoRanges(t *testing.T, rt *testutil.Runtime) {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(rt.Root, "idmap.json"))
+	if err == nil && strings.Contains(string(data), `"start"`) {
+		t.Errorf("ID ranges left in %s: %s", rt.Root, data)
+	}
+}
+
+// TestHostileBindSourceSwapRace swaps a bind source directory in the
+// bundle with a symlink to /etc in a loop while containers mount it:
+// each run is refused (host-mounts saw /etc, the source resolves
+// elsewhere than when it was checked, or it moved while being opened) or
+// mounts the real directory; none sees the host's /etc.
+func TestHostileBindSourceSwapRace(t *testing.T) {
+	rt := testutil.NewRuntime(t)
+	b := testutil.NewBundle(t)
+	src, alt := filepath.Join(b.Dir, "data"), filepath.Join(b.Dir, "data.alt")
+	if err := os.Mkdir(src, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(src, "marker"), []byte("bundle-data\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("/etc", alt); err != nil {
+		t.Fatal(err)
+	}
+	b.Edit(t, func(s *specs.Spec) {
+		s.Process.Args = []string{"/bin/sh", "-c", "cat /data/marker 2>/dev/null || echo no-marker; test -e /data/shadow && echo host-shadow; true"}
+		rootfsRelativeBind(s, "data", "/data", "ro")
+	})
+	var stop atomic.Bool
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for !stop.Load() {
+			if err := unix.Renameat2(unix.AT_FDCWD, src, unix.AT_FDCWD, alt, unix.RENAME_EXCHANGE); err != nil {
+				t.Errorf("swap: %v", err)
+				return
+			}
+		}
+	}()
+	var ran, refused int
+	for i := 0; i < 30; i++ {
+		out, errOut, exit := rt.Run("run", "--bundle", b.Dir, rt.NewID())
+		switch {
+		case strings.Contains(out, "host-") || strings.Contains(out, "no-marker"):
+			t.Errorf("run %d saw host files (exit %d): %q", i, exit, out)
+		case exit == 0 && strings.TrimSpace(out) == "bundle-data":
+			ran++
+		case exit != 0 && (strings.Contains(errOut, "rule host-mounts") || strings.Contains(errOut, "as when it was checked") ||
+			strings.Contains(errOut, "no longer names the opened file")):
+			refused++
+		default:
+			t.Errorf("run %d: exit %d, stdout %q, stderr %q", i, exit, out, errOut)
+		}
+	}
+	stop.Store(true)
+	wg.Wait()
+	if fi, err := os.Lstat(src); err == nil && fi.Mode()&os.ModeSymlink != 0 {
+		if err := unix.Renameat2(unix.AT_FDCWD, src, unix.AT_FDCWD, alt, unix.RENAME_EXCHANGE); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Logf("30 runs: %d mounted the bundle's directory, %d refused", ran, refused)
+}
