@@ -19,6 +19,7 @@
 #   HARDENED_VM_OUT      results directory (default _output/vm)
 #   HARDENED_VM_MEMORY   guest memory in MiB (default 4096)
 #   HARDENED_VM_RUN      a -test.run pattern for every suite (default all)
+#   HARDENED_VM_SKIP     a -test.skip pattern for every suite (default none)
 set -euo pipefail
 src=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$src"
@@ -88,6 +89,7 @@ fi
 cp tests/vm/job.sh "$out/job.sh"
 printf '%s\n' "$suites" > "$out/suites"
 printf '%s\n' "${HARDENED_VM_RUN:-}" > "$out/run-pattern"
+printf '%s\n' "${HARDENED_VM_SKIP:-}" > "$out/skip-pattern"
 log "host-side builds took $((SECONDS - start)) s"
 
 # KVM only where it works: /dev/kvm usable, hardware virtualisation in the
