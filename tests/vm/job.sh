@@ -8,7 +8,7 @@ set -uo pipefail
 run=/mnt/run
 mkdir -p /mnt/src /mnt/cache /opt/hardened-tests
 mount -t 9p -o trans=virtio,version=9p2000.L,msize=1048576,ro src /mnt/src || exit 1
-mount -t 9p -o trans=virtio,version=9p2000.L,msize=1048576 cache /mnt/cache || exit 1
+mount -t 9p -o trans=virtio,version=9p2000.L,msize=1048576,ro cache /mnt/cache || exit 1
 # Executables on the guest's own disk: exec from 9p is slow, and the
 # runtime re-executes itself for every container.
 cp "$run"/bin/* /opt/hardened-tests/

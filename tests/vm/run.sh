@@ -123,7 +123,7 @@ timeout --kill-after=30 "$limit" qemu-system-x86_64 \
 	-drive "file=$disk/overlay.qcow2,if=virtio,format=qcow2,cache=unsafe" \
 	-virtfs "local,path=$out,mount_tag=run,security_model=none,id=run" \
 	-virtfs "local,path=$src,mount_tag=src,security_model=none,readonly=on,id=src" \
-	-virtfs "local,path=$cache,mount_tag=cache,security_model=none,id=cache" \
+	-virtfs "local,path=$cache,mount_tag=cache,security_model=none,readonly=on,id=cache" \
 	-netdev user,id=net0 -device virtio-net-pci,netdev=net0 \
 	-device virtio-rng-pci || log "qemu exited $?"
 log "guest ran $((SECONDS - start)) s (load: $(cut -d' ' -f1-3 /proc/loadavg))"
