@@ -51,7 +51,7 @@ if [ ! -f "$image/rootfs.raw" ]; then
 	exec 9>"$image.lock"
 	flock 9
 	if [ ! -f "$image/rootfs.raw" ]; then
-		log "building the guest image $image (debootstrap, first run for this recipe: ~10 min)"
+		log "building the guest image $image (debootstrap, first run for this recipe: a few minutes)"
 		start=$SECONDS
 		scratch=$cache/vm/.build-$recipe-$$
 		rm -rf --one-file-system "$scratch"
