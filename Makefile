@@ -63,7 +63,8 @@ cri: build
 # test-vm runs the integration and e2e suites again inside a Debian 12
 # guest booted with qemu: systemd as PID 1, cgroup v2 only, AppArmor
 # enforcing, the host most users have (tests/vm/README.md). The guest
-# image is built once per recipe into $$HARDENED_CACHE/vm (default /var/cache/hardened-tests/vm, ~10 min).
+# image is built once per recipe (a few minutes) into $HARDENED_CACHE/vm,
+# by default /var/cache/hardened-tests/vm.
 test-vm: build
 	HARDENED_BIN=$(BIN) ./tests/vm/run.sh
 

@@ -8,7 +8,7 @@ set -uo pipefail
 run=/mnt/run
 mkdir -p /mnt/src /mnt/cache /opt/hardened-tests
 mount -t 9p -o trans=virtio,version=9p2000.L,msize=1048576,ro src /mnt/src || exit 1
-mount -t 9p -o trans=virtio,version=9p2000.L,msize=1048576 cache /mnt/cache || exit 1
+mount -t 9p -o trans=virtio,version=9p2000.L,msize=1048576,ro cache /mnt/cache || exit 1
 # Executables on the guest's own disk: exec from 9p is slow, and the
 # runtime re-executes itself for every container.
 cp "$run"/bin/* /opt/hardened-tests/
@@ -28,12 +28,14 @@ export HARDENED_TEST_PROGRAMS=/opt/hardened-tests
 } > "$run/platform.txt"
 
 pattern=$(cat "$run/run-pattern")
+skip=$(cat "$run/skip-pattern" 2>/dev/null)
 status=0
 : > "$run/summary"
 for suite in $(cat "$run/suites"); do
 	start=$SECONDS
 	args=(-test.v -test.count=1 -test.timeout=40m)
 	[ -n "$pattern" ] && args+=("-test.run=$pattern")
+	[ -n "$skip" ] && args+=("-test.skip=$skip")
 	# go test runs a package's tests in its source directory.
 	(cd "/mnt/src/tests/$suite" && "/opt/hardened-tests/$suite.test" "${args[@]}") > "$run/$suite.log" 2>&1
 	rc=$?
