@@ -197,11 +197,19 @@ func TestListenFDs(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer out.Close()
-	cmd.Stdout, cmd.Stderr = out, out
+	// Warnings (e.g. the one about a missing seccomp profile) go to
+	// stderr; the container's output is stdout alone.
+	errOut, err := os.Create(outFile + ".err")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer errOut.Close()
+	cmd.Stdout, cmd.Stderr = out, errOut
 	runErr := cmd.Run()
 	text, _ := os.ReadFile(outFile)
 	if runErr != nil {
-		t.Fatalf("run: %v\n%s", runErr, text)
+		stderr, _ := os.ReadFile(outFile + ".err")
+		t.Fatalf("run: %v\n%s%s", runErr, text, stderr)
 	}
 	want := fmt.Sprintf("1 1\nsocket:[%d]\n", ino.Ino)
 	if string(text) != want {
