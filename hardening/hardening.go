@@ -205,10 +205,11 @@ func ClampProcess(p *specs.Process, pol *Policy, facts HostFacts) (*Report, erro
 			return rep, fmt.Errorf("clamp process: copy: %w", err)
 		}
 	}
-	ClampCapabilities(work, pol, rep)
-	SetNoNewPrivileges(work, pol, rep)
-	ClampRlimits(work, facts, rep)
-	ClampOOMScoreAdj(work, pol, facts, rep)
+	for _, clamp := range []ProcessFunc{ClampCapabilities, SetNoNewPrivileges, ClampRlimits, ClampOOMScoreAdj} {
+		if err := clamp(work, pol, facts, rep); err != nil {
+			return rep, fmt.Errorf("clamp process: %w", err)
+		}
+	}
 	return rep, nil
 }
 

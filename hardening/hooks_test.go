@@ -177,7 +177,7 @@ func TestPinHooks(t *testing.T) {
 	f := dockerFacts()
 	f.HookPaths["/bundle/link"] = "/usr/bin/true"
 	r := &Report{}
-	PinHooks(s, f, r)
+	PinHooks(s, nil, f, r)
 	if got := s.Hooks.Prestart[0].Path; got != "/usr/sbin/dockerd" { //nolint:staticcheck // Docker's stage
 		t.Errorf("prestart path %s", got)
 	}
@@ -195,7 +195,7 @@ func TestPinHooks(t *testing.T) {
 		t.Errorf("changes %v, want %v", got, want)
 	}
 	r2 := &Report{}
-	PinHooks(s, f, r2)
+	PinHooks(s, nil, f, r2)
 	if len(r2.Changes) != 0 {
 		t.Errorf("second pin changed %v", changedPaths(r2))
 	}

@@ -83,10 +83,10 @@ func hostRootfsProblem(rootfs string) string {
 // a rootfs although they are refused here; the host-mounts rule still
 // checks bind sources inside such a rootfs). Never for "/". Not in
 // exceptions: no annotation can widen it.
-func RefuseHostRootfs(s *specs.Spec, pol *Policy, f HostFacts, r *Report) {
+func RefuseHostRootfs(s *specs.Spec, pol *Policy, f HostFacts, r *Report) error {
 	rootfs := rootfsPath(s, f)
 	if rootfs == "" {
-		return
+		return nil
 	}
 	rootfs = filepath.Clean(rootfs)
 	why := hostRootfsProblem(rootfs)
@@ -98,4 +98,5 @@ func RefuseHostRootfs(s *specs.Spec, pol *Policy, f HostFacts, r *Report) {
 	default:
 		r.refuse(RuleHostRootfs, "rootfs "+rootfs+" "+why, fmt.Sprintf(`"allowRootfs": [%q]`, rootfs))
 	}
+	return nil
 }

@@ -45,7 +45,7 @@ func idmapped(m specs.Mount) bool {
 // Relaxed by: "idmapMountSources" (host directories below which an
 // engine may idmap with the container's own mapping). Other mappings,
 // and mappings of host ID 0, are allowed by no key.
-func RefuseIDMappedMounts(s *specs.Spec, pol *Policy, f HostFacts, r *Report) {
+func RefuseIDMappedMounts(s *specs.Spec, pol *Policy, f HostFacts, r *Report) error {
 	var own idMapping
 	var ownErr string
 	checked := false
@@ -93,6 +93,7 @@ func RefuseIDMappedMounts(s *specs.Spec, pol *Policy, f HostFacts, r *Report) {
 				fmt.Sprintf(`"idmapMountSources": [%q]`, bad))
 		}
 	}
+	return nil
 }
 
 // rangePending is containerMapping's answer before the runtime has
@@ -279,7 +280,7 @@ func strictlyBelow(p, dir string) bool {
 // and dev (which would undo them) removed.
 //
 // Relaxed by: nothing.
-func IDMappedMountOptions(s *specs.Spec, r *Report) {
+func IDMappedMountOptions(s *specs.Spec, _ *Policy, _ HostFacts, r *Report) error {
 	for i := range s.Mounts {
 		m := &s.Mounts[i]
 		if !idmapped(*m) {
@@ -294,4 +295,5 @@ func IDMappedMountOptions(s *specs.Spec, r *Report) {
 		r.recordStrings(RuleIDMappedOptions, "mounts[destination="+m.Destination+"].options", m.Options, opts)
 		m.Options = opts
 	}
+	return nil
 }

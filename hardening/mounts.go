@@ -107,7 +107,7 @@ func kernelFilesystems() []string {
 // Relaxed by: "allowHostMounts" (a host path allows itself and what is
 // under it; "/sys" and "/sys/fs/cgroup" allow the read-write sysfs and
 // cgroup mounts).
-func RefuseHostMounts(s *specs.Spec, pol *Policy, f HostFacts, r *Report) {
+func RefuseHostMounts(s *specs.Spec, pol *Policy, f HostFacts, r *Report) error {
 	rootfs := rootfsPath(s, f)
 	for _, m := range s.Mounts {
 		switch {
@@ -122,6 +122,7 @@ func RefuseHostMounts(s *specs.Spec, pol *Policy, f HostFacts, r *Report) {
 			checkBindSource(m, pol, f, rootfs, r)
 		}
 	}
+	return nil
 }
 
 func checkBindSource(m specs.Mount, pol *Policy, f HostFacts, rootfs string, r *Report) {

@@ -34,14 +34,14 @@ func WritableMountOptions() []string {
 //
 // Relaxed by: "writablePaths" (the list), "readonlyRootfs": false (no
 // mounts needed).
-func WritablePaths(s *specs.Spec, pol *Policy, f HostFacts, r *Report) {
+func WritablePaths(s *specs.Spec, pol *Policy, f HostFacts, r *Report) error {
 	if s.Root == nil || !s.Root.Readonly || len(pol.WritablePaths) == 0 {
-		return
+		return nil
 	}
 	rootfs := rootfsPath(s, f)
 	if rootfs == "" {
 		r.note(RuleWritablePaths, "rootfs path unknown (relative root.path and no bundle): no writable paths added")
-		return
+		return nil
 	}
 	dests := make([]string, 0, len(s.Mounts))
 	for _, m := range s.Mounts {
@@ -64,7 +64,7 @@ func WritablePaths(s *specs.Spec, pol *Policy, f HostFacts, r *Report) {
 		})
 	}
 	if len(add) == 0 {
-		return
+		return nil
 	}
 	at := slices.IndexFunc(dests, func(d string) bool {
 		return slices.ContainsFunc(add, func(m specs.Mount) bool { return d != m.Destination && within(d, m.Destination) })
@@ -76,4 +76,5 @@ func WritablePaths(s *specs.Spec, pol *Policy, f HostFacts, r *Report) {
 		r.record(RuleWritablePaths, "mounts[destination="+m.Destination+"]", nil, m)
 	}
 	s.Mounts = slices.Insert(s.Mounts, at, add...)
+	return nil
 }
