@@ -150,7 +150,7 @@ func (c *Checked) Recheck(spec *specs.Spec, facts HostFacts) error {
 // Apply is the second half of Harden: it runs the transforms with the
 // effective policy and the plan of Check. facts are those given to Check,
 // completed by what the runtime did on the host in between (IDRange,
-// IDPool, DockerRoot, UsernsUnsupported). In audit mode spec is left
+// DockerRoot, UsernsUnsupported). In audit mode spec is left
 // untouched (the transforms run on a copy).
 func (c *Checked) Apply(spec *specs.Spec, facts HostFacts) (*Report, error) {
 	rep := c.Report

@@ -53,9 +53,6 @@ type HostFacts struct {
 	// both give the policy's callerSubidUsers: a caller's own mapping
 	// that lies in them is kept (read only when the spec has one).
 	CallerIDRanges []idmap.Range `json:"callerIdRanges,omitempty"`
-	// IDPool is the pool IDRange comes from; a caller's own mapping is
-	// only kept inside it.
-	IDPool []idmap.Range `json:"idPool,omitempty"`
 	// Usernses maps the namespace paths of linux.namespaces to the user
 	// namespace that owns them (for a user namespace path: itself), from
 	// GatherUsernsFacts. A path missing here is unknown.

@@ -27,7 +27,6 @@ func usernsFacts() HostFacts {
 	f := allDirs("/bundles/example/rootfs")
 	r := testRange
 	f.IDRange = &r
-	f.IDPool = idmap.BuiltinPool()
 	return f
 }
 

@@ -176,7 +176,7 @@ func stageRootfs(root, id string, s *specs.Spec, checked *hardening.Checked, fac
 			if err != nil {
 				return nil, err
 			}
-			facts.IDRange, facts.IDPool = &rng, pool
+			facts.IDRange = &rng
 			facts.DockerRoot = dockerRoot(s, *facts, id)
 			facts.PodmanRoot = podmanRoot(s, *facts, id)
 			// What compares with the range is checked now, before
