@@ -9,6 +9,8 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
+	hardenedspec "github.com/hardened-runtime/hardened/spec"
+
 	"github.com/hardened-runtime/hardened/idmap"
 	"github.com/hardened-runtime/hardened/usernsprobe"
 )
@@ -184,7 +186,7 @@ func GatherHostFactsFor(bundle string, spec *specs.Spec, pol *Policy, rootfs str
 		}
 	}
 	for _, m := range spec.Mounts {
-		if !isBind(m) || m.Source == "" {
+		if !hardenedspec.IsBind(m) || m.Source == "" {
 			continue
 		}
 		// A relative source is taken against the bundle, as the runtime

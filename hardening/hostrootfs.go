@@ -6,6 +6,8 @@ import (
 	"slices"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/hardened-runtime/hardened/spec"
 )
 
 // hostSystemDirs are host directories that are never a container's
@@ -48,12 +50,12 @@ func hostRootfsProblem(rootfs string) string {
 		return "is a host system directory"
 	}
 	for _, t := range rootfsForbiddenTrees() {
-		if within(p, t) {
+		if spec.Within(p, t) {
 			return "lies in the host's " + t
 		}
 	}
 	for _, sp := range sensitiveHostPaths() {
-		if sp.path != "/" && within(sp.path, p) {
+		if sp.path != "/" && spec.Within(sp.path, p) {
 			return "contains the sensitive host path " + sp.path
 		}
 	}

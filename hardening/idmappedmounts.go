@@ -9,6 +9,8 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
+	"github.com/hardened-runtime/hardened/spec"
+
 	"github.com/hardened-runtime/hardened/idmap"
 )
 
@@ -217,7 +219,7 @@ func containerMapping(s *specs.Spec, pol *Policy, f HostFacts) (idMapping, strin
 // the container's mapping itself (a Docker named volume, or any host bind
 // with "idmapBindMounts"), so that a spec hardened once passes again.
 func runtimeWouldIDMap(s *specs.Spec, m specs.Mount, pol *Policy, f HostFacts) bool {
-	if !pol.UserNamespace.Enabled || pol.Mode == ModeOff || !isBind(m) || !filepath.IsAbs(m.Source) {
+	if !pol.UserNamespace.Enabled || pol.Mode == ModeOff || !spec.IsBind(m) || !filepath.IsAbs(m.Source) {
 		return false
 	}
 	if plan, err := plannedUserns(s, pol, f); err != nil || !plan.New || (f.IDRange == nil && f.UsernsPlan == nil) {
@@ -226,7 +228,7 @@ func runtimeWouldIDMap(s *specs.Spec, m specs.Mount, pol *Policy, f HostFacts) b
 	switch {
 	case pol.UserNamespace.IDMapBindMounts:
 		rootfs := rootfsPath(s, f)
-		return rootfs == "" || !within(filepath.Clean(m.Source), rootfs)
+		return rootfs == "" || !spec.Within(filepath.Clean(m.Source), rootfs)
 	case f.DockerRoot != "" || f.PodmanRoot != "":
 		return isDockerVolume(m, f)
 	}
@@ -257,7 +259,7 @@ func outsideIDMapSources(m specs.Mount, pol *Policy, f HostFacts) string {
 // path.Match) matches as many leading components of p as it has.
 func strictlyBelow(p, dir string) bool {
 	if !strings.ContainsAny(dir, `*?[\`) {
-		return p != dir && within(p, dir)
+		return p != dir && spec.Within(p, dir)
 	}
 	n := strings.Count(dir, "/")
 	parts := strings.Split(p, "/")

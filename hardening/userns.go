@@ -9,6 +9,8 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
+	"github.com/hardened-runtime/hardened/spec"
+
 	"github.com/hardened-runtime/hardened/idmap"
 )
 
@@ -384,7 +386,7 @@ func isDockerVolume(m specs.Mount, f HostFacts) bool {
 // directory.
 func idmapBindMounts(s *specs.Spec, rng idmap.Range, rootfs string, r *Report) {
 	idmapMounts(s, rng, r, func(m specs.Mount) bool {
-		return rootfs == "" || !within(filepath.Clean(m.Source), rootfs)
+		return rootfs == "" || !spec.Within(filepath.Clean(m.Source), rootfs)
 	})
 }
 
@@ -394,7 +396,7 @@ func idmapMounts(s *specs.Spec, rng idmap.Range, r *Report, pick func(specs.Moun
 	want := []specs.LinuxIDMapping{{ContainerID: 0, HostID: rng.Start, Size: rng.Size}}
 	for i := range s.Mounts {
 		m := &s.Mounts[i]
-		if !isBind(*m) || !filepath.IsAbs(m.Source) || !pick(*m) {
+		if !spec.IsBind(*m) || !filepath.IsAbs(m.Source) || !pick(*m) {
 			continue
 		}
 		path := "mounts[destination=" + m.Destination + "]"

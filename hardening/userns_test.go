@@ -11,6 +11,8 @@ import (
 	"github.com/opencontainers/runc/libcontainer/specconv"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
+	"github.com/hardened-runtime/hardened/spec"
+
 	"github.com/hardened-runtime/hardened/idmap"
 )
 
@@ -271,7 +273,7 @@ func TestUserNamespaceIDMapBindMounts(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, m := range s.Mounts {
-			isHostBind := isBind(m) && !strings.HasPrefix(m.Source, dockerRootfs)
+			isHostBind := spec.IsBind(m) && !strings.HasPrefix(m.Source, dockerRootfs)
 			mapped := reflect.DeepEqual(m.UIDMappings, want) && reflect.DeepEqual(m.GIDMappings, want)
 			if mapped != (on && isHostBind) {
 				t.Errorf("idmapBindMounts=%v: %s (source %s) mapped=%v", on, m.Destination, m.Source, mapped)

@@ -5,6 +5,8 @@ import (
 	"slices"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/hardened-runtime/hardened/spec"
 )
 
 // WritableMountOptions returns the options of the mounts writable-paths
@@ -49,7 +51,7 @@ func WritablePaths(s *specs.Spec, pol *Policy, f HostFacts, r *Report) error {
 	}
 	var add []specs.Mount
 	for _, p := range pol.WritablePaths {
-		if slices.ContainsFunc(dests, func(d string) bool { return d != "/" && within(p, d) }) {
+		if slices.ContainsFunc(dests, func(d string) bool { return d != "/" && spec.Within(p, d) }) {
 			continue
 		}
 		if !f.ExistingDirs[p] {
@@ -67,7 +69,7 @@ func WritablePaths(s *specs.Spec, pol *Policy, f HostFacts, r *Report) error {
 		return nil
 	}
 	at := slices.IndexFunc(dests, func(d string) bool {
-		return slices.ContainsFunc(add, func(m specs.Mount) bool { return d != m.Destination && within(d, m.Destination) })
+		return slices.ContainsFunc(add, func(m specs.Mount) bool { return d != m.Destination && spec.Within(d, m.Destination) })
 	})
 	if at < 0 {
 		at = len(s.Mounts)
