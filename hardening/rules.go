@@ -50,6 +50,7 @@ const (
 	RuleHookPaths       = "hook-paths"
 	RuleIDMappedOptions = "idmapped-mount-options"
 	RuleUserNamespace   = "user-namespace"
+	RuleUsernsJoin      = "user-namespace-join"
 	RuleCgroupNamespace = "cgroup-namespace"
 	RuleCapabilities    = "capabilities"
 	RuleNoNewPrivileges = "no-new-privileges"
@@ -71,8 +72,10 @@ const (
 //   - Refusals first. They only read, so a refused configuration is
 //     reported in full (every refusal at once) and nothing is rewritten;
 //     the runtime touches the host only after them (see Check). The
-//     rootfs first of all: host-mounts trusts sources inside it only
-//     when host-rootfs finds it no host directory.
+//     user namespaces the container joins first (their refusal is the
+//     user-namespace plan Check could not make), then the rootfs:
+//     host-mounts trusts sources inside it only when host-rootfs finds it
+//     no host directory.
 //   - hook-paths first of the transforms: it pins what the hooks rule
 //     checked.
 //   - The user-namespace hook before anything touching mounts or
@@ -88,6 +91,7 @@ const (
 //     independent of the rest.
 func Rules() []Rule {
 	return []Rule{
+		{ID: RuleUsernsJoin, Kind: KindRefusal, AllowKey: "allowHostNamespaces", Apply: RefuseUsernsJoin},
 		{ID: RuleHostRootfs, Kind: KindRefusal, AllowKey: "allowRootfs", Apply: RefuseHostRootfs},
 		{ID: RuleHostNamespaces, Kind: KindRefusal, AllowKey: "allowHostNamespaces", Apply: RefuseHostNamespaces},
 		{ID: RuleNamespaceJoins, Kind: KindRefusal, AllowKey: "allowUnrelatedJoins", Apply: RefuseUnrelatedJoins},

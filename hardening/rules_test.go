@@ -63,7 +63,7 @@ func TestDocComments(t *testing.T) {
 		"SetNoNewPrivileges": true, "EnforceSeccomp": true, "ReadonlyRootfs": true, "WritablePaths": true,
 		"MaskPaths": true, "ReadonlyPaths": true, "LimitPids": true,
 		"RefuseIDMappedMounts": true, "PinHooks": true, "IDMappedMountOptions": true,
-		"RefuseDeviceNodePaths": true, "ClampRlimits": true, "ClampOOMScoreAdj": true,
+		"RefuseDeviceNodePaths": true, "RefuseUsernsJoin": true, "ClampRlimits": true, "ClampOOMScoreAdj": true,
 	}
 	found := 0
 	for _, pkg := range pkgs {

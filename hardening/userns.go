@@ -70,11 +70,13 @@ func UserNamespace(s *specs.Spec, pol *Policy, f HostFacts, r *Report) error {
 		plan, err = PlanUserNamespace(s, pol, f)
 	}
 	if err != nil {
+		// Called without Check (which runs the user-namespace-join rule
+		// first): the refusal is recorded the same way.
+		r.refuse(RuleUsernsJoin, err.Error(), usernsJoinAllowKey)
 		if pol.Mode == ModeAudit {
-			r.refuse(RuleUserNamespace, err.Error(), `"allowHostNamespaces": ["user"]`)
 			return nil
 		}
-		return fmt.Errorf("%w %q: %s (rule %s, allow with %s)", ErrRefused, pol.Level, err, RuleUserNamespace, `"allowHostNamespaces": ["user"]`)
+		return r.Err(pol.Level)
 	}
 	switch {
 	case plan.Join != "":
@@ -134,6 +136,42 @@ type UsernsPlan struct {
 	// 0. The caller prepared the rootfs for them; the runtime records
 	// them in the host registry.
 	Caller bool
+	// Refused says why no plan could be made: the container joins a user
+	// namespace it may not (see RefuseUsernsJoin). The other fields are
+	// then zero.
+	Refused string
+}
+
+// usernsJoinAllowKey is the policy key that lets a container join a user
+// namespace mapping host root, or the host's own.
+const usernsJoinAllowKey = `"allowHostNamespaces": ["user"]`
+
+// RefuseUsernsJoin is the refusal half of the user-namespace rule.
+//
+// Threat: a container that joins a user namespace mapping host ID 0 (the
+// host's own, or another process's), directly or through a pid, network
+// or ipc namespace it joins, runs as host root whatever the
+// user-namespace rule would give it; a namespace whose mappings cannot
+// be read cannot be told apart from one.
+//
+// Fields: linux.namespaces (paths of the user, pid, network and ipc
+// namespaces joined), as PlanUserNamespace reads them with
+// HostFacts.Usernses. The rule reports the plan Check made
+// (HostFacts.UsernsPlan), or plans itself when called alone.
+//
+// Relaxed by: "allowHostNamespaces": ["user"]; "userNamespace":
+// {"enabled": false} turns the whole rule off.
+func RefuseUsernsJoin(s *specs.Spec, pol *Policy, f HostFacts, r *Report) error {
+	why := ""
+	if f.UsernsPlan != nil {
+		why = f.UsernsPlan.Refused
+	} else if _, err := PlanUserNamespace(s, pol, f); err != nil {
+		why = err.Error()
+	}
+	if why != "" {
+		r.refuse(RuleUsernsJoin, why, usernsJoinAllowKey)
+	}
+	return nil
 }
 
 // PlanUserNamespace decides, from the spec, the policy and the host facts

@@ -392,3 +392,28 @@ func TestParsePolicyUserNamespace(t *testing.T) {
 		}
 	}
 }
+
+// TestRefuseUsernsJoin: the user namespaces a container may not join are
+// refusals of their own rule, from the plan Check made or planned alone.
+func TestRefuseUsernsJoin(t *testing.T) {
+	t.Parallel()
+	const userPath = "/run/netns/pinned-user"
+	joinUser := func(s *specs.Spec) {
+		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace, Path: userPath})
+	}
+	rootMap := []idmap.Mapping{{Host: idmap.Range{Start: 0, Size: 65536}}}
+	ownMap := []idmap.Mapping{{Host: idmap.Range{Start: 1 << 20, Size: 65536}}}
+	runRefusalCases(t, RuleUsernsJoin, RefuseUsernsJoin, []refusalCase{
+		{name: "no join"},
+		{name: "unknown namespace", tweak: joinUser, want: []string{`cannot be inspected / "allowHostNamespaces": ["user"]`}},
+		{name: "host's namespace", tweak: joinUser,
+			facts: HostFacts{Usernses: map[string]idmap.UsernsInfo{userPath: {Host: true}}}, want: []string{"joins the host user namespace"}},
+		{name: "maps host root", tweak: joinUser,
+			facts: HostFacts{Usernses: map[string]idmap.UsernsInfo{userPath: {UIDMap: rootMap, GIDMap: rootMap}}}, want: []string{"maps host ID 0"}},
+		{name: "own mapping", tweak: joinUser,
+			facts: HostFacts{Usernses: map[string]idmap.UsernsInfo{userPath: {UIDMap: ownMap, GIDMap: ownMap}}}},
+		{name: "allowed", tweak: joinUser, pol: func(p *Policy) { p.AllowHostNamespaces = []string{"user"} }},
+		{name: "the plan Check made", facts: HostFacts{UsernsPlan: &UsernsPlan{Refused: "joins the host user namespace at /x"}},
+			want: []string{"/x"}},
+	})
+}
