@@ -25,7 +25,8 @@ func allHooks(h *specs.Hooks) []namedHook {
 		name  string
 		hooks []specs.Hook
 	}{
-		{"prestart", h.Prestart}, //nolint:staticcheck // deprecated, still run by runc
+		//lint:ignore SA1019 deprecated, but runc still runs these hooks
+		{"prestart", h.Prestart},
 		{"createRuntime", h.CreateRuntime},
 		{"createContainer", h.CreateContainer},
 		{"startContainer", h.StartContainer},
@@ -175,7 +176,8 @@ func PinHooks(s *specs.Spec, _ *Policy, f HostFacts, r *Report) error {
 		name  string
 		hooks []specs.Hook
 	}{
-		{"prestart", s.Hooks.Prestart}, //nolint:staticcheck // deprecated, still run by runc
+		//lint:ignore SA1019 deprecated, but runc still runs these hooks
+		{"prestart", s.Hooks.Prestart},
 		{"createRuntime", s.Hooks.CreateRuntime},
 		{"createContainer", s.Hooks.CreateContainer},
 		{"startContainer", s.Hooks.StartContainer},
