@@ -37,7 +37,7 @@ func LevelCapabilities(level string) []string {
 // capabilities section becomes an empty one.
 //
 // Relaxed by: "level" and "allowCapabilities".
-func ClampCapabilities(p *specs.Process, pol *Policy, r *Report) {
+func ClampCapabilities(p *specs.Process, pol *Policy, _ HostFacts, r *Report) error {
 	allowed := append(LevelCapabilities(pol.Level), pol.AllowCapabilities...)
 	c := ensureCapabilities(p)
 	clamp := func(path string, set *[]string, keep bool) {
@@ -59,4 +59,5 @@ func ClampCapabilities(p *specs.Process, pol *Policy, r *Report) {
 	clamp("process.capabilities.permitted", &c.Permitted, true)
 	clamp("process.capabilities.inheritable", &c.Inheritable, false)
 	clamp("process.capabilities.ambient", &c.Ambient, false)
+	return nil
 }

@@ -78,7 +78,7 @@ func TestClampCapabilities(t *testing.T) {
 			pol.AllowCapabilities = tc.allow
 			p := &specs.Process{Capabilities: tc.in}
 			rep := &Report{}
-			ClampCapabilities(p, pol, rep)
+			ClampCapabilities(p, pol, HostFacts{}, rep)
 			if !reflect.DeepEqual(p.Capabilities, tc.want) {
 				t.Errorf("capabilities = %+v, want %+v", p.Capabilities, tc.want)
 			}
@@ -138,7 +138,7 @@ func TestSetNoNewPrivileges(t *testing.T) {
 		pol.AllowNewPrivileges = tc.allow
 		p := &specs.Process{NoNewPrivileges: tc.in}
 		rep := &Report{}
-		SetNoNewPrivileges(p, pol, rep)
+		SetNoNewPrivileges(p, pol, HostFacts{}, rep)
 		if p.NoNewPrivileges != tc.want || len(rep.Changes) != tc.changes {
 			t.Errorf("%s: nnp %v changes %d", tc.name, p.NoNewPrivileges, len(rep.Changes))
 		}

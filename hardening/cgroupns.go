@@ -19,15 +19,16 @@ import (
 // namespace is listed.
 //
 // Relaxed by: "allowHostNamespaces": ["cgroup"].
-func CgroupNamespace(s *specs.Spec, pol *Policy, r *Report) {
+func CgroupNamespace(s *specs.Spec, pol *Policy, _ HostFacts, r *Report) error {
 	if slices.Contains(pol.AllowHostNamespaces, string(specs.CgroupNamespace)) {
-		return
+		return nil
 	}
 	l := ensureLinux(s)
 	if slices.ContainsFunc(l.Namespaces, func(ns specs.LinuxNamespace) bool { return ns.Type == specs.CgroupNamespace }) {
-		return
+		return nil
 	}
 	ns := specs.LinuxNamespace{Type: specs.CgroupNamespace}
 	r.record(RuleCgroupNamespace, "linux.namespaces[type=cgroup]", nil, ns)
 	l.Namespaces = append(l.Namespaces, ns)
+	return nil
 }

@@ -23,9 +23,9 @@ import (
 //
 // Relaxed by: no policy key; a device the host lacks cannot be given, and
 // "allowDevices" only widens which numbers are allowed.
-func RefuseDeviceNodePaths(s *specs.Spec, facts HostFacts, r *Report) {
+func RefuseDeviceNodePaths(s *specs.Spec, _ *Policy, facts HostFacts, r *Report) error {
 	if s.Linux == nil {
-		return
+		return nil
 	}
 	for i, d := range s.Linux.Devices {
 		where := fmt.Sprintf("linux.devices[%d] %s", i, d.Path)
@@ -51,6 +51,7 @@ func RefuseDeviceNodePaths(s *specs.Spec, facts HostFacts, r *Report) {
 			r.refuse(RuleDeviceNodes, fmt.Sprintf("%s (%s): the host's %s is %s", where, want, d.Path, host), "")
 		}
 	}
+	return nil
 }
 
 // String renders n as "c 1:3", "p" or "not a device node".

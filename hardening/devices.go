@@ -94,9 +94,9 @@ func standardCgroupDevices() []deviceSpec {
 // mknod only, as Docker's "c *:* m", are fine).
 //
 // Relaxed by: "allowDevices" (e.g. "c 10:229" for /dev/fuse).
-func RefuseHostDevices(s *specs.Spec, pol *Policy, r *Report) {
+func RefuseHostDevices(s *specs.Spec, pol *Policy, _ HostFacts, r *Report) error {
 	if s.Linux == nil {
-		return
+		return nil
 	}
 	var allowed []deviceSpec
 	for _, a := range pol.AllowDevices {
@@ -123,7 +123,7 @@ func RefuseHostDevices(s *specs.Spec, pol *Policy, r *Report) {
 		}
 	}
 	if s.Linux.Resources == nil {
-		return
+		return nil
 	}
 	for _, d := range s.Linux.Resources.Devices {
 		if !d.Allow || (d.Access != "" && !strings.ContainsAny(d.Access, "rw")) {
@@ -148,4 +148,5 @@ func RefuseHostDevices(s *specs.Spec, pol *Policy, r *Report) {
 				fmt.Sprintf(`"allowDevices": [%q]`, ds.String()))
 		}
 	}
+	return nil
 }

@@ -30,7 +30,7 @@ func TestRefuseHostDevices(t *testing.T) {
 			s.Linux.Resources.Devices = append(s.Linux.Resources.Devices, d)
 		}
 	}
-	runRefusalCases(t, RuleHostDevices, func(s *specs.Spec, p *Policy, _ HostFacts, r *Report) { RefuseHostDevices(s, p, r) }, []refusalCase{
+	runRefusalCases(t, RuleHostDevices, RefuseHostDevices, []refusalCase{
 		{name: "runc example passes"},
 		{name: "docker defaults pass (mknod-only wildcards, tun)", base: docker},
 		{name: "standard nodes pass", tweak: addNode(devNode("/dev/null", "c", 1, 3))},

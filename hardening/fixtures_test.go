@@ -45,7 +45,7 @@ func dockerSpec(t testing.TB) *specs.Spec {
 // on (the default); rules ignore it otherwise.
 func allDirs(rootfs string) HostFacts {
 	rng := idmap.Range{Start: 0x70000000, Size: idmap.DefaultRangeSize}
-	f := HostFacts{Bundle: "/bundles/example", Rootfs: rootfs, ExistingDirs: map[string]bool{}, IDRange: &rng, IDPool: idmap.BuiltinPool()}
+	f := HostFacts{Bundle: "/bundles/example", Rootfs: rootfs, ExistingDirs: map[string]bool{}, IDRange: &rng}
 	for _, p := range DefaultWritablePaths() {
 		f.ExistingDirs[p] = p != "/var/run"
 	}

@@ -66,8 +66,8 @@ type Checked struct {
 	// Policy is the effective policy: the host's with the allowances of
 	// the exceptions that match the spec's annotations.
 	Policy *Policy
-	// Userns is the user-namespace plan, made with Policy (zero when the
-	// plan was refused, or with user namespaces off).
+	// Userns is the user-namespace plan, made with Policy (only Refused
+	// set when the plan was refused, zero with user namespaces off).
 	Userns UsernsPlan
 	// Report holds the refusals (only audit mode gets past one) and
 	// notes so far; Apply adds the changes.
@@ -77,7 +77,7 @@ type Checked struct {
 // Check is the first half of Harden and reads only: it picks the
 // effective policy for spec's annotations (once), plans the user
 // namespace with it (once; a plan that cannot be made is a refusal of
-// the user-namespace rule) and runs every refusal rule. A refused
+// the user-namespace-join rule) and runs every refusal rule. A refused
 // configuration in enforce mode returns the Checked (its Report lists
 // every refusal) and an error wrapping ErrRefused; in audit mode the
 // refusals are only reported. spec is never modified.
@@ -107,10 +107,10 @@ func Check(spec *specs.Spec, pol *Policy, facts HostFacts) (*Checked, error) {
 	}
 	plan, err := PlanUserNamespace(spec, eff, facts)
 	if err != nil {
-		c.Report.refuse(RuleUserNamespace, err.Error(), `"allowHostNamespaces": ["user"]`)
-	} else {
-		c.Userns = plan
+		// The user-namespace-join rule refuses it, with the others.
+		plan = UsernsPlan{Refused: err.Error()}
 	}
+	c.Userns = plan
 	facts.UsernsPlan = &c.Userns
 	for _, r := range Rules() {
 		if r.Kind != KindRefusal {
@@ -150,7 +150,7 @@ func (c *Checked) Recheck(spec *specs.Spec, facts HostFacts) error {
 // Apply is the second half of Harden: it runs the transforms with the
 // effective policy and the plan of Check. facts are those given to Check,
 // completed by what the runtime did on the host in between (IDRange,
-// IDPool, DockerRoot, UsernsUnsupported). In audit mode spec is left
+// DockerRoot, UsernsUnsupported). In audit mode spec is left
 // untouched (the transforms run on a copy).
 func (c *Checked) Apply(spec *specs.Spec, facts HostFacts) (*Report, error) {
 	rep := c.Report
@@ -205,10 +205,11 @@ func ClampProcess(p *specs.Process, pol *Policy, facts HostFacts) (*Report, erro
 			return rep, fmt.Errorf("clamp process: copy: %w", err)
 		}
 	}
-	ClampCapabilities(work, pol, rep)
-	SetNoNewPrivileges(work, pol, rep)
-	ClampRlimits(work, facts, rep)
-	ClampOOMScoreAdj(work, pol, facts, rep)
+	for _, clamp := range []ProcessFunc{ClampCapabilities, SetNoNewPrivileges, ClampRlimits, ClampOOMScoreAdj} {
+		if err := clamp(work, pol, facts, rep); err != nil {
+			return rep, fmt.Errorf("clamp process: %w", err)
+		}
+	}
 	return rep, nil
 }
 

@@ -98,10 +98,7 @@ func TestHardenOff(t *testing.T) {
 func TestDockerPrivilegedLike(t *testing.T) {
 	t.Parallel()
 	s := dockerSpec(t)
-	var all []string
-	for _, c := range []string{"CAP_SYS_ADMIN", "CAP_NET_ADMIN", "CAP_SYS_MODULE", "CAP_SYS_PTRACE", "CAP_CHOWN", "CAP_KILL"} {
-		all = append(all, c)
-	}
+	all := []string{"CAP_SYS_ADMIN", "CAP_NET_ADMIN", "CAP_SYS_MODULE", "CAP_SYS_PTRACE", "CAP_CHOWN", "CAP_KILL"}
 	s.Process.Capabilities.Bounding = all
 	s.Process.Capabilities.Effective = all
 	s.Process.Capabilities.Permitted = all

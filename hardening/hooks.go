@@ -25,7 +25,8 @@ func allHooks(h *specs.Hooks) []namedHook {
 		name  string
 		hooks []specs.Hook
 	}{
-		{"prestart", h.Prestart}, //nolint:staticcheck // deprecated, still run by runc
+		//lint:ignore SA1019 deprecated, but runc still runs these hooks
+		{"prestart", h.Prestart},
 		{"createRuntime", h.CreateRuntime},
 		{"createContainer", h.CreateContainer},
 		{"startContainer", h.StartContainer},
@@ -69,10 +70,11 @@ func allHooks(h *specs.Hooks) []namedHook {
 // Relaxed by: "allowedHooks" (entries {"path", "args", "env"}; the
 // default allows dockerd with its libnetwork-setkey arguments). A binary
 // that others can write, or a relative path, is allowed by no key.
-func RefuseHooks(s *specs.Spec, pol *Policy, f HostFacts, r *Report) {
+func RefuseHooks(s *specs.Spec, pol *Policy, f HostFacts, r *Report) error {
 	for _, h := range allHooks(s.Hooks) {
 		refuseHook(h, pol, f, r)
 	}
+	return nil
 }
 
 // refuseHook checks one hook; see RefuseHooks.
@@ -166,15 +168,16 @@ const maxHookTimeout = 120
 //
 // Relaxed by: nothing; hooks that cannot be pinned are refused by the
 // hooks rule.
-func PinHooks(s *specs.Spec, f HostFacts, r *Report) {
+func PinHooks(s *specs.Spec, _ *Policy, f HostFacts, r *Report) error {
 	if s.Hooks == nil {
-		return
+		return nil
 	}
 	for _, st := range []struct {
 		name  string
 		hooks []specs.Hook
 	}{
-		{"prestart", s.Hooks.Prestart}, //nolint:staticcheck // deprecated, still run by runc
+		//lint:ignore SA1019 deprecated, but runc still runs these hooks
+		{"prestart", s.Hooks.Prestart},
 		{"createRuntime", s.Hooks.CreateRuntime},
 		{"createContainer", s.Hooks.CreateContainer},
 		{"startContainer", s.Hooks.StartContainer},
@@ -195,4 +198,5 @@ func PinHooks(s *specs.Spec, f HostFacts, r *Report) {
 			}
 		}
 	}
+	return nil
 }

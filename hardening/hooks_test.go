@@ -1,5 +1,7 @@
 package hardening
 
+//lint:file-ignore SA1019 the tests set Hooks.Prestart, deprecated but still run by runc and checked by the hooks rule.
+
 import (
 	"encoding/json"
 	"os"
@@ -177,7 +179,7 @@ func TestPinHooks(t *testing.T) {
 	f := dockerFacts()
 	f.HookPaths["/bundle/link"] = "/usr/bin/true"
 	r := &Report{}
-	PinHooks(s, f, r)
+	PinHooks(s, nil, f, r)
 	if got := s.Hooks.Prestart[0].Path; got != "/usr/sbin/dockerd" { //nolint:staticcheck // Docker's stage
 		t.Errorf("prestart path %s", got)
 	}
@@ -195,7 +197,7 @@ func TestPinHooks(t *testing.T) {
 		t.Errorf("changes %v, want %v", got, want)
 	}
 	r2 := &Report{}
-	PinHooks(s, f, r2)
+	PinHooks(s, nil, f, r2)
 	if len(r2.Changes) != 0 {
 		t.Errorf("second pin changed %v", changedPaths(r2))
 	}

@@ -9,6 +9,8 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
+	hardenedspec "github.com/hardened-runtime/hardened/spec"
+
 	"github.com/hardened-runtime/hardened/idmap"
 	"github.com/hardened-runtime/hardened/usernsprobe"
 )
@@ -53,9 +55,6 @@ type HostFacts struct {
 	// both give the policy's callerSubidUsers: a caller's own mapping
 	// that lies in them is kept (read only when the spec has one).
 	CallerIDRanges []idmap.Range `json:"callerIdRanges,omitempty"`
-	// IDPool is the pool IDRange comes from; a caller's own mapping is
-	// only kept inside it.
-	IDPool []idmap.Range `json:"idPool,omitempty"`
 	// Usernses maps the namespace paths of linux.namespaces to the user
 	// namespace that owns them (for a user namespace path: itself), from
 	// GatherUsernsFacts. A path missing here is unknown.
@@ -187,7 +186,7 @@ func GatherHostFactsFor(bundle string, spec *specs.Spec, pol *Policy, rootfs str
 		}
 	}
 	for _, m := range spec.Mounts {
-		if !isBind(m) || m.Source == "" {
+		if !hardenedspec.IsBind(m) || m.Source == "" {
 			continue
 		}
 		// A relative source is taken against the bundle, as the runtime

@@ -6,6 +6,8 @@ import (
 	"slices"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/hardened-runtime/hardened/spec"
 )
 
 // hostSystemDirs are host directories that are never a container's
@@ -48,12 +50,12 @@ func hostRootfsProblem(rootfs string) string {
 		return "is a host system directory"
 	}
 	for _, t := range rootfsForbiddenTrees() {
-		if within(p, t) {
+		if spec.Within(p, t) {
 			return "lies in the host's " + t
 		}
 	}
 	for _, sp := range sensitiveHostPaths() {
-		if sp.path != "/" && within(sp.path, p) {
+		if sp.path != "/" && spec.Within(sp.path, p) {
 			return "contains the sensitive host path " + sp.path
 		}
 	}
@@ -83,10 +85,10 @@ func hostRootfsProblem(rootfs string) string {
 // a rootfs although they are refused here; the host-mounts rule still
 // checks bind sources inside such a rootfs). Never for "/". Not in
 // exceptions: no annotation can widen it.
-func RefuseHostRootfs(s *specs.Spec, pol *Policy, f HostFacts, r *Report) {
+func RefuseHostRootfs(s *specs.Spec, pol *Policy, f HostFacts, r *Report) error {
 	rootfs := rootfsPath(s, f)
 	if rootfs == "" {
-		return
+		return nil
 	}
 	rootfs = filepath.Clean(rootfs)
 	why := hostRootfsProblem(rootfs)
@@ -98,4 +100,5 @@ func RefuseHostRootfs(s *specs.Spec, pol *Policy, f HostFacts, r *Report) {
 	default:
 		r.refuse(RuleHostRootfs, "rootfs "+rootfs+" "+why, fmt.Sprintf(`"allowRootfs": [%q]`, rootfs))
 	}
+	return nil
 }

@@ -175,8 +175,8 @@ func TestCheckRefusedLeavesSpecAlone(t *testing.T) {
 	if !errors.Is(err, ErrRefused) {
 		t.Fatalf("Check: %v, want a refusal", err)
 	}
-	if got := refusedRules(c.Report); !containsPath(got, RuleHostRootfs) || !containsPath(got, RuleUserNamespace) {
-		t.Errorf("refused by %v, want host-rootfs and user-namespace", got)
+	if got := refusedRules(c.Report); !containsPath(got, RuleHostRootfs) || !containsPath(got, RuleUsernsJoin) {
+		t.Errorf("refused by %v, want host-rootfs and user-namespace-join", got)
 	}
 	if string(jsonValue(before)) != string(jsonValue(s)) {
 		t.Error("Check modified the spec")

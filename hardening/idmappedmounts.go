@@ -9,6 +9,8 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
+	"github.com/hardened-runtime/hardened/spec"
+
 	"github.com/hardened-runtime/hardened/idmap"
 )
 
@@ -45,7 +47,7 @@ func idmapped(m specs.Mount) bool {
 // Relaxed by: "idmapMountSources" (host directories below which an
 // engine may idmap with the container's own mapping). Other mappings,
 // and mappings of host ID 0, are allowed by no key.
-func RefuseIDMappedMounts(s *specs.Spec, pol *Policy, f HostFacts, r *Report) {
+func RefuseIDMappedMounts(s *specs.Spec, pol *Policy, f HostFacts, r *Report) error {
 	var own idMapping
 	var ownErr string
 	checked := false
@@ -93,6 +95,7 @@ func RefuseIDMappedMounts(s *specs.Spec, pol *Policy, f HostFacts, r *Report) {
 				fmt.Sprintf(`"idmapMountSources": [%q]`, bad))
 		}
 	}
+	return nil
 }
 
 // rangePending is containerMapping's answer before the runtime has
@@ -216,7 +219,7 @@ func containerMapping(s *specs.Spec, pol *Policy, f HostFacts) (idMapping, strin
 // the container's mapping itself (a Docker named volume, or any host bind
 // with "idmapBindMounts"), so that a spec hardened once passes again.
 func runtimeWouldIDMap(s *specs.Spec, m specs.Mount, pol *Policy, f HostFacts) bool {
-	if !pol.UserNamespace.Enabled || pol.Mode == ModeOff || !isBind(m) || !filepath.IsAbs(m.Source) {
+	if !pol.UserNamespace.Enabled || pol.Mode == ModeOff || !spec.IsBind(m) || !filepath.IsAbs(m.Source) {
 		return false
 	}
 	if plan, err := plannedUserns(s, pol, f); err != nil || !plan.New || (f.IDRange == nil && f.UsernsPlan == nil) {
@@ -225,7 +228,7 @@ func runtimeWouldIDMap(s *specs.Spec, m specs.Mount, pol *Policy, f HostFacts) b
 	switch {
 	case pol.UserNamespace.IDMapBindMounts:
 		rootfs := rootfsPath(s, f)
-		return rootfs == "" || !within(filepath.Clean(m.Source), rootfs)
+		return rootfs == "" || !spec.Within(filepath.Clean(m.Source), rootfs)
 	case f.DockerRoot != "" || f.PodmanRoot != "":
 		return isDockerVolume(m, f)
 	}
@@ -256,7 +259,7 @@ func outsideIDMapSources(m specs.Mount, pol *Policy, f HostFacts) string {
 // path.Match) matches as many leading components of p as it has.
 func strictlyBelow(p, dir string) bool {
 	if !strings.ContainsAny(dir, `*?[\`) {
-		return p != dir && within(p, dir)
+		return p != dir && spec.Within(p, dir)
 	}
 	n := strings.Count(dir, "/")
 	parts := strings.Split(p, "/")
@@ -279,7 +282,7 @@ func strictlyBelow(p, dir string) bool {
 // and dev (which would undo them) removed.
 //
 // Relaxed by: nothing.
-func IDMappedMountOptions(s *specs.Spec, r *Report) {
+func IDMappedMountOptions(s *specs.Spec, _ *Policy, _ HostFacts, r *Report) error {
 	for i := range s.Mounts {
 		m := &s.Mounts[i]
 		if !idmapped(*m) {
@@ -294,4 +297,5 @@ func IDMappedMountOptions(s *specs.Spec, r *Report) {
 		r.recordStrings(RuleIDMappedOptions, "mounts[destination="+m.Destination+"].options", m.Options, opts)
 		m.Options = opts
 	}
+	return nil
 }

@@ -113,7 +113,7 @@ func TestIDMappedMountOptions(t *testing.T) {
 		specs.Mount{Destination: "/c", Type: "bind", Source: "/srv", Options: []string{"rbind", "suid"}},
 	)
 	r := &Report{}
-	IDMappedMountOptions(s, r)
+	IDMappedMountOptions(s, nil, HostFacts{}, r)
 	n := len(s.Mounts)
 	for i, want := range [][]string{{"rbind", "nosuid", "nodev"}, {"rbind", "idmap", "nosuid", "nodev"}, {"rbind", "suid"}} {
 		if got := s.Mounts[n-3+i].Options; !reflect.DeepEqual(got, want) {

@@ -38,9 +38,9 @@ import (
 //
 // Relaxed by: "allowUnrelatedJoins" (namespace types: pid, network, ipc,
 // uts, mount, cgroup, user, time).
-func RefuseUnrelatedJoins(s *specs.Spec, pol *Policy, f HostFacts, r *Report) {
+func RefuseUnrelatedJoins(s *specs.Spec, pol *Policy, f HostFacts, r *Report) error {
 	if s.Linux == nil {
-		return
+		return nil
 	}
 	hostPath := hostNamespacePath()
 	sandbox := s.Annotations[AnnotationSandboxID]
@@ -57,6 +57,7 @@ func RefuseUnrelatedJoins(s *specs.Spec, pol *Policy, f HostFacts, r *Report) {
 				fmt.Sprintf(`"allowUnrelatedJoins": [%q]`, ns.Type))
 		}
 	}
+	return nil
 }
 
 // unrelatedJoin says why joining t is refused for a container of the CRI

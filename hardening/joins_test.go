@@ -30,7 +30,7 @@ func joinFacts(path string, t JoinTarget) HostFacts {
 
 func TestRefuseUnrelatedJoins(t *testing.T) {
 	t.Parallel()
-	rule := func(s *specs.Spec, p *Policy, f HostFacts, r *Report) { RefuseUnrelatedJoins(s, p, f, r) }
+	rule := RefuseUnrelatedJoins
 	const net, pid, user = "/proc/4711/ns/net", "/proc/4711/ns/pid", "/proc/4711/ns/user"
 	const cni = "/var/run/netns/cni-1234"
 	const pinnedUser = "/run/containerd/io.containerd.grpc.v1.cri/sandboxes/sb1/pinned-namespaces/user"

@@ -17,7 +17,7 @@ func TestLimitPidsUnified(t *testing.T) {
 		s := exampleSpec()
 		s.Linux.Resources = &specs.LinuxResources{Unified: map[string]string{"pids.max": in, "memory.high": "max"}}
 		rep := &Report{}
-		LimitPids(s, DefaultPolicy(), rep)
+		LimitPids(s, DefaultPolicy(), HostFacts{}, rep)
 		if got := s.Linux.Resources.Unified["pids.max"]; got != want {
 			t.Errorf("pids.max %q -> %q, want %q", in, got, want)
 		}
@@ -104,7 +104,7 @@ func TestRefuseDeviceNodePaths(t *testing.T) {
 	add := func(d specs.LinuxDevice) func(*specs.Spec) {
 		return func(s *specs.Spec) { s.Linux.Devices = append(s.Linux.Devices, d) }
 	}
-	rule := func(s *specs.Spec, _ *Policy, f HostFacts, r *Report) { RefuseDeviceNodePaths(s, f, r) }
+	rule := RefuseDeviceNodePaths
 	runRefusalCases(t, RuleDeviceNodes, rule, []refusalCase{
 		{name: "no devices"},
 		{name: "matching host node", facts: hostNodes, tweak: add(devNode("/dev/null", "c", 1, 3))},
@@ -206,7 +206,7 @@ func TestClampRlimits(t *testing.T) {
 	} {
 		p := &specs.Process{Rlimits: tc.in}
 		rep := &Report{}
-		ClampRlimits(p, tc.facts, rep)
+		ClampRlimits(p, nil, tc.facts, rep)
 		if string(jsonValue(p.Rlimits)) != string(jsonValue(tc.want)) {
 			t.Errorf("%s: %+v, want %+v", tc.name, p.Rlimits, tc.want)
 		}

@@ -28,11 +28,12 @@ func DefaultMaskedPaths() []string {
 // lacks; the caller's entries are kept.
 //
 // Relaxed by: nothing.
-func MaskPaths(s *specs.Spec, r *Report) {
+func MaskPaths(s *specs.Spec, _ *Policy, _ HostFacts, r *Report) error {
 	l := ensureLinux(s)
 	out := unionPaths(l.MaskedPaths, DefaultMaskedPaths())
 	r.recordStrings(RuleMaskedPaths, "linux.maskedPaths", l.MaskedPaths, out)
 	l.MaskedPaths = out
+	return nil
 }
 
 // unionPaths returns have followed by the entries of want it lacks.

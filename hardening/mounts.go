@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/hardened-runtime/hardened/spec"
 )
 
 // sensitivePath is a host path that must not be bind-mounted. A bind of
@@ -107,7 +109,7 @@ func kernelFilesystems() []string {
 // Relaxed by: "allowHostMounts" (a host path allows itself and what is
 // under it; "/sys" and "/sys/fs/cgroup" allow the read-write sysfs and
 // cgroup mounts).
-func RefuseHostMounts(s *specs.Spec, pol *Policy, f HostFacts, r *Report) {
+func RefuseHostMounts(s *specs.Spec, pol *Policy, f HostFacts, r *Report) error {
 	rootfs := rootfsPath(s, f)
 	for _, m := range s.Mounts {
 		switch {
@@ -118,10 +120,11 @@ func RefuseHostMounts(s *specs.Spec, pol *Policy, f HostFacts, r *Report) {
 			r.refuse(RuleHostMounts, fmt.Sprintf("read-write sysfs at %s", m.Destination), `"allowHostMounts": ["/sys"]`)
 		case (m.Type == "cgroup" || m.Type == "cgroup2") && !readOnly(m.Options) && !hostMountAllowed(pol, "/sys/fs/cgroup"):
 			r.refuse(RuleHostMounts, fmt.Sprintf("read-write cgroup filesystem at %s", m.Destination), `"allowHostMounts": ["/sys/fs/cgroup"]`)
-		case isBind(m):
+		case spec.IsBind(m):
 			checkBindSource(m, pol, f, rootfs, r)
 		}
 	}
+	return nil
 }
 
 func checkBindSource(m specs.Mount, pol *Policy, f HostFacts, rootfs string, r *Report) {
@@ -143,7 +146,7 @@ func checkBindSource(m specs.Mount, pol *Policy, f HostFacts, rootfs string, r *
 		// rootfs that is no host directory itself (host-rootfs): in /
 		// every path is "inside the rootfs". An allowRootfs allowance
 		// does not extend to this exemption.
-		if rootfs != "" && within(c, rootfs) && hostRootfsProblem(rootfs) == "" {
+		if rootfs != "" && spec.Within(c, rootfs) && hostRootfsProblem(rootfs) == "" {
 			continue
 		}
 		bad := sensitiveMatch(aliasVarRun(c), ro)
@@ -179,33 +182,23 @@ func sensitiveMatch(p string, ro bool) string {
 		if sp.rwOnly && ro {
 			continue
 		}
-		if within(sp.path, p) || (sp.under && within(p, sp.path)) {
+		if spec.Within(sp.path, p) || (sp.under && spec.Within(p, sp.path)) {
 			return sp.path
 		}
 	}
 	return ""
 }
 
-// within reports whether p is dir or below it; both must be clean.
-func within(p, dir string) bool {
-	return p == dir || dir == "/" || strings.HasPrefix(p, dir+"/")
-}
-
 // aliasVarRun reads /var/run as /run.
 func aliasVarRun(p string) string {
-	if within(p, "/var/run") {
+	if spec.Within(p, "/var/run") {
 		return "/run" + strings.TrimPrefix(p, "/var/run")
 	}
 	return p
 }
 
 func hostMountAllowed(pol *Policy, p string) bool {
-	return slices.ContainsFunc(pol.AllowHostMounts, func(a string) bool { return within(p, aliasVarRun(a)) || within(p, a) })
-}
-
-// isBind reports whether m is a bind mount, as runc decides it.
-func isBind(m specs.Mount) bool {
-	return m.Type == "bind" || slices.Contains(m.Options, "bind") || slices.Contains(m.Options, "rbind")
+	return slices.ContainsFunc(pol.AllowHostMounts, func(a string) bool { return spec.Within(p, aliasVarRun(a)) || spec.Within(p, a) })
 }
 
 // readOnly reports whether mount options end up read-only (the last of

@@ -58,7 +58,7 @@ func hostNamespacePath() *regexp.Regexp {
 //
 // Relaxed by: "allowHostNamespaces" (pid, network, ipc, uts, cgroup,
 // mount, and user for a join of the host's user namespace).
-func RefuseHostNamespaces(s *specs.Spec, pol *Policy, f HostFacts, r *Report) {
+func RefuseHostNamespaces(s *specs.Spec, pol *Policy, f HostFacts, r *Report) error {
 	var nss []specs.LinuxNamespace
 	if s.Linux != nil {
 		nss = s.Linux.Namespaces
@@ -86,4 +86,5 @@ func RefuseHostNamespaces(s *specs.Spec, pol *Policy, f HostFacts, r *Report) {
 			r.refuse(RuleHostNamespaces, fmt.Sprintf("joins the host %s namespace at %s", ns.Type, ns.Path), allow(ns.Type))
 		}
 	}
+	return nil
 }

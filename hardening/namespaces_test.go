@@ -27,7 +27,7 @@ func joinNS(t specs.LinuxNamespaceType, path string) func(*specs.Spec) {
 
 func TestRefuseHostNamespaces(t *testing.T) {
 	t.Parallel()
-	rule := func(s *specs.Spec, p *Policy, f HostFacts, r *Report) { RefuseHostNamespaces(s, p, f, r) }
+	rule := RefuseHostNamespaces
 	runRefusalCases(t, RuleHostNamespaces, rule, []refusalCase{
 		{name: "runc example passes"},
 		{name: "docker fixture passes", base: func(t testing.TB) *specs.Spec { return dockerSpec(t) }},
@@ -73,7 +73,7 @@ func TestCgroupNamespace(t *testing.T) {
 		pol := DefaultPolicy()
 		pol.AllowHostNamespaces = tc.allow
 		rep := &Report{}
-		CgroupNamespace(s, pol, rep)
+		CgroupNamespace(s, pol, HostFacts{}, rep)
 		n := 0
 		for _, ns := range s.Linux.Namespaces {
 			if ns.Type == specs.CgroupNamespace {

@@ -15,10 +15,11 @@ import (
 //
 // Relaxed by: "allowNewPrivileges": true leaves the caller's value (for
 // images that need sudo or ping as a setuid binary).
-func SetNoNewPrivileges(p *specs.Process, pol *Policy, r *Report) {
+func SetNoNewPrivileges(p *specs.Process, pol *Policy, _ HostFacts, r *Report) error {
 	if pol.AllowNewPrivileges || p.NoNewPrivileges {
-		return
+		return nil
 	}
 	r.record(RuleNoNewPrivileges, "process.noNewPrivileges", false, true)
 	p.NoNewPrivileges = true
+	return nil
 }

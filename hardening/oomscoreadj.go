@@ -20,17 +20,18 @@ import (
 //
 // Relaxed by: "minOomScoreAdj" (down to -1000; Kubernetes gives
 // Guaranteed pods -997); the kernel's floor still holds.
-func ClampOOMScoreAdj(p *specs.Process, pol *Policy, facts HostFacts, r *Report) {
+func ClampOOMScoreAdj(p *specs.Process, pol *Policy, facts HostFacts, r *Report) error {
 	if p == nil || p.OOMScoreAdj == nil {
-		return
+		return nil
 	}
 	floor := pol.MinOOMScoreAdj
 	if f := facts.ProcessLimits.OOMScoreAdjFloor; f != nil && *f > floor {
 		floor = *f
 	}
 	if *p.OOMScoreAdj >= floor {
-		return
+		return nil
 	}
 	r.record(RuleOOMScoreAdj, "process.oomScoreAdj", *p.OOMScoreAdj, floor)
 	p.OOMScoreAdj = &floor
+	return nil
 }

@@ -22,11 +22,12 @@ import (
 // the same ceiling (ClampUpdate).
 //
 // Relaxed by: "pidsLimit" (a higher ceiling; 0 disables the rule).
-func LimitPids(s *specs.Spec, pol *Policy, r *Report) {
+func LimitPids(s *specs.Spec, pol *Policy, _ HostFacts, r *Report) error {
 	if pol.PidsLimit <= 0 {
-		return
+		return nil
 	}
 	clampPids(ensureResources(s), pol, r, true)
+	return nil
 }
 
 // clampPids applies the ceiling to res. With ensure (create), a missing
@@ -74,7 +75,7 @@ func ClampUpdate(res *specs.LinuxResources, pol *Policy) (*Report, error) {
 	if pol.Mode == ModeOff {
 		return rep, nil
 	}
-	RefuseHostDevices(&specs.Spec{Linux: &specs.Linux{Resources: res}}, pol, rep)
+	RefuseHostDevices(&specs.Spec{Linux: &specs.Linux{Resources: res}}, pol, HostFacts{}, rep)
 	if rep.Refused() && pol.Mode == ModeEnforce {
 		return rep, rep.Err(pol.Level)
 	}

@@ -49,13 +49,10 @@ type Policy struct {
 	// Level is baseline (default) or restricted; it picks the capability
 	// allow-list (see LevelCapabilities).
 	Level string `json:"level"`
-	// AllowCapabilities adds capabilities to the level's allow-list
-	// ("NET_RAW" or "CAP_NET_RAW"). Capabilities are still only kept when
-	// the caller asked for them.
-	AllowCapabilities []string `json:"allowCapabilities"`
-	// AllowNewPrivileges, when true, leaves process.noNewPrivileges as the
-	// caller set it (for images that need setuid binaries such as sudo).
-	AllowNewPrivileges bool `json:"allowNewPrivileges"`
+	// Allowances are the allow-lists (allowCapabilities, allowHostMounts,
+	// ...), at the top level of the file like every key; an exception
+	// widens them for the containers it matches.
+	Allowances
 	// DenySyscalls are denied with EPERM on top of any seccomp profile; no
 	// rule of the caller's profile can allow them. clone and clone3 are
 	// handled specially: clone stays allowed without namespace flags, clone3
@@ -84,51 +81,11 @@ type Policy struct {
 	// a lower value (a process the OOM killer spares while it kills host
 	// daemons) is raised to it. Default 0; -1000 to 1000.
 	MinOOMScoreAdj int `json:"minOomScoreAdj"`
-	// AllowHostNamespaces lists the host namespaces a container may share:
-	// pid, network, ipc, uts, cgroup, mount.
-	AllowHostNamespaces []string `json:"allowHostNamespaces"`
-	// AllowUnrelatedJoins lists the namespace types (pid, network, ipc,
-	// uts, mount, cgroup, user, time) a container may join by path
-	// although the namespace is no related container's of the same runtime
-	// root: another engine's container, a host process's namespace (see
-	// the namespace-joins rule).
-	AllowUnrelatedJoins []string `json:"allowUnrelatedJoins"`
-	// AllowSharedCgroups, when true, lets a container be created in a
-	// cgroup (linux.cgroupsPath) that already holds processes, which it
-	// then limits, freezes on pause and kills on delete --force.
-	AllowSharedCgroups bool `json:"allowSharedCgroups"`
-	// AllowPrivileged, when true, lets a privileged container (see
-	// IsPrivileged) run as the caller configured it, unhardened; without
-	// it such a container is refused in one line. Meant for an exception.
-	AllowPrivileged bool `json:"allowPrivileged"`
-	// AllowHostMounts lists host paths (and everything under them) that may
-	// be bind-mounted although they are sensitive.
-	AllowHostMounts []string `json:"allowHostMounts"`
 	// AllowRootfs lists host paths (as resolved, matched exactly) that may
 	// be a container's rootfs although the host-rootfs rule refuses them
 	// (a host system directory, or one holding a sensitive path). "/" is
 	// never allowed; exceptions cannot add to this list.
 	AllowRootfs []string `json:"allowRootfs"`
-	// AllowDevices lists devices beyond the standard set, as "c 10:229"
-	// (type, major, minor; minor may be "*"), allowed both as device nodes
-	// and in the device cgroup.
-	AllowDevices []string `json:"allowDevices"`
-	// AllowSysctls lists sysctls beyond the namespaced safe set, by name or
-	// as a prefix ending in ".*".
-	AllowSysctls []string `json:"allowSysctls"`
-	// AllowedHooks lists the OCI hooks that may run (they run on the host
-	// as root): a binary, by absolute path, and the argument shape it may
-	// take (see HookAllowance). A hook matches by its path or by the
-	// binary the path resolves to on the host.
-	AllowedHooks []HookAllowance `json:"allowedHooks"`
-	// IDMapMountSources lists host directories below which a bind mount
-	// may be idmapped by the caller, with exactly the container's own
-	// user-namespace mapping (an engine's user-namespace support: a
-	// Kubernetes hostUsers: false pod's volumes). A source is accepted
-	// when it lies strictly below an entry. An entry may hold path.Match
-	// wildcards (not in its first component), matched against as many
-	// leading components of the source.
-	IDMapMountSources []string `json:"idmapMountSources"`
 	// Exceptions widen the allow-lists for containers whose
 	// orchestrator-set annotations match.
 	Exceptions []Exception `json:"exceptions"`
@@ -194,29 +151,56 @@ type Exception struct {
 	Allow Allowances `json:"allow"`
 }
 
-// Allowances are the policy keys an exception may widen.
+// Allowances are the policy keys that widen what a container may do: the
+// allow-lists of Policy, and all that an exception may add to them
+// (Exception.Allow). Every key is documented on its field.
 type Allowances struct {
-	// AllowCapabilities: see Policy.AllowCapabilities.
+	// AllowCapabilities adds capabilities to the level's allow-list
+	// ("NET_RAW" or "CAP_NET_RAW"). Capabilities are still only kept when
+	// the caller asked for them.
 	AllowCapabilities []string `json:"allowCapabilities,omitempty"`
-	// AllowNewPrivileges: see Policy.AllowNewPrivileges.
+	// AllowNewPrivileges, when true, leaves process.noNewPrivileges as the
+	// caller set it (for images that need setuid binaries such as sudo).
 	AllowNewPrivileges bool `json:"allowNewPrivileges,omitempty"`
-	// AllowHostNamespaces: see Policy.AllowHostNamespaces.
+	// AllowHostNamespaces lists the host namespaces a container may share:
+	// pid, network, ipc, uts, cgroup, mount.
 	AllowHostNamespaces []string `json:"allowHostNamespaces,omitempty"`
-	// AllowUnrelatedJoins: see Policy.AllowUnrelatedJoins.
+	// AllowUnrelatedJoins lists the namespace types (pid, network, ipc,
+	// uts, mount, cgroup, user, time) a container may join by path
+	// although the namespace is no related container's of the same runtime
+	// root: another engine's container, a host process's namespace (see
+	// the namespace-joins rule).
 	AllowUnrelatedJoins []string `json:"allowUnrelatedJoins,omitempty"`
-	// AllowSharedCgroups: see Policy.AllowSharedCgroups.
+	// AllowSharedCgroups, when true, lets a container be created in a
+	// cgroup (linux.cgroupsPath) that already holds processes, which it
+	// then limits, freezes on pause and kills on delete --force.
 	AllowSharedCgroups bool `json:"allowSharedCgroups,omitempty"`
-	// AllowPrivileged: see Policy.AllowPrivileged.
+	// AllowPrivileged, when true, lets a privileged container (see
+	// IsPrivileged) run as the caller configured it, unhardened; without
+	// it such a container is refused in one line. Meant for an exception.
 	AllowPrivileged bool `json:"allowPrivileged,omitempty"`
-	// AllowHostMounts: see Policy.AllowHostMounts.
+	// AllowHostMounts lists host paths (and everything under them) that may
+	// be bind-mounted although they are sensitive.
 	AllowHostMounts []string `json:"allowHostMounts,omitempty"`
-	// AllowDevices: see Policy.AllowDevices.
+	// AllowDevices lists devices beyond the standard set, as "c 10:229"
+	// (type, major, minor; minor may be "*"), allowed both as device nodes
+	// and in the device cgroup.
 	AllowDevices []string `json:"allowDevices,omitempty"`
-	// AllowSysctls: see Policy.AllowSysctls.
+	// AllowSysctls lists sysctls beyond the namespaced safe set, by name or
+	// as a prefix ending in ".*".
 	AllowSysctls []string `json:"allowSysctls,omitempty"`
-	// AllowedHooks: see Policy.AllowedHooks.
+	// AllowedHooks lists the OCI hooks that may run (they run on the host
+	// as root): a binary, by absolute path, and the argument shape it may
+	// take (see HookAllowance). A hook matches by its path or by the
+	// binary the path resolves to on the host.
 	AllowedHooks []HookAllowance `json:"allowedHooks,omitempty"`
-	// IDMapMountSources: see Policy.IDMapMountSources.
+	// IDMapMountSources lists host directories below which a bind mount
+	// may be idmapped by the caller, with exactly the container's own
+	// user-namespace mapping (an engine's user-namespace support: a
+	// Kubernetes hostUsers: false pod's volumes). A source is accepted
+	// when it lies strictly below an entry. An entry may hold path.Match
+	// wildcards (not in its first component), matched against as many
+	// leading components of the source.
 	IDMapMountSources []string `json:"idmapMountSources,omitempty"`
 }
 
@@ -273,17 +257,19 @@ func DefaultDenySyscalls() []string {
 // Each call returns a fresh value.
 func DefaultPolicy() *Policy {
 	return &Policy{
-		Mode:              ModeEnforce,
-		Level:             LevelBaseline,
-		DenySyscalls:      DefaultDenySyscalls(),
-		ReadonlyRootfs:    true,
-		WritablePaths:     DefaultWritablePaths(),
-		PidsLimit:         4096,
-		MaxConfigSize:     spec.DefaultMaxConfigSize,
-		AllowedHooks:      DefaultAllowedHooks(),
-		IDMapMountSources: DefaultIDMapMountSources(),
-		UserNamespace:     DefaultUserNamespacePolicy(),
-		AuditLog:          DefaultAuditLogPolicy(),
+		Mode:           ModeEnforce,
+		Level:          LevelBaseline,
+		DenySyscalls:   DefaultDenySyscalls(),
+		ReadonlyRootfs: true,
+		WritablePaths:  DefaultWritablePaths(),
+		PidsLimit:      4096,
+		MaxConfigSize:  spec.DefaultMaxConfigSize,
+		Allowances: Allowances{
+			AllowedHooks:      DefaultAllowedHooks(),
+			IDMapMountSources: DefaultIDMapMountSources(),
+		},
+		UserNamespace: DefaultUserNamespacePolicy(),
+		AuditLog:      DefaultAuditLogPolicy(),
 	}
 }
 
@@ -356,7 +342,10 @@ func describeDecodeError(err error) string {
 	var syntaxErr *json.SyntaxError
 	switch {
 	case errors.As(err, &typeErr):
-		return fmt.Sprintf("key %q: want %s, got JSON %s", typeErr.Field, typeErr.Type, typeErr.Value)
+		// encoding/json names a key of the embedded Allowances by its Go
+		// path; the file has it at the top level.
+		key := strings.TrimPrefix(typeErr.Field, "Allowances.")
+		return fmt.Sprintf("key %q: want %s, got JSON %s", key, typeErr.Type, typeErr.Value)
 	case errors.As(err, &syntaxErr):
 		return fmt.Sprintf("malformed JSON at byte %d: %s", syntaxErr.Offset, syntaxErr.Error())
 	case errors.Is(err, io.EOF):
@@ -414,22 +403,9 @@ func (p *Policy) normalize() error {
 	if slices.Contains(p.WritablePaths, "/") {
 		return errors.New("key \"writablePaths\": \"/\" would undo the read-only rootfs")
 	}
-	a := Allowances{
-		AllowCapabilities:   p.AllowCapabilities,
-		AllowHostNamespaces: p.AllowHostNamespaces,
-		AllowUnrelatedJoins: p.AllowUnrelatedJoins,
-		AllowHostMounts:     p.AllowHostMounts,
-		AllowDevices:        p.AllowDevices,
-		AllowSysctls:        p.AllowSysctls,
-		AllowedHooks:        p.AllowedHooks,
-		IDMapMountSources:   p.IDMapMountSources,
-	}
-	if err := a.normalize(""); err != nil {
+	if err := p.Allowances.normalize(""); err != nil {
 		return err
 	}
-	p.AllowCapabilities, p.AllowHostNamespaces, p.AllowHostMounts = a.AllowCapabilities, a.AllowHostNamespaces, a.AllowHostMounts
-	p.AllowDevices, p.AllowSysctls, p.AllowedHooks = a.AllowDevices, a.AllowSysctls, a.AllowedHooks
-	p.IDMapMountSources = a.IDMapMountSources
 	if err := p.UserNamespace.normalize(); err != nil {
 		return err
 	}
@@ -582,17 +558,7 @@ func (p *Policy) ForAnnotations(ann map[string]string) (*Policy, []int) {
 			continue
 		}
 		matched = append(matched, i)
-		out.AllowCapabilities = appendNew(out.AllowCapabilities, e.Allow.AllowCapabilities...)
-		out.AllowNewPrivileges = out.AllowNewPrivileges || e.Allow.AllowNewPrivileges
-		out.AllowHostNamespaces = appendNew(out.AllowHostNamespaces, e.Allow.AllowHostNamespaces...)
-		out.AllowUnrelatedJoins = appendNew(out.AllowUnrelatedJoins, e.Allow.AllowUnrelatedJoins...)
-		out.AllowSharedCgroups = out.AllowSharedCgroups || e.Allow.AllowSharedCgroups
-		out.AllowPrivileged = out.AllowPrivileged || e.Allow.AllowPrivileged
-		out.AllowHostMounts = appendNew(out.AllowHostMounts, e.Allow.AllowHostMounts...)
-		out.AllowDevices = appendNew(out.AllowDevices, e.Allow.AllowDevices...)
-		out.AllowSysctls = appendNew(out.AllowSysctls, e.Allow.AllowSysctls...)
-		out.AllowedHooks = appendNewHooks(out.AllowedHooks, e.Allow.AllowedHooks...)
-		out.IDMapMountSources = appendNew(out.IDMapMountSources, e.Allow.IDMapMountSources...)
+		out.Allowances.add(e.Allow)
 	}
 	return out, matched
 }
@@ -619,20 +585,43 @@ func (e Exception) matches(ann map[string]string) bool {
 
 func (p *Policy) clone() *Policy {
 	out := *p
-	out.AllowCapabilities = slices.Clone(p.AllowCapabilities)
+	out.Allowances = p.Allowances.clone()
 	out.DenySyscalls = slices.Clone(p.DenySyscalls)
 	out.WritablePaths = slices.Clone(p.WritablePaths)
-	out.AllowHostNamespaces = slices.Clone(p.AllowHostNamespaces)
-	out.AllowUnrelatedJoins = slices.Clone(p.AllowUnrelatedJoins)
-	out.AllowHostMounts = slices.Clone(p.AllowHostMounts)
 	out.AllowRootfs = slices.Clone(p.AllowRootfs)
-	out.AllowDevices = slices.Clone(p.AllowDevices)
-	out.AllowSysctls = slices.Clone(p.AllowSysctls)
-	out.AllowedHooks = cloneHooks(p.AllowedHooks)
-	out.IDMapMountSources = slices.Clone(p.IDMapMountSources)
 	out.Exceptions = slices.Clone(p.Exceptions)
 	out.Replace = slices.Clone(p.Replace)
 	return &out
+}
+
+// add widens a by b: the lists get b's entries they lack (after their
+// own), the booleans are true when either is.
+func (a *Allowances) add(b Allowances) {
+	a.AllowCapabilities = appendNew(a.AllowCapabilities, b.AllowCapabilities...)
+	a.AllowNewPrivileges = a.AllowNewPrivileges || b.AllowNewPrivileges
+	a.AllowHostNamespaces = appendNew(a.AllowHostNamespaces, b.AllowHostNamespaces...)
+	a.AllowUnrelatedJoins = appendNew(a.AllowUnrelatedJoins, b.AllowUnrelatedJoins...)
+	a.AllowSharedCgroups = a.AllowSharedCgroups || b.AllowSharedCgroups
+	a.AllowPrivileged = a.AllowPrivileged || b.AllowPrivileged
+	a.AllowHostMounts = appendNew(a.AllowHostMounts, b.AllowHostMounts...)
+	a.AllowDevices = appendNew(a.AllowDevices, b.AllowDevices...)
+	a.AllowSysctls = appendNew(a.AllowSysctls, b.AllowSysctls...)
+	a.AllowedHooks = appendNewHooks(a.AllowedHooks, b.AllowedHooks...)
+	a.IDMapMountSources = appendNew(a.IDMapMountSources, b.IDMapMountSources...)
+}
+
+// clone returns a copy of a that shares no slice with it.
+func (a Allowances) clone() Allowances {
+	out := a
+	out.AllowCapabilities = slices.Clone(a.AllowCapabilities)
+	out.AllowHostNamespaces = slices.Clone(a.AllowHostNamespaces)
+	out.AllowUnrelatedJoins = slices.Clone(a.AllowUnrelatedJoins)
+	out.AllowHostMounts = slices.Clone(a.AllowHostMounts)
+	out.AllowDevices = slices.Clone(a.AllowDevices)
+	out.AllowSysctls = slices.Clone(a.AllowSysctls)
+	out.AllowedHooks = cloneHooks(a.AllowedHooks)
+	out.IDMapMountSources = slices.Clone(a.IDMapMountSources)
+	return out
 }
 
 func appendNew(dst []string, add ...string) []string {

@@ -130,3 +130,38 @@ func TestForAnnotations(t *testing.T) {
 		t.Errorf("with annotations: %v %+v", err, rep)
 	}
 }
+
+// TestAllowancesAddCoversEveryKey: an exception widens every key of
+// Allowances, and the effective policy shares no list with the host's (a
+// key added to Allowances but forgotten in add or clone fails here).
+func TestAllowancesAddCoversEveryKey(t *testing.T) {
+	t.Parallel()
+	var b Allowances
+	bv := reflect.ValueOf(&b).Elem()
+	for i := 0; i < bv.NumField(); i++ {
+		f := bv.Field(i)
+		switch f.Kind() {
+		case reflect.Bool:
+			f.SetBool(true)
+		case reflect.Slice:
+			f.Set(reflect.MakeSlice(f.Type(), 1, 1))
+		default:
+			t.Fatalf("Allowances.%s: kind %s not covered by this test", bv.Type().Field(i).Name, f.Kind())
+		}
+	}
+	var a Allowances
+	a.add(b)
+	av := reflect.ValueOf(a)
+	for i := 0; i < av.NumField(); i++ {
+		if av.Field(i).IsZero() {
+			t.Errorf("add leaves Allowances.%s unset", av.Type().Field(i).Name)
+		}
+	}
+	c := a.clone()
+	cv := reflect.ValueOf(c)
+	for i := 0; i < cv.NumField(); i++ {
+		if f := cv.Field(i); f.Kind() == reflect.Slice && f.Pointer() == av.Field(i).Pointer() {
+			t.Errorf("clone shares Allowances.%s", cv.Type().Field(i).Name)
+		}
+	}
+}

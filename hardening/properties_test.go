@@ -128,7 +128,7 @@ func TestHardenedPassesLibcontainerValidation(t *testing.T) {
 				t.Errorf("existing dirs %v", facts.ExistingDirs)
 			}
 			// The range the runtime allocates with user namespaces on.
-			facts.IDRange, facts.IDPool = allDirs("").IDRange, allDirs("").IDPool
+			facts.IDRange = allDirs("").IDRange
 			if _, err := Harden(s, DefaultPolicy(), facts); err != nil {
 				t.Fatal(err)
 			}

@@ -20,9 +20,10 @@ func DefaultReadonlyPaths() []string {
 // lacks; the caller's entries are kept.
 //
 // Relaxed by: nothing.
-func ReadonlyPaths(s *specs.Spec, r *Report) {
+func ReadonlyPaths(s *specs.Spec, _ *Policy, _ HostFacts, r *Report) error {
 	l := ensureLinux(s)
 	out := unionPaths(l.ReadonlyPaths, DefaultReadonlyPaths())
 	r.recordStrings(RuleReadonlyPaths, "linux.readonlyPaths", l.ReadonlyPaths, out)
 	l.ReadonlyPaths = out
+	return nil
 }

@@ -22,7 +22,7 @@ func example(testing.TB) *specs.Spec { return exampleSpec() }
 
 // runRefusalCases runs every case through rule and checks the refusals
 // exactly, and that the rule left the spec unmodified.
-func runRefusalCases(t *testing.T, ruleID string, rule func(*specs.Spec, *Policy, HostFacts, *Report), cases []refusalCase) {
+func runRefusalCases(t *testing.T, ruleID string, rule Func, cases []refusalCase) {
 	t.Helper()
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -41,7 +41,9 @@ func runRefusalCases(t *testing.T, ruleID string, rule func(*specs.Spec, *Policy
 			}
 			before, _ := copySpec(s)
 			rep := &Report{}
-			rule(s, pol, tc.facts, rep)
+			if err := rule(s, pol, tc.facts, rep); err != nil {
+				t.Fatal(err)
+			}
 			if string(jsonValue(before)) != string(jsonValue(s)) {
 				t.Error("refusal rule modified the spec")
 			}

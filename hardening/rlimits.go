@@ -23,10 +23,10 @@ import (
 //
 // Relaxed by: no policy key: the ceiling is the kernel's. Raise the
 // engine's own limits (e.g. LimitNOFILE in its service unit) instead.
-func ClampRlimits(p *specs.Process, facts HostFacts, r *Report) {
+func ClampRlimits(p *specs.Process, _ *Policy, facts HostFacts, r *Report) error {
 	ceilings := facts.ProcessLimits.RlimitHard
 	if p == nil || ceilings == nil {
-		return
+		return nil
 	}
 	for i := range p.Rlimits {
 		rl := &p.Rlimits[i]
@@ -42,4 +42,5 @@ func ClampRlimits(p *specs.Process, facts HostFacts, r *Report) {
 			rl.Soft = ceiling
 		}
 	}
+	return nil
 }

@@ -14,16 +14,17 @@ import (
 // writable-paths rule then keeps state directories writable.
 //
 // Relaxed by: "readonlyRootfs": false.
-func ReadonlyRootfs(s *specs.Spec, pol *Policy, r *Report) {
+func ReadonlyRootfs(s *specs.Spec, pol *Policy, _ HostFacts, r *Report) error {
 	if !pol.ReadonlyRootfs {
-		return
+		return nil
 	}
 	if s.Root == nil {
 		s.Root = &specs.Root{}
 	}
 	if s.Root.Readonly {
-		return
+		return nil
 	}
 	r.record(RuleReadonlyRootfs, "root.readonly", false, true)
 	s.Root.Readonly = true
+	return nil
 }

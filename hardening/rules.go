@@ -20,9 +20,23 @@ type Rule struct {
 	ID string
 	// Kind is KindRefusal or KindTransform.
 	Kind Kind
+	// AllowKey names the policy key that relaxes the rule ("" when no key
+	// does); the refusals' messages give the exact value to set.
+	AllowKey string
 	// Apply runs the rule. Refusal rules never modify s.
-	Apply func(s *specs.Spec, pol *Policy, facts HostFacts, r *Report) error
+	Apply Func
 }
+
+// Func is the signature of every rule: a pure function of the spec, the
+// effective policy and the host facts that records its refusals, changes
+// and notes in r. Refusal rules only read s; transforms rewrite it in
+// place. An error means the rule could not run (not a refusal).
+type Func func(s *specs.Spec, pol *Policy, f HostFacts, r *Report) error
+
+// ProcessFunc is the signature of the rules over one process, which run
+// both on a container's process (through onProcess) and on exec'd
+// processes (ClampProcess).
+type ProcessFunc func(p *specs.Process, pol *Policy, f HostFacts, r *Report) error
 
 // Rule IDs.
 const (
@@ -36,6 +50,7 @@ const (
 	RuleHookPaths       = "hook-paths"
 	RuleIDMappedOptions = "idmapped-mount-options"
 	RuleUserNamespace   = "user-namespace"
+	RuleUsernsJoin      = "user-namespace-join"
 	RuleCgroupNamespace = "cgroup-namespace"
 	RuleCapabilities    = "capabilities"
 	RuleNoNewPrivileges = "no-new-privileges"
@@ -57,8 +72,10 @@ const (
 //   - Refusals first. They only read, so a refused configuration is
 //     reported in full (every refusal at once) and nothing is rewritten;
 //     the runtime touches the host only after them (see Check). The
-//     rootfs first of all: host-mounts trusts sources inside it only
-//     when host-rootfs finds it no host directory.
+//     user namespaces the container joins first (their refusal is the
+//     user-namespace plan Check could not make), then the rootfs:
+//     host-mounts trusts sources inside it only when host-rootfs finds it
+//     no host directory.
 //   - hook-paths first of the transforms: it pins what the hooks rule
 //     checked.
 //   - The user-namespace hook before anything touching mounts or
@@ -74,100 +91,42 @@ const (
 //     independent of the rest.
 func Rules() []Rule {
 	return []Rule{
-		{ID: RuleHostRootfs, Kind: KindRefusal, Apply: func(s *specs.Spec, p *Policy, f HostFacts, r *Report) error {
-			RefuseHostRootfs(s, p, f, r)
-			return nil
-		}},
-		{ID: RuleHostNamespaces, Kind: KindRefusal, Apply: func(s *specs.Spec, p *Policy, f HostFacts, r *Report) error {
-			RefuseHostNamespaces(s, p, f, r)
-			return nil
-		}},
-		{ID: RuleNamespaceJoins, Kind: KindRefusal, Apply: func(s *specs.Spec, p *Policy, f HostFacts, r *Report) error {
-			RefuseUnrelatedJoins(s, p, f, r)
-			return nil
-		}},
-		{ID: RuleSharedCgroup, Kind: KindRefusal, Apply: func(s *specs.Spec, p *Policy, f HostFacts, r *Report) error {
-			RefuseSharedCgroup(s, p, f, r)
-			return nil
-		}},
-		{ID: RuleHostMounts, Kind: KindRefusal, Apply: func(s *specs.Spec, p *Policy, f HostFacts, r *Report) error {
-			RefuseHostMounts(s, p, f, r)
-			return nil
-		}},
-		{ID: RuleHostDevices, Kind: KindRefusal, Apply: func(s *specs.Spec, p *Policy, _ HostFacts, r *Report) error {
-			RefuseHostDevices(s, p, r)
-			return nil
-		}},
-		{ID: RuleDeviceNodes, Kind: KindRefusal, Apply: func(s *specs.Spec, _ *Policy, f HostFacts, r *Report) error {
-			RefuseDeviceNodePaths(s, f, r)
-			return nil
-		}},
-		{ID: RuleSysctls, Kind: KindRefusal, Apply: func(s *specs.Spec, p *Policy, _ HostFacts, r *Report) error {
-			RefuseSysctls(s, p, r)
-			return nil
-		}},
-		{ID: RuleHooks, Kind: KindRefusal, Apply: func(s *specs.Spec, p *Policy, f HostFacts, r *Report) error {
-			RefuseHooks(s, p, f, r)
-			return nil
-		}},
-		{ID: RuleIDMappedMounts, Kind: KindRefusal, Apply: func(s *specs.Spec, p *Policy, f HostFacts, r *Report) error {
-			RefuseIDMappedMounts(s, p, f, r)
-			return nil
-		}},
-		{ID: RuleHookPaths, Kind: KindTransform, Apply: func(s *specs.Spec, _ *Policy, f HostFacts, r *Report) error {
-			PinHooks(s, f, r)
-			return nil
-		}},
-		{ID: RuleUserNamespace, Kind: KindTransform, Apply: func(s *specs.Spec, p *Policy, f HostFacts, r *Report) error {
-			return UserNamespace(s, p, f, r)
-		}},
-		{ID: RuleIDMappedOptions, Kind: KindTransform, Apply: func(s *specs.Spec, _ *Policy, _ HostFacts, r *Report) error {
-			IDMappedMountOptions(s, r)
-			return nil
-		}},
-		{ID: RuleCgroupNamespace, Kind: KindTransform, Apply: func(s *specs.Spec, p *Policy, _ HostFacts, r *Report) error {
-			CgroupNamespace(s, p, r)
-			return nil
-		}},
-		{ID: RuleCapabilities, Kind: KindTransform, Apply: func(s *specs.Spec, p *Policy, _ HostFacts, r *Report) error {
-			ClampCapabilities(ensureProcess(s), p, r)
-			return nil
-		}},
-		{ID: RuleNoNewPrivileges, Kind: KindTransform, Apply: func(s *specs.Spec, p *Policy, _ HostFacts, r *Report) error {
-			SetNoNewPrivileges(ensureProcess(s), p, r)
-			return nil
-		}},
-		{ID: RuleSeccomp, Kind: KindTransform, Apply: func(s *specs.Spec, p *Policy, _ HostFacts, r *Report) error {
-			return EnforceSeccomp(s, p, r)
-		}},
-		{ID: RuleReadonlyRootfs, Kind: KindTransform, Apply: func(s *specs.Spec, p *Policy, _ HostFacts, r *Report) error {
-			ReadonlyRootfs(s, p, r)
-			return nil
-		}},
-		{ID: RuleWritablePaths, Kind: KindTransform, Apply: func(s *specs.Spec, p *Policy, f HostFacts, r *Report) error {
-			WritablePaths(s, p, f, r)
-			return nil
-		}},
-		{ID: RuleMaskedPaths, Kind: KindTransform, Apply: func(s *specs.Spec, _ *Policy, _ HostFacts, r *Report) error {
-			MaskPaths(s, r)
-			return nil
-		}},
-		{ID: RuleReadonlyPaths, Kind: KindTransform, Apply: func(s *specs.Spec, _ *Policy, _ HostFacts, r *Report) error {
-			ReadonlyPaths(s, r)
-			return nil
-		}},
-		{ID: RulePidsLimit, Kind: KindTransform, Apply: func(s *specs.Spec, p *Policy, _ HostFacts, r *Report) error {
-			LimitPids(s, p, r)
-			return nil
-		}},
-		{ID: RuleRlimits, Kind: KindTransform, Apply: func(s *specs.Spec, _ *Policy, f HostFacts, r *Report) error {
-			ClampRlimits(s.Process, f, r)
-			return nil
-		}},
-		{ID: RuleOOMScoreAdj, Kind: KindTransform, Apply: func(s *specs.Spec, p *Policy, f HostFacts, r *Report) error {
-			ClampOOMScoreAdj(s.Process, p, f, r)
-			return nil
-		}},
+		{ID: RuleUsernsJoin, Kind: KindRefusal, AllowKey: "allowHostNamespaces", Apply: RefuseUsernsJoin},
+		{ID: RuleHostRootfs, Kind: KindRefusal, AllowKey: "allowRootfs", Apply: RefuseHostRootfs},
+		{ID: RuleHostNamespaces, Kind: KindRefusal, AllowKey: "allowHostNamespaces", Apply: RefuseHostNamespaces},
+		{ID: RuleNamespaceJoins, Kind: KindRefusal, AllowKey: "allowUnrelatedJoins", Apply: RefuseUnrelatedJoins},
+		{ID: RuleSharedCgroup, Kind: KindRefusal, AllowKey: "allowSharedCgroups", Apply: RefuseSharedCgroup},
+		{ID: RuleHostMounts, Kind: KindRefusal, AllowKey: "allowHostMounts", Apply: RefuseHostMounts},
+		{ID: RuleHostDevices, Kind: KindRefusal, AllowKey: "allowDevices", Apply: RefuseHostDevices},
+		{ID: RuleDeviceNodes, Kind: KindRefusal, Apply: RefuseDeviceNodePaths},
+		{ID: RuleSysctls, Kind: KindRefusal, AllowKey: "allowSysctls", Apply: RefuseSysctls},
+		{ID: RuleHooks, Kind: KindRefusal, AllowKey: "allowedHooks", Apply: RefuseHooks},
+		{ID: RuleIDMappedMounts, Kind: KindRefusal, AllowKey: "idmapMountSources", Apply: RefuseIDMappedMounts},
+		{ID: RuleHookPaths, Kind: KindTransform, Apply: PinHooks},
+		{ID: RuleUserNamespace, Kind: KindTransform, AllowKey: "userNamespace", Apply: UserNamespace},
+		{ID: RuleIDMappedOptions, Kind: KindTransform, Apply: IDMappedMountOptions},
+		{ID: RuleCgroupNamespace, Kind: KindTransform, AllowKey: "allowHostNamespaces", Apply: CgroupNamespace},
+		{ID: RuleCapabilities, Kind: KindTransform, AllowKey: "allowCapabilities", Apply: onProcess(ClampCapabilities)},
+		{ID: RuleNoNewPrivileges, Kind: KindTransform, AllowKey: "allowNewPrivileges", Apply: onProcess(SetNoNewPrivileges)},
+		{ID: RuleSeccomp, Kind: KindTransform, AllowKey: "denySyscalls", Apply: EnforceSeccomp},
+		{ID: RuleReadonlyRootfs, Kind: KindTransform, AllowKey: "readonlyRootfs", Apply: ReadonlyRootfs},
+		{ID: RuleWritablePaths, Kind: KindTransform, AllowKey: "writablePaths", Apply: WritablePaths},
+		{ID: RuleMaskedPaths, Kind: KindTransform, Apply: MaskPaths},
+		{ID: RuleReadonlyPaths, Kind: KindTransform, Apply: ReadonlyPaths},
+		{ID: RulePidsLimit, Kind: KindTransform, AllowKey: "pidsLimit", Apply: LimitPids},
+		{ID: RuleRlimits, Kind: KindTransform, Apply: onProcess(ClampRlimits)},
+		{ID: RuleOOMScoreAdj, Kind: KindTransform, AllowKey: "minOomScoreAdj", Apply: onProcess(ClampOOMScoreAdj)},
+	}
+}
+
+// onProcess makes a rule over the container's process (the rules that
+// ClampProcess also runs for exec'd processes) a rule over the spec. A
+// spec without a process gets an empty one, so the clamp has something to
+// hold: runc gives a process with no capabilities section every
+// capability of its parent.
+func onProcess(fn ProcessFunc) Func {
+	return func(s *specs.Spec, pol *Policy, f HostFacts, r *Report) error {
+		return fn(ensureProcess(s), pol, f, r)
 	}
 }
 

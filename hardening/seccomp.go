@@ -65,7 +65,7 @@ func SeccompBlocks(p *specs.LinuxSeccomp) bool {
 // Relaxed by: "denySyscalls" (the deny-list itself); "allow32bit" keeps the
 // profile's other ABIs (Docker's list, or the caller's); there is no key to
 // run without a blocking profile.
-func EnforceSeccomp(s *specs.Spec, pol *Policy, r *Report) error {
+func EnforceSeccomp(s *specs.Spec, pol *Policy, _ HostFacts, r *Report) error {
 	l := ensureLinux(s)
 	before := l.Seccomp
 	var prof specs.LinuxSeccomp

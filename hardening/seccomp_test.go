@@ -127,7 +127,7 @@ func TestEnforceSeccomp(t *testing.T) {
 			pol.AllowCapabilities = tc.allow
 			s := &specs.Spec{Process: &specs.Process{Capabilities: &specs.LinuxCapabilities{Bounding: tc.caps}}, Linux: &specs.Linux{Seccomp: tc.in}}
 			rep := &Report{}
-			if err := EnforceSeccomp(s, pol, rep); err != nil {
+			if err := EnforceSeccomp(s, pol, HostFacts{}, rep); err != nil {
 				t.Fatal(err)
 			}
 			checkDenied(t, s.Linux.Seccomp, pol.DenySyscalls)
@@ -142,7 +142,7 @@ func TestEnforceSeccomp(t *testing.T) {
 			}
 			// Idempotent: a second pass changes nothing.
 			rep2 := &Report{}
-			if err := EnforceSeccomp(s, pol, rep2); err != nil || len(rep2.Changes) != 0 {
+			if err := EnforceSeccomp(s, pol, HostFacts{}, rep2); err != nil || len(rep2.Changes) != 0 {
 				t.Errorf("second pass: err %v changes %v", err, changedPaths(rep2))
 			}
 		})
@@ -154,7 +154,7 @@ func TestSeccompDenyListRelaxed(t *testing.T) {
 	pol := DefaultPolicy()
 	pol.DenySyscalls = nil
 	s := dockerSpec(t)
-	if err := EnforceSeccomp(s, pol, &Report{}); err != nil {
+	if err := EnforceSeccomp(s, pol, HostFacts{}, &Report{}); err != nil {
 		t.Fatal(err)
 	}
 	if len(allowingRules(s.Linux.Seccomp, "io_uring_setup")) == 0 {
@@ -199,7 +199,7 @@ func TestSeccompNativeABIOnly(t *testing.T) {
 			pol := DefaultPolicy()
 			pol.Allow32Bit = tc.allow32bit
 			s := &specs.Spec{Process: &specs.Process{}, Linux: &specs.Linux{Seccomp: tc.in}}
-			if err := EnforceSeccomp(s, pol, &Report{}); err != nil {
+			if err := EnforceSeccomp(s, pol, HostFacts{}, &Report{}); err != nil {
 				t.Fatal(err)
 			}
 			if got := s.Linux.Seccomp.Architectures; !slices.Equal(got, tc.want) {
@@ -212,7 +212,7 @@ func TestSeccompNativeABIOnly(t *testing.T) {
 	pol := DefaultPolicy()
 	pol.Allow32Bit = true
 	s := &specs.Spec{Process: &specs.Process{}}
-	if err := EnforceSeccomp(s, pol, &Report{}); err != nil {
+	if err := EnforceSeccomp(s, pol, HostFacts{}, &Report{}); err != nil {
 		t.Fatal(err)
 	}
 	if got := s.Linux.Seccomp.Architectures; len(got) < 1 || got[0] != native || (runtime.GOARCH == "amd64" && len(got) != 3) {

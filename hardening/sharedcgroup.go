@@ -23,9 +23,9 @@ import (
 // new container has none of its own yet (HostFacts.CgroupProcs).
 //
 // Relaxed by: "allowSharedCgroups": true.
-func RefuseSharedCgroup(s *specs.Spec, pol *Policy, f HostFacts, r *Report) {
+func RefuseSharedCgroup(s *specs.Spec, pol *Policy, f HostFacts, r *Report) error {
 	if pol.AllowSharedCgroups || s.Linux == nil || s.Linux.CgroupsPath == "" || len(f.CgroupProcs) == 0 {
-		return
+		return nil
 	}
 	dirs := make([]string, 0, len(f.CgroupProcs))
 	for d := range f.CgroupProcs {
@@ -38,4 +38,5 @@ func RefuseSharedCgroup(s *specs.Spec, pol *Policy, f HostFacts, r *Report) {
 	}
 	r.refuse(RuleSharedCgroup, fmt.Sprintf("cgroupsPath %s names a cgroup that already holds processes this container did not start (%s)",
 		s.Linux.CgroupsPath, strings.Join(held, "; ")), `"allowSharedCgroups": true`)
+	return nil
 }

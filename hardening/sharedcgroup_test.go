@@ -15,7 +15,7 @@ func withCgroupsPath(p string) func(*specs.Spec) {
 
 func TestRefuseSharedCgroup(t *testing.T) {
 	t.Parallel()
-	rule := func(s *specs.Spec, p *Policy, f HostFacts, r *Report) { RefuseSharedCgroup(s, p, f, r) }
+	rule := RefuseSharedCgroup
 	held := HostFacts{CgroupProcs: map[string][]int{"/sys/fs/cgroup/pids/system/sshd": {812}, "/sys/fs/cgroup/unified/system/sshd": {812}}}
 	runRefusalCases(t, RuleSharedCgroup, rule, []refusalCase{
 		{name: "new cgroup", tweak: withCgroupsPath("/docker/abc")},

@@ -32,9 +32,9 @@ func ipcSysctls() []string {
 // ip_unprivileged_port_start fall in these). Names may use "/" for ".".
 //
 // Relaxed by: "allowSysctls" (a name, or a prefix ending in ".*").
-func RefuseSysctls(s *specs.Spec, pol *Policy, r *Report) {
+func RefuseSysctls(s *specs.Spec, pol *Policy, _ HostFacts, r *Report) error {
 	if s.Linux == nil || len(s.Linux.Sysctl) == 0 {
-		return
+		return nil
 	}
 	names := make([]string, 0, len(s.Linux.Sysctl))
 	for k := range s.Linux.Sysctl {
@@ -61,6 +61,7 @@ func RefuseSysctls(s *specs.Spec, pol *Policy, r *Report) {
 		}
 		r.refuse(RuleSysctls, fmt.Sprintf("sysctl %s%s", k, why), fmt.Sprintf(`"allowSysctls": [%q]`, name))
 	}
+	return nil
 }
 
 func sysctlAllowed(name string, allow []string) bool {

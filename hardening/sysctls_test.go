@@ -20,7 +20,7 @@ func setSysctl(kv ...string) func(*specs.Spec) {
 
 func TestRefuseSysctls(t *testing.T) {
 	t.Parallel()
-	rule := func(s *specs.Spec, p *Policy, _ HostFacts, r *Report) { RefuseSysctls(s, p, r) }
+	rule := RefuseSysctls
 	docker := func(t testing.TB) *specs.Spec { return dockerSpec(t) }
 	runRefusalCases(t, RuleSysctls, rule, []refusalCase{
 		{name: "docker's ping_group_range and unprivileged ports pass", base: docker},

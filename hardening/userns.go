@@ -9,6 +9,8 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
+	"github.com/hardened-runtime/hardened/spec"
+
 	"github.com/hardened-runtime/hardened/idmap"
 )
 
@@ -68,11 +70,13 @@ func UserNamespace(s *specs.Spec, pol *Policy, f HostFacts, r *Report) error {
 		plan, err = PlanUserNamespace(s, pol, f)
 	}
 	if err != nil {
+		// Called without Check (which runs the user-namespace-join rule
+		// first): the refusal is recorded the same way.
+		r.refuse(RuleUsernsJoin, err.Error(), usernsJoinAllowKey)
 		if pol.Mode == ModeAudit {
-			r.refuse(RuleUserNamespace, err.Error(), `"allowHostNamespaces": ["user"]`)
 			return nil
 		}
-		return fmt.Errorf("%w %q: %s (rule %s, allow with %s)", ErrRefused, pol.Level, err, RuleUserNamespace, `"allowHostNamespaces": ["user"]`)
+		return r.Err(pol.Level)
 	}
 	switch {
 	case plan.Join != "":
@@ -132,6 +136,42 @@ type UsernsPlan struct {
 	// 0. The caller prepared the rootfs for them; the runtime records
 	// them in the host registry.
 	Caller bool
+	// Refused says why no plan could be made: the container joins a user
+	// namespace it may not (see RefuseUsernsJoin). The other fields are
+	// then zero.
+	Refused string
+}
+
+// usernsJoinAllowKey is the policy key that lets a container join a user
+// namespace mapping host root, or the host's own.
+const usernsJoinAllowKey = `"allowHostNamespaces": ["user"]`
+
+// RefuseUsernsJoin is the refusal half of the user-namespace rule.
+//
+// Threat: a container that joins a user namespace mapping host ID 0 (the
+// host's own, or another process's), directly or through a pid, network
+// or ipc namespace it joins, runs as host root whatever the
+// user-namespace rule would give it; a namespace whose mappings cannot
+// be read cannot be told apart from one.
+//
+// Fields: linux.namespaces (paths of the user, pid, network and ipc
+// namespaces joined), as PlanUserNamespace reads them with
+// HostFacts.Usernses. The rule reports the plan Check made
+// (HostFacts.UsernsPlan), or plans itself when called alone.
+//
+// Relaxed by: "allowHostNamespaces": ["user"]; "userNamespace":
+// {"enabled": false} turns the whole rule off.
+func RefuseUsernsJoin(s *specs.Spec, pol *Policy, f HostFacts, r *Report) error {
+	why := ""
+	if f.UsernsPlan != nil {
+		why = f.UsernsPlan.Refused
+	} else if _, err := PlanUserNamespace(s, pol, f); err != nil {
+		why = err.Error()
+	}
+	if why != "" {
+		r.refuse(RuleUsernsJoin, why, usernsJoinAllowKey)
+	}
+	return nil
 }
 
 // PlanUserNamespace decides, from the spec, the policy and the host facts
@@ -384,7 +424,7 @@ func isDockerVolume(m specs.Mount, f HostFacts) bool {
 // directory.
 func idmapBindMounts(s *specs.Spec, rng idmap.Range, rootfs string, r *Report) {
 	idmapMounts(s, rng, r, func(m specs.Mount) bool {
-		return rootfs == "" || !within(filepath.Clean(m.Source), rootfs)
+		return rootfs == "" || !spec.Within(filepath.Clean(m.Source), rootfs)
 	})
 }
 
@@ -394,7 +434,7 @@ func idmapMounts(s *specs.Spec, rng idmap.Range, r *Report, pick func(specs.Moun
 	want := []specs.LinuxIDMapping{{ContainerID: 0, HostID: rng.Start, Size: rng.Size}}
 	for i := range s.Mounts {
 		m := &s.Mounts[i]
-		if !isBind(*m) || !filepath.IsAbs(m.Source) || !pick(*m) {
+		if !spec.IsBind(*m) || !filepath.IsAbs(m.Source) || !pick(*m) {
 			continue
 		}
 		path := "mounts[destination=" + m.Destination + "]"

@@ -11,6 +11,8 @@ import (
 	"github.com/opencontainers/runc/libcontainer/specconv"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
+	"github.com/hardened-runtime/hardened/spec"
+
 	"github.com/hardened-runtime/hardened/idmap"
 )
 
@@ -27,7 +29,6 @@ func usernsFacts() HostFacts {
 	f := allDirs("/bundles/example/rootfs")
 	r := testRange
 	f.IDRange = &r
-	f.IDPool = idmap.BuiltinPool()
 	return f
 }
 
@@ -272,7 +273,7 @@ func TestUserNamespaceIDMapBindMounts(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, m := range s.Mounts {
-			isHostBind := isBind(m) && !strings.HasPrefix(m.Source, dockerRootfs)
+			isHostBind := spec.IsBind(m) && !strings.HasPrefix(m.Source, dockerRootfs)
 			mapped := reflect.DeepEqual(m.UIDMappings, want) && reflect.DeepEqual(m.GIDMappings, want)
 			if mapped != (on && isHostBind) {
 				t.Errorf("idmapBindMounts=%v: %s (source %s) mapped=%v", on, m.Destination, m.Source, mapped)
@@ -390,4 +391,29 @@ func TestParsePolicyUserNamespace(t *testing.T) {
 			t.Errorf("%s: %+v, want %+v", tt.json, p.UserNamespace, tt.want)
 		}
 	}
+}
+
+// TestRefuseUsernsJoin: the user namespaces a container may not join are
+// refusals of their own rule, from the plan Check made or planned alone.
+func TestRefuseUsernsJoin(t *testing.T) {
+	t.Parallel()
+	const userPath = "/run/netns/pinned-user"
+	joinUser := func(s *specs.Spec) {
+		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace, Path: userPath})
+	}
+	rootMap := []idmap.Mapping{{Host: idmap.Range{Start: 0, Size: 65536}}}
+	ownMap := []idmap.Mapping{{Host: idmap.Range{Start: 1 << 20, Size: 65536}}}
+	runRefusalCases(t, RuleUsernsJoin, RefuseUsernsJoin, []refusalCase{
+		{name: "no join"},
+		{name: "unknown namespace", tweak: joinUser, want: []string{`cannot be inspected / "allowHostNamespaces": ["user"]`}},
+		{name: "host's namespace", tweak: joinUser,
+			facts: HostFacts{Usernses: map[string]idmap.UsernsInfo{userPath: {Host: true}}}, want: []string{"joins the host user namespace"}},
+		{name: "maps host root", tweak: joinUser,
+			facts: HostFacts{Usernses: map[string]idmap.UsernsInfo{userPath: {UIDMap: rootMap, GIDMap: rootMap}}}, want: []string{"maps host ID 0"}},
+		{name: "own mapping", tweak: joinUser,
+			facts: HostFacts{Usernses: map[string]idmap.UsernsInfo{userPath: {UIDMap: ownMap, GIDMap: ownMap}}}},
+		{name: "allowed", tweak: joinUser, pol: func(p *Policy) { p.AllowHostNamespaces = []string{"user"} }},
+		{name: "the plan Check made", facts: HostFacts{UsernsPlan: &UsernsPlan{Refused: "joins the host user namespace at /x"}},
+			want: []string{"/x"}},
+	})
 }

@@ -5,6 +5,8 @@ import (
 	"slices"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/hardened-runtime/hardened/spec"
 )
 
 // WritableMountOptions returns the options of the mounts writable-paths
@@ -34,14 +36,14 @@ func WritableMountOptions() []string {
 //
 // Relaxed by: "writablePaths" (the list), "readonlyRootfs": false (no
 // mounts needed).
-func WritablePaths(s *specs.Spec, pol *Policy, f HostFacts, r *Report) {
+func WritablePaths(s *specs.Spec, pol *Policy, f HostFacts, r *Report) error {
 	if s.Root == nil || !s.Root.Readonly || len(pol.WritablePaths) == 0 {
-		return
+		return nil
 	}
 	rootfs := rootfsPath(s, f)
 	if rootfs == "" {
 		r.note(RuleWritablePaths, "rootfs path unknown (relative root.path and no bundle): no writable paths added")
-		return
+		return nil
 	}
 	dests := make([]string, 0, len(s.Mounts))
 	for _, m := range s.Mounts {
@@ -49,7 +51,7 @@ func WritablePaths(s *specs.Spec, pol *Policy, f HostFacts, r *Report) {
 	}
 	var add []specs.Mount
 	for _, p := range pol.WritablePaths {
-		if slices.ContainsFunc(dests, func(d string) bool { return d != "/" && within(p, d) }) {
+		if slices.ContainsFunc(dests, func(d string) bool { return d != "/" && spec.Within(p, d) }) {
 			continue
 		}
 		if !f.ExistingDirs[p] {
@@ -64,10 +66,10 @@ func WritablePaths(s *specs.Spec, pol *Policy, f HostFacts, r *Report) {
 		})
 	}
 	if len(add) == 0 {
-		return
+		return nil
 	}
 	at := slices.IndexFunc(dests, func(d string) bool {
-		return slices.ContainsFunc(add, func(m specs.Mount) bool { return d != m.Destination && within(d, m.Destination) })
+		return slices.ContainsFunc(add, func(m specs.Mount) bool { return d != m.Destination && spec.Within(d, m.Destination) })
 	})
 	if at < 0 {
 		at = len(s.Mounts)
@@ -76,4 +78,5 @@ func WritablePaths(s *specs.Spec, pol *Policy, f HostFacts, r *Report) {
 		r.record(RuleWritablePaths, "mounts[destination="+m.Destination+"]", nil, m)
 	}
 	s.Mounts = slices.Insert(s.Mounts, at, add...)
+	return nil
 }

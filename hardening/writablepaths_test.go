@@ -110,7 +110,7 @@ func TestReadonlyRootfs(t *testing.T) {
 		pol := DefaultPolicy()
 		pol.ReadonlyRootfs = tc.keyOn
 		rep := &Report{}
-		ReadonlyRootfs(s, pol, rep)
+		ReadonlyRootfs(s, pol, HostFacts{}, rep)
 		got := s.Root != nil && s.Root.Readonly
 		if got != tc.want || len(rep.Changes) != tc.changes {
 			t.Errorf("%s: readonly %v changes %v", tc.name, got, changedPaths(rep))
@@ -128,8 +128,8 @@ func TestMaskAndReadonlyPaths(t *testing.T) {
 		}
 		s.Linux.MaskedPaths = append(s.Linux.MaskedPaths, "/proc/custom")
 		rep := &Report{}
-		MaskPaths(s, rep)
-		ReadonlyPaths(s, rep)
+		MaskPaths(s, nil, HostFacts{}, rep)
+		ReadonlyPaths(s, nil, HostFacts{}, rep)
 		for _, p := range DefaultMaskedPaths() {
 			if !contains(join(s.Linux.MaskedPaths), p+"|") {
 				t.Errorf("clear=%v: %s not masked", clear, p)
@@ -182,7 +182,7 @@ func TestLimitPids(t *testing.T) {
 		s := &specs.Spec{Linux: &specs.Linux{Resources: tc.in}}
 		pol := DefaultPolicy()
 		pol.PidsLimit = tc.polLimit
-		LimitPids(s, pol, &Report{})
+		LimitPids(s, pol, HostFacts{}, &Report{})
 		var got *int64
 		if s.Linux.Resources != nil && s.Linux.Resources.Pids != nil {
 			got = s.Linux.Resources.Pids.Limit
@@ -193,7 +193,7 @@ func TestLimitPids(t *testing.T) {
 	}
 	// Other resources are kept.
 	s := dockerSpec(t)
-	LimitPids(s, DefaultPolicy(), &Report{})
+	LimitPids(s, DefaultPolicy(), HostFacts{}, &Report{})
 	if len(s.Linux.Resources.Devices) != 13 {
 		t.Error("device rules lost")
 	}

@@ -93,7 +93,10 @@ func TestFilesystemOf(t *testing.T) {
 func TestUsernsFileConcurrentNoLeak(t *testing.T) {
 	requireRoot(t)
 	const n = 32
-	inodes := make(chan uint64, n)
+	// Every namespace file stays open until all were compared: a closed
+	// one lets its namespace be freed, and nsfs gives its inode number to
+	// the next namespace made, which would look like the same namespace.
+	files := make(chan *os.File, n)
 	errs := make(chan error, n)
 	for i := 0; i < n; i++ {
 		go func(i int) {
@@ -102,26 +105,31 @@ func TestUsernsFileConcurrentNoLeak(t *testing.T) {
 				errs <- err
 				return
 			}
-			defer ns.Close()
-			var st unix.Stat_t
-			if err := unix.Fstat(int(ns.Fd()), &st); err != nil {
-				errs <- err
-				return
-			}
-			inodes <- st.Ino
+			files <- ns
 		}(i)
 	}
 	seen := map[uint64]bool{}
+	var firstErr error
 	for i := 0; i < n; i++ {
 		select {
 		case err := <-errs:
-			t.Fatal(err)
-		case ino := <-inodes:
-			if seen[ino] {
-				t.Fatalf("two calls got the same user namespace %d", ino)
+			if firstErr == nil {
+				firstErr = err
 			}
-			seen[ino] = true
+		case ns := <-files:
+			defer ns.Close()
+			var st unix.Stat_t
+			if err := unix.Fstat(int(ns.Fd()), &st); err != nil {
+				t.Fatal(err)
+			}
+			if seen[st.Ino] {
+				t.Fatalf("two calls got the same user namespace %d", st.Ino)
+			}
+			seen[st.Ino] = true
 		}
+	}
+	if firstErr != nil {
+		t.Fatal(firstErr)
 	}
 	if _, err := unix.Wait4(-1, nil, unix.WNOHANG, nil); !errors.Is(err, unix.ECHILD) {
 		t.Errorf("after UsernsFile: wait4(-1) = %v, want ECHILD (a holder was left)", err)

@@ -287,7 +287,7 @@ func libcontainerConfig(c *cli.Context, opts launchOptions, bundle *spec.Bundle,
 	s.Root = &root
 	s.Mounts = make([]specs.Mount, len(bundle.Spec.Mounts))
 	for i, m := range bundle.Spec.Mounts {
-		if m.Source != "" && !filepath.IsAbs(m.Source) && isBind(m) {
+		if m.Source != "" && !filepath.IsAbs(m.Source) && spec.IsBind(m) {
 			m.Source = filepath.Join(bundle.Dir, m.Source)
 		}
 		s.Mounts[i] = m
@@ -318,18 +318,6 @@ func libcontainerConfig(c *cli.Context, opts launchOptions, bundle *spec.Bundle,
 		}
 	}
 	return cfg, nil
-}
-
-func isBind(m specs.Mount) bool {
-	if m.Type == "bind" {
-		return true
-	}
-	for _, o := range m.Options {
-		if o == "bind" || o == "rbind" {
-			return true
-		}
-	}
-	return false
 }
 
 // rootlessCgroups interprets --rootless: true, false, or auto (rootless

@@ -10,6 +10,8 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
+	"github.com/hardened-runtime/hardened/spec"
+
 	"github.com/hardened-runtime/hardened/idmap"
 )
 
@@ -33,7 +35,7 @@ func (u *rootfsStage) pinBinds(s *specs.Spec, bundleDir string, checked map[stri
 	}
 	defer staged.Close()
 	for i, m := range s.Mounts {
-		if !isBind(m) || m.Source == "" {
+		if !spec.IsBind(m) || m.Source == "" {
 			continue
 		}
 		src := m.Source

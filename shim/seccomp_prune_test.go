@@ -74,7 +74,7 @@ func hardenedSeccomp(t testing.TB, allow32bit bool) *configs.Seccomp {
 	}
 	pol := hardening.DefaultPolicy()
 	pol.Allow32Bit = allow32bit
-	if err := hardening.EnforceSeccomp(s, pol, &hardening.Report{}); err != nil {
+	if err := hardening.EnforceSeccomp(s, pol, hardening.HostFacts{}, &hardening.Report{}); err != nil {
 		t.Fatal(err)
 	}
 	cfg, err := specconv.SetupSeccomp(s.Linux.Seccomp)

@@ -12,6 +12,8 @@ import (
 
 	"github.com/opencontainers/runc/libcontainer"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/hardened-runtime/hardened/spec"
 	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
 
@@ -79,7 +81,7 @@ func (u *rootfsStage) rewrite(s *specs.Spec) {
 	}
 	s.Root.Path = u.staged
 	for i, m := range s.Mounts {
-		if !isBind(m) {
+		if !spec.IsBind(m) {
 			continue
 		}
 		if t, ok := u.binds[i]; ok {
@@ -176,7 +178,7 @@ func stageRootfs(root, id string, s *specs.Spec, checked *hardening.Checked, fac
 			if err != nil {
 				return nil, err
 			}
-			facts.IDRange, facts.IDPool = &rng, pool
+			facts.IDRange = &rng
 			facts.DockerRoot = dockerRoot(s, *facts, id)
 			facts.PodmanRoot = podmanRoot(s, *facts, id)
 			// What compares with the range is checked now, before

@@ -495,7 +495,7 @@ func isPodmanFile(dest, src, id string) bool {
 // else "".
 func dockerRoot(s *specs.Spec, f hardening.HostFacts, id string) string {
 	for _, m := range s.Mounts {
-		if m.Destination != "/etc/hosts" || !isBind(m) {
+		if m.Destination != "/etc/hosts" || !spec.IsBind(m) {
 			continue
 		}
 		src := resolvedSource(m, f)
@@ -512,7 +512,7 @@ func dockerRoot(s *specs.Spec, f hardening.HostFacts, id string) string {
 // <root>/overlay-containers/<id>/userdata/shm, else "".
 func podmanRoot(s *specs.Spec, f hardening.HostFacts, id string) string {
 	for _, m := range s.Mounts {
-		if m.Destination != "/dev/shm" || !isBind(m) {
+		if m.Destination != "/dev/shm" || !spec.IsBind(m) {
 			continue
 		}
 		src := resolvedSource(m, f)
@@ -546,7 +546,7 @@ func chownDockerFiles(s *specs.Spec, f *hardening.HostFacts, id string, rng idma
 		owner = 0
 	}
 	for _, m := range s.Mounts {
-		if !isBind(m) {
+		if !spec.IsBind(m) {
 			continue
 		}
 		src := resolvedSource(m, *f)

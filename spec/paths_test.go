@@ -1,0 +1,45 @@
+package spec
+
+import (
+	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+func TestWithin(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		p, dir string
+		want   bool
+	}{
+		{"/a/b", "/a/b", true},
+		{"/a/b/c", "/a/b", true},
+		{"/a/bc", "/a/b", false},
+		{"/a", "/a/b", false},
+		{"/anything", "/", true},
+		{"/", "/", true},
+		{"a/b", "a", true},
+	} {
+		if got := Within(tc.p, tc.dir); got != tc.want {
+			t.Errorf("Within(%q, %q) = %v, want %v", tc.p, tc.dir, got, tc.want)
+		}
+	}
+}
+
+func TestIsBind(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		m    specs.Mount
+		want bool
+	}{
+		{specs.Mount{Type: "bind"}, true},
+		{specs.Mount{Type: "none", Options: []string{"rbind", "ro"}}, true},
+		{specs.Mount{Options: []string{"bind"}}, true},
+		{specs.Mount{Type: "tmpfs", Options: []string{"nosuid"}}, false},
+		{specs.Mount{Type: "proc"}, false},
+	} {
+		if got := IsBind(tc.m); got != tc.want {
+			t.Errorf("IsBind(%+v) = %v, want %v", tc.m, got, tc.want)
+		}
+	}
+}
