@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
@@ -14,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
 	"github.com/hardened-runtime/hardened/tests/testutil"
@@ -28,7 +30,8 @@ type pathSample struct {
 
 // BenchmarkPaths times the ways engines start a busybox `true` container,
 // b.N interleaved rounds of every variant (runc 1.5.2 plain and with
-// Docker's profile, hardened mode off and default):
+// Docker's profile, hardened mode off and default), on a directory rootfs
+// and on an overlay mount of it (as Docker and containerd give one):
 //
 //   - run: one `run` process (create, start, wait, delete inside it);
 //   - sequence: create, start, `state` polled until stopped, delete, as
@@ -54,14 +57,75 @@ func BenchmarkPaths(b *testing.B) {
 	}
 	defer unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0)
 	bundle := testutil.NewBundle(b, "/bin/true")
-	bundles := make([]string, len(variants))
 	for i := range variants {
 		variants[i].root = tempRoot(b)
-		bundles[i] = copyBundle(b, bundle.Dir, variants[i].edit)
 	}
 	if os.Getenv("HARDENED_BENCH_KEEP_PAGECACHE") == "" {
 		evictBinaries(b, variants)
 	}
+	var tables strings.Builder
+	for _, kind := range []string{"directory", "overlay"} {
+		bundles := make([]string, len(variants))
+		var err error
+		for i := range variants {
+			bundles[i] = copyBundle(b, bundle.Dir, variants[i].edit)
+			if kind == "overlay" && err == nil {
+				err = overlayRootfs(b, bundles[i], bundle.Rootfs)
+			}
+		}
+		if err != nil {
+			tables.WriteString(kind + " rootfs: skipped: " + err.Error() + "\n")
+			continue
+		}
+		tables.WriteString(kind + " rootfs: " + pathTable(b, variants, bundles, kind))
+	}
+	conc := concurrency(b, variants, bundle.Dir)
+	fmt.Printf("%s (%s; runc: %s)\n%s\n%s\n", b.Name(), runtime.Version(), runcVersion(variants[0].bin), tables.String(), conc)
+}
+
+// overlayRootfs makes the rootfs of bundle an overlay mount over lower
+// (its own upper and work directories), as Docker and containerd give
+// one, and points config.json at it. An overlay that cannot be mounted
+// here is an error returned, not a failed benchmark.
+func overlayRootfs(b *testing.B, bundle, lower string) error {
+	b.Helper()
+	dir := b.TempDir()
+	upper, work, merged := filepath.Join(dir, "upper"), filepath.Join(dir, "work"), filepath.Join(dir, "merged")
+	for _, d := range []string{dir, upper, work, merged} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			b.Fatal(err)
+		}
+		if err := os.Chmod(d, 0o755); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := unix.Mount("overlay", merged, "overlay", 0, "lowerdir="+lower+",upperdir="+upper+",workdir="+work); err != nil {
+		return fmt.Errorf("overlay: %w", err)
+	}
+	b.Cleanup(func() { _ = unix.Unmount(merged, unix.MNT_DETACH) })
+	path := filepath.Join(bundle, "config.json")
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var s specs.Spec
+	if err := json.Unmarshal(raw, &s); err != nil {
+		b.Fatal(err)
+	}
+	s.Root.Path = merged
+	out, err := json.MarshalIndent(&s, "", "\t")
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := os.WriteFile(path, out, 0o644); err != nil {
+		b.Fatal(err)
+	}
+	return nil
+}
+
+// pathTable runs b.N interleaved rounds of `run` and the engine sequence
+// of every variant on its bundle and returns their table.
+func pathTable(b *testing.B, variants []runtimeUnderTest, bundles []string, kind string) string {
 	paths := []struct {
 		name string
 		do   func(rt runtimeUnderTest, bundle, id string) error
@@ -71,7 +135,6 @@ func BenchmarkPaths(b *testing.B) {
 		samples[p] = make([][]pathSample, len(variants))
 	}
 	loadBefore := loadAvg()
-	b.ResetTimer()
 	for n := 0; n < b.N; n++ {
 		for p, path := range paths {
 			// The order of the variants rotates so that none is always
@@ -79,16 +142,15 @@ func BenchmarkPaths(b *testing.B) {
 			for k := range variants {
 				i := (k + n) % len(variants)
 				s, err := measure(func() error {
-					return path.do(variants[i], bundles[i], fmt.Sprintf("p%d-%d-%d", p, i, n))
+					return path.do(variants[i], bundles[i], fmt.Sprintf("%s-p%d-%d-%d", kind[:3], p, i, n))
 				})
 				if err != nil {
-					b.Fatalf("%s %s: %v", path.name, variants[i].name, err)
+					b.Fatalf("%s rootfs, %s %s: %v", kind, path.name, variants[i].name, err)
 				}
 				samples[p][i] = append(samples[p][i], s)
 			}
 		}
 	}
-	b.StopTimer()
 	var table strings.Builder
 	fmt.Fprintf(&table, "%d interleaved rounds; medians; load %s -> %s\n%-18s", b.N, loadBefore, loadAvg(), "variant")
 	for _, path := range paths {
@@ -101,13 +163,12 @@ func BenchmarkPaths(b *testing.B) {
 			w, c := medianPath(samples[p][i], wallOf), medianPath(samples[p][i], cpuOf)
 			w0, c0 := medianPath(samples[p][0], wallOf), medianPath(samples[p][0], cpuOf)
 			fmt.Fprintf(&table, " %9.1f %6.2f %9d %6.2f", ms(w), float64(w)/float64(w0), c.Microseconds(), float64(c)/float64(c0))
-			b.ReportMetric(ms(w), rt.name+"-"+path.name+"-ms")
-			b.ReportMetric(float64(c.Microseconds()), rt.name+"-"+path.name+"-cpu-µs")
+			b.ReportMetric(ms(w), rt.name+"-"+kind[:3]+"-"+path.name+"-ms")
+			b.ReportMetric(float64(c.Microseconds()), rt.name+"-"+kind[:3]+"-"+path.name+"-cpu-µs")
 		}
 		table.WriteString("\n")
 	}
-	conc := concurrency(b, variants, bundle.Dir)
-	fmt.Printf("%s (%s; runc: %s)\n%s\n%s\n", b.Name(), runtime.Version(), runcVersion(variants[0].bin), table.String(), conc)
+	return table.String()
 }
 
 // probeRound reports whether this is the testing package's first call
