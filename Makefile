@@ -100,9 +100,11 @@ packaging: build
 
 # bench: start-up cost against runc (the libcontainer we embed, built by
 # hack/bench.sh; HARDENED_BENCH_RUNC for another), BENCH_RUNS interleaved
-# rounds (hack/bench.sh, tests/bench/README.md); bench-userns: create with
-# user namespaces on small and 100k-file rootfs.
-BENCH_RUNS ?= 100
+# rounds of create-start-wait-delete, `run`, the engine sequence, CPU per
+# container and N = 1, 8, 50 parallel `run` loops (hack/bench.sh,
+# tests/bench/README.md; ~3 minutes at 20 on 2 loaded cores);
+# bench-userns: create with user namespaces on small and 100k-file rootfs.
+BENCH_RUNS ?= 20
 bench: build
 	HARDENED_BIN=$(BIN) ./hack/bench.sh $(BENCH_RUNS)
 

@@ -1,11 +1,17 @@
 #!/bin/sh
-# hack/bench.sh [RUNS]: start-up cost of hardened against runc (#6). Runs
-# tests/bench BenchmarkCycle: create-start-wait-delete of a busybox `true`
-# container, interleaved, RUNS rounds (default 100) of runc plain, runc
-# with Docker's default seccomp profile, hardened mode off and hardened's
-# default policy, on a busybox rootfs and on one with 100,000 more files;
-# prints medians, ratios to runc and the create command's memory. Needs
-# root and GNU time (apt-get install time).
+# hack/bench.sh [RUNS]: start-up cost of hardened against runc (#6, #17).
+# Runs tests/bench BenchmarkCycle: create-start-wait-delete of a busybox
+# `true` container, interleaved, RUNS rounds (default 20) of runc plain,
+# runc with Docker's default seccomp profile, hardened mode off and
+# hardened's default policy, on a busybox rootfs and on one with 100,000
+# more files; prints medians, ratios to runc and the create command's
+# memory. Then BenchmarkPaths, the same variants: `run`, the engine
+# sequence (create, start, state until stopped, delete) and the CPU of
+# each (RUSAGE_CHILDREN), RUNS interleaved rounds; and N = 1, 8, 50
+# parallel `run` loops (HARDENED_BENCH_CONC_OPS containers per N and
+# variant, default 2*RUNS), ops/s and p50/p99. BENCH picks benchmarks
+# (a go test -bench pattern). Needs root and GNU time (apt-get install
+# time).
 #
 # The runc is the one whose libcontainer hardened embeds (go.mod's
 # version), built from the module cache with the same Go into
@@ -19,7 +25,7 @@
 # where the state roots are (see tests/bench/README.md).
 # HARDENED_BENCH_RUNC picks another runc binary.
 set -eu
-runs=${1:-${RUNS:-100}}
+runs=${1:-${RUNS:-20}}
 top=$(cd "$(dirname "$0")/.." && pwd)
 bin=${HARDENED_BIN:-$top/hardened}
 roots=${HARDENED_BENCH_ROOTS:-/dev/shm}
@@ -35,4 +41,4 @@ if [ -z "${HARDENED_BENCH_RUNC:-}" ]; then
 	export HARDENED_BENCH_RUNC
 fi
 HARDENED_BIN=$bin exec go test -tags "seccomp urfave_cli_no_docs" -count=1 -run '^$' \
-	-bench "${BENCH:-BenchmarkCycle}" -benchtime "${runs}x" -timeout 60m ./tests/bench/
+	-bench "${BENCH:-BenchmarkCycle|BenchmarkPaths}" -benchtime "${runs}x" -timeout 60m ./tests/bench/

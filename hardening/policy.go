@@ -491,6 +491,10 @@ func (a *Allowances) normalize(prefix string) error {
 			return fmt.Errorf("key %q: %w", prefix+"allowDevices", err)
 		}
 	}
+	if len(a.AllowSysctls) == 0 {
+		// Compiling the pattern costs every policy load ~0.4 ms.
+		return nil
+	}
 	sysctlRE := sysctlPattern()
 	for _, s := range a.AllowSysctls {
 		if !sysctlRE.MatchString(s) {
