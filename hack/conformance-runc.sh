@@ -179,6 +179,11 @@ off) echo '{"mode": "off"}' >"$run/policy.json" ;;
 default) env -u HARDENED_POLICY "$bin" --policy "" policy >"$run/policy.json" ;;
 esac
 export HARDENED_POLICY=$run/policy.json
+# runc's helpers.bash makes a $BATS_TMPDIR/losetup.XXXXXX file in every
+# test and never removes it: bats and the suite get a temporary directory
+# of this run's, removed with it (BATS_TMPDIR follows TMPDIR).
+mkdir -m 0755 "$run/tmp"
+export TMPDIR=$run/tmp
 
 files=("$@")
 if [ ${#files[@]} -eq 0 ] && [ -n "${CONFORMANCE_FILES:-}" ]; then
