@@ -3,7 +3,6 @@ package integration
 import (
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -11,11 +10,16 @@ import (
 	"github.com/hardened-runtime/hardened/tests/testutil"
 )
 
-// completionScript is packaging/completion/hardened.bash in this tree.
+// completionScript is packaging/completion/hardened.bash in this tree,
+// found from the working directory (the test binary may run far from
+// where it was built: in the test-vm guest, the checkout is a 9p share).
 func completionScript(t *testing.T) string {
 	t.Helper()
-	_, file, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(file), "..", "..", "packaging", "completion", "hardened.bash")
+	root, err := testutil.ModuleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return filepath.Join(root, "packaging", "completion", "hardened.bash")
 }
 
 // complete runs the completion function for words (the last one being
