@@ -40,6 +40,10 @@ type Edit struct {
 	Notes []string
 }
 
+// FileEdit returns the edit itself. Engine-specific edits embed Edit
+// (ContainerdEdit), so a caller handles every engine's edit alike.
+func (e Edit) FileEdit() Edit { return e }
+
 // Docker's daemon.json keys this package touches.
 const (
 	dockerRuntimesKey = "runtimes"

@@ -264,30 +264,44 @@ Example: hardened install podman --default --dry-run`,
 
 // configurePodman edits containers.conf.
 func configurePodman(h engineHost, o engineOptions) error {
-	op := operation(o.install, "podman")
-	f, err := h.read(o.config)
+	edit, err := editEngineConfig(h, o, "podman", runtimeconfig.InstallPodman, runtimeconfig.UninstallPodman)
 	if err != nil {
-		return fmt.Errorf("%s: %w", op, err)
-	}
-	var edit runtimeconfig.Edit
-	if o.install {
-		edit, err = runtimeconfig.InstallPodman(f.Data, runtimeconfig.Runtime{Name: o.name, Path: o.path, Default: o.dflt})
-	} else {
-		edit, err = runtimeconfig.UninstallPodman(f.Data, o.name)
-	}
-	if err != nil {
-		return fmt.Errorf("%s: %s: %w; the file was left unchanged", op, f.Path, err)
-	}
-	if o.dryRun {
-		return printDryRun(h, f, edit)
-	}
-	if err := applyEdit(h, f, edit); err != nil {
-		return fmt.Errorf("%s: %w", op, err)
+		return err
 	}
 	if edit.Changed && o.install {
 		fmt.Fprintf(h.stdout, "podman run --runtime %s ...; another policy: podman --runtime-flag policy=FILE --runtime %s run ...\n", o.name, o.name)
 	}
 	return nil
+}
+
+// editEngineConfig reads an engine's configuration file, installs or
+// uninstalls the runtime with the engine's editor, and writes the result
+// (or prints it for --dry-run). The edit is returned for the engine's own
+// follow-up.
+func editEngineConfig[E interface{ FileEdit() runtimeconfig.Edit }](h engineHost, o engineOptions, engine string,
+	install func(data []byte, r runtimeconfig.Runtime) (E, error), uninstall func(data []byte, name string) (E, error)) (runtimeconfig.Edit, error) {
+	op := operation(o.install, engine)
+	f, err := h.read(o.config)
+	if err != nil {
+		return runtimeconfig.Edit{}, fmt.Errorf("%s: %w", op, err)
+	}
+	var e E
+	if o.install {
+		e, err = install(f.Data, runtimeconfig.Runtime{Name: o.name, Path: o.path, Default: o.dflt})
+	} else {
+		e, err = uninstall(f.Data, o.name)
+	}
+	if err != nil {
+		return runtimeconfig.Edit{}, fmt.Errorf("%s: %s: %w; the file was left unchanged", op, f.Path, err)
+	}
+	edit := e.FileEdit()
+	if o.dryRun {
+		return runtimeconfig.Edit{}, printDryRun(h, f, edit)
+	}
+	if err := applyEdit(h, f, edit); err != nil {
+		return runtimeconfig.Edit{}, fmt.Errorf("%s: %w", op, err)
+	}
+	return edit, nil
 }
 
 // engineHost is everything install and uninstall do to the host, as
@@ -410,28 +424,9 @@ func waitDockerRuntimes(ctx context.Context, h engineHost, o dockerOptions) erro
 
 // configureContainerd edits config.toml; containerd must be restarted.
 func configureContainerd(h engineHost, o engineOptions) error {
-	op := operation(o.install, "containerd")
-	f, err := h.read(o.config)
-	if err != nil {
-		return fmt.Errorf("%s: %w", op, err)
-	}
-	var edit runtimeconfig.ContainerdEdit
-	if o.install {
-		edit, err = runtimeconfig.InstallContainerd(f.Data, runtimeconfig.Runtime{Name: o.name, Path: o.path, Default: o.dflt})
-	} else {
-		edit, err = runtimeconfig.UninstallContainerd(f.Data, o.name)
-	}
-	if err != nil {
-		return fmt.Errorf("%s: %s: %w; the file was left unchanged", op, f.Path, err)
-	}
-	if o.dryRun {
-		return printDryRun(h, f, edit.Edit)
-	}
-	if err := applyEdit(h, f, edit.Edit); err != nil {
-		return fmt.Errorf("%s: %w", op, err)
-	}
-	if !edit.Changed {
-		return nil
+	edit, err := editEngineConfig(h, o, "containerd", runtimeconfig.InstallContainerd, runtimeconfig.UninstallContainerd)
+	if err != nil || !edit.Changed {
+		return err
 	}
 	fmt.Fprintln(h.stdout, "containerd reads its configuration only at start: restart it (systemctl restart containerd)")
 	if o.install {
