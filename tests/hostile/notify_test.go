@@ -118,15 +118,7 @@ func notifyRun(t *testing.T, rt *testutil.Runtime, b *testutil.Bundle, host stri
 	if host != "" {
 		cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+host)
 	}
-	logFile := filepath.Join(t.TempDir(), "run.out")
-	out, err := os.Create(logFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer out.Close()
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Run(); err != nil {
-		text, _ := os.ReadFile(logFile)
+	if text, err := testutil.RunToFile(t, cmd); err != nil {
 		t.Fatalf("run --detach: %v\n%s", err, text)
 	}
 	rt.WaitStatus(id, "running", 5*time.Second)
@@ -228,14 +220,7 @@ func TestHostileNotifyRunSymlink(t *testing.T) {
 	defer cancel()
 	cmd := rt.Command(ctx, "run", "--detach", "--bundle", b.Dir, id)
 	cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+host)
-	logFile := filepath.Join(t.TempDir(), "run.out")
-	out, err := os.Create(logFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer out.Close()
-	cmd.Stdout, cmd.Stderr = out, out
-	_ = cmd.Run()
+	_, _ = testutil.RunToFile(t, cmd) // refused or not: what matters is the host's mounts
 	mounts, err := os.ReadFile("/proc/self/mountinfo")
 	if err != nil {
 		t.Fatal(err)

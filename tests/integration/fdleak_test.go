@@ -154,16 +154,7 @@ func TestFDCheckSeesTheBinary(t *testing.T) {
 	defer cancel()
 	cmd := rt.Command(ctx, flag, "create", "--preserve-fds", "1", "--bundle", b.Dir, id)
 	cmd.ExtraFiles = []*os.File{binFile}
-	// A file, not a pipe: the init keeps its stdio open.
-	outFile := filepath.Join(t.TempDir(), "create.out")
-	out, err := os.Create(outFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer out.Close()
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Run(); err != nil {
-		text, _ := os.ReadFile(outFile)
+	if text, err := testutil.RunToFile(t, cmd); err != nil {
 		t.Fatalf("create: %v\n%s", err, text)
 	}
 	st := rt.MustState(id)

@@ -99,16 +99,8 @@ func TestNotifySocketRelay(t *testing.T) {
 			defer cancel()
 			cmd := rt.Command(ctx, append(global, "run", "--detach", "--bundle", b.Dir, id)...)
 			cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+host.path)
-			logFile := filepath.Join(t.TempDir(), "run.out")
-			out, err := os.Create(logFile)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer out.Close()
-			cmd.Stdout, cmd.Stderr = out, out
 			start := time.Now()
-			if err := cmd.Run(); err != nil {
-				text, _ := os.ReadFile(logFile)
+			if text, err := testutil.RunToFile(t, cmd); err != nil {
 				t.Fatalf("run --detach: %v\n%s", err, text)
 			}
 			if waited := time.Since(start); waited < time.Second {
@@ -144,17 +136,9 @@ func TestNotifySocketCreateStart(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), testutil.DefaultTimeout)
 		cmd := rt.Command(ctx, args...)
 		cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+host.path)
-		logFile := filepath.Join(t.TempDir(), sub+".out")
-		out, err := os.Create(logFile)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cmd.Stdout, cmd.Stderr = out, out
-		err = cmd.Run()
-		out.Close()
+		text, err := testutil.RunToFile(t, cmd)
 		cancel()
 		if err != nil {
-			text, _ := os.ReadFile(logFile)
 			t.Fatalf("%s: %v\n%s", sub, err, text)
 		}
 	}

@@ -45,15 +45,7 @@ func TestGOMAXPROCSNotPassedOn(t *testing.T) {
 			if operator != "" {
 				cmd.Env = append(cmd.Env, "GOMAXPROCS="+operator)
 			}
-			// Output to a file: the container's init inherits it.
-			out, err := os.Create(filepath.Join(dir, "run.out"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer out.Close()
-			cmd.Stdout, cmd.Stderr = out, out
-			if err := cmd.Run(); err != nil {
-				msg, _ := os.ReadFile(out.Name())
+			if msg, err := testutil.RunToFile(t, cmd); err != nil {
 				t.Fatalf("run --detach: %v: %s", err, msg)
 			}
 			pid := rt.WaitStatus(id, "running", 5*time.Second).Pid

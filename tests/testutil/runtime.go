@@ -356,3 +356,23 @@ func procCgroupDirs(pid int) []string {
 	}
 	return dirs
 }
+
+// RunToFile runs cmd, a runtime command that may start a container's
+// init, with its stdout and stderr in a file of the test's rather than a
+// pipe: an init that inherits a pipe keeps it open, and reading it would
+// not end while the container runs. It returns what the command wrote.
+func RunToFile(tb testing.TB, cmd *exec.Cmd) (string, error) {
+	tb.Helper()
+	out, err := os.CreateTemp(tb.TempDir(), "cmd-*.out")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer out.Close()
+	cmd.Stdout, cmd.Stderr = out, out
+	runErr := cmd.Run()
+	text, err := os.ReadFile(out.Name())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return string(text), runErr
+}
