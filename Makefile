@@ -3,15 +3,13 @@ GO        ?= go
 PREFIX    ?= /usr
 BINDIR    ?= $(PREFIX)/bin
 # urfave_cli_no_docs drops the man-page generator (and its init cost) from
-# every start of the binary, the container init included. Add prefault to
-# map the code segment at each start: a few ms faster per container on a
-# VM, ~0.5 MB more resident (see prefault/doc.go).
+# every start of the binary, the container init included.
 BUILDTAGS ?= seccomp urfave_cli_no_docs
 COMMIT    ?= $(shell git rev-parse HEAD 2>/dev/null)
 LDFLAGS   := -X main.gitCommit=$(COMMIT)
 BIN       := $(CURDIR)/hardened
 # Packages without real containers: fast, no root needed.
-UNIT_PKGS := ./audit/... ./hardening/... ./spec/... ./shim/... ./idmap/... ./runtimeconfig/... ./foreignabi/... ./seccompcache/... ./oneproc/... ./growstack/... ./usernsprobe/...
+UNIT_PKGS := ./hardening/... ./spec/... ./shim/... ./idmap/... ./runtimeconfig/... ./internal/...
 
 .PHONY: all build test test-vm unit integration hostile stress e2e cri conformance conformance-runc conformance-runc-quick conformance-runc-default bench bench-userns demo install uninstall clean vet fmt man deb packaging
 
@@ -31,7 +29,6 @@ vet:
 
 unit:
 	$(GO) test -tags "$(BUILDTAGS)" -count=1 $(UNIT_PKGS)
-	$(GO) test -tags "$(BUILDTAGS) prefault" -count=1 ./prefault/...
 
 integration: build
 	HARDENED_BIN=$(BIN) $(GO) test -tags "$(BUILDTAGS)" -count=1 -p 1 -timeout 20m ./tests/integration/...

@@ -18,15 +18,13 @@ import (
 
 	// A syscall through an ABI the seccomp profile does not list gets
 	// ENOSYS instead of a SIGSYS kill (the init builds the filter).
-	_ "github.com/hardened-runtime/hardened/foreignabi"
-	"github.com/hardened-runtime/hardened/growstack"
-	// With the prefault build tag, maps the code segment before the
-	// runtime starts: fewer page faults at every start of the binary.
-	_ "github.com/hardened-runtime/hardened/prefault"
+	_ "github.com/hardened-runtime/hardened/internal/seccomp/foreignabi"
+	"github.com/hardened-runtime/hardened/internal/startup/growstack"
 	// Starts the runtime's own processes with GOMAXPROCS=1 unless set.
-	_ "github.com/hardened-runtime/hardened/oneproc"
+	_ "github.com/hardened-runtime/hardened/internal/startup/oneproc"
 	// Its C side also serves containers' inits compiled seccomp filters.
-	"github.com/hardened-runtime/hardened/seccompcache"
+	seccompcache "github.com/hardened-runtime/hardened/internal/seccomp/cache"
+	"github.com/hardened-runtime/hardened/internal/startup/cpuprofile"
 	"github.com/hardened-runtime/hardened/shim"
 )
 
@@ -55,7 +53,7 @@ var version string
 var gitCommit = ""
 
 func main() {
-	stop := startCPUProfile(os.Getenv(cpuProfileEnv))
+	stop := cpuprofile.Start(os.Getenv(cpuprofile.Env))
 	code := shim.Main(os.Args, shim.BuildInfo{Version: strings.TrimSpace(version), Commit: gitCommit})
 	stop()
 	os.Exit(code)

@@ -12,7 +12,7 @@ import (
 	hardenedspec "github.com/hardened-runtime/hardened/spec"
 
 	"github.com/hardened-runtime/hardened/idmap"
-	"github.com/hardened-runtime/hardened/usernsprobe"
+	"github.com/hardened-runtime/hardened/internal/usernsprobe"
 )
 
 // HostFacts are facts about the host gathered once per command by

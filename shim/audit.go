@@ -14,8 +14,8 @@ import (
 	"github.com/sirupsen/logrus"
 	"github.com/urfave/cli/v2"
 
-	"github.com/hardened-runtime/hardened/audit"
 	"github.com/hardened-runtime/hardened/hardening"
+	"github.com/hardened-runtime/hardened/internal/audit"
 	"github.com/hardened-runtime/hardened/spec"
 )
 

@@ -17,7 +17,7 @@ import (
 	"github.com/opencontainers/runc/libcontainer/configs"
 	"github.com/urfave/cli/v2"
 
-	"github.com/hardened-runtime/hardened/audit"
+	"github.com/hardened-runtime/hardened/internal/audit"
 	"github.com/hardened-runtime/hardened/spec"
 )
 

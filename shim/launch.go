@@ -14,9 +14,9 @@ import (
 	"github.com/sirupsen/logrus"
 	"github.com/urfave/cli/v2"
 
-	"github.com/hardened-runtime/hardened/audit"
 	"github.com/hardened-runtime/hardened/hardening"
 	"github.com/hardened-runtime/hardened/idmap"
+	"github.com/hardened-runtime/hardened/internal/audit"
 	"github.com/hardened-runtime/hardened/spec"
 )
 

@@ -7,7 +7,7 @@ import (
 	"github.com/sirupsen/logrus"
 	"github.com/urfave/cli/v2"
 
-	"github.com/hardened-runtime/hardened/seccompcache"
+	seccompcache "github.com/hardened-runtime/hardened/internal/seccomp/cache"
 )
 
 // seccompCacheEnv set to "off" keeps a command from adding its filter to

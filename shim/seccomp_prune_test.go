@@ -13,7 +13,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/hardened-runtime/hardened/hardening"
-	"github.com/hardened-runtime/hardened/seccompcache"
+	seccompcache "github.com/hardened-runtime/hardened/internal/seccomp/cache"
 )
 
 // The test binary is also the compile helper seccompcache starts.

@@ -21,7 +21,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/hardened-runtime/hardened/hardening"
-	"github.com/hardened-runtime/hardened/seccompcache"
+	seccompcache "github.com/hardened-runtime/hardened/internal/seccomp/cache"
 	"github.com/hardened-runtime/hardened/tests/testutil"
 )
 

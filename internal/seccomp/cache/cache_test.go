@@ -1,6 +1,6 @@
 //go:build linux && cgo && seccomp
 
-package seccompcache
+package cache
 
 import (
 	"bytes"

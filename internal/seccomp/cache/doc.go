@@ -1,4 +1,4 @@
-// Package seccompcache compiles each distinct seccomp filter once and lets
+// Package cache compiles each distinct seccomp filter once and lets
 // every later container init load the compiled program instead of
 // building it again with libseccomp.
 //
@@ -34,4 +34,4 @@
 // program was built by the same code from the same calls. Only root can
 // write the directory, and the init ignores entries that are not owned by
 // root or are writable by others.
-package seccompcache
+package cache

@@ -1,4 +1,4 @@
-package seccompcache
+package cache
 
 // Dir is where compiled filters are kept and where a container's init
 // looks for them. It is fixed: the init knows nothing of --root when it
