@@ -151,7 +151,6 @@ func TestPodmanCp(t *testing.T) {
 		t.Errorf("copied in: %q", got)
 	}
 	t.Run("written as root while it runs", func(t *testing.T) {
-		knownFailure(t, "as with docker cp (TestDockerCpRunning), a file copied into a running container is owned by host root, nobody inside")
 		if got := strings.TrimSpace(mustPodman(t, p, "exec", name, "sh", "-c", "echo more >> /tmp/in && chown 5:5 /tmp/in && stat -c %u:%g /tmp/in")); got != "5:5" {
 			t.Errorf("file copied into the running container: %q, want container root to write and chown it", got)
 		}
