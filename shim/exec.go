@@ -79,6 +79,9 @@ func execInContainer(c *cli.Context) (int, error) {
 	if err := checkExecStatus(ct, c.Bool("ignore-paused")); err != nil {
 		return -1, err
 	}
+	if root, err := stateRoot(c); err == nil {
+		adoptEngineWrites(root, ct.ID())
+	}
 	pol, _, err := containerPolicy(c, ct)
 	if err != nil {
 		return -1, fmt.Errorf("container %s: %w", ct.ID(), err)

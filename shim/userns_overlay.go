@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/sirupsen/logrus"
@@ -225,6 +226,34 @@ func (b overlayRebuild) stageOverlay(pinned *idmap.Pinned, dir string, ns *os.Fi
 	}
 	bound = true
 	return nil
+}
+
+// adoptEngineWrites gives container id of root the files its engine
+// wrote into its layer while it runs (docker cp and podman cp write as
+// host root through the caller's path, which is the container's own
+// overlay, so the container would see them as nobody's until its next
+// create): idmap.AdoptHostWrites, through the rebuilt overlay. exec calls
+// it, so that a file copied in is container root's for the processes
+// that docker exec starts and for the container's own from then on. A
+// container without a rebuilt overlay has nothing to adopt; a failure is
+// logged, never fails the exec.
+func adoptEngineWrites(root, id string) {
+	dir := stagingDir(root, id)
+	data, err := os.ReadFile(filepath.Join(dir, stageRecordName))
+	if err != nil {
+		return
+	}
+	var rec stageRecord
+	if err := json.Unmarshal(data, &rec); err != nil || rec.Upper == "" || rec.Range.Size == 0 {
+		return
+	}
+	start := time.Now()
+	n, err := idmap.AdoptHostWrites(rec.Upper, filepath.Join(dir, "rootfs"), rec.Range)
+	if err != nil {
+		logrus.Warnf("container %s: files the engine wrote into its layer: %v", id, err)
+		return
+	}
+	logrus.Debugf("container %s: %d files the engine wrote into its layer given to the container, in %v", id, n, time.Since(start))
 }
 
 // overlayInUse refuses an overlay whose layers belong to another live

@@ -84,7 +84,7 @@ func TestDockerCpRunningTree(t *testing.T) {
 	if err := os.Lchown(user, 1000, 1000); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Chmod(suid, 0o4755); err != nil {
+	if err := os.Chmod(suid, os.ModeSetuid|0o755); err != nil {
 		t.Fatal(err)
 	}
 	mustDocker(t, "cp", "-a", tree, c.Name+":/tmp/")
