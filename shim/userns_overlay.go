@@ -37,6 +37,37 @@ import (
 // image's owners); at create they are shifted into the container's range
 // and at delete back. That costs one lstat per file of the container's
 // layer, not of the image.
+//
+// While the container runs, the engine's path is the container's overlay,
+// so the engine sees its mapped (host) owners: docker diff lists every
+// file of the image, docker commit/export record host IDs, and what
+// docker cp or podman cp write lands as host root, nobody inside. What
+// would give the engine the owners at rest was measured on Linux 6.18
+// and rejected:
+//   - an idmapped mount of the overlay itself: EINVAL (overlayfs does not
+//     allow idmapping);
+//   - an overlay of the engine's own beside the container's, on the same
+//     upperdir (the caller's overlay kept at its path; the container's
+//     with idmapped lower and upper layers, which also spares the shift:
+//     it mounts when the mounter's fsuid/fsgid are the mapped root, else
+//     read-only with EOVERFLOW). The kernel calls it undefined, and each
+//     overlay keeps a stale view of what the other changed: after the
+//     engine's docker cp the container does not find the file it looked
+//     for earlier, nor the engine's copy of a file it had read, and its
+//     own copy-up of a directory the engine copied up fails
+//     ("Directory not empty", "Stale file handle"); the engine reads
+//     stale contents after the container wrote (a docker commit would
+//     lose them) (idmap.TestSecondOverlayOnUpperGoesStale);
+//   - an engine view whose upper is idmapped in reverse: the same two
+//     overlays, the same staleness.
+//
+// So the one overlay stays coherent, and what the engine wrote is given
+// to the container afterwards: at create (the shift) and at every exec
+// (adoptEngineWrites), through the overlay so that its cached inodes
+// follow. Between docker cp and the next exec or start, the container's
+// own processes see the copied files as nobody's (readable as their mode
+// allows). Sysbox has the same limits (nestybox/sysbox#866: a
+// sysbox-docker-cp script chowns after the copy).
 const stageRecordName = "stage.json"
 
 // stageRecord is written before the caller's rootfs is touched.
