@@ -79,9 +79,6 @@ func execInContainer(c *cli.Context) (int, error) {
 	if err := checkExecStatus(ct, c.Bool("ignore-paused")); err != nil {
 		return -1, err
 	}
-	if root, err := stateRoot(c); err == nil {
-		adoptEngineWrites(root, ct.ID())
-	}
 	pol, _, err := containerPolicy(c, ct)
 	if err != nil {
 		return -1, fmt.Errorf("container %s: %w", ct.ID(), err)
@@ -101,6 +98,11 @@ func execInContainer(c *cli.Context) (int, error) {
 	subCgroups, err := parseSubCgroupPaths(c.StringSlice("cgroup"))
 	if err != nil {
 		return -1, fmt.Errorf("container %s: %w", ct.ID(), err)
+	}
+	// What the engine copied into the container since it last ran a
+	// process there is the container's (docker cp, then docker exec).
+	if root, err := stateRoot(c); err == nil {
+		adoptEngineWrites(root, ct.ID())
 	}
 	logrus.Debugf("container %s: exec %q", ct.ID(), p.Args)
 	r := processRun{
