@@ -17,6 +17,7 @@ import (
 
 	"github.com/hardened-runtime/hardened/hardening"
 	"github.com/hardened-runtime/hardened/idmap"
+	"github.com/hardened-runtime/hardened/internal/install"
 )
 
 // Check outcomes of doctor.
@@ -78,7 +79,7 @@ status is 1 when a check failed.`,
 			if r, err := filepath.EvalSymlinks(self); err == nil {
 				self = r
 			}
-			h := doctorHost{procSys: "/proc/sys", subuid: subUIDFile, subgid: subGIDFile, dockerConfig: defaultDockerConfig, containerdCfg: defaultContainerdConfig, self: self}
+			h := doctorHost{procSys: "/proc/sys", subuid: subUIDFile, subgid: subGIDFile, dockerConfig: install.DefaultDockerConfig, containerdCfg: install.DefaultContainerdConfig, self: self}
 			pol, polPath, polErr := loadPolicy(c)
 			checks := runDoctor(h, pol, polPath, polErr)
 			if err := writeDoctor(c.App.Writer, format, checks); err != nil {
