@@ -1,7 +1,6 @@
 package shim
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"runtime/debug"
@@ -17,7 +16,8 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/opencontainers/runtime-spec/specs-go/features"
 	"github.com/urfave/cli/v2"
-	"golang.org/x/sys/unix"
+
+	"github.com/hardened-runtime/hardened/idmap"
 )
 
 // annotationVersion carries hardened's own version in the features output.
@@ -41,7 +41,7 @@ feature.`,
 			if err := checkArgs(c, 0, 0); err != nil {
 				return err
 			}
-			host := hostSupport{idmapMounts: kernelHasMountSetattr(), usernsDisabled: !kernelAllowsUserns()}
+			host := hostSupport{idmapMounts: idmap.KernelHasMountSetattr(), usernsDisabled: !kernelAllowsUserns()}
 			return writeJSON(c.App.Writer, runtimeFeatures(c.App.Version, host), "    ")
 		},
 	}
@@ -174,12 +174,4 @@ func kernelAllowsUserns() bool {
 	}
 	n, err := strconv.Atoi(strings.TrimSpace(string(data)))
 	return err == nil && n > 0
-}
-
-// kernelHasMountSetattr probes for mount_setattr(2) without changing
-// anything: an invalid descriptor gets EBADF from a kernel that has the
-// call and ENOSYS from one that does not.
-func kernelHasMountSetattr() bool {
-	err := unix.MountSetattr(-1, "", 0, &unix.MountAttr{})
-	return !errors.Is(err, unix.ENOSYS)
 }

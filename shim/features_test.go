@@ -10,6 +10,8 @@ import (
 	runcfeatures "github.com/opencontainers/runc/types/features"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/opencontainers/runtime-spec/specs-go/features"
+
+	"github.com/hardened-runtime/hardened/idmap"
 )
 
 // decodeFeatures runs the features command and decodes its output the way
@@ -74,7 +76,7 @@ func TestFeaturesCommandOutput(t *testing.T) {
 	if f.Linux.MountExtensions == nil || f.Linux.MountExtensions.IDMap == nil || f.Linux.MountExtensions.IDMap.Enabled == nil {
 		t.Fatal("mountExtensions.idmap.enabled missing: containerd reads it for hostUsers: false pods")
 	}
-	if got, want := *f.Linux.MountExtensions.IDMap.Enabled, kernelHasMountSetattr(); got != want {
+	if got, want := *f.Linux.MountExtensions.IDMap.Enabled, idmap.KernelHasMountSetattr(); got != want {
 		t.Errorf("idmap enabled = %v, kernel has mount_setattr = %v", got, want)
 	}
 	if !slices.Contains(f.PotentiallyUnsafeConfigAnnotations, "org.criu.config") {
