@@ -5,9 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strconv"
 
-	"github.com/docker/go-units"
 	"github.com/opencontainers/runc/libcontainer/configs"
 	"github.com/opencontainers/runc/libcontainer/intelrdt"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -74,7 +72,7 @@ EXAMPLE:
 			if src := c.String("resources"); src != "" {
 				res, err = readResourcesFrom(src, c.App.Reader, pol.MaxConfigSize)
 			} else {
-				res, err = resourcesFromFlags(c)
+				res, err = resources.FromFlags(c)
 			}
 			if err != nil {
 				return fmt.Errorf("container %s: %w", ct.ID(), err)
@@ -153,122 +151,6 @@ func readResourcesFrom(src string, stdin io.Reader, maxSize int64) (*specs.Linux
 		return nil, fmt.Errorf("--resources %s: %w", src, err)
 	}
 	return res, nil
-}
-
-// flagReader is the part of *cli.Context that resourcesFromFlags reads.
-type flagReader interface {
-	IsSet(name string) bool
-	String(name string) string
-}
-
-// resourcesFromFlags turns update's individual flags into a LinuxResources
-// with only the given values set.
-func resourcesFromFlags(f flagReader) (*specs.LinuxResources, error) {
-	res := &specs.LinuxResources{
-		Memory:  &specs.LinuxMemory{},
-		CPU:     &specs.LinuxCPU{},
-		BlockIO: &specs.LinuxBlockIO{},
-	}
-	given := func(name string) (string, bool) {
-		if !f.IsSet(name) {
-			return "", false
-		}
-		return f.String(name), true
-	}
-
-	for _, size := range []struct {
-		flag string
-		dst  **int64
-	}{
-		{"memory", &res.Memory.Limit},
-		{"memory-reservation", &res.Memory.Reservation},
-		{"memory-swap", &res.Memory.Swap},
-		{"kernel-memory", &res.Memory.Kernel}, //nolint:staticcheck // read only to warn that it is ignored
-		{"kernel-memory-tcp", &res.Memory.KernelTCP},
-	} {
-		v, ok := given(size.flag)
-		if !ok {
-			continue
-		}
-		n, err := parseByteSize(v)
-		if err != nil {
-			return nil, fmt.Errorf("--%s: %w", size.flag, err)
-		}
-		*size.dst = &n
-	}
-
-	for _, u := range []struct {
-		flag string
-		dst  **uint64
-	}{
-		{"cpu-share", &res.CPU.Shares},
-		{"cpu-period", &res.CPU.Period},
-		{"cpu-burst", &res.CPU.Burst},
-		{"cpu-rt-period", &res.CPU.RealtimePeriod},
-	} {
-		v, ok := given(u.flag)
-		if !ok {
-			continue
-		}
-		n, err := strconv.ParseUint(v, 10, 64)
-		if err != nil {
-			return nil, fmt.Errorf("--%s: %q is not a non-negative integer", u.flag, v)
-		}
-		*u.dst = &n
-	}
-
-	for _, s := range []struct {
-		flag string
-		dst  **int64
-	}{
-		{"cpu-quota", &res.CPU.Quota},
-		{"cpu-rt-runtime", &res.CPU.RealtimeRuntime},
-		{"cpu-idle", &res.CPU.Idle},
-		{"pids-limit", nil},
-	} {
-		v, ok := given(s.flag)
-		if !ok {
-			continue
-		}
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil {
-			return nil, fmt.Errorf("--%s: %q is not an integer", s.flag, v)
-		}
-		if s.dst == nil {
-			res.Pids = &specs.LinuxPids{Limit: &n}
-			continue
-		}
-		*s.dst = &n
-	}
-
-	if v, ok := given("cpuset-cpus"); ok {
-		res.CPU.Cpus = v
-	}
-	if v, ok := given("cpuset-mems"); ok {
-		res.CPU.Mems = v
-	}
-	if v, ok := given("blkio-weight"); ok {
-		n, err := strconv.ParseUint(v, 10, 16)
-		if err != nil {
-			return nil, fmt.Errorf("--blkio-weight: %q is not a weight (10 to 1000)", v)
-		}
-		w := uint16(n)
-		res.BlockIO.Weight = &w
-	}
-	return res, nil
-}
-
-// parseByteSize accepts a byte count, a size with a binary unit ("512m",
-// "1g"), or -1 for "no limit".
-func parseByteSize(s string) (int64, error) {
-	if s == "-1" {
-		return -1, nil
-	}
-	n, err := units.RAMInBytes(s)
-	if err != nil {
-		return 0, err
-	}
-	return n, nil
 }
 
 // updatedIntelRdt returns the container's Intel RDT settings with

@@ -1,7 +1,8 @@
-// Package resources applies an update of a container's resource limits:
-// a runtime-spec LinuxResources document (what "hardened update" and
-// containerd send) merged into libcontainer's cgroup resources, only the
-// values given changing, as runc's update does.
+// Package resources reads and applies an update of a container's
+// resource limits: a runtime-spec LinuxResources document, given as JSON
+// (Decode, what containerd sends) or as runc update's flags (FromFlags),
+// merged into libcontainer's cgroup resources (Merge), only the values
+// given changing, as runc's update does.
 package resources
 
 import (
@@ -10,10 +11,128 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"strconv"
 
+	"github.com/docker/go-units"
 	"github.com/opencontainers/cgroups"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
+
+// FlagReader is the part of *cli.Context that FromFlags reads.
+type FlagReader interface {
+	IsSet(name string) bool
+	String(name string) string
+}
+
+// FromFlags turns runc update's individual flags (--memory, --cpu-quota,
+// --pids-limit, ...) into a LinuxResources with only the given values set.
+func FromFlags(f FlagReader) (*specs.LinuxResources, error) {
+	res := &specs.LinuxResources{
+		Memory:  &specs.LinuxMemory{},
+		CPU:     &specs.LinuxCPU{},
+		BlockIO: &specs.LinuxBlockIO{},
+	}
+	given := func(name string) (string, bool) {
+		if !f.IsSet(name) {
+			return "", false
+		}
+		return f.String(name), true
+	}
+
+	for _, size := range []struct {
+		flag string
+		dst  **int64
+	}{
+		{"memory", &res.Memory.Limit},
+		{"memory-reservation", &res.Memory.Reservation},
+		{"memory-swap", &res.Memory.Swap},
+		{"kernel-memory", &res.Memory.Kernel}, //nolint:staticcheck // read only to warn that it is ignored
+		{"kernel-memory-tcp", &res.Memory.KernelTCP},
+	} {
+		v, ok := given(size.flag)
+		if !ok {
+			continue
+		}
+		n, err := parseByteSize(v)
+		if err != nil {
+			return nil, fmt.Errorf("--%s: %w", size.flag, err)
+		}
+		*size.dst = &n
+	}
+
+	for _, u := range []struct {
+		flag string
+		dst  **uint64
+	}{
+		{"cpu-share", &res.CPU.Shares},
+		{"cpu-period", &res.CPU.Period},
+		{"cpu-burst", &res.CPU.Burst},
+		{"cpu-rt-period", &res.CPU.RealtimePeriod},
+	} {
+		v, ok := given(u.flag)
+		if !ok {
+			continue
+		}
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("--%s: %q is not a non-negative integer", u.flag, v)
+		}
+		*u.dst = &n
+	}
+
+	for _, s := range []struct {
+		flag string
+		dst  **int64
+	}{
+		{"cpu-quota", &res.CPU.Quota},
+		{"cpu-rt-runtime", &res.CPU.RealtimeRuntime},
+		{"cpu-idle", &res.CPU.Idle},
+		{"pids-limit", nil},
+	} {
+		v, ok := given(s.flag)
+		if !ok {
+			continue
+		}
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("--%s: %q is not an integer", s.flag, v)
+		}
+		if s.dst == nil {
+			res.Pids = &specs.LinuxPids{Limit: &n}
+			continue
+		}
+		*s.dst = &n
+	}
+
+	if v, ok := given("cpuset-cpus"); ok {
+		res.CPU.Cpus = v
+	}
+	if v, ok := given("cpuset-mems"); ok {
+		res.CPU.Mems = v
+	}
+	if v, ok := given("blkio-weight"); ok {
+		n, err := strconv.ParseUint(v, 10, 16)
+		if err != nil {
+			return nil, fmt.Errorf("--blkio-weight: %q is not a weight (10 to 1000)", v)
+		}
+		w := uint16(n)
+		res.BlockIO.Weight = &w
+	}
+	return res, nil
+}
+
+// parseByteSize accepts a byte count, a size with a binary unit ("512m",
+// "1g"), or -1 for "no limit".
+func parseByteSize(s string) (int64, error) {
+	if s == "-1" {
+		return -1, nil
+	}
+	n, err := units.RAMInBytes(s)
+	if err != nil {
+		return 0, err
+	}
+	return n, nil
+}
 
 // Decode reads one LinuxResources JSON value. Sections update
 // cannot apply (devices, hugepages, network, rdma) are accepted and left

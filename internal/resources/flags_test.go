@@ -1,7 +1,6 @@
-package shim
+package resources
 
 import (
-	"encoding/json"
 	"reflect"
 	"strings"
 	"testing"
@@ -21,16 +20,7 @@ func withResources(tweak func(*specs.LinuxResources)) *specs.LinuxResources {
 	return r
 }
 
-func mustJSON(t *testing.T, v any) string {
-	t.Helper()
-	b, err := json.Marshal(v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
-}
-
-func TestResourcesFromFlags(t *testing.T) {
+func TestFromFlags(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name  string
@@ -94,7 +84,7 @@ func TestResourcesFromFlags(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			got, err := resourcesFromFlags(tc.flags)
+			got, err := FromFlags(tc.flags)
 			if tc.err != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.err) {
 					t.Fatalf("error = %v, want one containing %q", err, tc.err)
