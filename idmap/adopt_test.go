@@ -144,7 +144,7 @@ func TestAdoptHostWrites(t *testing.T) {
 // show it the owners at rest): the kernel calls two overlays on one
 // upperdir undefined, and on this kernel each keeps a stale view of what
 // the other changed. Should this test start failing, the kernel became
-// coherent and the design in shim/userns_overlay.go can be revisited.
+// coherent and the design in internal/userns/overlay.go can be revisited.
 func TestSecondOverlayOnUpperGoesStale(t *testing.T) {
 	requireRoot(t)
 	dir := t.TempDir()
@@ -190,6 +190,6 @@ func TestSecondOverlayOnUpperGoesStale(t *testing.T) {
 		stale++
 	}
 	if stale == 0 {
-		t.Errorf("two overlays on one upperdir stayed coherent: the engine could have an overlay of its own (see shim/userns_overlay.go)")
+		t.Errorf("two overlays on one upperdir stayed coherent: the engine could have an overlay of its own (see internal/userns/overlay.go)")
 	}
 }

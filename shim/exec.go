@@ -13,6 +13,7 @@ import (
 	"github.com/hardened-runtime/hardened/hardening"
 	"github.com/hardened-runtime/hardened/internal/execspec"
 	"github.com/hardened-runtime/hardened/internal/runner"
+	"github.com/hardened-runtime/hardened/internal/userns"
 	"github.com/hardened-runtime/hardened/spec"
 )
 
@@ -99,7 +100,7 @@ func execInContainer(c *cli.Context) (int, error) {
 	// What the engine copied into the container since it last ran a
 	// process there is the container's (docker cp, then docker exec).
 	if root, err := stateRoot(c); err == nil {
-		adoptEngineWrites(root, ct.ID())
+		userns.AdoptEngineWrites(root, ct.ID())
 	}
 	logrus.Debugf("container %s: exec %q", ct.ID(), p.Args)
 	r := runner.Process{

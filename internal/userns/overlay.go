@@ -63,7 +63,7 @@ import (
 //
 // So the one overlay stays coherent, and what the engine wrote is given
 // to the container afterwards: at create (the shift) and at every exec
-// (adoptEngineWrites), through the overlay so that its cached inodes
+// (AdoptEngineWrites), through the overlay so that its cached inodes
 // follow. Between docker cp and the next exec or start, the container's
 // own processes see the copied files as nobody's (readable as their mode
 // allows). Sysbox has the same limits (nestybox/sysbox#866: a
@@ -259,7 +259,7 @@ func (b overlayRebuild) stageOverlay(pinned *idmap.Pinned, dir string, ns *os.Fi
 	return nil
 }
 
-// adoptEngineWrites gives container id of root the files its engine
+// AdoptEngineWrites gives container id of root the files its engine
 // wrote into its layer while it runs (docker cp and podman cp write as
 // host root through the caller's path, which is the container's own
 // overlay, so the container would see them as nobody's until its next
@@ -268,7 +268,7 @@ func (b overlayRebuild) stageOverlay(pinned *idmap.Pinned, dir string, ns *os.Fi
 // that docker exec starts and for the container's own from then on. A
 // container without a rebuilt overlay has nothing to adopt; a failure is
 // logged, never fails the exec.
-func adoptEngineWrites(root, id string) {
+func AdoptEngineWrites(root, id string) {
 	dir := stagingDir(root, id)
 	data, err := os.ReadFile(filepath.Join(dir, stageRecordName))
 	if err != nil {

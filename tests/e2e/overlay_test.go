@@ -51,7 +51,7 @@ func TestDockerRestartHttpd(t *testing.T) {
 // container root's once the container runs its next process (docker
 // exec): it can write and chown it. dockerd writes as host root through
 // the container's overlay; the runtime's exec gives such files to the
-// container (see the top comment of the shim's userns_overlay.go).
+// container (see the top comment of internal/userns/overlay.go).
 func TestDockerCpRunning(t *testing.T) {
 	c := runDetachedArgs(t, nil, "sleep", "1000")
 	src := filepath.Join(t.TempDir(), "f")
@@ -153,6 +153,6 @@ func TestDockerCommitRunning(t *testing.T) {
 }
 
 // engineViewLimit is why the engine's reads of a running container's
-// files show mapped owners: see the top comment of the shim's
-// userns_overlay.go.
-const engineViewLimit = "while the container runs, the engine's path (.../merged) is the container's own overlay, whose files show the container's mapped (host) owners to the engine: the kernel cannot idmap an overlay, and a second overlay on the same upperdir for the engine goes stale (measured; see shim/userns_overlay.go)"
+// files show mapped owners: see the top comment of
+// internal/userns/overlay.go.
+const engineViewLimit = "while the container runs, the engine's path (.../merged) is the container's own overlay, whose files show the container's mapped (host) owners to the engine: the kernel cannot idmap an overlay, and a second overlay on the same upperdir for the engine goes stale (measured; see internal/userns/overlay.go)"
