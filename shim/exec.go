@@ -99,8 +99,11 @@ func execInContainer(c *cli.Context) (int, error) {
 	}
 	// What the engine copied into the container since it last ran a
 	// process there is the container's (docker cp, then docker exec).
+	// (Not while it is paused: its layer may be at rest then.)
 	if root, err := stateRoot(c); err == nil {
-		userns.AdoptEngineWrites(root, ct.ID())
+		if status, err := ct.Status(); err == nil && status == libcontainer.Running {
+			userns.AdoptEngineWrites(root, ct.ID())
+		}
 	}
 	logrus.Debugf("container %s: exec %q", ct.ID(), p.Args)
 	r := runner.Process{

@@ -426,8 +426,9 @@ func outOfRange(rng idmap.Range) func(uint32) (uint32, bool) {
 }
 
 // unstage undoes what StageRootfs staged in dir: the rebuilt rootfs
-// bound at the caller's path (only while it is still ours: the caller may
-// have mounted its own there since), every mount under dir, the
+// bound at the caller's path, or the view at rest of a paused container
+// there (only while it is still ours: the caller may have mounted its
+// own there since), every mount under dir, the
 // container's layer shifted back to container IDs, the caller's overlay
 // mounted back at its path (where ours was), then the directories.
 // A dir that does not exist is not an error.
@@ -447,7 +448,8 @@ func unstage(dir string) error {
 	}
 	detached := false
 	if rec.Target != "" {
-		if top, ok := idmap.TopMount(mounts, rec.Target); ok && stagedUnder(top, dir) {
+		// Ours, or the view at rest of a paused container (pause.go).
+		if top, ok := idmap.TopMount(mounts, rec.Target); ok && (stagedUnder(top, dir) || isRestingView(top, rec)) {
 			if err := unix.Unmount(rec.Target, unix.MNT_DETACH|unix.UMOUNT_NOFOLLOW); err != nil {
 				return fmt.Errorf("unmount %s: %w", rec.Target, err)
 			}

@@ -137,18 +137,48 @@ func TestDockerDiffRunning(t *testing.T) {
 	}
 }
 
-// TestDockerCommitRunning: docker commit of a running container records
-// the owners the container sees (container IDs), as after a stop.
+// TestDockerCommitRunning: docker commit of a running container (which
+// pauses it) records the owners the container sees (container IDs), as
+// after a stop; the container then goes on with its layer as it was.
 func TestDockerCommitRunning(t *testing.T) {
-	knownFailure(t, engineViewLimit)
-	c := runDetachedArgs(t, nil, "sh", "-c", `echo a > /tmp/new; sleep 1000`)
+	c := runDetachedArgs(t, nil, "sh", "-c", `echo a > /tmp/new; mkdir /tmp/d; echo b > /tmp/d/f; chown -R 5:6 /tmp/d; sleep 1000`)
 	time.Sleep(time.Second)
 	img := uniqueName("commit")
 	mustDocker(t, "commit", c.Name, img)
 	t.Cleanup(func() { docker(t, "rmi", img) })
-	got := strings.Fields(mustDocker(t, "run", "--rm", "--runtime=runc", img, "stat", "-c", "%n=%u:%g", "/tmp/new", "/bin/busybox"))
-	if want := []string{"/tmp/new=0:0", "/bin/busybox=0:0"}; !slices.Equal(got, want) {
+	got := strings.Fields(mustDocker(t, "run", "--rm", "--runtime=runc", img, "stat", "-c", "%n=%u:%g", "/tmp/new", "/tmp/d/f", "/bin/busybox"))
+	if want := []string{"/tmp/new=0:0", "/tmp/d/f=5:6", "/bin/busybox=0:0"}; !slices.Equal(got, want) {
 		t.Errorf("owners in the committed image: %q, want %q", got, want)
+	}
+	out, errOut, exit := docker(t, "exec", c.Name, "sh", "-c", "echo c >> /tmp/new && echo d > /tmp/d/g && stat -c %n=%u:%g /tmp/new /tmp/d/f /bin/busybox")
+	if want := "/tmp/new=0:0\n/tmp/d/f=5:6\n/bin/busybox=0:0\n"; exit != 0 || out != want {
+		t.Errorf("the container after the commit: exit %d, %q %s, want %q", exit, out, errOut, want)
+	}
+}
+
+// TestDockerDiffPaused: docker diff of a paused container lists what
+// runc's lists; after the unpause the container writes on.
+func TestDockerDiffPaused(t *testing.T) {
+	script := `echo a > /tmp/new; sleep 1000`
+	hardened := runDetachedArgs(t, nil, "sh", "-c", script)
+	img := image(t)
+	ref := uniqueName("runc")
+	mustDocker(t, "run", "-d", "--runtime=runc", "--name", ref, img, "sh", "-c", script)
+	t.Cleanup(func() { docker(t, "rm", "-f", ref) })
+	time.Sleep(time.Second)
+	lines := func(name string) []string {
+		l := strings.Split(strings.TrimSpace(mustDocker(t, "diff", name)), "\n")
+		slices.Sort(l)
+		return l
+	}
+	mustDocker(t, "pause", hardened.Name)
+	got, want := lines(hardened.Name), lines(ref)
+	mustDocker(t, "unpause", hardened.Name)
+	if !slices.Equal(got, want) {
+		t.Errorf("docker diff while paused: %d lines %.300q, runc's %d lines %q", len(got), got, len(want), want)
+	}
+	if out, errOut, exit := docker(t, "exec", hardened.Name, "sh", "-c", "echo b >> /tmp/new && cat /tmp/new && stat -c %u /tmp/new"); exit != 0 || out != "a\nb\n0\n" {
+		t.Errorf("after the unpause: exit %d, %q %s", exit, out, errOut)
 	}
 }
 
