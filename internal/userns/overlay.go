@@ -40,7 +40,8 @@ import (
 //
 // While the container runs, the engine's path is the container's overlay,
 // so the engine sees its mapped (host) owners: docker diff lists every
-// file of the image, docker commit/export record host IDs, and what
+// file of the image, docker export and commit --pause=false record host
+// IDs, and what
 // docker cp or podman cp write lands as host root, nobody inside. What
 // would give the engine the owners at rest was measured on Linux 6.18
 // and rejected:
@@ -67,7 +68,9 @@ import (
 // follow. Between docker cp and the next exec or start, the container's
 // own processes see the copied files as nobody's (readable as their mode
 // allows). Sysbox has the same limits (nestybox/sysbox#866: a
-// sysbox-docker-cp script chowns after the copy).
+// sysbox-docker-cp script chowns after the copy). While the container is
+// frozen its layer cannot change, and the engine gets a read-only view
+// of it at rest (pause.go): docker commit pauses by default.
 const stageRecordName = "stage.json"
 
 // stageRecord is written before the caller's rootfs is touched.
