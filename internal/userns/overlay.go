@@ -41,10 +41,9 @@ import (
 // While the container runs, the engine's path is the container's overlay,
 // so the engine sees its mapped (host) owners: docker diff lists every
 // file of the image, docker export and commit --pause=false record host
-// IDs, and what
-// docker cp or podman cp write lands as host root, nobody inside. What
-// would give the engine the owners at rest was measured on Linux 6.18
-// and rejected:
+// IDs, and what docker cp or podman cp write lands as host root, nobody
+// inside. What would give the engine the owners at rest was measured on
+// Linux 6.18 and rejected:
 //   - an idmapped mount of the overlay itself: EINVAL (overlayfs does not
 //     allow idmapping);
 //   - an overlay of the engine's own beside the container's, on the same
