@@ -10,6 +10,10 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// ErrLayerTooLarge is returned by AdoptHostWrites for a container's layer
+// of more files than it may walk.
+var ErrLayerTooLarge = errors.New("the container's layer has too many files to walk")
+
 // AdoptHostWrites gives the container of rng the files that host
 // processes wrote into its overlay's upperdir upper while it runs: those
 // owned by host IDs 0..rng.Size-1, which the container sees as nobody.
@@ -29,8 +33,10 @@ import (
 // behind the overlay's back would leave the container's permission
 // checks on the old owner. The set-user-ID and set-group-ID bits, which
 // chown clears, are put back. The cost is one lstat per file of the
-// container's layer.
-func AdoptHostWrites(upper, root string, rng Range) (int, error) {
+// container's layer, borne by the caller, not the container's cgroup: a
+// layer of more than limit files (limit > 0) is not walked further, and
+// ErrLayerTooLarge returned with what was changed until then.
+func AdoptHostWrites(upper, root string, rng Range, limit int) (int, error) {
 	if rng.Size == 0 {
 		return 0, nil
 	}
@@ -47,8 +53,11 @@ func AdoptHostWrites(upper, root string, rng Range) (int, error) {
 		return 0, fmt.Errorf("adopt host writes: %w", err)
 	}
 	host := func(id uint32) bool { return id < rng.Size }
-	n := 0
+	n, seen := 0, 0
 	err = filepath.WalkDir(upper, func(path string, d fs.DirEntry, err error) error {
+		if seen++; limit > 0 && seen > limit {
+			return fmt.Errorf("%w: more than %d files", ErrLayerTooLarge, limit)
+		}
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
 				return nil

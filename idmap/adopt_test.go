@@ -96,7 +96,7 @@ func TestAdoptHostWrites(t *testing.T) {
 	must(os.Symlink(hostDir, filepath.Join(upper, "escapedir")))
 	must(os.Lchown(filepath.Join(upper, "escapedir"), int(rng.Start), int(rng.Start)))
 
-	n, err := AdoptHostWrites(upper, root, rng)
+	n, err := AdoptHostWrites(upper, root, rng, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,8 +134,13 @@ func TestAdoptHostWrites(t *testing.T) {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Errorf("the container's root appends to the adopted file: %v %s", err, out)
 	}
-	if n, err := AdoptHostWrites(upper, root, rng); err != nil || n != 0 {
+	if n, err := AdoptHostWrites(upper, root, rng, 0); err != nil || n != 0 {
 		t.Errorf("second run: %d changed, %v", n, err)
+	}
+	// A layer of more files than the limit is not walked further.
+	must(os.WriteFile(filepath.Join(root, "late"), nil, 0o644))
+	if _, err := AdoptHostWrites(upper, root, rng, 3); !errors.Is(err, ErrLayerTooLarge) {
+		t.Errorf("with a limit of 3 files: %v, want ErrLayerTooLarge", err)
 	}
 }
 

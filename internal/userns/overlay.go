@@ -271,6 +271,10 @@ func (b overlayRebuild) stageOverlay(pinned *idmap.Pinned, dir string, ns *os.Fi
 // container without a rebuilt overlay has nothing to adopt; a failure is
 // logged, never fails the exec.
 func AdoptEngineWrites(root, id string) {
+	// The walk runs on every exec (health checks too), at the runtime's
+	// cost, not the container's: a layer of more files than this (5 to
+	// 15 µs a file measured, under a second) is left to the next start.
+	const adoptLimit = 50_000
 	dir := stagingDir(root, id)
 	data, err := os.ReadFile(filepath.Join(dir, stageRecordName))
 	if err != nil {
@@ -281,7 +285,7 @@ func AdoptEngineWrites(root, id string) {
 		return
 	}
 	start := time.Now()
-	n, err := idmap.AdoptHostWrites(rec.Upper, filepath.Join(dir, "rootfs"), rec.Range)
+	n, err := idmap.AdoptHostWrites(rec.Upper, filepath.Join(dir, "rootfs"), rec.Range, adoptLimit)
 	if err != nil {
 		logrus.Warnf("container %s: files the engine wrote into its layer: %v", id, err)
 		return
