@@ -186,3 +186,15 @@ func TestDockerDiffPaused(t *testing.T) {
 // files show mapped owners: see the top comment of
 // internal/userns/overlay.go.
 const engineViewLimit = "while the container runs, the engine's path (.../merged) is the container's own overlay, whose files show the container's mapped (host) owners to the engine: the kernel cannot idmap an overlay, and a second overlay on the same upperdir for the engine goes stale (measured; see internal/userns/overlay.go)"
+
+// TestDockerRmPaused: docker rm -f of a paused container, whose path
+// shows the view of its layer at rest, leaves nothing behind.
+func TestDockerRmPaused(t *testing.T) {
+	c := runDetachedArgs(t, nil, "sh", "-c", `echo a > /tmp/new; sleep 1000`)
+	time.Sleep(time.Second)
+	mustDocker(t, "pause", c.Name)
+	if got := strings.TrimSpace(mustDocker(t, "diff", c.Name)); got != "C /tmp\nA /tmp/new" {
+		t.Errorf("docker diff while paused: %q", got)
+	}
+	removeAndCheck(t, c)
+}
