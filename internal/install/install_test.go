@@ -1,4 +1,4 @@
-package shim
+package install
 
 import (
 	"bytes"
@@ -26,27 +26,27 @@ type fakeHost struct {
 	stderr   bytes.Buffer
 }
 
-func (f *fakeHost) host() engineHost {
-	return engineHost{
-		stdout: &f.stdout,
-		stderr: &f.stderr,
-		read: func(path string) (*runtimeconfig.File, error) {
+func (f *fakeHost) host() Host {
+	return Host{
+		Stdout: &f.stdout,
+		Stderr: &f.stderr,
+		Read: func(path string) (*runtimeconfig.File, error) {
 			c := f.file
 			c.Path = path
 			return &c, nil
 		},
-		replace: func(_ *runtimeconfig.File, data []byte) (string, error) {
+		Replace: func(_ *runtimeconfig.File, data []byte) (string, error) {
 			f.written = append(f.written, data)
 			return "/etc/docker/daemon.json.bak-1", nil
 		},
-		reloadDockerd: func(pidFile string) (int, error) {
+		ReloadDockerd: func(pidFile string) (int, error) {
 			f.reloads++
 			if f.reloadFn != nil {
 				return f.reloadFn(pidFile)
 			}
 			return 4242, nil
 		},
-		dockerRuntimes: func(context.Context, string) (map[string]string, error) {
+		DockerRuntimes: func(context.Context, string) (map[string]string, error) {
 			i := min(f.polls, len(f.infos)-1)
 			f.polls++
 			if i < 0 {
@@ -54,16 +54,16 @@ func (f *fakeHost) host() engineHost {
 			}
 			return f.infos[i], nil
 		},
-		sleep: func(time.Duration) {},
+		Sleep: func(time.Duration) {},
 	}
 }
 
-func dockerOpts(install bool) dockerOptions {
-	return dockerOptions{
-		engineOptions: engineOptions{install: install, config: "/etc/docker/daemon.json", name: "hardened", path: "/usr/bin/hardened"},
-		pidFile:       "/var/run/docker.pid",
-		reload:        true,
-		timeout:       time.Second,
+func dockerOpts(install bool) DockerOptions {
+	return DockerOptions{
+		Options: Options{Install: install, Config: "/etc/docker/daemon.json", Name: "hardened", Path: "/usr/bin/hardened"},
+		PidFile: "/var/run/docker.pid",
+		Reload:  true,
+		Timeout: time.Second,
 	}
 }
 
@@ -84,7 +84,7 @@ func TestConfigureDocker(t *testing.T) {
 		wantPolls int
 		// noSignal: dockerd must not be signalled; opts changes the options.
 		noSignal bool
-		opts     func(*dockerOptions)
+		opts     func(*DockerOptions)
 	}{
 		{
 			name: "install, listed after a reload", install: true, data: `{"debug": true}`,
@@ -130,7 +130,7 @@ func TestConfigureDocker(t *testing.T) {
 		},
 		{
 			name: "install, another config without a pid file", install: true, data: `{}`,
-			opts:      func(o *dockerOptions) { o.config, o.reload, o.notPointed = "/srv/docker2/daemon.json", false, true },
+			opts:      func(o *DockerOptions) { o.Config, o.Reload, o.NotPointed = "/srv/docker2/daemon.json", false, true },
 			wantWrite: true, noSignal: true, wantOut: "no --pidfile names the dockerd that reads /srv/docker2/daemon.json",
 		},
 		{
@@ -145,12 +145,12 @@ func TestConfigureDocker(t *testing.T) {
 			f := &fakeHost{file: runtimeconfig.File{Data: []byte(tc.data), Exists: true, Mode: 0o600}, reloadFn: tc.reload, infos: tc.infos}
 			o := dockerOpts(tc.install)
 			if tc.timeout != 0 {
-				o.timeout = tc.timeout
+				o.Timeout = tc.timeout
 			}
 			if tc.opts != nil {
 				tc.opts(&o)
 			}
-			err := configureDocker(context.Background(), f.host(), o)
+			err := Docker(context.Background(), f.host(), o)
 			if tc.wantErr == "" && err != nil {
 				t.Fatalf("error %v\nstdout:\n%s", err, f.stdout.String())
 			}
@@ -177,8 +177,8 @@ func TestConfigureDockerDryRun(t *testing.T) {
 	t.Parallel()
 	f := &fakeHost{file: runtimeconfig.File{Data: []byte(`{"log-level": "warn"}`), Exists: true}}
 	o := dockerOpts(true)
-	o.dryRun, o.dflt = true, true
-	if err := configureDocker(context.Background(), f.host(), o); err != nil {
+	o.DryRun, o.Default = true, true
+	if err := Docker(context.Background(), f.host(), o); err != nil {
 		t.Fatal(err)
 	}
 	if len(f.written) != 0 || f.polls != 0 {
@@ -204,10 +204,10 @@ func TestConfigureDockerDryRun(t *testing.T) {
 func TestConfigureContainerd(t *testing.T) {
 	t.Parallel()
 	config := "# local settings\nversion = 2\n[grpc]\n  address = \"/run/c.sock\"\n"
-	o := engineOptions{install: true, config: "/etc/containerd/config.toml", name: "hardened", path: "/usr/bin/hardened", dryRun: true}
+	o := Options{Install: true, Config: "/etc/containerd/config.toml", Name: "hardened", Path: "/usr/bin/hardened", DryRun: true}
 
 	dry := &fakeHost{file: runtimeconfig.File{Data: []byte(config), Exists: true}}
-	if err := configureContainerd(dry.host(), o); err != nil {
+	if err := Containerd(dry.host(), o); err != nil {
 		t.Fatal(err)
 	}
 	if len(dry.written) != 0 || !strings.Contains(dry.stdout.String(), "BinaryName = \"/usr/bin/hardened\"") || !strings.Contains(dry.stdout.String(), "# local settings\n") {
@@ -217,9 +217,9 @@ func TestConfigureContainerd(t *testing.T) {
 		t.Errorf("dry run warns: %q", dry.stderr.String())
 	}
 
-	o.dryRun = false
+	o.DryRun = false
 	real := &fakeHost{file: runtimeconfig.File{Data: []byte(config), Exists: true}}
-	if err := configureContainerd(real.host(), o); err != nil {
+	if err := Containerd(real.host(), o); err != nil {
 		t.Fatal(err)
 	}
 	if len(real.written) != 1 || !strings.Contains(real.stdout.String(), "restart it") {
@@ -227,7 +227,7 @@ func TestConfigureContainerd(t *testing.T) {
 	}
 
 	bad := &fakeHost{file: runtimeconfig.File{Data: []byte("version = 2\n[plugins\n"), Exists: true}}
-	err := configureContainerd(bad.host(), o)
+	err := Containerd(bad.host(), o)
 	if err == nil || !strings.Contains(err.Error(), "malformed configuration: line 2") || len(bad.written) != 0 {
 		t.Errorf("malformed: %v, written %d", err, len(bad.written))
 	}
@@ -248,9 +248,9 @@ func TestParseDockerRuntimes(t *testing.T) {
 func TestConfigurePodman(t *testing.T) {
 	t.Parallel()
 	config := "# local settings\n[engine]\ncgroup_manager = \"cgroupfs\"\n"
-	o := engineOptions{install: true, config: "/etc/containers/containers.conf", name: "hardened", path: "/usr/bin/hardened", dflt: true}
+	o := Options{Install: true, Config: "/etc/containers/containers.conf", Name: "hardened", Path: "/usr/bin/hardened", Default: true}
 	real := &fakeHost{file: runtimeconfig.File{Data: []byte(config), Exists: true}}
-	if err := configurePodman(real.host(), o); err != nil {
+	if err := Podman(real.host(), o); err != nil {
 		t.Fatal(err)
 	}
 	if len(real.written) != 1 {
@@ -263,9 +263,9 @@ func TestConfigurePodman(t *testing.T) {
 	if !strings.Contains(real.stdout.String(), "--runtime-flag policy=") {
 		t.Errorf("stdout lacks how to pick a policy file:\n%s", real.stdout.String())
 	}
-	o.install = false
+	o.Install = false
 	un := &fakeHost{file: runtimeconfig.File{Data: real.written[0], Exists: true}}
-	if err := configurePodman(un.host(), o); err != nil {
+	if err := Podman(un.host(), o); err != nil {
 		t.Fatal(err)
 	}
 	if len(un.written) != 1 || string(un.written[0]) != config+"\n" && string(un.written[0]) != config {

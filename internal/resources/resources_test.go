@@ -1,4 +1,4 @@
-package shim
+package resources
 
 import (
 	"encoding/json"
@@ -10,18 +10,6 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
-// updateFlags answers IsSet and String from a map of the flags given.
-type updateFlags map[string]string
-
-func (f updateFlags) IsSet(name string) bool    { _, ok := f[name]; return ok }
-func (f updateFlags) String(name string) string { return f[name] }
-func emptyResources() *specs.LinuxResources     { return withResources(func(*specs.LinuxResources) {}) }
-func withResources(tweak func(*specs.LinuxResources)) *specs.LinuxResources {
-	r := &specs.LinuxResources{Memory: &specs.LinuxMemory{}, CPU: &specs.LinuxCPU{}, BlockIO: &specs.LinuxBlockIO{}}
-	tweak(r)
-	return r
-}
-
 func mustJSON(t *testing.T, v any) string {
 	t.Helper()
 	b, err := json.Marshal(v)
@@ -31,88 +19,7 @@ func mustJSON(t *testing.T, v any) string {
 	return string(b)
 }
 
-func TestResourcesFromFlags(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		name  string
-		flags updateFlags
-		want  *specs.LinuxResources
-		err   string
-	}{
-		{name: "nothing given changes nothing", flags: updateFlags{}, want: emptyResources()},
-		{
-			name:  "memory with units",
-			flags: updateFlags{"memory": "64m", "memory-reservation": "1g", "memory-swap": "128M"},
-			want: withResources(func(r *specs.LinuxResources) {
-				r.Memory.Limit = ptrTo[int64](64 << 20)
-				r.Memory.Reservation = ptrTo[int64](1 << 30)
-				r.Memory.Swap = ptrTo[int64](128 << 20)
-			}),
-		},
-		{
-			name:  "plain bytes and -1 for no limit",
-			flags: updateFlags{"memory": "1048576", "memory-swap": "-1"},
-			want: withResources(func(r *specs.LinuxResources) {
-				r.Memory.Limit = ptrTo[int64](1 << 20)
-				r.Memory.Swap = ptrTo[int64](-1)
-			}),
-		},
-		{
-			name:  "cpu values",
-			flags: updateFlags{"cpu-share": "512", "cpu-period": "100000", "cpu-quota": "-1", "cpu-burst": "10", "cpu-rt-period": "1000", "cpu-rt-runtime": "900", "cpu-idle": "1", "cpuset-cpus": "0-1", "cpuset-mems": "0"},
-			want: withResources(func(r *specs.LinuxResources) {
-				r.CPU = &specs.LinuxCPU{
-					Shares: ptrTo[uint64](512), Period: ptrTo[uint64](100000), Quota: ptrTo[int64](-1), Burst: ptrTo[uint64](10),
-					RealtimePeriod: ptrTo[uint64](1000), RealtimeRuntime: ptrTo[int64](900), Idle: ptrTo[int64](1), Cpus: "0-1", Mems: "0",
-				}
-			}),
-		},
-		{
-			name:  "pids and blkio",
-			flags: updateFlags{"pids-limit": "100", "blkio-weight": "300"},
-			want: withResources(func(r *specs.LinuxResources) {
-				r.Pids = &specs.LinuxPids{Limit: ptrTo[int64](100)}
-				r.BlockIO.Weight = ptrTo[uint16](300)
-			}),
-		},
-		{
-			name:  "zero pids limit is kept as given",
-			flags: updateFlags{"pids-limit": "0"},
-			want:  withResources(func(r *specs.LinuxResources) { r.Pids = &specs.LinuxPids{Limit: ptrTo[int64](0)} }),
-		},
-		{
-			name:  "kernel memory is parsed so it can be warned about",
-			flags: updateFlags{"kernel-memory": "10m"},
-			want:  withResources(func(r *specs.LinuxResources) { r.Memory.Kernel = ptrTo[int64](10 << 20) }), //nolint:staticcheck
-		},
-		{name: "bad size", flags: updateFlags{"memory": "12zz"}, err: "--memory: invalid suffix"},
-		{name: "negative size other than -1", flags: updateFlags{"memory": "-5"}, err: "--memory:"},
-		{name: "negative shares", flags: updateFlags{"cpu-share": "-1"}, err: `--cpu-share: "-1" is not a non-negative integer`},
-		{name: "quota not a number", flags: updateFlags{"cpu-quota": "lots"}, err: `--cpu-quota: "lots" is not an integer`},
-		{name: "pids not a number", flags: updateFlags{"pids-limit": "many"}, err: `--pids-limit: "many" is not an integer`},
-		{name: "blkio weight too large for the field", flags: updateFlags{"blkio-weight": "70000"}, err: "--blkio-weight"},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			got, err := resourcesFromFlags(tc.flags)
-			if tc.err != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.err) {
-					t.Fatalf("error = %v, want one containing %q", err, tc.err)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !reflect.DeepEqual(got, tc.want) {
-				t.Errorf("got  %s\nwant %s", mustJSON(t, got), mustJSON(t, tc.want))
-			}
-		})
-	}
-}
-
-func TestDecodeResources(t *testing.T) {
+func TestDecode(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name, in string
@@ -123,9 +30,9 @@ func TestDecodeResources(t *testing.T) {
 			name: "what containerd sends",
 			in:   `{"memory":{"limit":67108864,"swap":134217728},"cpu":{"shares":256,"cpus":"0"},"pids":{"limit":20},"devices":[{"allow":false,"access":"rwm"}]}`,
 			want: &specs.LinuxResources{
-				Memory:  &specs.LinuxMemory{Limit: ptrTo[int64](64 << 20), Swap: ptrTo[int64](128 << 20)},
-				CPU:     &specs.LinuxCPU{Shares: ptrTo[uint64](256), Cpus: "0"},
-				Pids:    &specs.LinuxPids{Limit: ptrTo[int64](20)},
+				Memory:  &specs.LinuxMemory{Limit: new(int64(64 << 20)), Swap: new(int64(128 << 20))},
+				CPU:     &specs.LinuxCPU{Shares: new(uint64(256)), Cpus: "0"},
+				Pids:    &specs.LinuxPids{Limit: new(int64(20))},
 				Devices: []specs.LinuxDeviceCgroup{{Allow: false, Access: "rwm"}},
 			},
 		},
@@ -138,7 +45,7 @@ func TestDecodeResources(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			got, err := decodeResources(strings.NewReader(tc.in))
+			got, err := Decode(strings.NewReader(tc.in))
 			if tc.err != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.err) {
 					t.Fatalf("error = %v, want one containing %q", err, tc.err)
@@ -155,13 +62,13 @@ func TestDecodeResources(t *testing.T) {
 	}
 }
 
-func TestMergeResources(t *testing.T) {
+func TestMerge(t *testing.T) {
 	t.Parallel()
 	base := func() *cgroups.Resources {
 		return &cgroups.Resources{
 			Memory: 256 << 20, MemorySwap: 512 << 20, MemoryReservation: 128 << 20,
 			CpuShares: 1024, CpuWeight: 39, CpuQuota: 50000, CpuPeriod: 100000,
-			CpusetCpus: "0-3", PidsLimit: ptrTo[int64](100), BlkioWeight: 500,
+			CpusetCpus: "0-3", PidsLimit: new(int64(100)), BlkioWeight: 500,
 			BlkioWeightDevice:          []*cgroups.WeightDevice{cgroups.NewWeightDevice(8, 0, 100, 0)},
 			BlkioThrottleReadBpsDevice: []*cgroups.ThrottleDevice{cgroups.NewThrottleDevice(8, 0, 1000)},
 			MemoryCheckBeforeUpdate:    true,
@@ -180,7 +87,7 @@ func TestMergeResources(t *testing.T) {
 		},
 		{
 			name:   "memory limit only",
-			update: &specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: ptrTo[int64](64 << 20)}},
+			update: &specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: new(int64(64 << 20))}},
 			want:   func(r *cgroups.Resources) { r.Memory = 64 << 20; r.MemoryCheckBeforeUpdate = false },
 		},
 		{
@@ -189,62 +96,62 @@ func TestMergeResources(t *testing.T) {
 			// memory limit under the kept swap limit.
 			name: "zero memory sizes keep the limits (docker update without --memory)",
 			update: &specs.LinuxResources{
-				Memory: &specs.LinuxMemory{Limit: ptrTo[int64](0), Reservation: ptrTo[int64](0)},
-				CPU:    &specs.LinuxCPU{Quota: ptrTo[int64](100000), Period: ptrTo[uint64](100000)},
-				Pids:   &specs.LinuxPids{Limit: ptrTo[int64](70)},
+				Memory: &specs.LinuxMemory{Limit: new(int64(0)), Reservation: new(int64(0))},
+				CPU:    &specs.LinuxCPU{Quota: new(int64(100000)), Period: new(uint64(100000))},
+				Pids:   &specs.LinuxPids{Limit: new(int64(70))},
 			},
 			want: func(r *cgroups.Resources) {
 				r.CpuQuota, r.CpuPeriod = 100000, 100000
-				r.PidsLimit = ptrTo[int64](70)
+				r.PidsLimit = new(int64(70))
 				r.MemoryCheckBeforeUpdate = false
 			},
 		},
 		{
 			name:   "unlimited memory without swap leaves swap to the kernel",
-			update: &specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: ptrTo[int64](-1)}},
+			update: &specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: new(int64(-1))}},
 			want:   func(r *cgroups.Resources) { r.Memory = -1; r.MemorySwap = 0; r.MemoryCheckBeforeUpdate = false },
 		},
 		{
 			name:   "check before update as asked",
-			update: &specs.LinuxResources{Memory: &specs.LinuxMemory{CheckBeforeUpdate: ptrTo(true)}},
+			update: &specs.LinuxResources{Memory: &specs.LinuxMemory{CheckBeforeUpdate: new(true)}},
 			want:   func(*cgroups.Resources) {},
 		},
 		{
 			name:     "kernel memory is ignored with a warning",
-			update:   &specs.LinuxResources{Memory: &specs.LinuxMemory{Kernel: ptrTo[int64](1 << 20)}}, //nolint:staticcheck
+			update:   &specs.LinuxResources{Memory: &specs.LinuxMemory{Kernel: new(int64(1 << 20))}}, //nolint:staticcheck
 			want:     func(r *cgroups.Resources) { r.MemoryCheckBeforeUpdate = false },
 			warnings: 1,
 		},
 		{
 			name:   "shares also set the cgroup v2 weight",
-			update: &specs.LinuxResources{CPU: &specs.LinuxCPU{Shares: ptrTo[uint64](2)}},
+			update: &specs.LinuxResources{CPU: &specs.LinuxCPU{Shares: new(uint64(2))}},
 			want:   func(r *cgroups.Resources) { r.CpuShares = 2; r.CpuWeight = 1; r.MemoryCheckBeforeUpdate = false },
 		},
 		{
 			name:   "idle without shares clears the weight",
-			update: &specs.LinuxResources{CPU: &specs.LinuxCPU{Idle: ptrTo[int64](1)}},
+			update: &specs.LinuxResources{CPU: &specs.LinuxCPU{Idle: new(int64(1))}},
 			want: func(r *cgroups.Resources) {
-				r.CPUIdle = ptrTo[int64](1)
+				r.CPUIdle = new(int64(1))
 				r.CpuShares, r.CpuWeight = 0, 0
 				r.MemoryCheckBeforeUpdate = false
 			},
 		},
 		{
 			name:   "quota alone keeps the period; empty cpuset keeps the cpuset",
-			update: &specs.LinuxResources{CPU: &specs.LinuxCPU{Quota: ptrTo[int64](20000)}},
+			update: &specs.LinuxResources{CPU: &specs.LinuxCPU{Quota: new(int64(20000))}},
 			want:   func(r *cgroups.Resources) { r.CpuQuota = 20000; r.MemoryCheckBeforeUpdate = false },
 		},
 		{
 			name:   "pids limit",
-			update: &specs.LinuxResources{Pids: &specs.LinuxPids{Limit: ptrTo[int64](7)}},
-			want:   func(r *cgroups.Resources) { r.PidsLimit = ptrTo[int64](7); r.MemoryCheckBeforeUpdate = false },
+			update: &specs.LinuxResources{Pids: &specs.LinuxPids{Limit: new(int64(7))}},
+			want:   func(r *cgroups.Resources) { r.PidsLimit = new(int64(7)); r.MemoryCheckBeforeUpdate = false },
 		},
 		{
 			name: "block IO devices are updated in place or added",
 			update: &specs.LinuxResources{BlockIO: &specs.LinuxBlockIO{
 				WeightDevice: []specs.LinuxWeightDevice{
-					{LinuxBlockIODevice: specs.LinuxBlockIODevice{Major: 8, Minor: 0}, Weight: ptrTo[uint16](200)},
-					{LinuxBlockIODevice: specs.LinuxBlockIODevice{Major: 8, Minor: 16}, LeafWeight: ptrTo[uint16](50)},
+					{LinuxBlockIODevice: specs.LinuxBlockIODevice{Major: 8, Minor: 0}, Weight: new(uint16(200))},
+					{LinuxBlockIODevice: specs.LinuxBlockIODevice{Major: 8, Minor: 16}, LeafWeight: new(uint16(50))},
 				},
 				ThrottleReadBpsDevice: []specs.LinuxThrottleDevice{
 					{LinuxBlockIODevice: specs.LinuxBlockIODevice{Major: 8, Minor: 0}, Rate: 2000},
@@ -273,8 +180,8 @@ func TestMergeResources(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			orig := base()
-			got := cloneResources(orig)
-			warnings := mergeResources(got, tc.update)
+			got := Clone(orig)
+			warnings := Merge(got, tc.update)
 			want := base()
 			tc.want(want)
 			if !reflect.DeepEqual(got, want) {

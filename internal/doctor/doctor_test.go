@@ -1,4 +1,4 @@
-package shim
+package doctor
 
 import (
 	"errors"
@@ -11,13 +11,13 @@ import (
 )
 
 // fakeDoctorHost writes the files doctor reads into a temporary tree.
-func fakeDoctorHost(t *testing.T, files map[string]string) doctorHost {
+func fakeDoctorHost(t *testing.T, files map[string]string) Host {
 	t.Helper()
 	dir := t.TempDir()
-	h := doctorHost{
-		procSys: filepath.Join(dir, "proc/sys"), subuid: filepath.Join(dir, "etc/subuid"), subgid: filepath.Join(dir, "etc/subgid"),
-		dockerConfig: filepath.Join(dir, "etc/docker/daemon.json"), containerdCfg: filepath.Join(dir, "etc/containerd/config.toml"),
-		self: "/usr/bin/hardened",
+	h := Host{
+		ProcSys: filepath.Join(dir, "proc/sys"), SubUID: filepath.Join(dir, "etc/subuid"), SubGID: filepath.Join(dir, "etc/subgid"),
+		DockerConfig: filepath.Join(dir, "etc/docker/daemon.json"), ContainerdConfig: filepath.Join(dir, "etc/containerd/config.toml"),
+		Self: "/usr/bin/hardened",
 	}
 	for name, data := range files {
 		p := filepath.Join(dir, name)
@@ -37,35 +37,35 @@ func TestDoctorChecks(t *testing.T) {
 	tests := []struct {
 		name   string
 		files  map[string]string
-		check  func(doctorHost) []doctorCheck
+		check  func(Host) []Check
 		status []string // one per check returned
 		fix    string   // substring of a fix
 	}{
 		{"userns on", map[string]string{"proc/sys/user/max_user_namespaces": "1000\n"},
-			func(h doctorHost) []doctorCheck { return []doctorCheck{checkUserns(h, pol)} }, []string{checkOK}, ""},
+			func(h Host) []Check { return []Check{checkUserns(h, pol)} }, []string{OK}, ""},
 		{"userns off in the kernel", map[string]string{"proc/sys/user/max_user_namespaces": "0\n"},
-			func(h doctorHost) []doctorCheck { return []doctorCheck{checkUserns(h, pol)} }, []string{checkFail}, "sysctl -w user.max_user_namespaces"},
+			func(h Host) []Check { return []Check{checkUserns(h, pol)} }, []string{Fail}, "sysctl -w user.max_user_namespaces"},
 		{"docker registered", map[string]string{"etc/docker/daemon.json": `{"runtimes": {"hardened": {"path": "/usr/bin/hardened"}}, "default-runtime": "hardened"}`},
-			func(h doctorHost) []doctorCheck { return []doctorCheck{checkDockerRegistration(h)} }, []string{checkOK}, ""},
+			func(h Host) []Check { return []Check{checkDockerRegistration(h)} }, []string{OK}, ""},
 		{"docker not registered", map[string]string{"etc/docker/daemon.json": `{"runtimes": {"other": {"path": "/usr/bin/other"}}}`},
-			func(h doctorHost) []doctorCheck { return []doctorCheck{checkDockerRegistration(h)} }, []string{checkFail}, "hardened install docker"},
+			func(h Host) []Check { return []Check{checkDockerRegistration(h)} }, []string{Fail}, "hardened install docker"},
 		{"docker config broken", map[string]string{"etc/docker/daemon.json": `{"runtimes": `},
-			func(h doctorHost) []doctorCheck { return []doctorCheck{checkDockerRegistration(h)} }, []string{checkFail}, "repair"},
+			func(h Host) []Check { return []Check{checkDockerRegistration(h)} }, []string{Fail}, "repair"},
 		{"containerd registered", map[string]string{"etc/containerd/config.toml": "version = 2\n[x]\n  BinaryName = \"/usr/bin/hardened\"\n"},
-			func(h doctorHost) []doctorCheck { return []doctorCheck{checkContainerdRegistration(h)} }, []string{checkOK}, ""},
+			func(h Host) []Check { return []Check{checkContainerdRegistration(h)} }, []string{OK}, ""},
 		{"containerd not registered", map[string]string{"etc/containerd/config.toml": "version = 2\n"},
-			func(h doctorHost) []doctorCheck { return []doctorCheck{checkContainerdRegistration(h)} }, []string{checkWarn}, "hardened install containerd"},
+			func(h Host) []Check { return []Check{checkContainerdRegistration(h)} }, []string{Warn}, "hardened install containerd"},
 		{"pool from hardened's entries, others apart", map[string]string{
 			"etc/subuid": "hardened:300000:131072\nkubelet:100000:65536\n", "etc/subgid": "hardened:300000:131072\nkubelet:100000:65536\n"},
-			func(h doctorHost) []doctorCheck { return checkPool(h, pol) }, []string{checkOK}, ""},
+			func(h Host) []Check { return checkPool(h, pol) }, []string{OK}, ""},
 		{"builtin pool overlaps dockremap", map[string]string{
 			"etc/subuid": "dockremap:1879048192:65536\n", "etc/subgid": "dockremap:1879048192:65536\n"},
-			func(h doctorHost) []doctorCheck { return checkPool(h, pol) }, []string{checkOK, checkFail}, "give user hardened its own entries"},
+			func(h Host) []Check { return checkPool(h, pol) }, []string{OK, Fail}, "give user hardened its own entries"},
 		{"hardened's pool overlaps podman's", map[string]string{
 			"etc/subuid": "hardened:300000:131072\nalice:365536:65536\n", "etc/subgid": "hardened:300000:131072\nalice:365536:65536\n"},
-			func(h doctorHost) []doctorCheck { return checkPool(h, pol) }, []string{checkOK, checkFail}, "outside 365536-431071"},
+			func(h Host) []Check { return checkPool(h, pol) }, []string{OK, Fail}, "outside 365536-431071"},
 		{"uids and gids disagree", map[string]string{"etc/subuid": "hardened:300000:65536\n", "etc/subgid": "hardened:500000:65536\n"},
-			func(h doctorHost) []doctorCheck { return checkPool(h, pol) }, []string{checkFail}, "same ranges"},
+			func(h Host) []Check { return checkPool(h, pol) }, []string{Fail}, "same ranges"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -79,7 +79,7 @@ func TestDoctorChecks(t *testing.T) {
 				if c.Status != tt.status[i] {
 					t.Errorf("check %d %+v: status %s, want %s", i, c, c.Status, tt.status[i])
 				}
-				if c.Status == checkFail && c.Fix == "" {
+				if c.Status == Fail && c.Fix == "" {
 					t.Errorf("failed check %+v has no fix", c)
 				}
 				fixes = append(fixes, c.Fix)
@@ -89,7 +89,7 @@ func TestDoctorChecks(t *testing.T) {
 			}
 		})
 	}
-	if c := checkPolicy(nil, "/etc/hardened/policy.json", errors.New("bad key")); c.Status != checkFail || c.Fix == "" {
+	if c := checkPolicy(nil, "/etc/hardened/policy.json", errors.New("bad key")); c.Status != Fail || c.Fix == "" {
 		t.Errorf("invalid policy: %+v", c)
 	}
 }

@@ -1,4 +1,4 @@
-package shim
+package criu
 
 import (
 	"os"
@@ -23,7 +23,7 @@ func TestEmptyNamespaces(t *testing.T) {
 		{names: []string{"network", "net"}, err: `namespace "net" is not supported`},
 	}
 	for _, tc := range tests {
-		mask, err := emptyNamespaces(tc.names)
+		mask, err := EmptyNamespaces(tc.names)
 		if tc.err != "" {
 			if err == nil || !strings.Contains(err.Error(), tc.err) {
 				t.Errorf("%q: error = %v, want %q", tc.names, err, tc.err)
@@ -54,7 +54,7 @@ func TestPageServer(t *testing.T) {
 		{in: "host:http", err: `invalid port "http"`},
 	}
 	for _, tc := range tests {
-		got, err := pageServer(tc.in)
+		got, err := PageServer(tc.in)
 		if tc.err != "" {
 			if err == nil || !strings.Contains(err.Error(), tc.err) || !strings.Contains(err.Error(), "--page-server") {
 				t.Errorf("%q: error = %v, want one naming --page-server with %q", tc.in, err, tc.err)
@@ -85,7 +85,7 @@ func TestParentImage(t *testing.T) {
 		{parent: "file", err: "not a directory"},
 	}
 	for _, tc := range tests {
-		got, err := parentImage(images, tc.parent)
+		got, err := ParentImage(images, tc.parent)
 		if tc.err != "" {
 			if err == nil || !strings.Contains(err.Error(), tc.err) {
 				t.Errorf("%q: error = %v, want %q", tc.parent, err, tc.err)
@@ -99,7 +99,7 @@ func TestParentImage(t *testing.T) {
 }
 
 func TestEnsureCriu(t *testing.T) {
-	// Not parallel: ensureCriu may put --criu's directory into PATH.
+	// Not parallel: Ensure may put --criu's directory into PATH.
 	dir := t.TempDir()
 	fake := filepath.Join(dir, "criu")
 	if err := os.WriteFile(fake, []byte("#!/bin/sh\n"), 0o755); err != nil {
@@ -111,20 +111,20 @@ func TestEnsureCriu(t *testing.T) {
 	}
 	t.Setenv("PATH", "/nonexistent")
 
-	err := ensureCriu("", "checkpoint")
+	err := Ensure("", "checkpoint")
 	want := `checkpoint needs criu, which was not found at "criu"; install the criu package`
 	if err == nil || err.Error() != want {
 		t.Errorf("no criu in PATH: error = %v, want %q", err, want)
 	}
-	err = ensureCriu("/opt/none/criu", "restore")
+	err = Ensure("/opt/none/criu", "restore")
 	want = `restore needs criu, which was not found at "/opt/none/criu"; install the criu package`
 	if err == nil || err.Error() != want {
 		t.Errorf("missing --criu: error = %v, want %q", err, want)
 	}
-	if err := ensureCriu(other, "checkpoint"); err == nil || !strings.Contains(err.Error(), `must be named "criu"`) {
+	if err := Ensure(other, "checkpoint"); err == nil || !strings.Contains(err.Error(), `must be named "criu"`) {
 		t.Errorf("--criu not named criu: error = %v", err)
 	}
-	if err := ensureCriu(fake, "checkpoint"); err != nil {
+	if err := Ensure(fake, "checkpoint"); err != nil {
 		t.Fatalf("--criu %s: %v", fake, err)
 	}
 	if p := os.Getenv("PATH"); !strings.HasPrefix(p, dir+string(os.PathListSeparator)) {
@@ -132,7 +132,7 @@ func TestEnsureCriu(t *testing.T) {
 	}
 	// Once it is the criu PATH finds, nothing more is added.
 	before := os.Getenv("PATH")
-	if err := ensureCriu(fake, "checkpoint"); err != nil || os.Getenv("PATH") != before {
+	if err := Ensure(fake, "checkpoint"); err != nil || os.Getenv("PATH") != before {
 		t.Errorf("second call: err %v, PATH %q (was %q)", err, os.Getenv("PATH"), before)
 	}
 }

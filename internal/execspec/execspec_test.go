@@ -1,4 +1,4 @@
-package shim
+package execspec
 
 import (
 	"reflect"
@@ -68,23 +68,23 @@ func bundleProcessFixture() *specs.Process {
 	}
 }
 
-func TestExecOverridesApply(t *testing.T) {
+func TestOverridesApply(t *testing.T) {
 	t.Parallel()
 	no := false
 	tests := []struct {
 		name  string
-		o     execOverrides
+		o     Overrides
 		tweak func(p *specs.Process) // applied to the fixture first
 		want  func(p *specs.Process) // the expected result, from the fixture
 	}{
 		{
 			name: "command only: args replaced, terminal off",
-			o:    execOverrides{args: []string{"id", "-u"}},
+			o:    Overrides{Args: []string{"id", "-u"}},
 			want: func(p *specs.Process) { p.Args = []string{"id", "-u"}; p.Terminal = false },
 		},
 		{
 			name: "tty, cwd, env appended",
-			o:    execOverrides{args: []string{"sh"}, tty: true, cwd: "/tmp", env: []string{"FOO=bar"}},
+			o:    Overrides{Args: []string{"sh"}, TTY: true, Cwd: "/tmp", Env: []string{"FOO=bar"}},
 			want: func(p *specs.Process) {
 				p.Cwd = "/tmp"
 				p.Env = []string{"PATH=/bin", "TERM=xterm", "FOO=bar"}
@@ -92,7 +92,7 @@ func TestExecOverridesApply(t *testing.T) {
 		},
 		{
 			name: "user with gid and additional gids",
-			o:    execOverrides{args: []string{"sh"}, user: "1000:100", additionalGids: []int64{7, 8}},
+			o:    Overrides{Args: []string{"sh"}, User: "1000:100", AdditionalGids: []int64{7, 8}},
 			want: func(p *specs.Process) {
 				p.Terminal = false
 				p.User = specs.User{UID: 1000, GID: 100, AdditionalGids: []uint32{7, 8}}
@@ -100,13 +100,13 @@ func TestExecOverridesApply(t *testing.T) {
 		},
 		{
 			name:  "user without gid keeps the bundle's gid",
-			o:     execOverrides{args: []string{"sh"}, user: "1000"},
+			o:     Overrides{Args: []string{"sh"}, User: "1000"},
 			tweak: func(p *specs.Process) { p.User.GID = 50 },
 			want:  func(p *specs.Process) { p.Terminal = false; p.User = specs.User{UID: 1000, GID: 50} },
 		},
 		{
 			name: "caps added to bounding, effective, permitted; not ambient without inheritable",
-			o:    execOverrides{args: []string{"sh"}, caps: []string{"net_admin", "CAP_KILL"}},
+			o:    Overrides{Args: []string{"sh"}, Caps: []string{"net_admin", "CAP_KILL"}},
 			want: func(p *specs.Process) {
 				p.Terminal = false
 				c := p.Capabilities
@@ -117,7 +117,7 @@ func TestExecOverridesApply(t *testing.T) {
 		},
 		{
 			name:  "caps reach ambient when inheritable is set",
-			o:     execOverrides{args: []string{"sh"}, caps: []string{"CAP_CHOWN"}},
+			o:     Overrides{Args: []string{"sh"}, Caps: []string{"CAP_CHOWN"}},
 			tweak: func(p *specs.Process) { p.Capabilities = &specs.LinuxCapabilities{Inheritable: []string{"CAP_KILL"}} },
 			want: func(p *specs.Process) {
 				p.Terminal = false
@@ -132,7 +132,7 @@ func TestExecOverridesApply(t *testing.T) {
 		},
 		{
 			name:  "caps on a process without a capabilities section",
-			o:     execOverrides{args: []string{"sh"}, caps: []string{"CAP_CHOWN"}},
+			o:     Overrides{Args: []string{"sh"}, Caps: []string{"CAP_CHOWN"}},
 			tweak: func(p *specs.Process) { p.Capabilities = nil },
 			want: func(p *specs.Process) {
 				p.Terminal = false
@@ -145,12 +145,12 @@ func TestExecOverridesApply(t *testing.T) {
 		},
 		{
 			name: "--no-new-privs=false clears it (the policy clamp may set it again)",
-			o:    execOverrides{args: []string{"sh"}, noNewPrivs: &no},
+			o:    Overrides{Args: []string{"sh"}, NoNewPrivs: &no},
 			want: func(p *specs.Process) { p.Terminal = false; p.NoNewPrivileges = false },
 		},
 		{
 			name: "apparmor and label",
-			o:    execOverrides{args: []string{"sh"}, apparmor: "docker-default", label: "system_u:system_r:container_t:s0"},
+			o:    Overrides{Args: []string{"sh"}, Apparmor: "docker-default", Label: "system_u:system_r:container_t:s0"},
 			want: func(p *specs.Process) {
 				p.Terminal = false
 				p.ApparmorProfile = "docker-default"
@@ -159,7 +159,7 @@ func TestExecOverridesApply(t *testing.T) {
 		},
 		{
 			name:  "console size and command line dropped",
-			o:     execOverrides{args: []string{"sh"}},
+			o:     Overrides{Args: []string{"sh"}},
 			tweak: func(p *specs.Process) { p.ConsoleSize = &specs.Box{Height: 24, Width: 80}; p.CommandLine = "cmd /c" },
 			want:  func(p *specs.Process) { p.Terminal = false },
 		},
@@ -174,9 +174,9 @@ func TestExecOverridesApply(t *testing.T) {
 				tc.tweak(want)
 				want.ConsoleSize, want.CommandLine = nil, ""
 			}
-			want.Args = tc.o.args
+			want.Args = tc.o.Args
 			tc.want(want)
-			if err := tc.o.apply(got); err != nil {
+			if err := tc.o.Apply(got); err != nil {
 				t.Fatalf("apply: %v", err)
 			}
 			if !reflect.DeepEqual(got, want) {
@@ -186,23 +186,23 @@ func TestExecOverridesApply(t *testing.T) {
 	}
 }
 
-func TestExecOverridesApplyErrors(t *testing.T) {
+func TestOverridesApplyErrors(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name    string
-		o       execOverrides
+		o       Overrides
 		wantErr string
 	}{
-		{"named user", execOverrides{user: "root"}, `--user "root": uid`},
-		{"negative gid", execOverrides{additionalGids: []int64{-1}}, "--additional-gids: -1 is not a valid group ID"},
-		{"gid too large", execOverrides{additionalGids: []int64{1 << 32}}, "--additional-gids: 4294967296 is not a valid group ID"},
-		{"bad cap", execOverrides{caps: []string{"NET ADMIN"}}, `--cap: "NET ADMIN" is not a capability name`},
-		{"empty cap", execOverrides{caps: []string{""}}, `--cap: "" is not a capability name`},
+		{"named user", Overrides{User: "root"}, `--user "root": uid`},
+		{"negative gid", Overrides{AdditionalGids: []int64{-1}}, "--additional-gids: -1 is not a valid group ID"},
+		{"gid too large", Overrides{AdditionalGids: []int64{1 << 32}}, "--additional-gids: 4294967296 is not a valid group ID"},
+		{"bad cap", Overrides{Caps: []string{"NET ADMIN"}}, `--cap: "NET ADMIN" is not a capability name`},
+		{"empty cap", Overrides{Caps: []string{""}}, `--cap: "" is not a capability name`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			err := tc.o.apply(bundleProcessFixture())
+			err := tc.o.Apply(bundleProcessFixture())
 			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 				t.Errorf("apply error = %v, want one containing %q", err, tc.wantErr)
 			}
@@ -210,7 +210,7 @@ func TestExecOverridesApplyErrors(t *testing.T) {
 	}
 }
 
-func TestDecodeProcess(t *testing.T) {
+func TestDecode(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name    string
@@ -240,18 +240,18 @@ func TestDecodeProcess(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			got, err := decodeProcess([]byte(tc.raw))
+			got, err := Decode([]byte(tc.raw))
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-					t.Fatalf("decodeProcess error = %v, want one containing %q", err, tc.wantErr)
+					t.Fatalf("Decode error = %v, want one containing %q", err, tc.wantErr)
 				}
 				return
 			}
 			if err != nil {
-				t.Fatalf("decodeProcess: %v", err)
+				t.Fatalf("Decode: %v", err)
 			}
 			if !reflect.DeepEqual(got, tc.want) {
-				t.Errorf("decodeProcess:\n got %+v\nwant %+v", got, tc.want)
+				t.Errorf("Decode:\n got %+v\nwant %+v", got, tc.want)
 			}
 		})
 	}

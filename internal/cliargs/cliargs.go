@@ -1,30 +1,27 @@
-package shim
+// Package cliargs lets urfave/cli v2 parse a command line the way runc's
+// command-line library does: a subcommand's flags may follow its
+// positional arguments, and a flag may be given under any of its names.
+package cliargs
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/urfave/cli/v2"
 )
 
-// keepArgOrder reports whether a command's arguments after the container
-// ID belong to something else and must not be searched for our flags:
-// exec's command line and ps's options for ps(1). runc leaves them alone
-// too.
-func keepArgOrder(command string) bool {
-	return command == "exec" || command == "ps"
-}
-
-// reorderArgs returns args (argv, program name first) with every flag of
+// Reorder returns args (argv, program name first) with every flag of
 // the subcommand moved before its positional arguments, so that
 // "hardened update web1 --memory 1G" parses as runc, whose command-line
 // library reorders this way, parses it. urfave/cli v2 stops at the first
 // positional argument and would see "--memory" as an argument.
 //
 // Global flags stay where they are (they come before the subcommand, as
-// with runc); everything after a "--" stays in place and in order; exec
-// and ps are left alone (keepArgOrder). A word that merely looks like a
-// flag but is none of the subcommand's stays a positional argument.
-func reorderArgs(app *cli.App, args []string) []string {
+// with runc); everything after a "--" stays in place and in order; the
+// commands named in keepOrder only have their leading flags named by
+// their long names (canonicalLeadingFlags). A word that merely looks like
+// a flag but is none of the subcommand's stays a positional argument.
+func Reorder(app *cli.App, args []string, keepOrder ...string) []string {
 	if len(args) < 2 {
 		return args
 	}
@@ -36,7 +33,7 @@ func reorderArgs(app *cli.App, args []string) []string {
 	if cmd == nil {
 		return args
 	}
-	if keepArgOrder(cmd.Name) {
+	if slices.Contains(keepOrder, cmd.Name) {
 		out := append([]string{}, args[:i+1]...)
 		return append(out, canonicalLeadingFlags(cmd.Flags, args[i+1:])...)
 	}
@@ -168,6 +165,7 @@ func findCommand(cmds []*cli.Command, name string) *cli.Command {
 	return nil
 }
 
+// hasName reports whether name is one of f's names.
 func hasName(f cli.Flag, name string) bool {
 	for _, n := range f.Names() {
 		if n == name {
