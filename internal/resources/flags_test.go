@@ -72,7 +72,8 @@ func TestFromFlags(t *testing.T) {
 		{
 			name:  "kernel memory is parsed so it can be warned about",
 			flags: updateFlags{"kernel-memory": "10m"},
-			want:  withResources(func(r *specs.LinuxResources) { r.Memory.Kernel = new(int64(10 << 20)) }), //nolint:staticcheck
+			//lint:ignore SA1019 the obsolete flag still fills the obsolete field
+			want: withResources(func(r *specs.LinuxResources) { r.Memory.Kernel = new(int64(10 << 20)) }),
 		},
 		{name: "bad size", flags: updateFlags{"memory": "12zz"}, err: "--memory: invalid suffix"},
 		{name: "negative size other than -1", flags: updateFlags{"memory": "-5"}, err: "--memory:"},

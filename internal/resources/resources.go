@@ -46,7 +46,8 @@ func FromFlags(f FlagReader) (*specs.LinuxResources, error) {
 		{"memory", &res.Memory.Limit},
 		{"memory-reservation", &res.Memory.Reservation},
 		{"memory-swap", &res.Memory.Swap},
-		{"kernel-memory", &res.Memory.Kernel}, //nolint:staticcheck // read only to warn that it is ignored
+		//lint:ignore SA1019 read only to warn that it is ignored
+		{"kernel-memory", &res.Memory.Kernel},
 		{"kernel-memory-tcp", &res.Memory.KernelTCP},
 	} {
 		v, ok := given(size.flag)
@@ -160,7 +161,8 @@ func Merge(dst *cgroups.Resources, r *specs.LinuxResources) []string {
 	// property of this one update, not a setting to keep.
 	dst.MemoryCheckBeforeUpdate = false
 	if m := r.Memory; m != nil {
-		if m.Kernel != nil || m.KernelTCP != nil { //nolint:staticcheck // read only to warn that it is ignored
+		//lint:ignore SA1019 read only to warn that it is ignored
+		if m.Kernel != nil || m.KernelTCP != nil {
 			warnings = append(warnings, "kernel memory limits are obsolete and ignored")
 		}
 		// A size of 0 asks for nothing: libcontainer's cgroup managers

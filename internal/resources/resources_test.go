@@ -117,8 +117,9 @@ func TestMerge(t *testing.T) {
 			want:   func(*cgroups.Resources) {},
 		},
 		{
-			name:     "kernel memory is ignored with a warning",
-			update:   &specs.LinuxResources{Memory: &specs.LinuxMemory{Kernel: new(int64(1 << 20))}}, //nolint:staticcheck
+			name: "kernel memory is ignored with a warning",
+			//lint:ignore SA1019 the obsolete field is what this case sends
+			update:   &specs.LinuxResources{Memory: &specs.LinuxMemory{Kernel: new(int64(1 << 20))}},
 			want:     func(r *cgroups.Resources) { r.MemoryCheckBeforeUpdate = false },
 			warnings: 1,
 		},
