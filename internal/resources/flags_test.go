@@ -1,8 +1,6 @@
 package resources
 
 import (
-	"reflect"
-	"strings"
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -86,18 +84,7 @@ func TestFromFlags(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			got, err := FromFlags(tc.flags)
-			if tc.err != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.err) {
-					t.Fatalf("error = %v, want one containing %q", err, tc.err)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !reflect.DeepEqual(got, tc.want) {
-				t.Errorf("got  %s\nwant %s", mustJSON(t, got), mustJSON(t, tc.want))
-			}
+			checkResources(t, got, err, tc.want, tc.err)
 		})
 	}
 }
