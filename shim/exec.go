@@ -12,6 +12,7 @@ import (
 
 	"github.com/hardened-runtime/hardened/hardening"
 	"github.com/hardened-runtime/hardened/internal/execspec"
+	"github.com/hardened-runtime/hardened/internal/runner"
 	"github.com/hardened-runtime/hardened/spec"
 )
 
@@ -96,20 +97,20 @@ func execInContainer(c *cli.Context) (int, error) {
 		return -1, fmt.Errorf("container %s: %w", ct.ID(), err)
 	}
 	logrus.Debugf("container %s: exec %q", ct.ID(), p.Args)
-	r := processRun{
-		container:      ct,
-		init:           false,
-		start:          ct.Run,
-		detach:         c.Bool("detach"),
-		consoleSocket:  c.String("console-socket"),
-		pidFile:        c.String("pid-file"),
-		preserveFDs:    c.Int("preserve-fds"),
-		subreaper:      false,
-		destroy:        false,
-		pidfdSocket:    c.String("pidfd-socket"),
-		subCgroupPaths: subCgroups,
+	r := runner.Process{
+		Container:      ct,
+		Init:           false,
+		Start:          ct.Run,
+		Detach:         c.Bool("detach"),
+		ConsoleSocket:  c.String("console-socket"),
+		PidFile:        c.String("pid-file"),
+		PreserveFDs:    c.Int("preserve-fds"),
+		Subreaper:      false,
+		Destroy:        false,
+		PidfdSocket:    c.String("pidfd-socket"),
+		SubCgroupPaths: subCgroups,
 	}
-	status, err := r.run(p)
+	status, err := r.Run(p)
 	if err != nil {
 		return -1, fmt.Errorf("container %s: %w", ct.ID(), err)
 	}

@@ -1,4 +1,4 @@
-package shim
+package create
 
 import (
 	"encoding/json"
@@ -71,7 +71,8 @@ func BenchmarkHardenBundle(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				if err := applyPolicy(pol, policyPath, "bench", bundle); err != nil {
+				c := &creation{opts: Options{ID: "bench", PolicyPath: policyPath}, pol: pol, bundle: bundle}
+				if err := c.harden(); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -1,4 +1,4 @@
-package shim
+package create
 
 import (
 	"encoding/json"
@@ -13,6 +13,7 @@ import (
 	"github.com/opencontainers/runc/libcontainer"
 	"golang.org/x/sys/unix"
 
+	"github.com/hardened-runtime/hardened/internal/userns"
 	"github.com/hardened-runtime/hardened/spec"
 )
 
@@ -130,16 +131,16 @@ func (l *leftoverLock) release() error {
 	return nil
 }
 
-// errStateSaved means that a create finished while delete waited for it.
-var errStateSaved = errors.New("state saved")
+// ErrStateSaved means that a create finished while delete waited for it.
+var ErrStateSaved = errors.New("state saved")
 
-// removeLeftover removes what a create of container id that died before
+// RemoveLeftover removes what a create of container id that died before
 // libcontainer saved its state may have made: the processes and
 // directories of its cgroup, its state directory, its staged rootfs and
 // ID range, the temporary files of its bundle, and its create lock. It
-// returns what it could not remove, or errStateSaved when the container
+// returns what it could not remove, or ErrStateSaved when the container
 // turned out to exist.
-func removeLeftover(root, id string) error {
+func RemoveLeftover(root, id string) error {
 	lock, err := takeLeftoverLock(root, id, true, 10*time.Second)
 	if err != nil {
 		// A create under way owns all of it.
@@ -149,7 +150,7 @@ func removeLeftover(root, id string) error {
 	// deleted as such.
 	if _, err := os.Lstat(filepath.Join(root, id, "state.json")); err == nil {
 		_ = lock.release()
-		return errStateSaved
+		return ErrStateSaved
 	}
 	var errs []error
 	cgroupGone := true
@@ -164,7 +165,7 @@ func removeLeftover(root, id string) error {
 	}
 	// The range goes back only when no process of the container is left.
 	if cgroupGone {
-		if err := releaseUserns(root, id); err != nil {
+		if err := userns.Release(root, id); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -211,10 +212,10 @@ func removeCgroup(c *cgroups.Cgroup) error {
 	return nil
 }
 
-// removeStaleCreateLock removes the create lock of a container whose
+// RemoveStaleCreateLock removes the create lock of a container whose
 // state was saved when the create that held it died: nothing if a live
 // process (a create, or a foreground run) holds it.
-func removeStaleCreateLock(root, id string) error {
+func RemoveStaleCreateLock(root, id string) error {
 	lock, err := takeLeftoverLock(root, id, false, 0)
 	if errors.Is(err, libcontainer.ErrExist) {
 		return nil

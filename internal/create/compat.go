@@ -1,4 +1,4 @@
-package shim
+package create
 
 import (
 	"github.com/opencontainers/cgroups/devices/config"

@@ -1,11 +1,10 @@
-package shim
+package create
 
 import (
 	"os"
 
 	"github.com/opencontainers/runc/libcontainer/configs"
 	"github.com/sirupsen/logrus"
-	"github.com/urfave/cli/v2"
 
 	seccompcache "github.com/hardened-runtime/hardened/internal/seccomp/cache"
 )
@@ -17,12 +16,12 @@ const seccompCacheEnv = "HARDENED_SECCOMP_CACHE"
 // warmSeccompCache makes sure the container's seccomp filter is compiled
 // in the cache, so that its init loads it instead of compiling it. A
 // failure costs only that: the init compiles as it would without a cache.
-func warmSeccompCache(c *cli.Context, id string, cfg *configs.Config) {
+// build names the runtime's build (version+commit), which the cache keys on.
+func warmSeccompCache(build, id string, cfg *configs.Config) {
 	if cfg.Seccomp == nil || os.Getenv(seccompCacheEnv) == "off" {
 		return
 	}
-	build, _ := c.App.Metadata[buildInfoKey].(BuildInfo)
-	cache := seccompcache.Cache{Dir: seccompcache.Dir, Build: build.Version + "+" + build.Commit}
+	cache := seccompcache.Cache{Dir: seccompcache.Dir, Build: build}
 	if err := cache.Ensure(cfg.Seccomp); err != nil {
 		logrus.Warnf("container %s: %v; its init compiles the filter itself", id, err)
 	}

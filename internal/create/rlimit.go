@@ -1,9 +1,10 @@
-package shim
+package create
 
 import (
 	"bytes"
 	"errors"
 	"fmt"
+	"github.com/hardened-runtime/hardened/internal/runner"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -60,7 +61,7 @@ func withoutAddressSpaceLimit(cfg *configs.Config, p *specs.Process) (*specs.Pro
 	out := *p
 	out.Rlimits = nil
 	for _, rl := range p.Rlimits {
-		if t, ok := rlimitType(rl.Type); ok && t == unix.RLIMIT_AS {
+		if t, ok := runner.RlimitType(rl.Type); ok && t == unix.RLIMIT_AS {
 			if limit == nil {
 				limit = &configs.Rlimit{Type: unix.RLIMIT_AS, Hard: rl.Hard, Soft: rl.Soft}
 			}
@@ -84,8 +85,8 @@ func saveDeferredLimit(root, id string, limit *configs.Rlimit) error {
 // limit set before it execs: the Go runtime may still map memory then.
 const initHeadroom = 256 << 20
 
-// deferredLimit is a saved RLIMIT_AS on its way to a container's init.
-type deferredLimit struct {
+// DeferredLimit is a saved RLIMIT_AS on its way to a container's init.
+type DeferredLimit struct {
 	pid     int
 	limit   unix.Rlimit
 	initExe unix.Stat_t // the init's executable, to see when it has exec'd
@@ -95,10 +96,10 @@ type deferredLimit struct {
 	traced chan error
 }
 
-// prepareDeferredLimit reads the container's saved RLIMIT_AS (nil if none),
+// PrepareDeferredLimit reads the container's saved RLIMIT_AS (nil if none),
 // waits for the init to reach the exec FIFO and sets the limit at once if
-// the init fits under it. Call afterExec once the init was told to run.
-func prepareDeferredLimit(root string, ct *libcontainer.Container) (*deferredLimit, error) {
+// the init fits under it. Call AfterExec once the init was told to run.
+func PrepareDeferredLimit(root string, ct *libcontainer.Container) (*DeferredLimit, error) {
 	data, err := os.ReadFile(filepath.Join(root, ct.ID(), deferredLimitFile))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
@@ -106,7 +107,7 @@ func prepareDeferredLimit(root string, ct *libcontainer.Container) (*deferredLim
 	if err != nil {
 		return nil, fmt.Errorf("container %s: deferred RLIMIT_AS: %w", ct.ID(), err)
 	}
-	d := &deferredLimit{}
+	d := &DeferredLimit{}
 	if _, err := fmt.Sscanf(string(data), "%d %d", &d.limit.Cur, &d.limit.Max); err != nil {
 		return nil, fmt.Errorf("container %s: deferred RLIMIT_AS %q: %w", ct.ID(), data, err)
 	}
@@ -150,7 +151,7 @@ func prepareDeferredLimit(root string, ct *libcontainer.Container) (*deferredLim
 // stop left waiting would hang the start). At the execve stop it sets the
 // limit and detaches. It returns the channel of that outcome, nil when the
 // init cannot be traced.
-func (d *deferredLimit) traceExec() chan error {
+func (d *DeferredLimit) traceExec() chan error {
 	seized := make(chan error, 1)
 	done := make(chan error, 1)
 	go func() {
@@ -179,7 +180,7 @@ const cldTrapped = 4
 // never reaps the init (run's init is this process's child, whose exit
 // status libcontainer collects): waitid peeks with WNOWAIT, and a stop is
 // consumed with WSTOPPED alone, which cannot reap.
-func (d *deferredLimit) tightenAtExec() error {
+func (d *DeferredLimit) tightenAtExec() error {
 	for {
 		var info unix.Siginfo
 		err := unix.Waitid(unix.P_PID, d.pid, &info, unix.WEXITED|unix.WSTOPPED|unix.WNOWAIT|unix.WALL, nil)
@@ -220,10 +221,10 @@ func (d *deferredLimit) tightenAtExec() error {
 	}
 }
 
-// afterExec tightens the limit to what was asked, if the init needed more,
+// AfterExec tightens the limit to what was asked, if the init needed more,
 // once the init has exec'd the user's program. A program that already
 // exited needs nothing.
-func (d *deferredLimit) afterExec() error {
+func (d *DeferredLimit) AfterExec() error {
 	if d == nil || d.applied {
 		return nil
 	}

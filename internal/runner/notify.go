@@ -1,4 +1,4 @@
-package shim
+package runner
 
 import (
 	"bytes"
@@ -23,7 +23,7 @@ const notifyDirInContainer = "/run/notify"
 // notifySocketName is the socket's name in its directory.
 const notifySocketName = "notify.sock"
 
-// notifySocket relays sd_notify(3) readiness from a container to the
+// NotifySocket relays sd_notify(3) readiness from a container to the
 // caller's NOTIFY_SOCKET (systemd, Podman's --sdnotify=container), as runc
 // does: the runtime binds a datagram socket in the container's state
 // directory, which the container sees read-only at /run/notify, and passes
@@ -32,7 +32,7 @@ const notifySocketName = "notify.sock"
 // The socket's directory belongs to the runtime (under --root, made after
 // every refusal ran); only the caller's environment, not config.json,
 // asks for it.
-type notifySocket struct {
+type NotifySocket struct {
 	// host is the caller's NOTIFY_SOCKET.
 	host string
 	// dir is <root>/<id>/notify on the host.
@@ -40,18 +40,18 @@ type notifySocket struct {
 	socket *net.UnixConn
 }
 
-// newNotifySocket returns nil unless the caller set NOTIFY_SOCKET.
-func newNotifySocket(root, id, host string) *notifySocket {
+// NewNotifySocket returns nil unless the caller set NOTIFY_SOCKET.
+func NewNotifySocket(root, id, host string) *NotifySocket {
 	if host == "" {
 		return nil
 	}
-	return &notifySocket{host: host, dir: filepath.Join(root, id, "notify")}
+	return &NotifySocket{host: host, dir: filepath.Join(root, id, "notify")}
 }
 
-// setupSpec adds the socket's directory (read-only) and NOTIFY_SOCKET to
+// SetupSpec adds the socket's directory (read-only) and NOTIFY_SOCKET to
 // the spec libcontainer gets. It runs after hardening, on the runtime's
 // own mount, and is not saved to the bundle.
-func (s *notifySocket) setupSpec(sp *specs.Spec) {
+func (s *NotifySocket) SetupSpec(sp *specs.Spec) {
 	if s == nil || sp.Process == nil {
 		return
 	}
@@ -66,10 +66,10 @@ func (s *notifySocket) setupSpec(sp *specs.Spec) {
 	sp.Process.Env = append(env, "NOTIFY_SOCKET="+filepath.Join(notifyDirInContainer, notifySocketName))
 }
 
-// prepare makes the socket's directory, once the container's state
+// Prepare makes the socket's directory, once the container's state
 // directory exists and before the init mounts it, and with listen binds
 // the socket at once (run; create leaves that to start).
-func (s *notifySocket) prepare(listen bool) error {
+func (s *NotifySocket) Prepare(listen bool) error {
 	if s == nil {
 		return nil
 	}
@@ -84,7 +84,7 @@ func (s *notifySocket) prepare(listen bool) error {
 
 // bind listens on the socket. Any user in the container may send to it
 // (a service need not be root), hence mode 0777.
-func (s *notifySocket) bind() error {
+func (s *NotifySocket) bind() error {
 	if s == nil {
 		return nil
 	}
@@ -102,11 +102,11 @@ func (s *notifySocket) bind() error {
 	return nil
 }
 
-// startNotify binds the notify socket of a created container for start,
-// when the caller set NOTIFY_SOCKET and the container was created with
-// one (its directory exists); otherwise it returns nil.
-func startNotify(root, id string) (*notifySocket, error) {
-	s := newNotifySocket(root, id, os.Getenv("NOTIFY_SOCKET"))
+// StartNotify binds the notify socket of a created container for start,
+// when the caller set NOTIFY_SOCKET (host) and the container was created
+// with one (its directory exists); otherwise it returns nil.
+func StartNotify(root, id, host string) (*NotifySocket, error) {
+	s := NewNotifySocket(root, id, host)
 	if s == nil {
 		return nil, nil
 	}
@@ -120,17 +120,17 @@ func startNotify(root, id string) (*notifySocket, error) {
 	return s, nil
 }
 
-// close stops listening.
-func (s *notifySocket) close() {
+// Close stops listening.
+func (s *NotifySocket) Close() {
 	if s != nil && s.socket != nil {
 		s.socket.Close()
 	}
 }
 
-// relay waits for the container's READY=1 and passes it on to the host
+// Relay waits for the container's READY=1 and passes it on to the host
 // socket with MAINPID=pid, then waits for the host's acknowledgement
 // (BARRIER=1). It returns early, with no error, once pid is gone.
-func (s *notifySocket) relay(pid int) error {
+func (s *NotifySocket) Relay(pid int) error {
 	if s == nil || s.socket == nil {
 		return nil
 	}
@@ -224,12 +224,12 @@ func notifyBarrier(client *net.UnixConn) error {
 	}
 }
 
-// listenFiles returns the sockets systemd passed for socket activation
+// ListenFiles returns the sockets systemd passed for socket activation
 // (LISTEN_FDS, meant for this process: LISTEN_PID), to be handed on to the
 // container's init at the same numbers (fd 3 on) with LISTEN_FDS and
 // LISTEN_PID=1 in its environment. They are marked close-on-exec here so
 // no other child of ours inherits them.
-func listenFiles() []*os.File {
+func ListenFiles() []*os.File {
 	pid, err := strconv.Atoi(os.Getenv("LISTEN_PID"))
 	if err != nil || pid != os.Getpid() {
 		return nil

@@ -1,4 +1,4 @@
-package shim
+package userns
 
 import (
 	"crypto/sha256"
@@ -10,12 +10,10 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/opencontainers/runc/libcontainer"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/hardened-runtime/hardened/spec"
 	"github.com/sirupsen/logrus"
-	"golang.org/x/sys/unix"
 
 	"github.com/hardened-runtime/hardened/hardening"
 	"github.com/hardened-runtime/hardened/idmap"
@@ -28,10 +26,11 @@ import (
 // be traversable by the mapped root (0711), while --root is 0700.
 const stagingBase = "/run/hardened-idmap"
 
-// Files of the host's subordinate ID ranges.
+// Files of the host's subordinate ID ranges, which the pool of a policy
+// without "pool" comes from.
 const (
-	subUIDFile = "/etc/subuid"
-	subGIDFile = "/etc/subgid"
+	SubUIDFile = "/etc/subuid"
+	SubGIDFile = "/etc/subgid"
 )
 
 // stagingDir is where container id of the runtime root root has its
@@ -42,11 +41,8 @@ func stagingDir(root, id string) string {
 	return filepath.Join(stagingBase, hex.EncodeToString(sum[:6]), id)
 }
 
-// rootfsStage is what stageRootfs did for one container.
-type rootfsStage struct {
-	// lock is held from before the host is touched until the create is
-	// over (see lockCreate).
-	lock *createLock
+// Stage is what StageRootfs did for one container.
+type Stage struct {
 	// rootfs is the real rootfs (HostFacts.Rootfs, the checked path of
 	// the pinned directory); staged is the mount of that directory that
 	// the container gets instead: idmapped, a rebuilt overlay, or a plain
@@ -57,21 +53,21 @@ type rootfsStage struct {
 	// opened but may name anything by the time libcontainer looks.
 	written string
 	// dir is the staging directory; binds maps the index of each bind
-	// mount to the clone of its source there (pinBinds).
+	// mount to the clone of its source there (PinBinds).
 	dir   string
 	binds map[int]string
 	// podNet is the sysfs and the sysctls done from the host side in a
-	// pod's network namespace (preparePodNetwork); nil: none.
+	// pod's network namespace (PreparePodNetwork); nil: none.
 	podNet *podNetwork
 }
 
-// rewrite points the converted spec at the staged rootfs: root.path and
+// Rewrite points the converted spec at the staged rootfs: root.path and
 // every bind source inside the real rootfs or under the rootfs path as
 // written (the writable-paths mounts, also those an earlier create saved
 // in config.json), so those binds come from the checked directory too
 // (and carry the mapping), whatever the bundle's rootfs path names now. config.json keeps the real paths, so it stays valid for the
 // next create from the same bundle.
-func (u *rootfsStage) rewrite(s *specs.Spec) {
+func (u *Stage) Rewrite(s *specs.Spec) {
 	if u == nil {
 		return
 	}
@@ -106,10 +102,10 @@ func idPool(u hardening.UserNamespacePolicy) ([]idmap.Range, idmap.PoolSource, e
 	if u.Pool != nil {
 		explicit = []idmap.Range{*u.Pool}
 	}
-	return idmap.ResolvePool(explicit, subUIDFile, subGIDFile, u.SubIDUser)
+	return idmap.ResolvePool(explicit, SubUIDFile, SubGIDFile, u.SubIDUser)
 }
 
-// stageRootfs does the host side of create, after every refusal (Check)
+// StageRootfs does the host side of create, after every refusal (Check)
 // and before the transforms (Apply): it carries out the user-namespace
 // plan (allocates the container's ID range for a new user namespace in
 // the host registry, or reserves the joined namespace's IDs there; gives
@@ -121,24 +117,13 @@ func idPool(u hardening.UserNamespacePolicy) ([]idmap.Range, idmap.PoolSource, e
 // which only root can change, so a rootfs swapped for a symlink after
 // the check is never what the container sees. It fills facts for Apply.
 // On error everything it did is undone.
-func stageRootfs(root, id string, s *specs.Spec, checked *hardening.Checked, facts *hardening.HostFacts, rootfs *idmap.Pinned, written string) (_ *rootfsStage, retErr error) {
+func StageRootfs(root, id string, s *specs.Spec, checked *hardening.Checked, facts *hardening.HostFacts, rootfs *idmap.Pinned, written string) (_ *Stage, retErr error) {
 	pol, plan := checked.Policy, checked.Userns
-	lock, err := lockCreate(root, id)
-	if err != nil {
-		return nil, err
-	}
-	// Nothing of an existing container with this ID may be touched, nor
-	// undone below: its range and its staging directory are its own.
-	if _, err := os.Lstat(filepath.Join(root, id)); err == nil {
-		lock.release()
-		return nil, libcontainer.ErrExist
-	}
 	defer func() {
 		if retErr != nil {
-			if err := releaseUserns(root, id); err != nil {
+			if err := Release(root, id); err != nil {
 				logrus.Warnf("container %s: %v", id, err)
 			}
-			lock.release()
 		}
 	}()
 	if plan.Join != "" {
@@ -162,6 +147,7 @@ func stageRootfs(root, id string, s *specs.Spec, checked *hardening.Checked, fac
 			return nil, fmt.Errorf("user namespace: the caller's own mapping: %w", err)
 		}
 	}
+	var err error
 	fs := idmap.FSOther
 	var ns *os.File
 	if plan.Stage {
@@ -179,7 +165,7 @@ func stageRootfs(root, id string, s *specs.Spec, checked *hardening.Checked, fac
 				return nil, err
 			}
 			facts.IDRange = &rng
-			facts.DockerRoot = dockerRoot(s, *facts, id)
+			facts.DockerRoot = DockerRoot(s, *facts, id)
 			facts.PodmanRoot = podmanRoot(s, *facts, id)
 			// What compares with the range is checked now, before
 			// anything but the registry entry (undone below) is touched.
@@ -237,12 +223,12 @@ func stageRootfs(root, id string, s *specs.Spec, checked *hardening.Checked, fac
 		if err := rebuild.stageOverlay(rootfs, dir, ns, *rng); err != nil {
 			return nil, fmt.Errorf("user namespace: %w; a host whose container filesystems cannot be idmapped turns user namespaces off with \"userNamespace\": {\"enabled\": false}", err)
 		}
-		return &rootfsStage{lock: lock, rootfs: rootfs.Path, staged: staged, written: written, dir: dir}, nil
+		return &Stage{rootfs: rootfs.Path, staged: staged, written: written, dir: dir}, nil
 	}
 	if err := idmap.ClonePinned(rootfs, staged, ns); err != nil {
 		return nil, fmt.Errorf("rootfs staging: %w", err)
 	}
-	return &rootfsStage{lock: lock, rootfs: rootfs.Path, staged: staged, written: written, dir: dir}, nil
+	return &Stage{rootfs: rootfs.Path, staged: staged, written: written, dir: dir}, nil
 }
 
 // callerRange returns the caller's mapping as a range to ask the
@@ -280,11 +266,11 @@ func mkdirTraversable(dir string) error {
 	return nil
 }
 
-// releaseUserns undoes stageRootfs for container id: unstages its
+// Release undoes StageRootfs for container id: unstages its
 // rootfs and returns its ID range. It needs no state beyond the staging
 // directory's own record and does nothing for a container that had none,
 // so delete calls it for every container, also after kill -9 of anything.
-func releaseUserns(root, id string) error {
+func Release(root, id string) error {
 	var errs []error
 	if err := unstage(stagingDir(root, id)); err != nil {
 		errs = append(errs, err)
@@ -305,67 +291,6 @@ func releaseUserns(root, id string) error {
 		return fmt.Errorf("container %s: user namespace cleanup: %w", id, err)
 	}
 	return nil
-}
-
-// createLock keeps two creates of one container ID apart while they
-// stage: each would otherwise clear the other's staging directory, and
-// the loser's cleanup would undo the winner's. It is an exclusive flock
-// on <root>/.<id>.creating, which list and delete ignore.
-type createLock struct {
-	file *os.File
-	path string
-}
-
-// lockCreate takes the create lock of container id, or fails with
-// libcontainer.ErrExist while another create of that ID holds it.
-func lockCreate(root, id string) (*createLock, error) {
-	path := filepath.Join(root, "."+id+".creating")
-	for try := 0; try < 8; try++ {
-		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|unix.O_NOFOLLOW, 0o600)
-		if err != nil {
-			return nil, fmt.Errorf("create lock: %w", err)
-		}
-		if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
-			f.Close()
-			if errors.Is(err, unix.EWOULDBLOCK) {
-				return nil, fmt.Errorf("%w: another create of it is under way", libcontainer.ErrExist)
-			}
-			return nil, fmt.Errorf("create lock %s: %w", path, err)
-		}
-		// The holder before us removes the file before it unlocks: the
-		// lock counts only while the file is still the one at path.
-		var held, now unix.Stat_t
-		if unix.Fstat(int(f.Fd()), &held) == nil && unix.Lstat(path, &now) == nil && held.Dev == now.Dev && held.Ino == now.Ino {
-			return &createLock{file: f, path: path}, nil
-		}
-		f.Close()
-	}
-	return nil, fmt.Errorf("create lock %s: the file keeps changing", path)
-}
-
-// release removes the lock file and unlocks; a nil lock is fine.
-func (l *createLock) release() {
-	if l == nil || l.file == nil {
-		return
-	}
-	_ = os.Remove(l.path)
-	_ = l.file.Close()
-	l.file = nil
-}
-
-// createLock returns the stage's create lock, nil for none.
-func (u *rootfsStage) createLock() *createLock {
-	if u == nil {
-		return nil
-	}
-	return u.lock
-}
-
-// unlock releases the create lock of the stage, if any.
-func (u *rootfsStage) unlock() {
-	if u != nil {
-		u.lock.release()
-	}
 }
 
 // reserveJoined records in the host registry the host IDs of the user

@@ -1,6 +1,6 @@
 //go:build !linux || !cgo || !seccomp
 
-package shim
+package create
 
 import "github.com/opencontainers/runc/libcontainer/configs"
 

@@ -1,4 +1,4 @@
-package shim
+package userns
 
 import (
 	"fmt"
@@ -15,7 +15,7 @@ import (
 	"github.com/hardened-runtime/hardened/hardening"
 )
 
-// podNetwork is what preparePodNetwork did for a container in a pod's
+// podNetwork is what PreparePodNetwork did for a container in a pod's
 // network namespace (hardening.PodNetworkPlan): the sysfs it mounted
 // there and the sysctls it wrote, which libcontainer must not redo.
 type podNetwork struct {
@@ -28,16 +28,16 @@ type podNetwork struct {
 	sysctls map[string]string
 }
 
-// preparePodNetwork carries out hardening.PodNetworkPlan for the spec as
+// PreparePodNetwork carries out hardening.PodNetworkPlan for the spec as
 // Checked.Apply left it, after every refusal: on a locked OS thread that
 // joins the pod's network namespace (opened once, checked to be a
 // network namespace and not the runtime's own), it mounts a sysfs
 // (read-only, nosuid, nodev, noexec) at <staging dir>/sys, which then
 // shows the pod's interfaces, and writes the net.* sysctls. The thread
 // is never returned to the Go scheduler. The sysfs mount is in the
-// staging directory, so releaseUserns (delete, failed create) unmounts
+// staging directory, so Release (delete, failed create) unmounts
 // it with the rootfs.
-func (u *rootfsStage) preparePodNetwork(s *specs.Spec, f hardening.HostFacts) error {
+func (u *Stage) PreparePodNetwork(s *specs.Spec, f hardening.HostFacts) error {
 	if u == nil {
 		return nil
 	}
@@ -157,7 +157,7 @@ func sortedKeys(m map[string]string) []string {
 	return keys
 }
 
-// rewrite points the converted spec s at what preparePodNetwork did: the
+// rewrite points the converted spec s at what PreparePodNetwork did: the
 // sysfs mount becomes a read-only bind of the pod's sysfs, and the
 // sysctls already written are left out (s.Linux is copied, the bundle's
 // spec keeps them).

@@ -1,4 +1,4 @@
-package shim
+package userns
 
 import (
 	"encoding/json"
@@ -365,7 +365,7 @@ func outOfRange(rng idmap.Range) func(uint32) (uint32, bool) {
 	}
 }
 
-// unstage undoes what stageRootfs staged in dir: the rebuilt rootfs
+// unstage undoes what StageRootfs staged in dir: the rebuilt rootfs
 // bound at the caller's path (only while it is still ours: the caller may
 // have mounted its own there since), every mount under dir, the
 // container's layer shifted back to container IDs, the caller's overlay
@@ -490,10 +490,10 @@ func isPodmanFile(dest, src, id string) bool {
 		filepath.Base(filepath.Dir(userdata)) == id && filepath.Base(filepath.Dir(filepath.Dir(userdata))) == "overlay-containers"
 }
 
-// dockerRoot returns Docker's data root when the spec binds this
+// DockerRoot returns Docker's data root when the spec binds this
 // container's own /etc/hosts from <data-root>/containers/<id>/hosts,
 // else "".
-func dockerRoot(s *specs.Spec, f hardening.HostFacts, id string) string {
+func DockerRoot(s *specs.Spec, f hardening.HostFacts, id string) string {
 	for _, m := range s.Mounts {
 		if m.Destination != "/etc/hosts" || !spec.IsBind(m) {
 			continue

@@ -1,4 +1,4 @@
-package shim
+package runner
 
 import (
 	"fmt"
@@ -58,7 +58,7 @@ func newProcess(p *specs.Process) (*libcontainer.Process, error) {
 }
 
 // rlimitTypes maps runtime-spec rlimit names to their resource numbers.
-func rlimitType(name string) (int, bool) {
+func RlimitType(name string) (int, bool) {
 	types := map[string]int{
 		"RLIMIT_AS":         unix.RLIMIT_AS,
 		"RLIMIT_CORE":       unix.RLIMIT_CORE,
@@ -82,7 +82,7 @@ func rlimitType(name string) (int, bool) {
 }
 
 func convertRlimit(r specs.POSIXRlimit) (configs.Rlimit, error) {
-	t, ok := rlimitType(r.Type)
+	t, ok := RlimitType(r.Type)
 	if !ok {
 		return configs.Rlimit{}, fmt.Errorf("process.rlimits: unknown type %q", r.Type)
 	}

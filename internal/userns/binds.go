@@ -1,4 +1,4 @@
-package shim
+package userns
 
 import (
 	"errors"
@@ -15,16 +15,16 @@ import (
 	"github.com/hardened-runtime/hardened/idmap"
 )
 
-// pinBinds opens the source of every bind mount of s once and mounts a
+// PinBinds opens the source of every bind mount of s once and mounts a
 // clone of it in the staging directory (bind<N>, N the mount's index),
-// which rewrite then hands to libcontainer instead of the source path.
+// which Rewrite then hands to libcontainer instead of the source path.
 // The host-mounts rule checked where each source resolved when the facts
 // were gathered (checked, HostFacts.MountSources); a source that resolves
 // elsewhere now was swapped during create and is refused. Sources inside
 // the rootfs (the writable paths) are opened beneath the staged rootfs,
 // resolved as the container would (symlinks stay inside it). So no
 // source is looked up twice: not by us, not by libcontainer.
-func (u *rootfsStage) pinBinds(s *specs.Spec, bundleDir string, checked map[string]string) error {
+func (u *Stage) PinBinds(s *specs.Spec, bundleDir string, checked map[string]string) error {
 	// The staged rootfs is ours (under stagingBase, only root writes
 	// there) and shows the pinned rootfs with the container's mapping:
 	// sources inside the rootfs are taken from it, so they keep the
@@ -78,7 +78,7 @@ func (u *rootfsStage) pinBinds(s *specs.Spec, bundleDir string, checked map[stri
 
 // inRootfs returns src relative to the rootfs when src lies in it, by
 // its checked path or by the path config.json gives it.
-func (u *rootfsStage) inRootfs(src string) (string, bool) {
+func (u *Stage) inRootfs(src string) (string, bool) {
 	for _, base := range []string{u.rootfs, u.written} {
 		if base == "" {
 			continue
@@ -92,7 +92,7 @@ func (u *rootfsStage) inRootfs(src string) (string, bool) {
 
 // bindTarget creates the mount point for the clone of bind mount i: a
 // directory for a directory, an empty file for anything else.
-func (u *rootfsStage) bindTarget(i int, p *idmap.Pinned) (string, error) {
+func (u *Stage) bindTarget(i int, p *idmap.Pinned) (string, error) {
 	target := filepath.Join(u.dir, "bind"+strconv.Itoa(i))
 	dir, err := p.IsDir()
 	if err != nil {
