@@ -21,6 +21,7 @@ import (
 	"github.com/hardened-runtime/hardened/hardening"
 	"github.com/hardened-runtime/hardened/idmap"
 	"github.com/hardened-runtime/hardened/internal/install"
+	"github.com/hardened-runtime/hardened/internal/userns"
 )
 
 // The status of a Check.
@@ -56,7 +57,7 @@ type Host struct {
 
 // HostPaths is the real host, for the binary at self.
 func HostPaths(self string) Host {
-	return Host{ProcSys: "/proc/sys", SubUID: "/etc/subuid", SubGID: "/etc/subgid",
+	return Host{ProcSys: "/proc/sys", SubUID: userns.SubUIDFile, SubGID: userns.SubGIDFile,
 		DockerConfig: install.DefaultDockerConfig, ContainerdConfig: install.DefaultContainerdConfig, Self: self}
 }
 
