@@ -7,6 +7,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/hardened-runtime/hardened/internal/containers"
+	"github.com/hardened-runtime/hardened/internal/create"
 )
 
 // containersCommand lists the containers hardened runs on this host, with
@@ -55,7 +56,7 @@ func containerStore(c *cli.Context) containers.Store {
 			roots = []string{r}
 		}
 	}
-	return containers.Store{Roots: roots, RecordFile: recordFile, LoadRecord: loadRecord}
+	return containers.Store{Roots: roots, RecordFile: create.RecordFile, LoadRecord: create.LoadRecord}
 }
 
 func listHardenedContainers(c *cli.Context, format string, all bool) error {

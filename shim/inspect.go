@@ -10,6 +10,7 @@ import (
 
 	"github.com/hardened-runtime/hardened/internal/audit"
 	"github.com/hardened-runtime/hardened/internal/containers"
+	"github.com/hardened-runtime/hardened/internal/create"
 	"github.com/hardened-runtime/hardened/spec"
 )
 
@@ -56,7 +57,7 @@ func inspectContainer(c *cli.Context, ref string) error {
 		return fmt.Errorf("container %s: ambiguous, matches %s", ref, strings.Join(names, ", "))
 	}
 	if len(hits) == 1 {
-		rec, err := loadRecord(hits[0].Root, hits[0].ID)
+		rec, err := create.LoadRecord(hits[0].Root, hits[0].ID)
 		if err != nil {
 			return fmt.Errorf("container %s: %w", ref, err)
 		}
@@ -70,7 +71,7 @@ func inspectContainer(c *cli.Context, ref string) error {
 	if err != nil {
 		return err
 	}
-	path := auditLog(pol).Path
+	path := create.AuditLog(pol).Path
 	n, err := containers.GrepAuditLog(c.App.Writer, path, ref)
 	if err != nil {
 		return err
