@@ -3,6 +3,7 @@ package shim
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/opencontainers/runc/libcontainer"
 	"github.com/opencontainers/runc/libcontainer/utils"
@@ -99,8 +100,11 @@ func execInContainer(c *cli.Context) (int, error) {
 	}
 	// What the engine copied into the container since it last ran a
 	// process there is the container's (docker cp, then docker exec).
-	// (Not while it is paused: its layer may be at rest then.)
-	if root, err := stateRoot(c); err == nil {
+	// (Not while it is paused: its layer may be at rest then.) A pod's
+	// container is skipped: the kubelet writes nothing into its layer
+	// (kubectl cp runs tar in the container), and its exec probes would
+	// pay for the walk every few seconds.
+	if root, err := stateRoot(c); err == nil && !inPod(ct) {
 		if status, err := ct.Status(); err == nil && status == libcontainer.Running {
 			userns.AdoptEngineWrites(root, ct.ID())
 		}
@@ -214,4 +218,15 @@ func readProcessFile(path string, maxSize int64) (*specs.Process, error) {
 		return nil, fmt.Errorf("--process %s: %w", path, err)
 	}
 	return p, nil
+}
+
+// inPod reports whether ct belongs to a CRI pod sandbox (its annotations,
+// kept in libcontainer's labels, name one).
+func inPod(ct *libcontainer.Container) bool {
+	for _, l := range ct.Config().Labels {
+		if strings.HasPrefix(l, hardening.AnnotationSandboxID+"=") {
+			return true
+		}
+	}
+	return false
 }
