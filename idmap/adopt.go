@@ -3,7 +3,8 @@ package idmap
 import (
 	"errors"
 	"fmt"
-	"io/fs"
+	"io"
+	"os"
 	"path/filepath"
 	"strconv"
 
@@ -20,22 +21,28 @@ var ErrLayerTooLarge = errors.New("the container's layer has too many files to w
 // Such IDs are container IDs as the engine means them (docker cp and
 // podman cp write as host root, docker cp -a with the archive's owners),
 // and no process of the container can create them; they are shifted
-// into rng as at create (an owner outside 0..rng.Size-1 stays). It
-// returns the number of files changed.
+// into rng as at create (an owner outside 0..rng.Size-1 stays). Device
+// nodes stay host root's (only the device cgroup would stand between
+// container root and the device); whiteouts, the overlay's own 0/0
+// devices, are not looked up. It returns the number of files changed.
 //
 // The container runs, so its layer changes under the walk and is
-// untrusted: upper is only listed, and each file found is changed
-// through the container's own overlay mounted at root (the rebuilt
-// rootfs), opened beneath it without following any symlink or crossing
-// a mount, and only when it is still the file listed (same inode number,
-// an owner still in 0..rng.Size-1). Changing it through the overlay also
-// keeps the overlay's cached inode right: a chown of the upperdir's file
-// behind the overlay's back would leave the container's permission
-// checks on the old owner. The set-user-ID and set-group-ID bits, which
-// chown clears, are put back. The cost is one lstat per file of the
+// untrusted: upper is only listed, directory by directory through
+// descriptors opened beneath the one before without following symlinks
+// or leaving its filesystem, so that a directory swapped for a symlink
+// is not followed; and each file found is changed through the
+// container's own overlay mounted at root (the rebuilt rootfs), opened
+// beneath it without following any symlink or crossing a mount, and only
+// when it is still the file listed (same inode number, an owner still in
+// 0..rng.Size-1). Changing it through the overlay also keeps the
+// overlay's cached inode right: a chown of the upperdir's file behind
+// the overlay's back would leave the container's permission checks on
+// the old owner. The set-user-ID and set-group-ID bits, which chown
+// clears, are put back. The cost is one fstatat per file of the
 // container's layer, borne by the caller, not the container's cgroup: a
-// layer of more than limit files (limit > 0) is not walked further, and
-// ErrLayerTooLarge returned with what was changed until then.
+// layer of more than limit files (limit > 0) is not read further (a
+// directory is read in batches, so one huge directory costs no more),
+// and ErrLayerTooLarge returned with what was changed until then.
 func AdoptHostWrites(upper, root string, rng Range, limit int) (int, error) {
 	if rng.Size == 0 {
 		return 0, nil
@@ -48,55 +55,101 @@ func AdoptHostWrites(upper, root string, rng Range, limit int) (int, error) {
 		return 0, fmt.Errorf("adopt host writes: %w", err)
 	}
 	defer unix.Close(rootFd)
-	var upperSt unix.Stat_t
-	if err := unix.Lstat(upper, &upperSt); err != nil {
+	upperFd, err := unix.Open(upper, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
 		return 0, fmt.Errorf("adopt host writes: %w", err)
 	}
-	host := func(id uint32) bool { return id < rng.Size }
-	n, seen := 0, 0
-	err = filepath.WalkDir(upper, func(path string, d fs.DirEntry, err error) error {
-		if seen++; limit > 0 && seen > limit {
-			return fmt.Errorf("%w: more than %d files", ErrLayerTooLarge, limit)
-		}
-		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) {
-				return nil
+	var upperSt unix.Stat_t
+	if err := unix.Fstat(upperFd, &upperSt); err != nil {
+		unix.Close(upperFd)
+		return 0, fmt.Errorf("adopt host writes: %w", err)
+	}
+	w := adoptWalk{rootFd: rootFd, dev: upperSt.Dev, rng: rng, limit: limit}
+	if err := w.dir(upperFd, ""); err != nil {
+		return w.changed, fmt.Errorf("adopt host writes in %s: %w", upper, err)
+	}
+	return w.changed, nil
+}
+
+// adoptWalk is one AdoptHostWrites walk: the rebuilt rootfs, the
+// upperdir's filesystem, the range, the budget and the counts.
+type adoptWalk struct {
+	rootFd        int
+	dev           uint64
+	rng           Range
+	limit         int
+	seen, changed int
+}
+
+// adoptBatch is how many entries of a directory are read at once.
+const adoptBatch = 256
+
+// dir walks the directory open at fd, rel beneath the upperdir, and
+// closes fd.
+func (w *adoptWalk) dir(fd int, rel string) error {
+	f := os.NewFile(uintptr(fd), rel)
+	defer f.Close()
+	for {
+		names, err := f.Readdirnames(adoptBatch)
+		for _, name := range names {
+			if err := w.entry(fd, rel, name); err != nil {
+				return err
 			}
-			return err
 		}
-		var st unix.Stat_t
-		if err := unix.Lstat(path, &st); err != nil {
-			if errors.Is(err, unix.ENOENT) {
-				return nil
-			}
-			return err
-		}
-		if st.Dev != upperSt.Dev {
-			if d.IsDir() {
-				return filepath.SkipDir
-			}
+		if errors.Is(err, io.EOF) {
 			return nil
 		}
-		if path == upper || !host(st.Uid) && !host(st.Gid) {
-			return nil
-		}
-		rel, err := filepath.Rel(upper, path)
 		if err != nil {
 			return err
 		}
-		changed, err := adoptOne(rootFd, rel, st.Ino, rng)
+	}
+}
+
+// entry adopts name of the directory open at fd (rel beneath the
+// upperdir) when a host process wrote it, and walks it if it is a
+// directory of the same filesystem.
+func (w *adoptWalk) entry(fd int, rel, name string) error {
+	if w.seen++; w.limit > 0 && w.seen > w.limit {
+		return fmt.Errorf("%w: more than %d files", ErrLayerTooLarge, w.limit)
+	}
+	var st unix.Stat_t
+	if err := unix.Fstatat(fd, name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		if errors.Is(err, unix.ENOENT) {
+			return nil
+		}
+		return err
+	}
+	if st.Dev != w.dev {
+		return nil
+	}
+	path := filepath.Join(rel, name)
+	kind := st.Mode & unix.S_IFMT
+	if (st.Uid < w.rng.Size || st.Gid < w.rng.Size) && kind != unix.S_IFCHR && kind != unix.S_IFBLK {
+		changed, err := adoptOne(w.rootFd, path, st.Ino, w.rng)
 		if err != nil {
-			return fmt.Errorf("%s: %w", rel, err)
+			return fmt.Errorf("%s: %w", path, err)
 		}
 		if changed {
-			n++
+			w.changed++
 		}
-		return nil
-	})
-	if err != nil {
-		return n, fmt.Errorf("adopt host writes in %s: %w", upper, err)
 	}
-	return n, nil
+	// A path the overlay could not resolve is not descended into.
+	if kind != unix.S_IFDIR || len(path) >= unix.PathMax {
+		return nil
+	}
+	child, err := unix.Openat(fd, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	switch {
+	case errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ENOTDIR) || errors.Is(err, unix.ELOOP):
+		return nil
+	case err != nil:
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	var cst unix.Stat_t
+	if err := unix.Fstat(child, &cst); err != nil || cst.Dev != w.dev || cst.Ino != st.Ino {
+		unix.Close(child)
+		return err
+	}
+	return w.dir(child, path)
 }
 
 // adoptOne shifts the owner of rel beneath rootFd into rng when it is
