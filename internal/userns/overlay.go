@@ -455,11 +455,18 @@ func unstage(dir string) error {
 	detached := false
 	if rec.Target != "" {
 		// Ours, or the view at rest of a paused container (pause.go).
-		if top, ok := idmap.TopMount(mounts, rec.Target); ok && (stagedUnder(top, dir) || isRestingView(top, rec)) {
+		top, ok := idmap.TopMount(mounts, rec.Target)
+		switch {
+		case ok && (stagedUnder(top, dir) || isRestingView(top, rec)):
 			if err := unix.Unmount(rec.Target, unix.MNT_DETACH|unix.UMOUNT_NOFOLLOW); err != nil {
 				return fmt.Errorf("unmount %s: %w", rec.Target, err)
 			}
 			detached = true
+		default:
+			// A pause killed after it detached ours (its mark is
+			// there) left the caller's path bare.
+			_, err := os.Lstat(filepath.Join(dir, pausedMark))
+			detached = err == nil
 		}
 	}
 	// Deepest first, each mount point until nothing is left on it.

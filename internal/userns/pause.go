@@ -28,6 +28,14 @@ import (
 // fails (read-only file system) instead. The shift back to container
 // IDs and into the range again costs one lstat per file of the
 // container's layer, at pause and at resume.
+//
+// A pause killed midway (the engine's timeout, the OOM killer) cannot
+// undo what it did; the mark it leaves in the staging directory before
+// it starts tells resume (and delete) to finish the way back.
+
+// pausedMark names the file of the staging directory present from the
+// start of a pause's changes until resume undid them.
+const pausedMark = "paused"
 
 // ShowLayerAtRest gives the engine's path of container id of root the
 // view of its layer at rest (above), after the container was frozen. It
@@ -137,8 +145,13 @@ func showLayerAtRest(dir string, failAt func(step string) error) (retErr error) 
 		}
 		if err := errors.Join(errs...); err != nil {
 			retErr = fmt.Errorf("%w; undoing it: %v", retErr, err)
+			return
 		}
+		_ = os.Remove(filepath.Join(dir, pausedMark))
 	}()
+	if err := os.WriteFile(filepath.Join(dir, pausedMark), nil, 0o600); err != nil {
+		return err
+	}
 	if err := step(stepShift); err != nil {
 		return err
 	}
@@ -159,7 +172,10 @@ func showLayerAtRest(dir string, failAt func(step string) error) (retErr error) 
 	return idmap.MountOverlay(view, rec.Target)
 }
 
-// showLiveLayer is ShowLiveLayer for the staging directory dir.
+// showLiveLayer is ShowLiveLayer for the staging directory dir: it
+// undoes the view at rest, or what a pause killed midway left (its mark
+// is there): the layer shifted to container IDs, the rebuilt rootfs
+// detached from the caller's path.
 func showLiveLayer(dir string) error {
 	rec, ok, err := readStageRecord(dir)
 	if err != nil || !ok {
@@ -169,18 +185,31 @@ func showLiveLayer(dir string) error {
 	if err != nil {
 		return err
 	}
-	if top, ok := idmap.TopMount(mounts, rec.Target); !ok || !isRestingView(top, rec) {
+	top, mounted := idmap.TopMount(mounts, rec.Target)
+	resting := mounted && isRestingView(top, rec)
+	mark := filepath.Join(dir, pausedMark)
+	if _, err := os.Lstat(mark); err != nil && !resting {
 		return nil
 	}
-	if err := unix.Unmount(rec.Target, unix.MNT_DETACH|unix.UMOUNT_NOFOLLOW); err != nil {
-		return fmt.Errorf("detach the view at rest at %s: %w", rec.Target, err)
+	if resting {
+		if err := unix.Unmount(rec.Target, unix.MNT_DETACH|unix.UMOUNT_NOFOLLOW); err != nil {
+			return fmt.Errorf("detach the view at rest at %s: %w", rec.Target, err)
+		}
 	}
 	var errs []error
 	if _, err := idmap.ShiftOwners(rec.Upper, intoRange(rec.Range, nil)); err != nil {
 		errs = append(errs, err)
 	}
-	if err := bindNoFollow(filepath.Join(dir, "rootfs"), rec.Target); err != nil {
-		errs = append(errs, fmt.Errorf("bind the rebuilt rootfs at %s again: %w", rec.Target, err))
+	if resting || !mounted || !stagedUnder(top, dir) {
+		if err := bindNoFollow(filepath.Join(dir, "rootfs"), rec.Target); err != nil {
+			errs = append(errs, fmt.Errorf("bind the rebuilt rootfs at %s again: %w", rec.Target, err))
+		}
 	}
-	return errors.Join(errs...)
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	if err := os.Remove(mark); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	return nil
 }

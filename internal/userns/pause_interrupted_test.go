@@ -1,0 +1,88 @@
+package userns
+
+import (
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/hardened-runtime/hardened/idmap"
+)
+
+// TestResumeAfterInterruptedPause: a pause killed midway (by the
+// engine's timeout, the OOM killer) after it shifted the layer to
+// container IDs, before or after it detached the rebuilt rootfs from the
+// caller's path, has no chance to undo it; resume must, or the container
+// is thawed with its whole layer owned by IDs it does not map (nobody's,
+// read-only to its root) and the engine's path empty.
+func TestResumeAfterInterruptedPause(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
+	rng := idmap.Range{Start: 3_000_000_000, Size: 65536}
+	ns, err := idmap.UsernsFile(idmap.Mapping{ContainerID: 0, Host: rng})
+	if err != nil {
+		t.Skip(err)
+	}
+	defer ns.Close()
+	for _, c := range []struct {
+		killedAt string
+		resume   bool
+	}{{stepDetach, true}, {stepMount, true}, {stepMount, false}} {
+		killedAt := c.killedAt
+		t.Run("killed before "+killedAt+"/resume="+strconv.FormatBool(c.resume), func(t *testing.T) {
+			o := mountCallerOverlay(t, "")
+			dir := filepath.Join(t.TempDir(), "stage")
+			if err := os.MkdirAll(filepath.Join(dir, "rootfs"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chmod(dir, 0o711); err != nil {
+				t.Fatal(err)
+			}
+			pinned, err := idmap.PinDir(o.merged)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer pinned.Close()
+			if err := (overlayRebuild{}).stageOverlay(pinned, dir, ns, rng); err != nil {
+				t.Fatal(err)
+			}
+			// A panic stands for the kill: the deferred undo sees no
+			// error and does nothing, as a killed process would.
+			func() {
+				defer func() { _ = recover() }()
+				_ = showLayerAtRest(dir, func(step string) error {
+					if step == killedAt {
+						panic("killed")
+					}
+					return nil
+				})
+			}()
+			if !c.resume {
+				// Deleted while paused: the caller's overlay is back.
+				if err := unstage(dir); err != nil {
+					t.Fatal(err)
+				}
+				o.checkCallerBack(t, dir)
+				return
+			}
+			if err := showLiveLayer(dir); err != nil {
+				t.Fatal(err)
+			}
+			for _, p := range []string{filepath.Join(o.merged, "image-file"), filepath.Join(o.upper, "user-file")} {
+				var st unix.Stat_t
+				if err := unix.Lstat(p, &st); err != nil {
+					t.Errorf("after resume: %v", err)
+				} else if st.Uid < rng.Start {
+					t.Errorf("after resume %s is owned by %d, outside the container's range", p, st.Uid)
+				}
+			}
+			if err := unstage(dir); err != nil {
+				t.Fatal(err)
+			}
+			o.checkCallerBack(t, dir)
+		})
+	}
+}
