@@ -47,6 +47,11 @@ func AdoptHostWrites(upper, root string, rng Range, limit int) (int, error) {
 	if rng.Size == 0 {
 		return 0, nil
 	}
+	if rng.Start < rng.Size {
+		// The container's own files would be taken for host writes
+		// and shifted again, container root's to a user's.
+		return 0, fmt.Errorf("adopt host writes: range %s overlaps the host IDs below its size", rng)
+	}
 	rootFd, err := unix.Openat2(unix.AT_FDCWD, root, &unix.OpenHow{
 		Flags:   unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC,
 		Resolve: unix.RESOLVE_NO_SYMLINKS,

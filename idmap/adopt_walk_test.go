@@ -94,3 +94,29 @@ func TestAdoptHostWritesLeavesDevices(t *testing.T) {
 		t.Errorf("f: owner %d, want %d", u, rng.Start)
 	}
 }
+
+// TestAdoptHostWritesLowRange: a range starting below its size (a joined
+// user namespace mapping container root to host ID 1000) makes the
+// container's own files look like host writes: nothing is walked.
+func TestAdoptHostWritesLowRange(t *testing.T) {
+	requireRoot(t)
+	rng := Range{Start: 1000, Size: DefaultRangeSize}
+	upper, root := t.TempDir(), t.TempDir()
+	f := filepath.Join(upper, "container-root-file")
+	if err := os.WriteFile(f, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Lchown(f, 1000, 1000); err != nil {
+		t.Fatal(err)
+	}
+	// root stands for the overlay: the same inode at the same path.
+	if err := os.Link(f, filepath.Join(root, "container-root-file")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := AdoptHostWrites(upper, root, rng, 0); err == nil {
+		t.Error("a range overlapping the host IDs below its size was walked")
+	}
+	if u, _, _ := owner(t, f); u != 1000 {
+		t.Errorf("the container root's file became %d's", u)
+	}
+}
