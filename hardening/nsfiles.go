@@ -21,9 +21,13 @@ type NamespaceFiles map[string]*os.File
 // OpenNamespaceFiles opens every namespace path of s that is a namespace
 // file (nsfs). A path that does not open as one is left out; the facts
 // then say nothing of it (nor are they read by path later) and the rules
-// treat it as unknown. The files are
-// close-on-exec and stay open for the life of the process: a container's
-// init opens them through /proc/<pid>/fd while this process waits for it.
+// treat it as unknown. The paths are opened O_PATH: whatever else
+// config.json names there is looked at, never opened for reading (a FIFO
+// would block the create, some devices act when opened); a namespace
+// file is opened for use through /proc/<pid>/fd (ProcPath). The files
+// are close-on-exec and stay open for the life of the process: a
+// container's init opens them through /proc/<pid>/fd while this process
+// waits for it.
 func OpenNamespaceFiles(s *specs.Spec) NamespaceFiles {
 	if s == nil || s.Linux == nil {
 		return nil
@@ -33,7 +37,7 @@ func OpenNamespaceFiles(s *specs.Spec) NamespaceFiles {
 		if ns.Path == "" || out[ns.Path] != nil {
 			continue
 		}
-		f, err := os.OpenFile(ns.Path, os.O_RDONLY|unix.O_CLOEXEC, 0)
+		f, err := os.OpenFile(ns.Path, unix.O_PATH|unix.O_CLOEXEC, 0)
 		if err != nil {
 			continue
 		}
