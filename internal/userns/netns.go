@@ -45,7 +45,8 @@ func (u *Stage) PreparePodNetwork(s *specs.Spec, f hardening.HostFacts) error {
 	if !ok {
 		return nil
 	}
-	ns, err := os.Open(plan.Netns)
+	// The descriptor the rules judged, not the path again.
+	ns, err := os.Open(f.Namespaces.ProcPath(plan.Netns))
 	if err != nil {
 		return fmt.Errorf("pod network namespace: %w", err)
 	}

@@ -2,7 +2,11 @@ package hostile
 
 import (
 	"context"
+	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -33,5 +37,77 @@ func TestNamespacePathFIFO(t *testing.T) {
 	}
 	if err == nil {
 		t.Fatalf("a FIFO joined as a network namespace: %s", out)
+	}
+}
+
+// A pod's network namespace file swapped, between the check and the
+// host-side sysctl writes, for another pod's (also owned by the host's
+// user namespace, so the re-check at the write passes; named directly it
+// is refused, for the process in it): the sysctls config.json asks for
+// must land in the namespace the rules judged and the container joins,
+// never in the other pod's. The host side writes through the descriptor
+// opened for the check.
+func TestPodNetnsSwappedForAnotherPod(t *testing.T) {
+	rt := testutil.NewRuntime(t) // its leftover check runs after the cleanup below
+	pod, _ := podnetNetns(t)
+	victim, victimName := podnetNetns(t)
+	other := exec.Command("ip", "netns", "exec", victimName, "sleep", "1000")
+	if err := other.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = other.Process.Kill(); _ = other.Wait() })
+	read := func() string {
+		out, err := exec.Command("ip", "netns", "exec", victimName, "cat", "/proc/sys/net/ipv4/ip_unprivileged_port_start").CombinedOutput()
+		if err != nil {
+			t.Fatalf("read the other pod's sysctl: %v %s", err, out)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	before := read()
+	want := "1000"
+	if before == want {
+		want = "1001"
+	}
+	p := filepath.Join(t.TempDir(), "netns")
+	if err := os.WriteFile(p, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Mount(pod, p, "", unix.MS_BIND, ""); err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if unix.Mount(victim, p, "", unix.MS_BIND, "") == nil {
+				time.Sleep(200 * time.Microsecond)
+				_ = unix.Unmount(p, unix.MNT_DETACH)
+			}
+			time.Sleep(200 * time.Microsecond)
+		}
+	}()
+	t.Cleanup(func() {
+		close(stop)
+		wg.Wait()
+		for unix.Unmount(p, unix.MNT_DETACH) == nil {
+		}
+	})
+	for i := range 30 {
+		b := testutil.NewBundle(t)
+		b.Edit(t, func(s *specs.Spec) {
+			joinsNoSysfs(s)
+			podnetJoin(s, p, map[string]string{"net.ipv4.ip_unprivileged_port_start": want})
+		})
+		runInside(t, rt, b, "true")
+		if got := read(); got != before {
+			t.Fatalf("run %d: the other pod's net.ipv4.ip_unprivileged_port_start changed from %s to %s", i, before, got)
+		}
 	}
 }
