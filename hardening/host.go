@@ -138,6 +138,9 @@ func GatherUsernsFacts(s *specs.Spec, f *HostFacts) {
 				info.UIDMap, info.GIDMap = uids, gids
 			}
 		}
+		if info.Path != "" {
+			f.Namespaces.keepOwner(info.Path, f.Namespaces.ProcPath(ns.Path))
+		}
 		if f.Usernses == nil {
 			f.Usernses = map[string]idmap.UsernsInfo{}
 		}

@@ -68,6 +68,37 @@ func (n NamespaceFiles) ProcPath(path string) string {
 	return "/proc/" + strconv.Itoa(os.Getpid()) + "/fd/" + strconv.Itoa(int(f.Fd()))
 }
 
+// keepOwner keeps, under userPath (the /proc/<pid>/ns/user path that
+// the facts name for it, UsernsInfo.Path), the user namespace that owns
+// the namespace opened at nsOpen, taken from that descriptor
+// (NS_GET_USERNS; the namespace itself when it is a user namespace): the
+// container joins, and its rootfs is idmapped with, the user namespace
+// the rules judged, whatever process holds that PID by then.
+func (n NamespaceFiles) keepOwner(userPath, nsOpen string) {
+	if n == nil || n[userPath] != nil {
+		return
+	}
+	f, err := os.Open(nsOpen)
+	if err != nil {
+		return
+	}
+	typ, err := unix.IoctlRetInt(int(f.Fd()), unix.NS_GET_NSTYPE)
+	if err != nil {
+		f.Close()
+		return
+	}
+	if typ == unix.CLONE_NEWUSER {
+		n[userPath] = f
+		return
+	}
+	defer f.Close()
+	fd, err := unix.IoctlRetInt(int(f.Fd()), unix.NS_GET_USERNS)
+	if err != nil {
+		return
+	}
+	n[userPath] = os.NewFile(uintptr(fd), userPath)
+}
+
 // stat returns the device and inode of the file opened for path; ok is
 // false when it was not opened.
 func (n NamespaceFiles) stat(path string) (st unix.Stat_t, ok bool) {

@@ -534,13 +534,21 @@ func stagedUnder(m idmap.MountEntry, dir string) bool {
 	return err == nil && strings.HasPrefix(ov.Lower[0], dir+"/")
 }
 
-// joinedRange returns the host IDs a joined user namespace maps from
-// container ID 0, which an overlay rootfs's layer is shifted into.
-func joinedRange(userns string) (*idmap.Range, error) {
-	proc := filepath.Dir(filepath.Dir(userns))
-	ms, err := idmap.ReadIDMap(filepath.Join(proc, "uid_map"))
-	if err != nil {
-		return nil, err
+// joinedRange returns the host IDs a joined user namespace (plan.Join)
+// maps from container ID 0, which an overlay rootfs's layer is shifted
+// into: the mapping the rules judged (read through the namespace file
+// they opened), not one read again by path.
+func joinedRange(userns string, f hardening.HostFacts) (*idmap.Range, error) {
+	var ms []idmap.Mapping
+	found := false
+	for path, info := range f.Usernses {
+		if path == userns || info.Path == userns {
+			ms, found = info.UIDMap, true
+			break
+		}
+	}
+	if !found || len(ms) == 0 {
+		return nil, fmt.Errorf("user namespace %s: mapping unknown", userns)
 	}
 	if len(ms) != 1 || ms[0].ContainerID != 0 {
 		return nil, fmt.Errorf("user namespace %s: an overlay rootfs needs one mapping from container ID 0, have %v", userns, ms)

@@ -175,7 +175,7 @@ func StageRootfs(root, id string, s *specs.Spec, checked *hardening.Checked, fac
 			if ns, err = idmap.UsernsFile(idmap.Mapping{ContainerID: 0, Host: rng}); err != nil {
 				return nil, err
 			}
-		} else if ns, err = os.Open(plan.Join); err != nil {
+		} else if ns, err = os.Open(facts.Namespaces.ProcPath(plan.Join)); err != nil {
 			return nil, fmt.Errorf("user namespace: %w", err)
 		}
 		defer ns.Close()
@@ -210,7 +210,7 @@ func StageRootfs(root, id string, s *specs.Spec, checked *hardening.Checked, fac
 		rng := facts.IDRange
 		if rng == nil {
 			var err error
-			if rng, err = joinedRange(plan.Join); err != nil {
+			if rng, err = joinedRange(plan.Join, *facts); err != nil {
 				return nil, fmt.Errorf("user namespace: %w", err)
 			}
 		}

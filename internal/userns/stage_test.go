@@ -205,35 +205,41 @@ func TestStaleRange(t *testing.T) {
 	}
 }
 
-// The joined namespace's range comes from the uid_map beside the
-// namespace file (/proc/<pid>/ns/user -> /proc/<pid>/uid_map); a
-// fake /proc directory stands in for the process.
+// The joined namespace's range is the mapping the rules judged
+// (HostFacts.Usernses, read through the namespace file they opened),
+// found by the spec's path or by the owner's /proc/<pid>/ns/user path.
 func TestJoinedRange(t *testing.T) {
+	m := func(c, h, n uint32) idmap.Mapping {
+		return idmap.Mapping{ContainerID: c, Host: idmap.Range{Start: h, Size: n}}
+	}
 	for _, tc := range []struct {
-		name, uidMap string
-		want         *idmap.Range
+		name   string
+		uidMap []idmap.Mapping
+		want   *idmap.Range
 	}{
-		{"one range from 0", "0 100000 65536\n", &idmap.Range{Start: 100000, Size: 65536}},
-		{"two ranges", "0 100000 1\n1 200000 10\n", nil},
-		{"not from 0", "1 100000 65536\n", nil},
+		{"one range from 0", []idmap.Mapping{m(0, 100000, 65536)}, &idmap.Range{Start: 100000, Size: 65536}},
+		{"two ranges", []idmap.Mapping{m(0, 100000, 1), m(1, 200000, 10)}, nil},
+		{"not from 0", []idmap.Mapping{m(1, 100000, 65536)}, nil},
+		{"unknown", nil, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			proc := t.TempDir()
-			if err := os.Mkdir(filepath.Join(proc, "ns"), 0o755); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(filepath.Join(proc, "uid_map"), []byte(tc.uidMap), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			got, err := joinedRange(filepath.Join(proc, "ns", "user"))
-			if tc.want == nil {
-				if err == nil {
-					t.Errorf("joinedRange = %v, want an error", got)
+			f := hardening.HostFacts{Usernses: map[string]idmap.UsernsInfo{
+				"/proc/42/ns/net": {Path: "/proc/42/ns/user", UIDMap: tc.uidMap},
+			}}
+			for _, join := range []string{"/proc/42/ns/user", "/proc/42/ns/net"} {
+				got, err := joinedRange(join, f)
+				if tc.want == nil {
+					if err == nil {
+						t.Errorf("joinedRange(%s) = %v, want an error", join, got)
+					}
+					continue
 				}
-				return
+				if err != nil || !reflect.DeepEqual(got, tc.want) {
+					t.Errorf("joinedRange(%s) = %v, %v; want %v", join, got, err, tc.want)
+				}
 			}
-			if err != nil || !reflect.DeepEqual(got, tc.want) {
-				t.Errorf("joinedRange = %v, %v; want %v", got, err, tc.want)
+			if got, err := joinedRange("/proc/43/ns/user", f); err == nil {
+				t.Errorf("another namespace's range: %v", got)
 			}
 		})
 	}
