@@ -115,6 +115,7 @@ func TestConvertNotesPrunedSeccomp(t *testing.T) {
 		opts:    Options{ID: "prune"},
 		bundle:  &spec.Bundle{Dir: t.TempDir(), Spec: s},
 		checked: &hardening.Checked{Report: &hardening.Report{}},
+		audit:   &createAudit{},
 	}
 	if err := c.convert(); err != nil {
 		t.Fatal(err)
