@@ -404,8 +404,7 @@ func (c *creation) convert() error {
 
 // recordOutcome writes the audit record of the create with the outcome
 // err (nil: hardened and converted), and on success the summary log
-// line. It returns
-// err.
+// line. It returns err.
 func (c *creation) recordOutcome(err error) error {
 	var rep *hardening.Report
 	if c.checked != nil {
