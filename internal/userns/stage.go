@@ -183,7 +183,7 @@ func StageRootfs(root, id string, s *specs.Spec, checked *hardening.Checked, fac
 	dir := stagingDir(root, id)
 	// Whatever a create or delete killed midway left here is stale: this
 	// container does not exist (checked above).
-	if err := unstage(dir); err != nil {
+	if err := unstage(kernelMounts{}, dir); err != nil {
 		return nil, fmt.Errorf("rootfs staging: %w", err)
 	}
 	staged := filepath.Join(dir, "rootfs")
@@ -272,7 +272,7 @@ func mkdirTraversable(dir string) error {
 // so delete calls it for every container, also after kill -9 of anything.
 func Release(root, id string) error {
 	var errs []error
-	if err := unstage(stagingDir(root, id)); err != nil {
+	if err := unstage(kernelMounts{}, stagingDir(root, id)); err != nil {
 		errs = append(errs, err)
 	}
 	// The registry is host-wide; a root's own file is the previous
