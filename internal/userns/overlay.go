@@ -279,8 +279,9 @@ func (b overlayRebuild) stageOverlay(pinned *idmap.Pinned, dir string, ns *os.Fi
 // logged, never fails the exec.
 func AdoptEngineWrites(root, id string) {
 	// The walk runs on every exec (health checks too), at the runtime's
-	// cost, not the container's: a layer of more files than this (5 to
-	// 15 µs a file measured, under a second) is left to the next start.
+	// cost, not the container's: a layer of more files than this, which
+	// keeps the walk's time well under a second (tests/bench/README.md),
+	// is left to the next start.
 	const adoptLimit = 50_000
 	dir := stagingDir(root, id)
 	data, err := os.ReadFile(filepath.Join(dir, stageRecordName))
