@@ -206,16 +206,18 @@ func stageRootfs(root, id string, s *specs.Spec, checked *hardening.Checked, fac
 	for try := 0; ; try++ {
 		err := mkdirTraversable(dir)
 		if err == nil {
-			if err = os.Mkdir(staged, 0o755); errors.Is(err, os.ErrExist) {
-				err = nil
-			}
-		}
-		if err == nil {
 			break
 		}
 		if !errors.Is(err, os.ErrNotExist) || try == 3 {
 			return nil, fmt.Errorf("rootfs staging: %w", err)
 		}
+	}
+	// Everything staged goes on one tmpfs, which unstage detaches at once.
+	if err := idmap.MountStagingDir(dir); err != nil {
+		return nil, fmt.Errorf("rootfs staging: %w", err)
+	}
+	if err := os.Mkdir(staged, 0o755); err != nil {
+		return nil, fmt.Errorf("rootfs staging: %w", err)
 	}
 	if plan.New {
 		chownDockerFiles(s, facts, id, *facts.IDRange, pol.UserNamespace.IDMapBindMounts)
