@@ -438,6 +438,13 @@ func unstage(dir string) error {
 			logrus.Warnf("rootfs %s: the caller's overlay could not be mounted back: %v", rec.Target, err)
 		}
 	}
+	// Without the tmpfs dir is empty: one rmdir (os.Remove would try an
+	// unlink first, a second turn of the per-root directory's lock,
+	// which every create and delete of the root takes).
+	if err := unix.Rmdir(dir); err == nil || errors.Is(err, unix.ENOENT) {
+		_ = unix.Rmdir(filepath.Dir(dir))
+		return nil
+	}
 	// os.Remove, never RemoveAll: should a mount still be there, removing
 	// must fail rather than delete the image's files.
 	entries, err := os.ReadDir(dir)

@@ -258,6 +258,11 @@ func mkdirTraversable(dir string) error {
 	cur := stagingBase
 	for _, p := range append([]string{"."}, strings.Split(rel, "/")...) {
 		cur = filepath.Join(cur, p)
+		// Most are there already: a look takes no lock, a mkdir and a
+		// chmod take the directories' (shared by every create).
+		if fi, err := os.Lstat(cur); err == nil && fi.IsDir() && fi.Mode().Perm() == 0o711 {
+			continue
+		}
 		if err := os.Mkdir(cur, 0o711); err != nil && !errors.Is(err, os.ErrExist) {
 			return err
 		}
