@@ -359,10 +359,23 @@ func (c *creation) convert() error {
 	if err != nil {
 		return fmt.Errorf("container %s: %w", id, err)
 	}
+	joinCheckedNamespaces(cfg, c.facts.Namespaces)
 	warmSeccompCache(c.opts.Build, id, cfg)
 	c.process, c.addressSpace = withoutAddressSpaceLimit(cfg, c.bundle.Spec.Process)
 	c.cfg = cfg
 	return nil
+}
+
+// joinCheckedNamespaces has the init join the namespace files the rules
+// judged, through the descriptors this process opened for them
+// (/proc/<pid>/fd/<n>, open until the init has joined), not by opening
+// the spec's paths again.
+func joinCheckedNamespaces(cfg *configs.Config, files hardening.NamespaceFiles) {
+	for i, ns := range cfg.Namespaces {
+		if ns.Path != "" {
+			cfg.Namespaces[i].Path = files.ProcPath(ns.Path)
+		}
+	}
 }
 
 // create has libcontainer make the container. The cgroup is recorded in
