@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -176,6 +177,30 @@ func (f *fakeMounts) unmountAll(path string) error {
 	for f.detachTop(path) {
 	}
 	return nil
+}
+
+// detachStagingDir detaches every mount at dir with those below it. The
+// files of a tmpfs there go with it: dir's real files are removed, as
+// the directory under the tmpfs is empty.
+func (f *fakeMounts) detachStagingDir(dir string) (bool, error) {
+	if err := f.call("detachStagingDir", "detach staging "+dir); err != nil {
+		return false, err
+	}
+	top, whole := f.top(dir)
+	for f.detachTop(dir) {
+	}
+	if top.FSType == "tmpfs" {
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			return true, err
+		}
+		for _, e := range entries {
+			if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
+				return true, err
+			}
+		}
+	}
+	return whole, nil
 }
 
 // shiftOwners is described by what it does to the owner of dir itself.

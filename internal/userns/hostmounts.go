@@ -32,6 +32,10 @@ type hostMounts interface {
 	// unmountAll detaches every mount stacked at path; none is no error
 	// (idmap.Unmount).
 	unmountAll(path string) error
+	// detachStagingDir detaches every mount stacked on the staging
+	// directory dir with the trees below them, and reports whether there
+	// was any (idmap.DetachStagingDir).
+	detachStagingDir(dir string) (bool, error)
 	// shiftOwners gives every file under dir (on dir's filesystem) the
 	// owners shift maps its owners to, and returns how many it changed
 	// (idmap.ShiftOwners).
@@ -73,6 +77,8 @@ func (kernelMounts) detach(path string) error {
 }
 
 func (kernelMounts) unmountAll(path string) error { return idmap.Unmount(path) }
+
+func (kernelMounts) detachStagingDir(dir string) (bool, error) { return idmap.DetachStagingDir(dir) }
 
 func (kernelMounts) shiftOwners(dir string, shift func(uint32) (uint32, bool)) (int, error) {
 	return idmap.ShiftOwners(dir, shift)

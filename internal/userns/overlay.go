@@ -437,12 +437,13 @@ func unstage(host hostMounts, dir string) error {
 			return fmt.Errorf("%s: %w", filepath.Join(dir, stageRecordName), err)
 		}
 	}
-	mounts, err := host.mountInfo()
-	if err != nil {
-		return err
-	}
+	var mounts []idmap.MountEntry
+	var err error
 	detached := false
 	if rec.Target != "" {
+		if mounts, err = host.mountInfo(); err != nil {
+			return err
+		}
 		// Ours, or the view at rest of a paused container (pause.go).
 		if top, ok := idmap.TopMount(mounts, rec.Target); ok && (stagedUnder(top, dir) || isRestingView(top, rec)) {
 			if err := host.detach(rec.Target); err != nil {
@@ -451,17 +452,31 @@ func unstage(host hostMounts, dir string) error {
 			detached = true
 		}
 	}
-	// Deepest first, each mount point until nothing is left on it.
-	var points []string
-	for _, m := range mounts {
-		if strings.HasPrefix(m.Mountpoint, dir+"/") {
-			points = append(points, m.Mountpoint)
-		}
+	// The tmpfs on dir (idmap.MountStagingDir) goes with every mount on
+	// it. A dir staged without one (by an earlier version) has its
+	// mounts found in mountinfo and unmounted deepest first, each mount
+	// point until nothing is left on it.
+	whole, err := host.detachStagingDir(dir)
+	if err != nil {
+		return err
 	}
-	sort.Sort(sort.Reverse(sort.StringSlice(points)))
-	for _, p := range points {
-		if err := host.unmountAll(p); err != nil {
-			return err
+	if !whole {
+		if mounts == nil {
+			if mounts, err = host.mountInfo(); err != nil {
+				return err
+			}
+		}
+		var points []string
+		for _, m := range mounts {
+			if strings.HasPrefix(m.Mountpoint, dir+"/") {
+				points = append(points, m.Mountpoint)
+			}
+		}
+		sort.Sort(sort.Reverse(sort.StringSlice(points)))
+		for _, p := range points {
+			if err := host.unmountAll(p); err != nil {
+				return err
+			}
 		}
 	}
 	if rec.Upper != "" && rec.Range.Size > 0 {
@@ -479,6 +494,13 @@ func unstage(host hostMounts, dir string) error {
 		if err := host.mountOverlay(*rec.Caller, rec.Target); err != nil {
 			logrus.Warnf("rootfs %s: the caller's overlay could not be mounted back: %v", rec.Target, err)
 		}
+	}
+	// Without the tmpfs dir is empty: one rmdir (os.Remove would try an
+	// unlink first, a second turn of the per-root directory's lock,
+	// which every create and delete of the root takes).
+	if err := unix.Rmdir(dir); err == nil || errors.Is(err, unix.ENOENT) {
+		_ = unix.Rmdir(filepath.Dir(dir))
+		return nil
 	}
 	// os.Remove, never RemoveAll: should a mount still be there, removing
 	// must fail rather than delete the image's files.

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -69,9 +70,12 @@ func newFakeOverlay(t *testing.T, layout string) *fakeOverlay {
 	for k, v := range resting {
 		owners[k] = v
 	}
+	// The staging directory on a tmpfs of its own, as StageRootfs
+	// mounts it (idmap.MountStagingDir).
 	table := []idmap.MountEntry{
 		{Root: "/", Mountpoint: "/", FSType: "ext4", Source: "/dev/fake", SuperOptions: "rw"},
 		{Root: "/", Mountpoint: p("merged"), FSType: "overlay", Source: "overlay", SuperOptions: opts},
+		{Root: "/", Mountpoint: p("stage"), FSType: "tmpfs", Source: "tmpfs", SuperOptions: "rw,size=1024k,mode=711"},
 	}
 	pinned, err := idmap.PinDir(p("merged"))
 	if err != nil {
@@ -87,6 +91,12 @@ func newFakeOverlay(t *testing.T, layout string) *fakeOverlay {
 		host: newFakeMounts(base, table, owners), merged: p("merged"), upper: p("diff"), dir: p("stage"),
 		caller: caller, pinned: pinned, ns: ns, restingOwners: resting,
 	}
+}
+
+// withoutStagingTmpfs takes the tmpfs off the staging directory, as an
+// earlier version staged without one.
+func (o *fakeOverlay) withoutStagingTmpfs() {
+	o.host.table = slices.DeleteFunc(o.host.table, func(m idmap.MountEntry) bool { return m.Mountpoint == o.dir })
 }
 
 // rebuild runs the overlay rebuild with the fake, failing at step (a
@@ -209,6 +219,7 @@ const (
 	callUnmount     = "unmount /stage/rootfs"
 	callUnmount1    = "unmount /stage/lower0"
 	callUnmount2    = "unmount /stage/lower1"
+	callDetachAll   = "detach staging /stage"
 	callMountCaller = "mount overlay /merged lower=/l1:/l2 upper=/diff"
 	callMountView   = "mount overlay /merged lower=/diff:/l1:/l2"
 )
@@ -312,7 +323,7 @@ func TestStageOverlayLayouts(t *testing.T) {
 				t.Fatal(err)
 			}
 			if layout == "docker" {
-				o.checkCalls(t, "unstage", []string{callMountInfo, callDetach, callUnmount, callUnmount2, callUnmount1, callShiftOut, callMountCaller})
+				o.checkCalls(t, "unstage", []string{callMountInfo, callDetach, callDetachAll, callShiftOut, callMountCaller})
 			}
 			o.checkCallerBack(t)
 			o.checkUnstaged(t)
@@ -320,37 +331,53 @@ func TestStageOverlayLayouts(t *testing.T) {
 	}
 }
 
-// TestUnstageSteps fails unstage of a rebuilt overlay at each call: the
-// error is returned (but for mounting the caller's overlay back, which
-// only warns), and a second unstage, as the next delete runs it, leaves
-// nothing staged and the upper layer at rest. The caller's overlay is
-// back at its path only when the first unstage failed before it detached
-// the rebuilt one: the second finds nothing of ours there and leaves the
-// path to the caller, which mounts its rootfs anew on the next start.
+// TestUnstageSteps fails unstage of a rebuilt overlay at each call, on
+// the staging tmpfs and on a directory staged without one: the error is
+// returned (but for mounting the caller's overlay back, which only
+// warns), and a second unstage, as the next delete runs it, leaves
+// nothing staged. What it cannot redo is in the table: the caller's
+// overlay comes back at its path only when the first unstage failed
+// before it detached the rebuilt one (the second finds nothing of ours
+// there and leaves the path to the caller, which mounts its rootfs anew
+// on the next start); the upper layer is shifted back unless the stage
+// record went with the tmpfs before the shift failed (the next create
+// shifts the layer from that stale range: staleRange).
 func TestUnstageSteps(t *testing.T) {
 	for _, c := range []struct {
-		failCall   string
-		want       []string
-		callerBack bool
+		legacy           bool
+		failCall         string
+		want             []string
+		callerBack, rest bool
 	}{
-		{"mountInfo", []string{callMountInfo + " (fails)"}, true},
-		{"detach", []string{callMountInfo, callDetach + " (fails)"}, true},
-		{"unmountAll", []string{callMountInfo, callDetach, callUnmount + " (fails)"}, false},
-		{"unmountAll#3", []string{callMountInfo, callDetach, callUnmount, callUnmount2, callUnmount1 + " (fails)"}, false},
-		{"shiftOwners", []string{callMountInfo, callDetach, callUnmount, callUnmount2, callUnmount1, callShiftOut + " (fails)"}, false},
-		{"mountOverlay", []string{callMountInfo, callDetach, callUnmount, callUnmount2, callUnmount1, callShiftOut, callMountCaller + " (fails)"}, false},
+		{false, "mountInfo", []string{callMountInfo + " (fails)"}, true, true},
+		{false, "detach", []string{callMountInfo, callDetach + " (fails)"}, true, true},
+		{false, "detachStagingDir", []string{callMountInfo, callDetach, callDetachAll + " (fails)"}, false, true},
+		{false, "shiftOwners", []string{callMountInfo, callDetach, callDetachAll, callShiftOut + " (fails)"}, false, false},
+		{false, "mountOverlay", []string{callMountInfo, callDetach, callDetachAll, callShiftOut, callMountCaller + " (fails)"}, false, true},
+		{true, "", []string{callMountInfo, callDetach, callDetachAll, callUnmount, callUnmount2, callUnmount1, callShiftOut, callMountCaller}, true, true},
+		{true, "unmountAll", []string{callMountInfo, callDetach, callDetachAll, callUnmount + " (fails)"}, false, true},
+		{true, "unmountAll#3", []string{callMountInfo, callDetach, callDetachAll, callUnmount, callUnmount2, callUnmount1 + " (fails)"}, false, true},
+		{true, "shiftOwners", []string{callMountInfo, callDetach, callDetachAll, callUnmount, callUnmount2, callUnmount1, callShiftOut + " (fails)"}, false, true},
 	} {
-		t.Run(c.failCall, func(t *testing.T) {
+		name := "tmpfs/"
+		if c.legacy {
+			name = "legacy/"
+		}
+		name += c.failCall
+		t.Run(name, func(t *testing.T) {
 			o := newFakeOverlay(t, "docker")
+			if c.legacy {
+				o.withoutStagingTmpfs()
+			}
 			if err := o.rebuild(""); err != nil {
 				t.Fatal(err)
 			}
 			o.host.calls = nil
 			o.host.failCalls(c.failCall)
 			err := unstage(o.host, o.dir)
-			if c.failCall == "mountOverlay" {
+			if c.failCall == "" || c.failCall == "mountOverlay" {
 				if err != nil {
-					t.Fatalf("unstage failing to mount the caller's overlay back: %v, want only a warning", err)
+					t.Fatalf("unstage failing at %q: %v, want no error", c.failCall, err)
 				}
 			} else if !errors.Is(err, errFakeMount) {
 				t.Fatalf("unstage failing at %s: %v, want the injected failure", c.failCall, err)
@@ -364,11 +391,17 @@ func TestUnstageSteps(t *testing.T) {
 			if left := o.host.under(o.dir); len(left) > 0 {
 				t.Errorf("left mounted: %v", left)
 			}
-			o.checkOwners(t, 0)
-			top, ok := o.host.top(o.merged)
+			if _, ok := o.host.top(o.dir); ok {
+				t.Errorf("%s: still a mount point", o.dir)
+			}
+			if c.rest {
+				o.checkOwners(t, 0)
+			} else {
+				o.checkOwners(t, fakeRange.Start)
+			}
 			if c.callerBack {
 				o.checkCallerBack(t)
-			} else if ok {
+			} else if top, ok := o.host.top(o.merged); ok {
 				t.Errorf("%s: %+v mounted, want nothing", o.merged, top)
 			}
 		})
@@ -376,23 +409,32 @@ func TestUnstageSteps(t *testing.T) {
 }
 
 // TestUnstageNothing: a staging directory that does not exist is no
-// error and no call; one without a record (a plain clone) is unmounted
-// and removed.
+// error and no call; one without a record (a plain clone) is detached
+// with its tmpfs, or unmounted mount by mount without one, and removed;
+// the caller's path is left alone.
 func TestUnstageNothing(t *testing.T) {
 	o := newFakeOverlay(t, "docker")
 	if err := unstage(o.host, filepath.Join(o.dir, "gone")); err != nil {
 		t.Fatal(err)
 	}
 	o.checkCalls(t, "unstage of nothing", nil)
-	staged := filepath.Join(o.dir, "rootfs")
-	o.host.table = append(o.host.table, idmap.MountEntry{Root: "/", Mountpoint: staged, FSType: "ext4"})
-	if err := unstage(o.host, o.dir); err != nil {
-		t.Fatal(err)
-	}
-	o.checkCalls(t, "unstage of a clone", []string{callMountInfo, callUnmount})
-	o.checkUnstaged(t)
-	if top, _ := o.host.top(o.merged); top.SuperOptions != o.host.table[1].SuperOptions {
-		t.Errorf("%s: %+v, want the caller's overlay untouched", o.merged, top)
+	for _, legacy := range []bool{false, true} {
+		o := newFakeOverlay(t, "docker")
+		want := []string{callDetachAll}
+		if legacy {
+			o.withoutStagingTmpfs()
+			want = append(want, callMountInfo, callUnmount)
+		}
+		callers := slices.Clone(o.host.table)
+		o.host.table = append(o.host.table, idmap.MountEntry{Root: "/", Mountpoint: filepath.Join(o.dir, "rootfs"), FSType: "ext4"})
+		if err := unstage(o.host, o.dir); err != nil {
+			t.Fatal(err)
+		}
+		o.checkCalls(t, "unstage of a clone", want)
+		o.checkUnstaged(t)
+		if !reflect.DeepEqual(slices.DeleteFunc(callers, func(m idmap.MountEntry) bool { return m.Mountpoint == o.dir }), o.host.table) {
+			t.Errorf("mounts left %+v, want the caller's alone", o.host.table)
+		}
 	}
 }
 
