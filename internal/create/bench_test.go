@@ -77,7 +77,6 @@ func BenchmarkHardenBundle(b *testing.B) {
 					b.Fatal(err)
 				}
 				c := &creation{opts: Options{ID: "bench", PolicyPath: policyPath}, pol: pol, bundle: bundle}
-				c.audit = newCreateAudit(pol, policyPath, "", "bench", bundle)
 				if err := c.harden(); err != nil {
 					b.Fatal(err)
 				}

@@ -1,6 +1,7 @@
 package create
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/hardened-runtime/hardened/hardening"
+	"github.com/hardened-runtime/hardened/internal/audit"
 	"github.com/hardened-runtime/hardened/spec"
 )
 
@@ -42,13 +44,31 @@ func TestConvertNotes(t *testing.T) {
 			s := specconv.Example()
 			s.Root.Path = t.TempDir()
 			tc.edit(s)
+			log := filepath.Join(t.TempDir(), "audit.log")
 			c := &creation{
 				opts:    Options{ID: "notes"},
 				bundle:  &spec.Bundle{Dir: t.TempDir(), Spec: s},
 				checked: &hardening.Checked{Report: &hardening.Report{}},
+				audit:   &createAudit{log: audit.Log{Path: log}},
 			}
 			if err := c.convert(); err != nil {
 				t.Fatal(err)
+			}
+			// The audit record is written once converted, with the notes.
+			data, err := os.ReadFile(log)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var rec audit.Record
+			if err := json.Unmarshal(data, &rec); err != nil {
+				t.Fatal(err)
+			}
+			var recorded []string
+			for _, n := range rec.Notes {
+				recorded = append(recorded, n.Rule)
+			}
+			if strings.Join(recorded, ",") != strings.Join(tc.rules, ",") {
+				t.Errorf("audit record notes %v, want rules %v", rec.Notes, tc.rules)
 			}
 			var got []string
 			for _, n := range c.checked.Report.Notes {
@@ -69,7 +89,7 @@ func TestConvertNotes(t *testing.T) {
 			s2 := specconv.Example()
 			s2.Root.Path = s.Root.Path
 			tc.edit(s2)
-			off := &creation{opts: Options{ID: "notes"}, bundle: &spec.Bundle{Dir: c.bundle.Dir, Spec: s2}}
+			off := &creation{opts: Options{ID: "notes"}, bundle: &spec.Bundle{Dir: c.bundle.Dir, Spec: s2}, audit: &createAudit{}}
 			if err := off.convert(); err != nil {
 				t.Fatal(err)
 			}

@@ -123,7 +123,7 @@ func Launch(opts Options) (_ int, retErr error) {
 	if err := c.load(); err != nil {
 		return -1, err
 	}
-	if err := c.prepare(); err != nil {
+	if err := c.harden(); err != nil {
 		return -1, err
 	}
 	// A container that does not outlive this command (failed, or run in
@@ -137,6 +137,9 @@ func Launch(opts Options) (_ int, retErr error) {
 		}
 		c.lock.release()
 	}()
+	if err := c.convert(); err != nil {
+		return -1, err
+	}
 	if err := c.create(); err != nil {
 		return -1, err
 	}
@@ -167,32 +170,10 @@ func (c *creation) load() error {
 	return nil
 }
 
-// prepare hardens the bundle's spec and converts it for libcontainer,
-// then sums it up in one log line; the audit record of the create is
-// written whatever the outcome, with the notes of both. On error nothing
-// staged is left.
-func (c *creation) prepare() (retErr error) {
-	c.audit = newCreateAudit(c.pol, c.opts.PolicyPath, c.opts.Root, c.opts.ID, c.bundle)
-	defer func() {
-		var rep *hardening.Report
-		if c.checked != nil {
-			rep = c.checked.Report
-		}
-		c.audit.write(rep, retErr)
-	}()
-	if err := c.harden(); err != nil {
-		return err
-	}
-	if err := c.convert(); err != nil {
-		c.unstage()
-		return err
-	}
-	c.logSummary()
-	return nil
-}
-
 // harden applies the policy to the bundle's spec. A rewritten config.json
-// is saved (the caller's kept beside it as config.json.orig). The steps
+// is saved (the caller's kept beside it as config.json.orig). The audit
+// record of the create is written here when it fails, else once the spec
+// is converted (recordOutcome), with the conversion's notes. The steps
 // run one way, and the host is touched only after every refusal:
 //
 //  1. pinRootfs: the rootfs is opened once (idmap.PinDir); the rules see
@@ -216,6 +197,12 @@ func (c *creation) prepare() (retErr error) {
 //
 // On error everything staged is undone.
 func (c *creation) harden() (retErr error) {
+	c.audit = newCreateAudit(c.pol, c.opts.PolicyPath, c.opts.Root, c.opts.ID, c.bundle)
+	defer func() {
+		if retErr != nil {
+			c.recordOutcome(retErr)
+		}
+	}()
 	if c.pol.Mode == hardening.ModeOff {
 		return nil
 	}
@@ -245,7 +232,13 @@ func (c *creation) harden() (retErr error) {
 	if err := c.pinSources(); err != nil {
 		return err
 	}
-	return c.save()
+	if err := c.save(); err != nil {
+		return err
+	}
+	// From here the record shows the policy's outcome (effective mode
+	// and level, changes); the conversion adds its notes.
+	c.audit.rec.FromReport(c.checked.Report)
+	return nil
 }
 
 // unstage undoes stageHost after a later step failed: the staged rootfs
@@ -385,28 +378,43 @@ func (c *creation) refusalOr(err error) error {
 // socket added (runtime's own, not saved to the bundle), the spec
 // converted (libcontainerConfig), the seccomp filter compiled into the
 // cache, RLIMIT_AS taken out to be set at start (withoutAddressSpaceLimit).
-// What it changes in libcontainer's config is noted in the Report.
 func (c *creation) convert() error {
 	id := c.opts.ID
 	c.notify = runner.NewNotifySocket(c.opts.Root, id, c.opts.NotifySocket)
 	c.notify.SetupSpec(c.bundle.Spec)
 	cfg, notes, err := libcontainerConfig(c.opts, c.bundle, c.stage)
 	if err != nil {
-		return fmt.Errorf("container %s: %w", id, err)
+		return c.recordOutcome(fmt.Errorf("container %s: %w", id, err))
 	}
 	joinCheckedNamespaces(cfg, c.facts.Namespaces)
 	warmSeccompCache(c.opts.Build, id, cfg)
 	c.process, c.addressSpace = withoutAddressSpaceLimit(cfg, c.bundle.Spec.Process)
+	c.cfg = cfg
 	if l := c.addressSpace; l != nil {
 		notes = append(notes, hardening.Note{Rule: RuleDeferredRlimit, Message: fmt.Sprintf("RLIMIT_AS (soft %d, hard %d) set by the runtime on the init at start, once its seccomp filter is installed, instead of by libcontainer before", l.Soft, l.Hard)})
 	}
-	c.cfg = cfg
-	// The conversion's notes join the Report (and so the audit record),
-	// after what the rules noted. Off mode has no Report.
+	// What the conversion changed in libcontainer's config joins the
+	// Report's notes, after the rules' (off mode has no Report), and the
+	// create's audit record is written with them.
 	if c.checked != nil && c.checked.Report != nil {
 		c.checked.Report.Notes = append(c.checked.Report.Notes, notes...)
 	}
-	return nil
+	return c.recordOutcome(nil)
+}
+
+// recordOutcome writes the audit record of the create with the outcome
+// err (nil: hardened and converted), and on success the summary log
+// line. It returns err.
+func (c *creation) recordOutcome(err error) error {
+	var rep *hardening.Report
+	if c.checked != nil {
+		rep = c.checked.Report
+	}
+	c.audit.write(rep, err)
+	if err == nil {
+		c.logSummary()
+	}
+	return err
 }
 
 // joinCheckedNamespaces has the init join the namespace files the rules

@@ -21,10 +21,11 @@ import (
 )
 
 // The container's RLIMIT_AS is applied late, and not by libcontainer while
-// the init still runs Go code. A Go 1.26 process reserves about 1.2 GiB of
-// address space at start, and libcontainer sets rlimits before the init
-// builds its seccomp filter, so a limit such as 1 GiB made every seccomp'd
-// container fail with ENOMEM (runc 1.1, built with an older Go, ran them).
+// the init still runs Go code. A Go process reserves more address space at
+// start than a container's limit may allow (tests/bench/README.md, "Figures
+// behind code comments"), and libcontainer sets rlimits before the init
+// builds its seccomp filter, so such a limit made every seccomp'd container
+// fail with ENOMEM (runc 1.1, built with an older Go, ran them).
 // The limit is saved in the container's state directory at create. At
 // start, once the init waits on the exec FIFO (its filter installed), it is
 // set on the init: as asked if the init fits under it with room to spare,
@@ -35,8 +36,8 @@ import (
 // tightened there and the init detached, so the program never runs with
 // more than it asked for. Where tracing is not allowed (ptrace_scope 3, a
 // seccomp'd runtime) the limit is tightened as soon as the init is seen to
-// have exec'd instead (about a millisecond; the program is never without a
-// limit, and execve keeps rlimits).
+// have exec'd instead (AfterExec polls for it; the program is never without
+// a limit, and execve keeps rlimits).
 
 // deferredLimitFile is the file in a container's state directory that
 // holds its deferred RLIMIT_AS as "soft hard".

@@ -106,6 +106,9 @@ type overlayRebuild struct {
 	// unknown receives the caller's overlay options the rebuild passed
 	// through without knowing them; nil to only log them.
 	unknown func(opts []string)
+	// host changes the mounts and the layer's owners; nil is the
+	// kernel's (kernelMounts).
+	host hostMounts
 }
 
 // stageOverlay rebuilds the overlay mounted at rootfs from idmapped lower
@@ -132,11 +135,15 @@ func (b overlayRebuild) stageOverlay(pinned *idmap.Pinned, dir string, ns *os.Fi
 		}
 		return nil
 	}
+	host := b.host
+	if host == nil {
+		host = kernelMounts{}
+	}
 	rootfs := pinned.Path
 	if err := pinned.Verify(); err != nil {
 		return fmt.Errorf("rootfs: %w", err)
 	}
-	mounts, err := idmap.ReadMountInfo()
+	mounts, err := host.mountInfo()
 	if err != nil {
 		return err
 	}
@@ -180,7 +187,7 @@ func (b overlayRebuild) stageOverlay(pinned *idmap.Pinned, dir string, ns *os.Fi
 		if retErr == nil {
 			return
 		}
-		if err := rollbackOverlay(ov, rootfs, dir, staged, rng, shifted, detached, mounted, bound); err != nil {
+		if err := rollbackOverlay(host, ov, rootfs, dir, staged, rng, shifted, detached, mounted, bound); err != nil {
 			logrus.Warnf("rootfs %s: %v", rootfs, err)
 			retErr = fmt.Errorf("%w; undoing it: %v", retErr, err)
 		}
@@ -198,7 +205,7 @@ func (b overlayRebuild) stageOverlay(pinned *idmap.Pinned, dir string, ns *os.Fi
 	}
 	if ov.Upper != "" {
 		shifted = true
-		n, err := idmap.ShiftOwners(ov.Upper, intoRange(rng, staleRange(ov.Upper, rng)))
+		n, err := host.shiftOwners(ov.Upper, intoRange(rng, staleRange(ov.Upper, rng)))
 		if err != nil {
 			return err
 		}
@@ -215,7 +222,7 @@ func (b overlayRebuild) stageOverlay(pinned *idmap.Pinned, dir string, ns *os.Fi
 			if err := os.Mkdir(dst, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
 				return nil, err
 			}
-			if err := idmap.CloneIDMapped(l, dst, ns); err != nil {
+			if err := host.cloneIDMapped(l, dst, ns); err != nil {
 				return nil, err
 			}
 			out = append(out, dst)
@@ -237,14 +244,14 @@ func (b overlayRebuild) stageOverlay(pinned *idmap.Pinned, dir string, ns *os.Fi
 	if err := pinned.Verify(); err != nil {
 		return fmt.Errorf("rootfs: %w", err)
 	}
-	if err := unix.Unmount(rootfs, unix.MNT_DETACH|unix.UMOUNT_NOFOLLOW); err != nil {
+	if err := host.detach(rootfs); err != nil {
 		return fmt.Errorf("detach the overlay at %s: %w", rootfs, err)
 	}
 	detached = true
 	if err := step(stepMount); err != nil {
 		return err
 	}
-	if err := idmap.MountOverlay(rebuilt, staged); err != nil {
+	if err := host.mountOverlay(rebuilt, staged); err != nil {
 		if len(ov.Unknown) > 0 {
 			return fmt.Errorf("%w (with the caller's overlay options %s, which the rebuild does not know)", err, strings.Join(ov.Unknown, ","))
 		}
@@ -254,7 +261,7 @@ func (b overlayRebuild) stageOverlay(pinned *idmap.Pinned, dir string, ns *os.Fi
 	if err := step(stepBind); err != nil {
 		return err
 	}
-	if err := bindNoFollow(staged, rootfs); err != nil {
+	if err := host.bind(staged, rootfs); err != nil {
 		return fmt.Errorf("bind the rebuilt rootfs at %s: %w", rootfs, err)
 	}
 	bound = true
@@ -272,8 +279,9 @@ func (b overlayRebuild) stageOverlay(pinned *idmap.Pinned, dir string, ns *os.Fi
 // logged, never fails the exec.
 func AdoptEngineWrites(root, id string) {
 	// The walk runs on every exec (health checks too), at the runtime's
-	// cost, not the container's: a layer of more files than this (5 to
-	// 15 µs a file measured, under a second) is left to the next start.
+	// cost, not the container's: a layer of more files than this, which
+	// keeps the walk's time well under a second (tests/bench/README.md),
+	// is left to the next start.
 	const adoptLimit = 50_000
 	dir := stagingDir(root, id)
 	data, err := os.ReadFile(filepath.Join(dir, stageRecordName))
@@ -335,60 +343,41 @@ func overlayInUse(ov idmap.Overlay, rng idmap.Range) error {
 // flagged: ours unmounted (at rootfs only while it is still ours), the
 // clones in dir unmounted, the container's layer shifted back, and the
 // caller's overlay ov mounted at rootfs again when it was detached.
-func rollbackOverlay(ov idmap.Overlay, rootfs, dir, staged string, rng idmap.Range, shifted, detached, mounted, bound bool) error {
+func rollbackOverlay(host hostMounts, ov idmap.Overlay, rootfs, dir, staged string, rng idmap.Range, shifted, detached, mounted, bound bool) error {
 	var errs []error
 	if bound {
-		if mounts, err := idmap.ReadMountInfo(); err != nil {
+		if mounts, err := host.mountInfo(); err != nil {
 			errs = append(errs, err)
 		} else if top, ok := idmap.TopMount(mounts, rootfs); ok && stagedUnder(top, dir) {
-			if err := unix.Unmount(rootfs, unix.MNT_DETACH|unix.UMOUNT_NOFOLLOW); err != nil {
+			if err := host.detach(rootfs); err != nil {
 				errs = append(errs, fmt.Errorf("unmount %s: %w", rootfs, err))
 			}
 		}
 	}
 	if mounted {
-		if err := idmap.Unmount(staged); err != nil {
+		if err := host.unmountAll(staged); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	entries, _ := os.ReadDir(dir)
 	for _, e := range entries {
 		if n := e.Name(); strings.HasPrefix(n, "lower") || strings.HasPrefix(n, "data") {
-			if err := idmap.Unmount(filepath.Join(dir, n)); err != nil {
+			if err := host.unmountAll(filepath.Join(dir, n)); err != nil {
 				errs = append(errs, err)
 			}
 		}
 	}
 	if shifted {
-		if _, err := idmap.ShiftOwners(ov.Upper, outOfRange(rng)); err != nil {
+		if _, err := host.shiftOwners(ov.Upper, outOfRange(rng)); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	if detached {
-		if err := idmap.MountOverlay(ov, rootfs); err != nil {
+		if err := host.mountOverlay(ov, rootfs); err != nil {
 			errs = append(errs, fmt.Errorf("the caller's overlay could not be mounted back: %w", err))
 		}
 	}
 	return errors.Join(errs...)
-}
-
-// bindNoFollow binds the mount at src (a path of ours) onto target,
-// looked up without following any symlink.
-func bindNoFollow(src, target string) error {
-	to, err := unix.Openat2(unix.AT_FDCWD, target, &unix.OpenHow{
-		Flags:   unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC,
-		Resolve: unix.RESOLVE_NO_SYMLINKS,
-	})
-	if err != nil {
-		return err
-	}
-	defer unix.Close(to)
-	from, err := unix.OpenTree(unix.AT_FDCWD, src, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC)
-	if err != nil {
-		return err
-	}
-	defer unix.Close(from)
-	return unix.MoveMount(from, "", to, "", unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH)
 }
 
 // intoRange maps IDs at rest (container IDs 0..Size-1) into rng, and so
@@ -438,7 +427,7 @@ func outOfRange(rng idmap.Range) func(uint32) (uint32, bool) {
 // container's layer shifted back to container IDs, the caller's overlay
 // mounted back at its path (where ours was), then the directories.
 // A dir that does not exist is not an error.
-func unstage(dir string) error {
+func unstage(host hostMounts, dir string) error {
 	if _, err := os.Lstat(dir); errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
@@ -448,17 +437,18 @@ func unstage(dir string) error {
 			return fmt.Errorf("%s: %w", filepath.Join(dir, stageRecordName), err)
 		}
 	}
-	mounts, err := idmap.ReadMountInfo()
-	if err != nil {
-		return err
-	}
+	var mounts []idmap.MountEntry
+	var err error
 	detached := false
 	if rec.Target != "" {
+		if mounts, err = host.mountInfo(); err != nil {
+			return err
+		}
 		// Ours, or the view at rest of a paused container (pause.go).
 		top, ok := idmap.TopMount(mounts, rec.Target)
 		switch {
 		case ok && (stagedUnder(top, dir) || isRestingView(top, rec)):
-			if err := unix.Unmount(rec.Target, unix.MNT_DETACH|unix.UMOUNT_NOFOLLOW); err != nil {
+			if err := host.detach(rec.Target); err != nil {
 				return fmt.Errorf("unmount %s: %w", rec.Target, err)
 			}
 			detached = true
@@ -469,22 +459,36 @@ func unstage(dir string) error {
 			detached = err == nil
 		}
 	}
-	// Deepest first, each mount point until nothing is left on it.
-	var points []string
-	for _, m := range mounts {
-		if strings.HasPrefix(m.Mountpoint, dir+"/") {
-			points = append(points, m.Mountpoint)
-		}
+	// The tmpfs on dir (idmap.MountStagingDir) goes with every mount on
+	// it. A dir staged without one (by an earlier version) has its
+	// mounts found in mountinfo and unmounted deepest first, each mount
+	// point until nothing is left on it.
+	whole, err := host.detachStagingDir(dir)
+	if err != nil {
+		return err
 	}
-	sort.Sort(sort.Reverse(sort.StringSlice(points)))
-	for _, p := range points {
-		if err := idmap.Unmount(p); err != nil {
-			return err
+	if !whole {
+		if mounts == nil {
+			if mounts, err = host.mountInfo(); err != nil {
+				return err
+			}
+		}
+		var points []string
+		for _, m := range mounts {
+			if strings.HasPrefix(m.Mountpoint, dir+"/") {
+				points = append(points, m.Mountpoint)
+			}
+		}
+		sort.Sort(sort.Reverse(sort.StringSlice(points)))
+		for _, p := range points {
+			if err := host.unmountAll(p); err != nil {
+				return err
+			}
 		}
 	}
 	if rec.Upper != "" && rec.Range.Size > 0 {
 		if _, err := os.Stat(rec.Upper); err == nil {
-			if _, err := idmap.ShiftOwners(rec.Upper, outOfRange(rec.Range)); err != nil {
+			if _, err := host.shiftOwners(rec.Upper, outOfRange(rec.Range)); err != nil {
 				return err
 			}
 		}
@@ -494,9 +498,16 @@ func unstage(dir string) error {
 	// failure is no reason to keep the container: the engine mounts its
 	// rootfs anew on a fresh start.
 	if detached && rec.Caller != nil {
-		if err := idmap.MountOverlay(*rec.Caller, rec.Target); err != nil {
+		if err := host.mountOverlay(*rec.Caller, rec.Target); err != nil {
 			logrus.Warnf("rootfs %s: the caller's overlay could not be mounted back: %v", rec.Target, err)
 		}
+	}
+	// Without the tmpfs dir is empty: one rmdir (os.Remove would try an
+	// unlink first, a second turn of the per-root directory's lock,
+	// which every create and delete of the root takes).
+	if err := unix.Rmdir(dir); err == nil || errors.Is(err, unix.ENOENT) {
+		_ = unix.Rmdir(filepath.Dir(dir))
+		return nil
 	}
 	// os.Remove, never RemoveAll: should a mount still be there, removing
 	// must fail rather than delete the image's files.

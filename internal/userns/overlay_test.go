@@ -162,7 +162,7 @@ func TestStageOverlayFailureAtEachStep(t *testing.T) {
 					if err := unix.Lstat(filepath.Join(o.upper, "user-file"), &st); err != nil || st.Uid != rng.Start+1000 {
 						t.Errorf("upper layer while staged: user-file owner %d (%v), want %d", st.Uid, err, rng.Start+1000)
 					}
-					if err := unstage(dir); err != nil {
+					if err := unstage(kernelMounts{}, dir); err != nil {
 						t.Fatal(err)
 					}
 					o.checkCallerBack(t, dir)
@@ -173,7 +173,7 @@ func TestStageOverlayFailureAtEachStep(t *testing.T) {
 				}
 				o.checkCallerBack(t, dir)
 				// What create does next on failure leaves it so too.
-				if err := unstage(dir); err != nil {
+				if err := unstage(kernelMounts{}, dir); err != nil {
 					t.Fatal(err)
 				}
 				o.checkCallerBack(t, dir)

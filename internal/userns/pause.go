@@ -8,8 +8,6 @@ import (
 	"path/filepath"
 	"strings"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/hardened-runtime/hardened/idmap"
 )
 
@@ -46,7 +44,7 @@ const pausedMark = "paused"
 // undone (the layer shifted into the container's range again, the
 // rebuilt overlay bound at the caller's path) before the error returns.
 func ShowLayerAtRest(root, id string) error {
-	return showLayerAtRest(stagingDir(root, id), nil)
+	return showLayerAtRest(kernelMounts{}, stagingDir(root, id), nil)
 }
 
 // ShowLiveLayer undoes ShowLayerAtRest before the container is thawed:
@@ -54,7 +52,7 @@ func ShowLayerAtRest(root, id string) error {
 // at the caller's path again. It does nothing unless the caller's path
 // shows the view at rest.
 func ShowLiveLayer(root, id string) error {
-	return showLiveLayer(stagingDir(root, id))
+	return showLiveLayer(kernelMounts{}, stagingDir(root, id))
 }
 
 // readStageRecord reads dir's stage record; ok is false when there is
@@ -102,9 +100,10 @@ func isRestingView(m idmap.MountEntry, rec stageRecord) bool {
 	return err == nil && ov.Upper == "" && len(ov.Lower) > 0 && ov.Lower[0] == rec.Upper
 }
 
-// showLayerAtRest is ShowLayerAtRest for the staging directory dir;
-// failAt, when set (by tests only), fails the step it names.
-func showLayerAtRest(dir string, failAt func(step string) error) (retErr error) {
+// showLayerAtRest is ShowLayerAtRest for the staging directory dir, with
+// host's mounts; failAt, when set (by tests only), fails the step it
+// names.
+func showLayerAtRest(host hostMounts, dir string, failAt func(step string) error) (retErr error) {
 	step := func(name string) error {
 		if failAt == nil {
 			return nil
@@ -119,7 +118,7 @@ func showLayerAtRest(dir string, failAt func(step string) error) (retErr error) 
 	if !ok {
 		return nil
 	}
-	mounts, err := idmap.ReadMountInfo()
+	mounts, err := host.mountInfo()
 	if err != nil {
 		return err
 	}
@@ -134,12 +133,12 @@ func showLayerAtRest(dir string, failAt func(step string) error) (retErr error) 
 		}
 		var errs []error
 		if detached {
-			if err := bindNoFollow(staged, rec.Target); err != nil {
+			if err := host.bind(staged, rec.Target); err != nil {
 				errs = append(errs, fmt.Errorf("bind the rebuilt rootfs at %s again: %w", rec.Target, err))
 			}
 		}
 		if shifted {
-			if _, err := idmap.ShiftOwners(rec.Upper, intoRange(rec.Range, nil)); err != nil {
+			if _, err := host.shiftOwners(rec.Upper, intoRange(rec.Range, nil)); err != nil {
 				errs = append(errs, err)
 			}
 		}
@@ -156,32 +155,32 @@ func showLayerAtRest(dir string, failAt func(step string) error) (retErr error) 
 		return err
 	}
 	shifted = true
-	if _, err := idmap.ShiftOwners(rec.Upper, outOfRange(rec.Range)); err != nil {
+	if _, err := host.shiftOwners(rec.Upper, outOfRange(rec.Range)); err != nil {
 		return err
 	}
 	if err := step(stepDetach); err != nil {
 		return err
 	}
-	if err := unix.Unmount(rec.Target, unix.MNT_DETACH|unix.UMOUNT_NOFOLLOW); err != nil {
+	if err := host.detach(rec.Target); err != nil {
 		return fmt.Errorf("detach the rebuilt rootfs at %s: %w", rec.Target, err)
 	}
 	detached = true
 	if err := step(stepMount); err != nil {
 		return err
 	}
-	return idmap.MountOverlay(view, rec.Target)
+	return host.mountOverlay(view, rec.Target)
 }
 
-// showLiveLayer is ShowLiveLayer for the staging directory dir: it
-// undoes the view at rest, or what a pause killed midway left (its mark
-// is there): the layer shifted to container IDs, the rebuilt rootfs
-// detached from the caller's path.
-func showLiveLayer(dir string) error {
+// showLiveLayer is ShowLiveLayer for the staging directory dir, with
+// host's mounts: it undoes the view at rest, or what a pause killed
+// midway left (its mark is there): the layer shifted to container IDs,
+// the rebuilt rootfs detached from the caller's path.
+func showLiveLayer(host hostMounts, dir string) error {
 	rec, ok, err := readStageRecord(dir)
 	if err != nil || !ok {
 		return err
 	}
-	mounts, err := idmap.ReadMountInfo()
+	mounts, err := host.mountInfo()
 	if err != nil {
 		return err
 	}
@@ -192,16 +191,16 @@ func showLiveLayer(dir string) error {
 		return nil
 	}
 	if resting {
-		if err := unix.Unmount(rec.Target, unix.MNT_DETACH|unix.UMOUNT_NOFOLLOW); err != nil {
+		if err := host.detach(rec.Target); err != nil {
 			return fmt.Errorf("detach the view at rest at %s: %w", rec.Target, err)
 		}
 	}
 	var errs []error
-	if _, err := idmap.ShiftOwners(rec.Upper, intoRange(rec.Range, nil)); err != nil {
+	if _, err := host.shiftOwners(rec.Upper, intoRange(rec.Range, nil)); err != nil {
 		errs = append(errs, err)
 	}
 	if resting || !mounted || !stagedUnder(top, dir) {
-		if err := bindNoFollow(filepath.Join(dir, "rootfs"), rec.Target); err != nil {
+		if err := host.bind(filepath.Join(dir, "rootfs"), rec.Target); err != nil {
 			errs = append(errs, fmt.Errorf("bind the rebuilt rootfs at %s again: %w", rec.Target, err))
 		}
 	}

@@ -53,7 +53,7 @@ func TestResumeAfterInterruptedPause(t *testing.T) {
 			// error and does nothing, as a killed process would.
 			func() {
 				defer func() { _ = recover() }()
-				_ = showLayerAtRest(dir, func(step string) error {
+				_ = showLayerAtRest(kernelMounts{}, dir, func(step string) error {
 					if step == killedAt {
 						panic("killed")
 					}
@@ -62,13 +62,13 @@ func TestResumeAfterInterruptedPause(t *testing.T) {
 			}()
 			if !c.resume {
 				// Deleted while paused: the caller's overlay is back.
-				if err := unstage(dir); err != nil {
+				if err := unstage(kernelMounts{}, dir); err != nil {
 					t.Fatal(err)
 				}
 				o.checkCallerBack(t, dir)
 				return
 			}
-			if err := showLiveLayer(dir); err != nil {
+			if err := showLiveLayer(kernelMounts{}, dir); err != nil {
 				t.Fatal(err)
 			}
 			for _, p := range []string{filepath.Join(o.merged, "image-file"), filepath.Join(o.upper, "user-file")} {
@@ -79,7 +79,7 @@ func TestResumeAfterInterruptedPause(t *testing.T) {
 					t.Errorf("after resume %s is owned by %d, outside the container's range", p, st.Uid)
 				}
 			}
-			if err := unstage(dir); err != nil {
+			if err := unstage(kernelMounts{}, dir); err != nil {
 				t.Fatal(err)
 			}
 			o.checkCallerBack(t, dir)

@@ -69,7 +69,7 @@ func TestShowLayerAtRest(t *testing.T) {
 				t.Fatal(err)
 			}
 			injected := errors.New("injected failure")
-			err = showLayerAtRest(dir, func(step string) error {
+			err = showLayerAtRest(kernelMounts{}, dir, func(step string) error {
 				if step == failing {
 					return injected
 				}
@@ -85,7 +85,7 @@ func TestShowLayerAtRest(t *testing.T) {
 					t.Errorf("write through the view at rest: %v, want EROFS", err)
 				}
 				if failing == "" {
-					if err := showLiveLayer(dir); err != nil {
+					if err := showLiveLayer(kernelMounts{}, dir); err != nil {
 						t.Fatal(err)
 					}
 					owners(t, o, rng.Start)
@@ -96,12 +96,12 @@ func TestShowLayerAtRest(t *testing.T) {
 				}
 				owners(t, o, rng.Start)
 				// Resume finds nothing to undo.
-				if err := showLiveLayer(dir); err != nil {
+				if err := showLiveLayer(kernelMounts{}, dir); err != nil {
 					t.Fatal(err)
 				}
 				owners(t, o, rng.Start)
 			}
-			if err := unstage(dir); err != nil {
+			if err := unstage(kernelMounts{}, dir); err != nil {
 				t.Fatal(err)
 			}
 			o.checkCallerBack(t, dir)

@@ -1,0 +1,85 @@
+package userns
+
+import (
+	"os"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/hardened-runtime/hardened/idmap"
+)
+
+// hostMounts is what the overlay rebuild, pause/resume and unstage change
+// on the host: the mount table, and the owners of the files of the
+// container's layer. kernelMounts does it; the unit tests give a fake
+// that keeps a mount table of its own, so the order of the steps and
+// their undoing on failure are tested without root.
+type hostMounts interface {
+	// mountInfo returns the mount table of this process
+	// (idmap.ReadMountInfo).
+	mountInfo() ([]idmap.MountEntry, error)
+	// cloneIDMapped mounts at dst a clone of layer idmapped with the
+	// mapping of the user namespace ns (idmap.CloneIDMapped).
+	cloneIDMapped(layer, dst string, ns *os.File) error
+	// mountOverlay mounts an overlay of ov's layers at target
+	// (idmap.MountOverlay).
+	mountOverlay(ov idmap.Overlay, target string) error
+	// bind binds the mount at src, a path of ours, onto target, looked up
+	// without following any symlink.
+	bind(src, target string) error
+	// detach detaches the uppermost mount at path (lazily, no symlink
+	// followed).
+	detach(path string) error
+	// unmountAll detaches every mount stacked at path; none is no error
+	// (idmap.Unmount).
+	unmountAll(path string) error
+	// detachStagingDir detaches every mount stacked on the staging
+	// directory dir with the trees below them, and reports whether there
+	// was any (idmap.DetachStagingDir).
+	detachStagingDir(dir string) (bool, error)
+	// shiftOwners gives every file under dir (on dir's filesystem) the
+	// owners shift maps its owners to, and returns how many it changed
+	// (idmap.ShiftOwners).
+	shiftOwners(dir string, shift func(uint32) (uint32, bool)) (int, error)
+}
+
+// kernelMounts is hostMounts on the host's kernel.
+type kernelMounts struct{}
+
+func (kernelMounts) mountInfo() ([]idmap.MountEntry, error) { return idmap.ReadMountInfo() }
+
+func (kernelMounts) cloneIDMapped(layer, dst string, ns *os.File) error {
+	return idmap.CloneIDMapped(layer, dst, ns)
+}
+
+func (kernelMounts) mountOverlay(ov idmap.Overlay, target string) error {
+	return idmap.MountOverlay(ov, target)
+}
+
+func (kernelMounts) bind(src, target string) error {
+	to, err := unix.Openat2(unix.AT_FDCWD, target, &unix.OpenHow{
+		Flags:   unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC,
+		Resolve: unix.RESOLVE_NO_SYMLINKS,
+	})
+	if err != nil {
+		return err
+	}
+	defer unix.Close(to)
+	from, err := unix.OpenTree(unix.AT_FDCWD, src, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(from)
+	return unix.MoveMount(from, "", to, "", unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH)
+}
+
+func (kernelMounts) detach(path string) error {
+	return unix.Unmount(path, unix.MNT_DETACH|unix.UMOUNT_NOFOLLOW)
+}
+
+func (kernelMounts) unmountAll(path string) error { return idmap.Unmount(path) }
+
+func (kernelMounts) detachStagingDir(dir string) (bool, error) { return idmap.DetachStagingDir(dir) }
+
+func (kernelMounts) shiftOwners(dir string, shift func(uint32) (uint32, bool)) (int, error) {
+	return idmap.ShiftOwners(dir, shift)
+}
