@@ -5,7 +5,10 @@
 // directory only root can change (an idmapped clone of the checked
 // directory, a rebuilt overlay with the container's layer shifted into
 // the range, or a plain clone). It also pins bind sources beside it and
-// prepares a pod's network namespace owned by the host. Release undoes
-// all of it from the staging directory alone, so delete works after a
-// kill -9 of anything.
+// prepares a pod's network namespace owned by the host. While the
+// container lives, exec gives it the files its engine wrote into its
+// layer (AdoptEngineWrites), and pause shows the engine its layer at
+// rest (ShowLayerAtRest, undone by ShowLiveLayer at resume). Release
+// undoes all of it from the staging directory alone, so delete works
+// after a kill -9 of anything.
 package userns
