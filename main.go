@@ -19,6 +19,7 @@ import (
 	// A syscall through an ABI the seccomp profile does not list gets
 	// ENOSYS instead of a SIGSYS kill (the init builds the filter).
 	_ "github.com/hardened-runtime/hardened/internal/seccomp/foreignabi"
+	"github.com/hardened-runtime/hardened/internal/learn"
 	"github.com/hardened-runtime/hardened/internal/startup/growstack"
 	// Starts the runtime's own processes with GOMAXPROCS=1 unless set.
 	_ "github.com/hardened-runtime/hardened/internal/startup/oneproc"
@@ -41,6 +42,10 @@ func init() {
 	// cache; that is not a CLI command either.
 	if len(os.Args) > 1 && os.Args[1] == seccompcache.HelperArg {
 		os.Exit(seccompcache.HelperMain(os.Args[2:]))
+	}
+	// A container's learned-profile recorder (see internal/learn).
+	if len(os.Args) > 1 && os.Args[1] == learn.RecorderArg {
+		os.Exit(learn.RecorderMain(os.Args[2:]))
 	}
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/hardened-runtime/hardened/hardening"
 	"github.com/hardened-runtime/hardened/idmap"
 	"github.com/hardened-runtime/hardened/internal/audit"
+	"github.com/hardened-runtime/hardened/internal/learn"
 	"github.com/hardened-runtime/hardened/spec"
 )
 
@@ -90,6 +91,14 @@ func launch(c *cli.Context, opts launchOptions) (_ int, retErr error) {
 	if err != nil {
 		return -1, fmt.Errorf("container %s: %w", opts.id, err)
 	}
+	recorder := learn.Prepare(learn.Container{ID: opts.id, Root: root, Annotations: bundle.Spec.Annotations,
+		Policy: pol, Seccomp: cfg.Seccomp, Audit: auditLog(pol), Record: *record,
+		LogPath: c.String("log"), LogJSON: c.String("log-format") == "json"})
+	defer func() {
+		if retErr != nil {
+			recorder.Abort()
+		}
+	}()
 	warmSeccompCache(c, opts.id, cfg)
 	process, addressSpace := withoutAddressSpaceLimit(cfg, bundle.Spec.Process)
 	// The cgroup is recorded before libcontainer makes it, so that delete

@@ -1,0 +1,219 @@
+package integration
+
+// Learned profiles (policy key "learn", package internal/learn): a
+// busybox workload learned, then enforced; a call outside what was
+// learned denied with EPERM and an audit record; concurrent learners of
+// one key; a corrupt profile file.
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/hardened-runtime/hardened/tests/testutil"
+)
+
+// learnPodAnnotation is the orchestrator annotation the test policies
+// match on.
+const learnPodAnnotation = "io.kubernetes.pod.namespace"
+
+// learnSetup returns a runtime whose commands keep their profiles in a
+// temporary directory, and that directory.
+func learnSetup(t *testing.T) (*testutil.Runtime, string) {
+	t.Helper()
+	rt := testutil.NewRuntime(t)
+	dir := t.TempDir()
+	t.Setenv("HARDENED_PROFILES_DIR", dir)
+	return rt, dir
+}
+
+// learnPolicy writes a policy whose "learn" key puts namespace ns in mode
+// under key.
+func learnPolicy(t *testing.T, ns, mode, key string) string {
+	t.Helper()
+	flag, _ := testutil.WritePolicy(t, fmt.Sprintf(`{"learn": [{"match": {%q: %q}, "mode": %q, "key": %q}]}`, learnPodAnnotation, ns, mode, key))
+	return flag
+}
+
+// learnBundle is a busybox bundle running sh -c script in namespace ns.
+func learnBundle(t *testing.T, ns, script string) *testutil.Bundle {
+	t.Helper()
+	b := testutil.NewBundle(t, "sh", "-c", script)
+	b.Edit(t, func(s *specs.Spec) {
+		if s.Annotations == nil {
+			s.Annotations = map[string]string{}
+		}
+		s.Annotations[learnPodAnnotation] = ns
+	})
+	return b
+}
+
+// learnedProfile waits until key's profile in dir has at least runs runs
+// (the recorder merges after the container is gone) and returns it.
+func learnedProfile(t *testing.T, dir, key string, runs int) map[string]any {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var p map[string]any
+		data, err := os.ReadFile(filepath.Join(dir, key+".json"))
+		if err == nil && json.Unmarshal(data, &p) == nil {
+			if n, _ := p["runs"].(float64); int(n) >= runs {
+				return p
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("profile %s: no %d runs after 10 s (%s, %v)", key, runs, data, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// profileNames returns the system calls of a decoded profile.
+func profileNames(p map[string]any) []string {
+	var out []string
+	for n := range p["syscalls"].(map[string]any) {
+		out = append(out, n)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// auditDenials returns the syscall-denied records of the runtime's audit
+// log, as "<syscall> <profile>".
+func auditDenials(t *testing.T, rt *testutil.Runtime) []string {
+	t.Helper()
+	f, err := os.Open(rt.Audit)
+	if os.IsNotExist(err) {
+		return nil
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out []string
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		var r struct{ Event, Syscall, Profile, ID string }
+		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+			t.Fatalf("audit line %q: %v", sc.Text(), err)
+		}
+		if r.Event == "syscall-denied" {
+			out = append(out, r.Syscall+" "+r.Profile)
+		}
+	}
+	return out
+}
+
+func TestLearnThenEnforce(t *testing.T) {
+	rt, dir := learnSetup(t)
+	const script = "echo hello; cat /etc/passwd >/dev/null; echo done"
+	b := learnBundle(t, "shop", script)
+
+	learnFlag := learnPolicy(t, "shop", "learn", "busybox-sh")
+	if out := rt.RunIn(t, b, learnFlag); strings.TrimSpace(out) != "hello\ndone" {
+		t.Fatalf("learning run: stdout %q, want hello", out)
+	}
+	p := learnedProfile(t, dir, "busybox-sh", 1)
+	names := profileNames(p)
+	t.Logf("learned %d system calls: %v", len(names), names)
+	for _, want := range []string{"execve", "write", "read", "openat"} {
+		if !slices.Contains(names, want) {
+			t.Errorf("learned profile lacks %s: %v", want, names)
+		}
+	}
+	if slices.Contains(names, "mkdir") || slices.Contains(names, "mkdirat") {
+		t.Errorf("learned profile has mkdir the workload never made: %v", names)
+	}
+	if len(names) > 120 {
+		t.Errorf("learned %d system calls for echo and cat; the filter notified more than the workload used", len(names))
+	}
+
+	enforceFlag := learnPolicy(t, "shop", "enforce", "busybox-sh")
+	t.Run("same-workload-passes", func(t *testing.T) {
+		if out := rt.RunIn(t, b, enforceFlag); strings.TrimSpace(out) != "hello\ndone" {
+			t.Fatalf("enforced run: stdout %q, want hello", out)
+		}
+		if d := auditDenials(t, rt); len(d) != 0 {
+			t.Errorf("the learned workload had calls denied: %v", d)
+		}
+	})
+	t.Run("new-call-denied", func(t *testing.T) {
+		b2 := learnBundle(t, "shop", script+"; mkdir /tmp/new && echo made || echo refused")
+		out := rt.RunIn(t, b2, enforceFlag)
+		if !strings.Contains(out, "refused") {
+			t.Errorf("mkdir outside the learned profile: stdout %q, want it refused", out)
+		}
+		var denied []string
+		deadline := time.Now().Add(5 * time.Second)
+		for len(denied) == 0 && time.Now().Before(deadline) {
+			denied = auditDenials(t, rt)
+			time.Sleep(50 * time.Millisecond)
+		}
+		if !slices.Contains(denied, "mkdir busybox-sh") && !slices.Contains(denied, "mkdirat busybox-sh") {
+			t.Errorf("audit denials %v, want mkdir of profile busybox-sh", denied)
+		}
+	})
+	t.Run("outside-the-match-unaffected", func(t *testing.T) {
+		b3 := learnBundle(t, "other", "mkdir /tmp/new && echo made")
+		if out := rt.RunIn(t, b3, enforceFlag); strings.TrimSpace(out) != "made" {
+			t.Errorf("a container the learn key does not match: stdout %q, want made", out)
+		}
+	})
+}
+
+func TestLearnConcurrentLearners(t *testing.T) {
+	rt, dir := learnSetup(t)
+	flag := learnPolicy(t, "shop", "learn", "many")
+	scripts := []string{"mkdir /tmp/a", "echo x >/tmp/f; rm /tmp/f", "sleep 0.2; ls / >/dev/null", "uname -a >/dev/null"}
+	var wg sync.WaitGroup
+	for i := range 2 * len(scripts) {
+		b := learnBundle(t, "shop", scripts[i%len(scripts)])
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rt.RunIn(t, b, flag)
+		}()
+	}
+	wg.Wait()
+	p := learnedProfile(t, dir, "many", 2*len(scripts))
+	names := profileNames(p)
+	for _, want := range []string{"mkdir", "unlink", "uname", "getdents64", "nanosleep"} {
+		alt := map[string]string{"mkdir": "mkdirat", "unlink": "unlinkat", "nanosleep": "clock_nanosleep"}[want]
+		if !slices.Contains(names, want) && !slices.Contains(names, alt) {
+			t.Errorf("merged profile lacks %s (one learner's call lost?): %v", want, names)
+		}
+	}
+	if n, _ := p["runs"].(float64); int(n) != 2*len(scripts) {
+		t.Errorf("runs = %v, want %d", p["runs"], 2*len(scripts))
+	}
+}
+
+func TestLearnCorruptProfile(t *testing.T) {
+	rt, dir := learnSetup(t)
+	if err := os.WriteFile(filepath.Join(dir, "broken.json"), []byte(`{"version": 1, "key": "broken", "syscalls": {"read": {}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	b := learnBundle(t, "shop", "mkdir /tmp/x && echo made")
+	if out := rt.RunIn(t, b, learnPolicy(t, "shop", "enforce", "broken")); strings.TrimSpace(out) != "made" {
+		t.Errorf("under a corrupt profile: stdout %q, want the container run under the policy alone", out)
+	}
+	var found bool
+	for _, e := range rt.LogEntries() {
+		if e.Level == "error" && strings.Contains(e.Msg, "corrupt learned profile") && strings.Contains(e.Msg, "broken.json") {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("no error log line names the corrupt profile: %v", rt.LogEntries())
+	}
+}
