@@ -18,8 +18,8 @@ import (
 
 	// A syscall through an ABI the seccomp profile does not list gets
 	// ENOSYS instead of a SIGSYS kill (the init builds the filter).
-	_ "github.com/hardened-runtime/hardened/internal/seccomp/foreignabi"
 	"github.com/hardened-runtime/hardened/internal/learn"
+	_ "github.com/hardened-runtime/hardened/internal/seccomp/foreignabi"
 	"github.com/hardened-runtime/hardened/internal/startup/growstack"
 	// Starts the runtime's own processes with GOMAXPROCS=1 unless set.
 	_ "github.com/hardened-runtime/hardened/internal/startup/oneproc"
