@@ -18,7 +18,6 @@ import (
 
 	// A syscall through an ABI the seccomp profile does not list gets
 	// ENOSYS instead of a SIGSYS kill (the init builds the filter).
-	"github.com/hardened-runtime/hardened/internal/learn"
 	_ "github.com/hardened-runtime/hardened/internal/seccomp/foreignabi"
 	"github.com/hardened-runtime/hardened/internal/startup/growstack"
 	// Starts the runtime's own processes with GOMAXPROCS=1 unless set.
@@ -26,6 +25,8 @@ import (
 	// Its C side also serves containers' inits compiled seccomp filters.
 	seccompcache "github.com/hardened-runtime/hardened/internal/seccomp/cache"
 	"github.com/hardened-runtime/hardened/internal/startup/cpuprofile"
+	// The recorder of a container's system calls (learned profiles).
+	"github.com/hardened-runtime/hardened/internal/learn"
 	"github.com/hardened-runtime/hardened/shim"
 )
 
