@@ -43,3 +43,14 @@ func (s *syscallNamer) name(arch uint32, nr int32) (string, error) {
 	s.cache[k] = n
 	return n, nil
 }
+
+// nativeNames keeps the names that have a native system call number.
+func nativeNames(names []string) []string {
+	var out []string
+	for _, n := range names {
+		if nr, err := libseccomp.GetSyscallFromName(n); err == nil && nr >= 0 {
+			out = append(out, n)
+		}
+	}
+	return out
+}

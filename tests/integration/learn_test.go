@@ -163,6 +163,44 @@ func TestLearnThenEnforce(t *testing.T) {
 			t.Errorf("audit denials %v, want mkdir of profile busybox-sh", denied)
 		}
 	})
+	t.Run("profile-commands", func(t *testing.T) {
+		if out := rt.MustRun("profile", "list"); !strings.Contains(out, "busybox-sh") {
+			t.Errorf("profile list: %q, want busybox-sh", out)
+		}
+		show := rt.MustRun("profile", "show", "busybox-sh")
+		t.Logf("profile show:\n%s", show)
+		if !strings.Contains(show, "execve\n") || strings.Contains(show, "mkdir") {
+			t.Errorf("profile show: %q, want execve and no mkdir", show)
+		}
+		var exported specs.LinuxSeccomp
+		if err := json.Unmarshal([]byte(rt.MustRun("profile", "export", "busybox-sh")), &exported); err != nil {
+			t.Fatalf("profile export: %v", err)
+		}
+		var allowed []string
+		for _, r := range exported.Syscalls {
+			if r.Action == specs.ActAllow {
+				allowed = append(allowed, r.Names...)
+			}
+		}
+		if exported.DefaultAction != specs.ActErrno || !slices.Contains(allowed, "execve") || slices.Contains(allowed, "mkdir") || slices.Contains(allowed, "mkdirat") {
+			t.Errorf("export: default %s, allowed %v; want errno, execve, no mkdir", exported.DefaultAction, allowed)
+		}
+		if len(allowed) > len(names)+1 {
+			t.Errorf("export allows %d names, more than the %d learned", len(allowed), len(names))
+		}
+		// Widened from the audit record, the denied call passes.
+		if out := rt.MustRun("profile", "allow", "busybox-sh", "--from-audit", rt.Audit); !strings.Contains(out, "mkdir") {
+			t.Errorf("profile allow --from-audit: %q, want mkdir added", out)
+		}
+		b4 := learnBundle(t, "shop", script+"; mkdir /tmp/new && echo made")
+		if out := rt.RunIn(t, b4, enforceFlag); !strings.Contains(out, "made") {
+			t.Errorf("after profile allow: stdout %q, want made", out)
+		}
+		rt.MustRun("profile", "delete", "busybox-sh")
+		if _, err := os.Stat(filepath.Join(dir, "busybox-sh.json")); !os.IsNotExist(err) {
+			t.Errorf("after delete: %v", err)
+		}
+	})
 	t.Run("outside-the-match-unaffected", func(t *testing.T) {
 		b3 := learnBundle(t, "other", "mkdir /tmp/new && echo made")
 		if out := rt.RunIn(t, b3, enforceFlag); strings.TrimSpace(out) != "made" {
