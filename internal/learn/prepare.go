@@ -53,6 +53,10 @@ func Prepare(c Container) *Recorder {
 		log.Warnf("container %s: no seccomp filter, nothing to learn or enforce for profile %s", c.ID, choice.Key)
 		return nil
 	}
+	if c.Seccomp.ListenerPath != "" || hasNotify(c.Seccomp) {
+		log.Warnf("container %s: its seccomp profile has its own notify listener; profile %s ignored", c.ID, choice.Key)
+		return nil
+	}
 	if os.Geteuid() != 0 {
 		log.Warnf("container %s: learned profiles need root; profile %s ignored", c.ID, choice.Key)
 		return nil

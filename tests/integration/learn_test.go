@@ -255,3 +255,35 @@ func TestLearnCorruptProfile(t *testing.T) {
 		t.Errorf("no error log line names the corrupt profile: %v", rt.LogEntries())
 	}
 }
+
+// TestLearnExec: a process exec'd into a learning container is recorded
+// too (libcontainer sends its filter's fd to the same recorder), and one
+// exec'd into an enforcing container meets the learned profile.
+func TestLearnExec(t *testing.T) {
+	rt, dir := learnSetup(t)
+	b := learnBundle(t, "shop", "sleep 30")
+	flag := learnPolicy(t, "shop", "learn", "exec")
+	id := rt.NewID()
+	rt.MustRun(flag, "run", "--detach", "--bundle", b.Dir, id)
+	if out, errOut, exit := rt.Run(flag, "exec", id, "sh", "-c", "mkdir /tmp/by-exec && echo made"); exit != 0 || strings.TrimSpace(out) != "made" {
+		t.Fatalf("exec into a learning container: exit %d, %q %q", exit, out, errOut)
+	}
+	rt.MustRun("kill", id, "KILL")
+	rt.WaitStatus(id, "stopped", 10*time.Second)
+	rt.MustRun("delete", id)
+	names := profileNames(learnedProfile(t, dir, "exec", 1))
+	if !slices.Contains(names, "mkdir") && !slices.Contains(names, "mkdirat") {
+		t.Errorf("the exec'd process's mkdir was not recorded: %v", names)
+	}
+
+	enforce := learnPolicy(t, "shop", "enforce", "exec")
+	id = rt.NewID()
+	rt.MustRun(enforce, "run", "--detach", "--bundle", b.Dir, id)
+	t.Cleanup(func() { rt.Run("delete", "--force", id) })
+	if out, _, _ := rt.Run(enforce, "exec", id, "sh", "-c", "mkdir /tmp/by-exec2 && echo made"); strings.TrimSpace(out) != "made" {
+		t.Errorf("learned mkdir from an exec'd process: %q, want made", out)
+	}
+	if out, _, _ := rt.Run(enforce, "exec", id, "sh", "-c", "rmdir /tmp/by-exec2 && echo removed || echo refused"); strings.TrimSpace(out) != "refused" {
+		t.Errorf("rmdir, never learned, from an exec'd process: %q, want refused", out)
+	}
+}
