@@ -47,6 +47,10 @@ type HostFacts struct {
 	// written, that are the host's own namespace of their type (the same
 	// namespace as PID 1's), however the path spells it.
 	HostNamespaces map[string]bool `json:"hostNamespaces,omitempty"`
+	// Namespaces are the namespace files of linux.namespaces, opened once
+	// (OpenNamespaceFiles): the facts about them are read from these
+	// descriptors and the container joins them.
+	Namespaces NamespaceFiles `json:"-"`
 	// IDRange is the host ID range allocated to the container for a new
 	// user namespace (container IDs 0..Size-1, uids and gids alike), set
 	// by the runtime after allocation; nil when none was allocated.
@@ -119,10 +123,10 @@ func GatherUsernsFacts(s *specs.Spec, f *HostFacts) {
 		return
 	}
 	for _, ns := range s.Linux.Namespaces {
-		if ns.Path == "" {
+		if ns.Path == "" || !f.Namespaces.known(ns.Path) {
 			continue
 		}
-		info, err := idmap.OwnerUserns(ns.Path)
+		info, err := idmap.OwnerUsernsOf(f.Namespaces.ProcPath(ns.Path), ns.Path)
 		if err != nil {
 			continue
 		}
@@ -130,7 +134,7 @@ func GatherUsernsFacts(s *specs.Spec, f *HostFacts) {
 			// A bind-mounted user namespace (containerd's pinned one of
 			// a hostUsers: false pod), perhaps with no process in it
 			// yet: a helper joins it to read its mappings.
-			if uids, gids, err := usernsprobe.Read(ns.Path); err == nil {
+			if uids, gids, err := usernsprobe.Read(f.Namespaces.ProcPath(ns.Path)); err == nil {
 				info.UIDMap, info.GIDMap = uids, gids
 			}
 		}
@@ -202,6 +206,7 @@ func GatherHostFactsFor(bundle string, spec *specs.Spec, pol *Policy, rootfs str
 			f.MountSources[m.Source] = resolved
 		}
 	}
+	f.Namespaces = OpenNamespaceFiles(spec)
 	if pol.UserNamespace.Enabled {
 		GatherUsernsFacts(spec, &f)
 		if spec.Linux != nil && len(spec.Linux.UIDMappings) > 0 {
@@ -213,7 +218,7 @@ func GatherHostFactsFor(bundle string, spec *specs.Spec, pol *Policy, rootfs str
 		}
 	}
 	gatherHookBinaries(spec, &f)
-	f.HostNamespaces = hostNamespaceJoins(spec)
+	f.HostNamespaces = hostNamespaceJoins(spec, f.Namespaces)
 	f.DeviceNodes = GatherDeviceNodes(spec)
 	f.ProcessLimits = GatherProcessLimits()
 	return f, nil

@@ -20,8 +20,9 @@ func nsFileNames() map[specs.LinuxNamespaceType]string {
 // host's own namespace of their type: the same device and inode as the
 // runtime's own namespace file (the runtime runs in the host's namespaces)
 // or PID 1's where that is readable, whether the path is /proc/<any host
-// pid>/ns/net, a symlink to one, or a bind-mounted namespace file.
-func hostNamespaceJoins(s *specs.Spec) map[string]bool {
+// pid>/ns/net, a symlink to one, or a bind-mounted namespace file. A path
+// opened in files is judged by that descriptor.
+func hostNamespaceJoins(s *specs.Spec, files NamespaceFiles) map[string]bool {
 	if s.Linux == nil {
 		return nil
 	}
@@ -32,7 +33,11 @@ func hostNamespaceJoins(s *specs.Spec) map[string]bool {
 		if ns.Path == "" || !ok {
 			continue
 		}
-		if sameFile(ns.Path, filepath.Join("/proc/self/ns", name)) || sameFile(ns.Path, filepath.Join("/proc/1/ns", name)) {
+		st, opened := files.stat(ns.Path)
+		if !opened && (files != nil || unix.Stat(ns.Path, &st) != nil) {
+			continue
+		}
+		if sameInode(st, filepath.Join("/proc/self/ns", name)) || sameInode(st, filepath.Join("/proc/1/ns", name)) {
 			if out == nil {
 				out = map[string]bool{}
 			}
@@ -42,11 +47,11 @@ func hostNamespaceJoins(s *specs.Spec) map[string]bool {
 	return out
 }
 
-// sameFile reports whether a and b (symlinks followed) are one inode.
-func sameFile(a, b string) bool {
-	var sa, sb unix.Stat_t
-	if unix.Stat(a, &sa) != nil || unix.Stat(b, &sb) != nil {
+// sameInode reports whether path (symlinks followed) is the inode st.
+func sameInode(st unix.Stat_t, path string) bool {
+	var sp unix.Stat_t
+	if unix.Stat(path, &sp) != nil {
 		return false
 	}
-	return sa.Dev == sb.Dev && sa.Ino == sb.Ino
+	return st.Dev == sp.Dev && st.Ino == sp.Ino
 }

@@ -30,7 +30,7 @@ func TestHostNamespaceJoinByOtherPath(t *testing.T) {
 					s.Linux.Namespaces[i].Path = path
 				}
 			}
-			facts := HostFacts{HostNamespaces: hostNamespaceJoins(s)}
+			facts := HostFacts{HostNamespaces: hostNamespaceJoins(s, OpenNamespaceFiles(s))}
 			if !facts.HostNamespaces[path] {
 				t.Fatalf("facts do not mark %s as the host's namespace", path)
 			}
@@ -45,7 +45,7 @@ func TestHostNamespaceJoinByOtherPath(t *testing.T) {
 	// A namespace of its own (a fresh path that is not a namespace) is not marked.
 	s := exampleSpec()
 	s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UTSNamespace, Path: "/run/netns/other"})
-	if got := hostNamespaceJoins(s); got["/run/netns/other"] {
+	if got := hostNamespaceJoins(s, nil); got["/run/netns/other"] {
 		t.Error("a path that is not the host's namespace was marked")
 	}
 }

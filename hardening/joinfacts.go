@@ -73,10 +73,10 @@ func GatherJoinFacts(root string, s *specs.Spec, f *HostFacts) {
 	names := nsFileNames()
 	for _, ns := range s.Linux.Namespaces {
 		name, ok := names[ns.Type]
-		if ns.Path == "" || !ok {
+		if ns.Path == "" || !ok || !f.Namespaces.known(ns.Path) {
 			continue
 		}
-		t, ok := inspectJoin(root, ns.Path, name)
+		t, ok := inspectJoin(root, f.Namespaces.ProcPath(ns.Path), ns.Path, name)
 		if !ok {
 			continue
 		}
@@ -87,11 +87,12 @@ func GatherJoinFacts(root string, s *specs.Spec, f *HostFacts) {
 	}
 }
 
-// inspectJoin describes the namespace at path, of file name name under
-// /proc/<pid>/ns.
-func inspectJoin(root, path, name string) (JoinTarget, bool) {
+// inspectJoin describes the namespace file opened at openPath (the
+// runtime's descriptor of it, see NamespaceFiles), written as path in the
+// spec, of file name name under /proc/<pid>/ns.
+func inspectJoin(root, openPath, path, name string) (JoinTarget, bool) {
 	var t JoinTarget
-	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	fd, err := unix.Open(openPath, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return t, false
 	}

@@ -141,3 +141,11 @@ func MapsHostRoot(ms []Mapping) bool {
 	}
 	return false
 }
+
+// KernelHasMountSetattr probes for mount_setattr(2) without changing
+// anything: an invalid descriptor gets EBADF from a kernel that has the
+// call and ENOSYS from one that does not.
+func KernelHasMountSetattr() bool {
+	err := unix.MountSetattr(-1, "", 0, &unix.MountAttr{})
+	return !errors.Is(err, unix.ENOSYS)
+}

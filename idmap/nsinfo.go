@@ -44,8 +44,16 @@ func procNSPID(path string) (string, bool) {
 // NS_GET_USERNS ioctl, and when nsPath is /proc/<pid>/ns/<type>, the path
 // and mappings of that process's user namespace if it is the same one.
 func OwnerUserns(nsPath string) (UsernsInfo, error) {
+	return OwnerUsernsOf(nsPath, nsPath)
+}
+
+// OwnerUsernsOf is OwnerUserns of the namespace file opened at openPath
+// (e.g. /proc/self/fd/N of a descriptor the caller keeps), where nsPath is
+// the path as the spec wrote it: only its /proc/<pid>/ns/<type> form is
+// read, as a hint of which process to compare the owner with.
+func OwnerUsernsOf(openPath, nsPath string) (UsernsInfo, error) {
 	var info UsernsInfo
-	f, err := os.Open(nsPath)
+	f, err := os.Open(openPath)
 	if err != nil {
 		return info, fmt.Errorf("namespace %s: %w", nsPath, err)
 	}

@@ -8,6 +8,8 @@ import (
 
 	"github.com/sirupsen/logrus"
 	"github.com/urfave/cli/v2"
+
+	"github.com/hardened-runtime/hardened/internal/cliargs"
 )
 
 // BuildInfo describes the binary, for --version.
@@ -25,6 +27,15 @@ config.json is rewritten to satisfy the host's hardening policy
 (` + defaultPolicyPath + `, or --policy), and what cannot be made safe is
 refused with an error that names the rule and the policy key that allows it.`
 )
+
+// reorderArgs moves each subcommand's flags before its arguments, as
+// runc's command-line library does (cliargs.Reorder). What follows the
+// container ID of exec and ps belongs to something else (the process's
+// command line, ps(1)'s options) and is not searched for our flags; runc
+// leaves them alone too.
+func reorderArgs(app *cli.App, args []string) []string {
+	return cliargs.Reorder(app, args, "exec", "ps")
+}
 
 // Main runs the command line and returns the process exit code.
 func Main(args []string, build BuildInfo) int {

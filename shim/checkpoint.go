@@ -1,18 +1,15 @@
 package shim
 
 import (
-	"errors"
 	"fmt"
-	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
 
 	"github.com/opencontainers/runc/libcontainer"
 	"github.com/sirupsen/logrus"
 	"github.com/urfave/cli/v2"
-	"golang.org/x/sys/unix"
+
+	"github.com/hardened-runtime/hardened/internal/criu"
 )
 
 func checkpointCommand() *cli.Command {
@@ -70,14 +67,14 @@ func checkpoint(c *cli.Context, ct *libcontainer.Container) error {
 	if err := os.MkdirAll(opts.ImagesDirectory, 0o700); err != nil {
 		return fmt.Errorf("--image-path: %w", err)
 	}
-	if opts.ParentImage, err = parentImage(opts.ImagesDirectory, c.String("parent-path")); err != nil {
+	if opts.ParentImage, err = criu.ParentImage(opts.ImagesDirectory, c.String("parent-path")); err != nil {
 		return err
 	}
 	opts.LeaveRunning = c.Bool("leave-running")
 	opts.PreDump = c.Bool("pre-dump")
 	opts.TcpSkipInFlight = c.Bool("tcp-skip-in-flight")
 	opts.LinkRemap = c.Bool("link-remap")
-	if opts.PageServer, err = pageServer(c.String("page-server")); err != nil {
+	if opts.PageServer, err = criu.PageServer(c.String("page-server")); err != nil {
 		return err
 	}
 	if err := ct.Checkpoint(opts); err != nil {
@@ -122,7 +119,7 @@ func criuOptions(c *cli.Context) (*libcontainer.CriuOpts, error) {
 	if err != nil {
 		return nil, fmt.Errorf("--image-path: %w", err)
 	}
-	emptyNs, err := emptyNamespaces(c.StringSlice("empty-ns"))
+	emptyNs, err := criu.EmptyNamespaces(c.StringSlice("empty-ns"))
 	if err != nil {
 		return nil, err
 	}
@@ -140,57 +137,6 @@ func criuOptions(c *cli.Context) (*libcontainer.CriuOpts, error) {
 	}, nil
 }
 
-// emptyNamespaces returns the namespaces CRIU creates without restoring
-// their contents. The network namespace is always among them: the runtime
-// does not configure networks, whoever created the container did.
-func emptyNamespaces(names []string) (uint32, error) {
-	mask := uint32(unix.CLONE_NEWNET)
-	for _, n := range names {
-		if n != "network" {
-			return 0, fmt.Errorf("--empty-ns: namespace %q is not supported (only \"network\")", n)
-		}
-	}
-	return mask, nil
-}
-
-// parentImage checks --parent-path, which CRIU resolves against the image
-// directory.
-func parentImage(images, parent string) (string, error) {
-	if parent == "" {
-		return "", nil
-	}
-	if filepath.IsAbs(parent) {
-		return "", fmt.Errorf("--parent-path %q: must be relative to --image-path", parent)
-	}
-	fi, err := os.Stat(filepath.Join(images, parent))
-	if err != nil {
-		return "", fmt.Errorf("--parent-path: %w", err)
-	}
-	if !fi.IsDir() {
-		return "", fmt.Errorf("--parent-path %q: not a directory", parent)
-	}
-	return parent, nil
-}
-
-// pageServer parses --page-server ADDRESS:PORT.
-func pageServer(s string) (libcontainer.CriuPageServerInfo, error) {
-	if s == "" {
-		return libcontainer.CriuPageServerInfo{}, nil
-	}
-	host, port, err := net.SplitHostPort(s)
-	if err == nil && host == "" {
-		err = errors.New("missing address")
-	}
-	if err != nil {
-		return libcontainer.CriuPageServerInfo{}, fmt.Errorf("--page-server %q: want ADDRESS:PORT: %w", s, err)
-	}
-	n, err := strconv.ParseUint(port, 10, 16)
-	if err != nil || n == 0 {
-		return libcontainer.CriuPageServerInfo{}, fmt.Errorf("--page-server %q: invalid port %q", s, port)
-	}
-	return libcontainer.CriuPageServerInfo{Address: host, Port: int32(n)}, nil
-}
-
 func criuLogDir(opts *libcontainer.CriuOpts) string {
 	if opts.WorkDirectory != "" {
 		return opts.WorkDirectory
@@ -199,42 +145,7 @@ func criuLogDir(opts *libcontainer.CriuOpts) string {
 }
 
 // requireCriu makes sure the criu named by the global --criu flag exists
-// and is the one libcontainer will run. libcontainer starts "criu" by
-// that name from PATH, so a --criu elsewhere must be called "criu"; its
-// directory then goes first in PATH.
+// and is the one libcontainer will run (criu.Ensure).
 func requireCriu(c *cli.Context, command string) error {
-	return ensureCriu(c.String("criu"), command)
-}
-
-func ensureCriu(name, command string) error {
-	if name == "" {
-		name = "criu"
-	}
-	path, err := exec.LookPath(name)
-	if err != nil {
-		return fmt.Errorf("%s needs criu, which was not found at %q; install the criu package", command, name)
-	}
-	if filepath.Base(path) != "criu" {
-		return fmt.Errorf("--criu %q: the criu binary must be named \"criu\" (it is run by that name from PATH)", name)
-	}
-	if found, err := exec.LookPath("criu"); err == nil && sameFile(found, path) {
-		return nil
-	}
-	dir, err := filepath.Abs(filepath.Dir(path))
-	if err != nil {
-		return fmt.Errorf("--criu %q: %w", name, err)
-	}
-	return os.Setenv("PATH", dir+string(os.PathListSeparator)+os.Getenv("PATH"))
-}
-
-func sameFile(a, b string) bool {
-	fa, err := os.Stat(a)
-	if err != nil {
-		return false
-	}
-	fb, err := os.Stat(b)
-	if err != nil {
-		return false
-	}
-	return os.SameFile(fa, fb)
+	return criu.Ensure(c.String("criu"), command)
 }

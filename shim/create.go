@@ -1,7 +1,15 @@
 package shim
 
 import (
+	"fmt"
+	"os"
+
 	"github.com/urfave/cli/v2"
+
+	"github.com/hardened-runtime/hardened/internal/create"
+	"github.com/hardened-runtime/hardened/internal/runner"
+	"github.com/hardened-runtime/hardened/internal/userns"
+	"github.com/hardened-runtime/hardened/spec"
 )
 
 func createCommand() *cli.Command {
@@ -19,7 +27,7 @@ until "hardened start" runs it.`,
 				return err
 			}
 			opts := launchOptionsFrom(c)
-			opts.detach, opts.keep, opts.start = true, true, startOnly
+			opts.Detach, opts.Keep, opts.Start = true, true, create.StartOnly
 			_, err := launch(c, opts)
 			return wrapFailure("create", err)
 		},
@@ -40,19 +48,54 @@ func launchFlags() []cli.Flag {
 }
 
 // launchOptionsFrom reads the flags of launchFlags.
-func launchOptionsFrom(c *cli.Context) launchOptions {
-	return launchOptions{
-		id:            c.Args().First(),
-		bundle:        bundleFlag(c),
-		consoleSocket: c.String("console-socket"),
-		pidFile:       c.String("pid-file"),
-		preserveFDs:   c.Int("preserve-fds"),
-		noPivot:       c.Bool("no-pivot"),
-		noNewKeyring:  c.Bool("no-new-keyring"),
-		pidfdSocket:   c.String("pidfd-socket"),
-		listenFDs:     listenFiles(),
+func launchOptionsFrom(c *cli.Context) create.Options {
+	return create.Options{
+		ID:            c.Args().First(),
+		Bundle:        bundleFlag(c),
+		ConsoleSocket: c.String("console-socket"),
+		PidFile:       c.String("pid-file"),
+		PreserveFDs:   c.Int("preserve-fds"),
+		NoPivot:       c.Bool("no-pivot"),
+		NoNewKeyring:  c.Bool("no-new-keyring"),
+		PidfdSocket:   c.String("pidfd-socket"),
+		ListenFDs:     runner.ListenFiles(),
 	}
 }
+
+// launch completes opts with the global flags and the environment and
+// hands them to the create pipeline (create.Launch), which create, run
+// and restore share.
+func launch(c *cli.Context, opts create.Options) (int, error) {
+	if err := spec.ValidateID(opts.ID); err != nil {
+		return -1, err
+	}
+	root, err := stateRoot(c)
+	if err != nil {
+		return -1, err
+	}
+	opts.Root = root
+	opts.PolicyPath = c.String("policy")
+	if opts.PolicyPath == "" {
+		opts.PolicyPath = defaultPolicyPath
+	}
+	opts.SystemdCgroup = c.Bool("systemd-cgroup")
+	if opts.RootlessCgroups, err = rootlessCgroups(c); err != nil {
+		return -1, fmt.Errorf("container %s: %w", opts.ID, err)
+	}
+	build, _ := c.App.Metadata[buildInfoKey].(BuildInfo)
+	opts.Build = build.Version + "+" + build.Commit
+	opts.WarnAuditFindings = loggingToStderr()
+	opts.NotifySocket = os.Getenv("NOTIFY_SOCKET")
+	opts.LogPath, opts.LogJSON = c.String("log"), c.String("log-format") == "json"
+	return create.Launch(opts)
+}
+
+// subUIDFile and subGIDFile are the host's subordinate ID files, whose
+// ranges a policy without "pool" allocates from.
+const (
+	subUIDFile = userns.SubUIDFile
+	subGIDFile = userns.SubGIDFile
+)
 
 // bundleFlag returns --bundle, defaulting to the current directory.
 func bundleFlag(c *cli.Context) string {
@@ -60,4 +103,19 @@ func bundleFlag(c *cli.Context) string {
 		return b
 	}
 	return "."
+}
+
+// rootlessCgroups interprets --rootless: true, false, or auto (rootless
+// only when not running as root).
+func rootlessCgroups(c *cli.Context) (bool, error) {
+	switch v := c.String("rootless"); v {
+	case "true":
+		return true, nil
+	case "false":
+		return false, nil
+	case "", "auto":
+		return os.Geteuid() != 0, nil
+	default:
+		return false, fmt.Errorf("--rootless: %q is not true, false or auto", v)
+	}
 }

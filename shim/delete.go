@@ -10,6 +10,8 @@ import (
 	"github.com/urfave/cli/v2"
 	"golang.org/x/sys/unix"
 
+	"github.com/hardened-runtime/hardened/internal/create"
+	"github.com/hardened-runtime/hardened/internal/userns"
 	"github.com/hardened-runtime/hardened/spec"
 )
 
@@ -42,8 +44,8 @@ EXAMPLE:
 				// its create lock's record names (cgroup, bundle), a state
 				// directory that Load does not see, and what its user
 				// namespace held (ID range, staged rootfs).
-				cerr := removeLeftover(root, id)
-				if errors.Is(cerr, errStateSaved) {
+				cerr := create.RemoveLeftover(root, id)
+				if errors.Is(cerr, create.ErrStateSaved) {
 					ct, err = loadContainer(c)
 				} else if cerr != nil {
 					return cerr
@@ -77,9 +79,9 @@ func deleteLoaded(root string, ct *libcontainer.Container, force bool) error {
 	}
 	errs := []error{derr}
 	if derr == nil || !processesLeft(ct) {
-		errs = append(errs, releaseUserns(root, id))
+		errs = append(errs, userns.Release(root, id))
 	}
-	errs = append(errs, removeStaleCreateLock(root, id))
+	errs = append(errs, create.RemoveStaleCreateLock(root, id))
 	if bundle != "" {
 		errs = append(errs, spec.RemoveInterruptedWrites(bundle))
 	}

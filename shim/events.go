@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/opencontainers/runc/libcontainer"
+	"github.com/opencontainers/runc/types"
 	"github.com/sirupsen/logrus"
 	"github.com/urfave/cli/v2"
 )
@@ -43,7 +44,7 @@ killer acts in the container. It stops when the container stops. With
 				return fmt.Errorf("container %s: %w", ct.ID(), libcontainer.ErrNotRunning)
 			}
 			enc := json.NewEncoder(c.App.Writer)
-			emit := func(e event) error { return enc.Encode(e) }
+			emit := func(e types.Event) error { return enc.Encode(e) }
 			if c.Bool("stats") {
 				e, err := statsEvent(ct)
 				if err != nil {
@@ -58,7 +59,7 @@ killer acts in the container. It stops when the container stops. With
 
 // streamEvents emits a stats event every interval and an oom event for
 // each OOM notification, until the container stops or its cgroup goes.
-func streamEvents(ct *libcontainer.Container, interval time.Duration, emit func(event) error) error {
+func streamEvents(ct *libcontainer.Container, interval time.Duration, emit func(types.Event) error) error {
 	oom, err := ct.NotifyOOM()
 	if err != nil {
 		// Without the memory controller there is nothing to wait on; the
@@ -75,7 +76,7 @@ func streamEvents(ct *libcontainer.Container, interval time.Duration, emit func(
 				// The channel closes when the container's cgroup is removed.
 				return nil
 			}
-			if err := emit(event{Type: "oom", ID: ct.ID()}); err != nil {
+			if err := emit(types.Event{Type: "oom", ID: ct.ID()}); err != nil {
 				return err
 			}
 		case <-ticker.C:
@@ -96,16 +97,16 @@ func streamEvents(ct *libcontainer.Container, interval time.Duration, emit func(
 	}
 }
 
-func statsEvent(ct *libcontainer.Container) (event, error) {
+func statsEvent(ct *libcontainer.Container) (types.Event, error) {
 	s, err := ct.Stats()
 	if err != nil {
-		return event{}, fmt.Errorf("container %s: stats: %w", ct.ID(), err)
+		return types.Event{}, fmt.Errorf("container %s: stats: %w", ct.ID(), err)
 	}
 	data := newStatsData(s)
 	if data == nil {
-		return event{}, fmt.Errorf("container %s: stats: %w", ct.ID(), errNoCgroupStats)
+		return types.Event{}, fmt.Errorf("container %s: stats: %w", ct.ID(), errNoCgroupStats)
 	}
-	return event{Type: "stats", ID: ct.ID(), Data: data}, nil
+	return types.Event{Type: "stats", ID: ct.ID(), Data: data}, nil
 }
 
 var errNoCgroupStats = errors.New("no cgroup statistics")

@@ -1,13 +1,8 @@
 package shim
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
-	"strconv"
-	"strings"
 
 	"github.com/opencontainers/runc/libcontainer"
 	"github.com/opencontainers/runc/libcontainer/utils"
@@ -16,6 +11,8 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/hardened-runtime/hardened/hardening"
+	"github.com/hardened-runtime/hardened/internal/execspec"
+	"github.com/hardened-runtime/hardened/internal/runner"
 	"github.com/hardened-runtime/hardened/spec"
 )
 
@@ -95,60 +92,29 @@ func execInContainer(c *cli.Context) (int, error) {
 	if err != nil {
 		return -1, fmt.Errorf("container %s: %w", ct.ID(), err)
 	}
-	subCgroups, err := parseSubCgroupPaths(c.StringSlice("cgroup"))
+	subCgroups, err := execspec.SubCgroupPaths(c.StringSlice("cgroup"))
 	if err != nil {
 		return -1, fmt.Errorf("container %s: %w", ct.ID(), err)
 	}
 	logrus.Debugf("container %s: exec %q", ct.ID(), p.Args)
-	r := processRun{
-		container:      ct,
-		init:           false,
-		start:          ct.Run,
-		detach:         c.Bool("detach"),
-		consoleSocket:  c.String("console-socket"),
-		pidFile:        c.String("pid-file"),
-		preserveFDs:    c.Int("preserve-fds"),
-		subreaper:      false,
-		destroy:        false,
-		pidfdSocket:    c.String("pidfd-socket"),
-		subCgroupPaths: subCgroups,
+	r := runner.Process{
+		Container:      ct,
+		Init:           false,
+		Start:          ct.Run,
+		Detach:         c.Bool("detach"),
+		ConsoleSocket:  c.String("console-socket"),
+		PidFile:        c.String("pid-file"),
+		PreserveFDs:    c.Int("preserve-fds"),
+		Subreaper:      false,
+		Destroy:        false,
+		PidfdSocket:    c.String("pidfd-socket"),
+		SubCgroupPaths: subCgroups,
 	}
-	status, err := r.run(p)
+	status, err := r.Run(p)
 	if err != nil {
 		return -1, fmt.Errorf("container %s: %w", ct.ID(), err)
 	}
 	return status, nil
-}
-
-// parseSubCgroupPaths reads exec --cgroup: one "<path>" (cgroup v2), or
-// "<controller>[,<controller>...]:<path>" arguments (v1), into the map
-// libcontainer takes (controller "" for v2). libcontainer keeps the paths
-// inside the container's cgroup.
-func parseSubCgroupPaths(args []string) (map[string]string, error) {
-	if len(args) == 0 {
-		return nil, nil
-	}
-	paths := make(map[string]string, len(args))
-	for _, arg := range args {
-		controllers, path, ok := strings.Cut(arg, ":")
-		if !ok {
-			if len(args) != 1 {
-				return nil, fmt.Errorf("--cgroup %q: with several --cgroup each needs a <controller>: prefix", arg)
-			}
-			paths[""] = arg
-			continue
-		}
-		for _, ctrl := range strings.Split(controllers, ",") {
-			if ctrl == "" {
-				return nil, fmt.Errorf("--cgroup %q: empty controller name", arg)
-			}
-			if _, dup := paths[ctrl]; dup {
-				return nil, fmt.Errorf("--cgroup: controller %s given twice", ctrl)
-			}
-			paths[ctrl] = path
-		}
-	}
-	return paths, nil
 }
 
 // containerPolicy is the policy in effect for the container, with the
@@ -197,26 +163,26 @@ func execProcessSpec(c *cli.Context, ct *libcontainer.Container, maxSize int64) 
 	if c.NArg() < 2 {
 		return nil, errors.New("no command given (use <container-id> <command> or --process)")
 	}
-	p, err := bundleProcess(ct, maxSize)
+	p, err := execspec.FromBundle(ct, maxSize)
 	if err != nil {
 		return nil, err
 	}
-	overrides := execOverrides{
-		args:           c.Args().Slice()[1:],
-		cwd:            c.String("cwd"),
-		env:            c.StringSlice("env"),
-		user:           c.String("user"),
-		additionalGids: c.Int64Slice("additional-gids"),
-		caps:           c.StringSlice("cap"),
-		tty:            c.Bool("tty"),
-		apparmor:       c.String("apparmor"),
-		label:          c.String("process-label"),
+	overrides := execspec.Overrides{
+		Args:           c.Args().Slice()[1:],
+		Cwd:            c.String("cwd"),
+		Env:            c.StringSlice("env"),
+		User:           c.String("user"),
+		AdditionalGids: c.Int64Slice("additional-gids"),
+		Caps:           c.StringSlice("cap"),
+		TTY:            c.Bool("tty"),
+		Apparmor:       c.String("apparmor"),
+		Label:          c.String("process-label"),
 	}
 	if c.IsSet("no-new-privs") {
 		v := c.Bool("no-new-privs")
-		overrides.noNewPrivs = &v
+		overrides.NoNewPrivs = &v
 	}
-	if err := overrides.apply(p); err != nil {
+	if err := overrides.Apply(p); err != nil {
 		return nil, err
 	}
 	if err := spec.ValidateProcess(p); err != nil {
@@ -234,166 +200,9 @@ func readProcessFile(path string, maxSize int64) (*specs.Process, error) {
 	if err != nil {
 		return nil, fmt.Errorf("--process: %w", err)
 	}
-	p, err := decodeProcess(raw)
+	p, err := execspec.Decode(raw)
 	if err != nil {
 		return nil, fmt.Errorf("--process %s: %w", path, err)
 	}
 	return p, nil
-}
-
-func decodeProcess(raw []byte) (*specs.Process, error) {
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	var p specs.Process
-	if err := dec.Decode(&p); err != nil {
-		return nil, fmt.Errorf("malformed JSON: %w", err)
-	}
-	if dec.More() {
-		return nil, errors.New("trailing data after the JSON object")
-	}
-	if err := spec.ValidateProcess(&p); err != nil {
-		return nil, err
-	}
-	return &p, nil
-}
-
-// bundleProcess reads the process of the bundle the container was created
-// from, found through the "bundle" label libcontainer keeps in its state.
-func bundleProcess(ct *libcontainer.Container, maxSize int64) (*specs.Process, error) {
-	dir, ok := utils.SearchLabels(ct.Config().Labels, "bundle")
-	if !ok || dir == "" {
-		return nil, errors.New("the container's bundle is not recorded in its state")
-	}
-	bundle, err := spec.LoadBundleLimit(dir, maxSize)
-	if err != nil {
-		return nil, err
-	}
-	return bundle.Spec.Process, nil
-}
-
-// execOverrides are the command line's changes to the bundle's process.
-type execOverrides struct {
-	args           []string
-	cwd            string
-	env            []string
-	user           string // <uid>[:<gid>]
-	additionalGids []int64
-	caps           []string
-	tty            bool
-	noNewPrivs     *bool // nil: keep the bundle's value
-	apparmor       string
-	label          string
-}
-
-// apply changes p as runc's exec flags do. A terminal is used only when
-// asked for, whatever config.json says.
-func (o execOverrides) apply(p *specs.Process) error {
-	p.Args = o.args
-	p.CommandLine = ""
-	p.Terminal = o.tty
-	p.ConsoleSize = nil
-	if o.cwd != "" {
-		p.Cwd = o.cwd
-	}
-	p.Env = append(p.Env, o.env...)
-	if o.user != "" {
-		uid, gid, hasGID, err := parseUser(o.user)
-		if err != nil {
-			return err
-		}
-		p.User.UID = uid
-		if hasGID {
-			p.User.GID = gid
-		}
-	}
-	for _, g := range o.additionalGids {
-		if g < 0 || g > int64(^uint32(0)) {
-			return fmt.Errorf("--additional-gids: %d is not a valid group ID", g)
-		}
-		p.User.AdditionalGids = append(p.User.AdditionalGids, uint32(g))
-	}
-	if err := addCapabilities(p, o.caps); err != nil {
-		return err
-	}
-	if o.noNewPrivs != nil {
-		p.NoNewPrivileges = *o.noNewPrivs
-	}
-	if o.apparmor != "" {
-		p.ApparmorProfile = o.apparmor
-	}
-	if o.label != "" {
-		p.SelinuxLabel = o.label
-	}
-	return nil
-}
-
-// parseUser parses --user "<uid>[:<gid>]". Names are not resolved: they
-// would have to be looked up in the container's /etc/passwd, not ours.
-func parseUser(s string) (uid, gid uint32, hasGID bool, err error) {
-	uidText, gidText, hasGID := strings.Cut(s, ":")
-	uid, err = parseID(uidText)
-	if err != nil {
-		return 0, 0, false, fmt.Errorf("--user %q: uid: %w", s, err)
-	}
-	if hasGID {
-		if gid, err = parseID(gidText); err != nil {
-			return 0, 0, false, fmt.Errorf("--user %q: gid: %w", s, err)
-		}
-	}
-	return uid, gid, hasGID, nil
-}
-
-func parseID(s string) (uint32, error) {
-	n, err := strconv.ParseUint(s, 10, 32)
-	if err != nil {
-		return 0, fmt.Errorf("%q is not a numeric ID", s)
-	}
-	return uint32(n), nil
-}
-
-// addCapabilities adds caps to the bounding, effective and permitted sets
-// (and ambient when the process already has inheritable capabilities, as
-// ambient ones need them), the way runc's --cap does. Names may omit the
-// CAP_ prefix. The hardening clamp runs afterwards and has the last word.
-func addCapabilities(p *specs.Process, caps []string) error {
-	if len(caps) == 0 {
-		return nil
-	}
-	if p.Capabilities == nil {
-		p.Capabilities = &specs.LinuxCapabilities{}
-	}
-	set := p.Capabilities
-	for _, name := range caps {
-		capName, err := capabilityName(name)
-		if err != nil {
-			return err
-		}
-		set.Bounding = appendMissing(set.Bounding, capName)
-		set.Effective = appendMissing(set.Effective, capName)
-		set.Permitted = appendMissing(set.Permitted, capName)
-		if len(set.Inheritable) > 0 {
-			set.Ambient = appendMissing(set.Ambient, capName)
-		}
-	}
-	return nil
-}
-
-// capabilityName canonicalises "net_admin" or "CAP_NET_ADMIN" to CAP_NET_ADMIN.
-func capabilityName(s string) (string, error) {
-	name := strings.ToUpper(strings.TrimSpace(s))
-	if !strings.HasPrefix(name, "CAP_") {
-		name = "CAP_" + name
-	}
-	if name == "CAP_" || strings.ContainsFunc(name, func(r rune) bool {
-		return (r < 'A' || r > 'Z') && (r < '0' || r > '9') && r != '_'
-	}) {
-		return "", fmt.Errorf("--cap: %q is not a capability name", s)
-	}
-	return name, nil
-}
-
-func appendMissing(list []string, s string) []string {
-	if slices.Contains(list, s) {
-		return list
-	}
-	return append(list, s)
 }

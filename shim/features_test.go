@@ -9,19 +9,22 @@ import (
 	"github.com/opencontainers/runc/libcontainer/seccomp"
 	runcfeatures "github.com/opencontainers/runc/types/features"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
-	"github.com/opencontainers/runtime-spec/specs-go/features"
+	specfeatures "github.com/opencontainers/runtime-spec/specs-go/features"
+
+	"github.com/hardened-runtime/hardened/idmap"
+	"github.com/hardened-runtime/hardened/internal/features"
 )
 
 // decodeFeatures runs the features command and decodes its output the way
 // containerd does.
-func decodeFeatures(t *testing.T, args ...string) *features.Features {
+func decodeFeatures(t *testing.T, args ...string) *specfeatures.Features {
 	t.Helper()
 	var out, errOut bytes.Buffer
 	app := newApp(BuildInfo{Version: "9.9.9"}, &out, &errOut)
 	if err := app.Run(append([]string{"hardened", "features"}, args...)); err != nil {
 		t.Fatalf("features: %v (stderr %q)", err, errOut.String())
 	}
-	var f features.Features
+	var f specfeatures.Features
 	dec := json.NewDecoder(&out)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&f); err != nil {
@@ -58,8 +61,8 @@ func TestFeaturesCommandOutput(t *testing.T) {
 			t.Errorf("mount options lack %q", o)
 		}
 	}
-	if got := f.Annotations[annotationVersion]; got != "9.9.9" {
-		t.Errorf("annotation %s = %q, want the binary's version", annotationVersion, got)
+	if got := f.Annotations[features.AnnotationVersion]; got != "9.9.9" {
+		t.Errorf("annotation %s = %q, want the binary's version", features.AnnotationVersion, got)
 	}
 	if got := f.Annotations[runcfeatures.AnnotationRuncCheckpointEnabled]; got != "true" {
 		t.Errorf("checkpoint annotation = %q, want \"true\"", got)
@@ -74,7 +77,7 @@ func TestFeaturesCommandOutput(t *testing.T) {
 	if f.Linux.MountExtensions == nil || f.Linux.MountExtensions.IDMap == nil || f.Linux.MountExtensions.IDMap.Enabled == nil {
 		t.Fatal("mountExtensions.idmap.enabled missing: containerd reads it for hostUsers: false pods")
 	}
-	if got, want := *f.Linux.MountExtensions.IDMap.Enabled, kernelHasMountSetattr(); got != want {
+	if got, want := *f.Linux.MountExtensions.IDMap.Enabled, idmap.KernelHasMountSetattr(); got != want {
 		t.Errorf("idmap enabled = %v, kernel has mount_setattr = %v", got, want)
 	}
 	if !slices.Contains(f.PotentiallyUnsafeConfigAnnotations, "org.criu.config") {
@@ -118,34 +121,6 @@ func TestFeaturesSeccomp(t *testing.T) {
 		if !slices.Contains(sc.KnownFlags, fl) {
 			t.Errorf("supported flag %s is not among the known flags %q", fl, sc.KnownFlags)
 		}
-	}
-}
-
-func TestRuntimeFeaturesIDMapFollowsTheKernel(t *testing.T) {
-	t.Parallel()
-	for _, has := range []bool{true, false} {
-		f := runtimeFeatures("1.0", hostSupport{idmapMounts: has})
-		if got := *f.Linux.MountExtensions.IDMap.Enabled; got != has {
-			t.Errorf("kernel mount_setattr %v: idmap enabled = %v", has, got)
-		}
-		// Listing the user namespace is about libcontainer, not the kernel probe.
-		if !slices.Contains(f.Linux.Namespaces, "user") {
-			t.Errorf("kernel mount_setattr %v: user namespace not listed", has)
-		}
-	}
-}
-
-func TestRuntimeFeaturesWithoutUserNamespaces(t *testing.T) {
-	t.Parallel()
-	f := runtimeFeatures("1.0", hostSupport{idmapMounts: true, usernsDisabled: true})
-	if slices.Contains(f.Linux.Namespaces, "user") {
-		t.Error("user namespace listed on a kernel that cannot make one")
-	}
-	if isTrue(f.Linux.MountExtensions.IDMap.Enabled) {
-		t.Error("idmapped mounts listed on a kernel without user namespaces")
-	}
-	if !slices.Contains(f.Linux.Namespaces, "network") {
-		t.Error("other namespaces dropped too")
 	}
 }
 

@@ -6,6 +6,8 @@ import (
 
 	"github.com/opencontainers/runc/libcontainer"
 	"github.com/urfave/cli/v2"
+
+	"github.com/hardened-runtime/hardened/internal/create"
 )
 
 func restoreCommand() *cli.Command {
@@ -40,18 +42,18 @@ exits with its status and removes the container; --detach returns at once.`,
 			if err != nil {
 				return wrapFailure("restore", fmt.Errorf("container %s: %w", id, err))
 			}
-			status, err := launch(c, launchOptions{
-				id:            id,
-				bundle:        bundleFlag(c),
-				consoleSocket: c.String("console-socket"),
-				pidFile:       c.String("pid-file"),
-				noPivot:       c.Bool("no-pivot"),
-				detach:        c.Bool("detach"),
-				noSubreaper:   c.Bool("no-subreaper"),
+			status, err := launch(c, create.Options{
+				ID:            id,
+				Bundle:        bundleFlag(c),
+				ConsoleSocket: c.String("console-socket"),
+				PidFile:       c.String("pid-file"),
+				NoPivot:       c.Bool("no-pivot"),
+				Detach:        c.Bool("detach"),
+				NoSubreaper:   c.Bool("no-subreaper"),
 				// Like runc's restore there is no --keep: a failed restore
 				// leaves nothing behind, and a detached one stays.
-				keep: false,
-				start: func(_ string, ct *libcontainer.Container, p *libcontainer.Process) error {
+				Keep: false,
+				Start: func(_ string, ct *libcontainer.Container, p *libcontainer.Process) error {
 					if err := ct.Restore(p, opts); err != nil {
 						return fmt.Errorf("restore (criu logs in %s): %w", criuLogDir(opts), err)
 					}

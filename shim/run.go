@@ -2,6 +2,8 @@ package shim
 
 import (
 	"github.com/urfave/cli/v2"
+
+	"github.com/hardened-runtime/hardened/internal/create"
 )
 
 func runCommand() *cli.Command {
@@ -22,11 +24,11 @@ relays signals to it, exits with its status and removes the container.`,
 				return err
 			}
 			opts := launchOptionsFrom(c)
-			opts.detach = c.Bool("detach")
-			opts.noSubreaper = c.Bool("no-subreaper")
-			opts.keep = c.Bool("keep") || opts.detach
-			opts.start = startAndRun
-			opts.notifyBind = true
+			opts.Detach = c.Bool("detach")
+			opts.NoSubreaper = c.Bool("no-subreaper")
+			opts.Keep = c.Bool("keep") || opts.Detach
+			opts.Start = create.StartAndRun
+			opts.NotifyBind = true
 			status, err := launch(c, opts)
 			if err != nil {
 				return wrapFailure("run", err)

@@ -2,9 +2,13 @@ package shim
 
 import (
 	"fmt"
+	"os"
 
 	"github.com/opencontainers/runc/libcontainer"
 	"github.com/urfave/cli/v2"
+
+	"github.com/hardened-runtime/hardened/internal/create"
+	"github.com/hardened-runtime/hardened/internal/runner"
 )
 
 func startCommand() *cli.Command {
@@ -31,19 +35,19 @@ func startCommand() *cli.Command {
 				if err != nil {
 					return err
 				}
-				limit, err := prepareDeferredLimit(root, ct)
+				limit, err := create.PrepareDeferredLimit(root, ct)
 				if err != nil {
 					return err
 				}
-				notify, err := startNotify(root, ct.ID())
+				notify, err := runner.StartNotify(root, ct.ID(), os.Getenv("NOTIFY_SOCKET"))
 				if err != nil {
 					return fmt.Errorf("container %s: %w", ct.ID(), err)
 				}
-				defer notify.close()
+				defer notify.Close()
 				if err := ct.Exec(); err != nil {
 					return fmt.Errorf("container %s: start: %w", ct.ID(), err)
 				}
-				if err := limit.afterExec(); err != nil {
+				if err := limit.AfterExec(); err != nil {
 					return fmt.Errorf("container %s: %w", ct.ID(), err)
 				}
 				if notify != nil {
@@ -52,7 +56,7 @@ func startCommand() *cli.Command {
 						return fmt.Errorf("container %s: %w", ct.ID(), err)
 					}
 					// As runc's start: return once the container is ready.
-					return notify.relay(st.InitProcessPid)
+					return notify.Relay(st.InitProcessPid)
 				}
 				return nil
 			case libcontainer.Stopped:

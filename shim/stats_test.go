@@ -42,32 +42,32 @@ func libcontainerStatsFixture() *libcontainer.Stats {
 func TestNewStatsData(t *testing.T) {
 	t.Parallel()
 	got := newStatsData(libcontainerStatsFixture())
-	want := &statsData{
-		CPU: cpuStats{
-			Usage: cpuUsage{
+	want := &types.Stats{
+		CPU: types.Cpu{
+			Usage: types.CpuUsage{
 				Total: 1001, Percpu: []uint64{600, 401},
 				PercpuKernel: []uint64{100, 101}, PercpuUser: []uint64{500, 300},
 				Kernel: 201, User: 800,
 			},
-			Throttling: cpuThrottling{Periods: 11, ThrottledPeriods: 12, ThrottledTime: 13},
+			Throttling: types.Throttling{Periods: 11, ThrottledPeriods: 12, ThrottledTime: 13},
 			PSI:        &cgroups.PSIStats{Some: cgroups.PSIData{Avg10: 1.5, Total: 14}},
 		},
-		CPUSet: cpusetStats{CPUs: []uint16{0, 1}, Mems: []uint16{0}, SchedLoadBalance: 1, SchedRelaxDomainLevel: -1},
-		Memory: memoryStats{
+		CPUSet: types.CPUSet{CPUs: []uint16{0, 1}, Mems: []uint16{0}, SchedLoadBalance: 1, SchedRelaxDomainLevel: -1},
+		Memory: types.Memory{
 			Cache:     21,
-			Usage:     memoryEntry{Usage: 22, Max: 23, Failcnt: 24, Limit: 25},
-			Swap:      memoryEntry{Usage: 26, Limit: 27},
-			Kernel:    memoryEntry{Usage: 28},
-			KernelTCP: memoryEntry{Usage: 29},
+			Usage:     types.MemoryEntry{Usage: 22, Max: 23, Failcnt: 24, Limit: 25},
+			Swap:      types.MemoryEntry{Usage: 26, Limit: 27},
+			Kernel:    types.MemoryEntry{Usage: 28},
+			KernelTCP: types.MemoryEntry{Usage: 29},
 			Raw:       map[string]uint64{"rss": 30},
 		},
-		Pids: pidsStats{Current: 3, Limit: 4096},
-		Blkio: blkioStats{
-			IoServiceBytesRecursive: []blkioEntry{{Major: 8, Minor: 0, Op: "Read", Value: 4096}},
-			SectorsRecursive:        []blkioEntry{{Major: 8, Minor: 0, Value: 8}},
+		Pids: types.Pids{Current: 3, Limit: 4096},
+		Blkio: types.Blkio{
+			IoServiceBytesRecursive: []types.BlkioEntry{{Major: 8, Minor: 0, Op: "Read", Value: 4096}},
+			SectorsRecursive:        []types.BlkioEntry{{Major: 8, Minor: 0, Value: 8}},
 		},
-		Hugetlb:           map[string]hugetlb{"2MB": {Usage: 41, Max: 42, Failcnt: 43}},
-		NetworkInterfaces: []*networkInterface{{Name: "eth0", RxBytes: 51, TxBytes: 52, RxPackets: 53}},
+		Hugetlb:           map[string]types.Hugetlb{"2MB": {Usage: 41, Max: 42, Failcnt: 43}},
+		NetworkInterfaces: []*types.NetworkInterface{{Name: "eth0", RxBytes: 51, TxBytes: 52, RxPackets: 53}},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("newStatsData:\n got %+v\nwant %+v", got, want)
@@ -87,7 +87,7 @@ func TestNewStatsDataWithoutCgroupStats(t *testing.T) {
 // so `ctr`/Docker tooling built on it) decodes from "events".
 func TestStatsEventJSON(t *testing.T) {
 	t.Parallel()
-	raw, err := json.Marshal(event{Type: "stats", ID: "c1", Data: newStatsData(libcontainerStatsFixture())})
+	raw, err := json.Marshal(types.Event{Type: "stats", ID: "c1", Data: newStatsData(libcontainerStatsFixture())})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,7 +139,7 @@ func TestStatsEventJSON(t *testing.T) {
 
 func TestOOMEventJSON(t *testing.T) {
 	t.Parallel()
-	raw, err := json.Marshal(event{Type: "oom", ID: "c1"})
+	raw, err := json.Marshal(types.Event{Type: "oom", ID: "c1"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -50,7 +50,7 @@ func TestReadResourcesFromLimits(t *testing.T) {
 
 func TestClampUpdateMessages(t *testing.T) {
 	t.Parallel()
-	res := &specs.LinuxResources{Pids: &specs.LinuxPids{Limit: ptrTo[int64](100000)}}
+	res := &specs.LinuxResources{Pids: &specs.LinuxPids{Limit: new(int64(100000))}}
 	if err := clampUpdate("c1", res, hardening.DefaultPolicy(), "/etc/hardened/policy.json"); err != nil || *res.Pids.Limit != 4096 {
 		t.Fatalf("pids %d, %v", *res.Pids.Limit, err)
 	}

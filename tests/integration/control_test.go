@@ -2,6 +2,8 @@ package integration
 
 import (
 	"encoding/json"
+	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -103,6 +105,15 @@ func TestPs(t *testing.T) {
 	pidFile := filepath.Join(b.Dir, "exec.pid")
 	rt.MustRun("exec", "--detach", "--pid-file", pidFile, id, "sleep", "998")
 	want := []int{rt.MustState(id).Pid, readPidFile(t, pidFile)}
+	// exec --detach returns once the process exists, as runc's does; it
+	// may not have exec'd sleep yet (under load) and until then ps shows
+	// it as the runtime's init.
+	comm := fmt.Sprintf("/proc/%d/comm", want[1])
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if c, _ := os.ReadFile(comm); string(c) == "sleep\n" {
+			break
+		}
+	}
 
 	out := rt.MustRun("ps", "--format", "json", id)
 	var pids []int

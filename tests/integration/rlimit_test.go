@@ -31,7 +31,7 @@ func TestAddressSpaceLimitWithSeccomp(t *testing.T) {
 			// /tmp is a writable state path: what the container writes there
 			// lands in the bundle's rootfs on the host.
 			// A limit under the init's own size is tightened at the
-			// init's execve, before the program runs (shim/rlimit.go):
+			// init's execve, before the program runs (internal/create/rlimit.go):
 			// read at once, it must already be the one asked for.
 			b := testutil.NewBundle(t, "sh", "-c", "{ grep 'Max address space' /proc/self/limits; grep Seccomp: /proc/self/status; } >/tmp/out")
 			b.Edit(t, func(s *specs.Spec) {

@@ -40,7 +40,7 @@ func usernsPolicy(t *testing.T, extra string) string {
 }
 
 // usernsStaging is the runtime's staging directory for the root's
-// containers (shim.stagingDir without the container ID).
+// containers (userns.stagingDir without the container ID).
 func usernsStaging(rt *testutil.Runtime) string {
 	root, _ := filepath.Abs(rt.Root)
 	sum := sha256.Sum256([]byte(root))

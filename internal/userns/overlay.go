@@ -1,0 +1,564 @@
+package userns
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/sirupsen/logrus"
+	"golang.org/x/sys/unix"
+
+	"github.com/hardened-runtime/hardened/hardening"
+	"github.com/hardened-runtime/hardened/idmap"
+	"github.com/hardened-runtime/hardened/spec"
+)
+
+// An overlay rootfs (Docker's .../overlay2/<id>/merged, containerd's
+// bundle/rootfs) cannot be idmapped: the kernel refuses MOUNT_ATTR_IDMAP
+// on overlayfs. It is rebuilt instead, in the staging directory:
+//
+//	lower<N>, data<N>  idmapped clones of the overlay's lower layers (0700)
+//	rootfs             a new overlay of those, on the same upperdir/workdir
+//	stage.json         what delete needs to undo it (stageRecord)
+//
+// The caller's overlay at its rootfs path is detached and the new one
+// bound there instead, so that what the caller does with that path (docker
+// cp, docker diff, docker commit) sees the container's files. The
+// upperdir holds the container's own writes with container IDs at rest,
+// as without a user namespace (so docker commit and export record the
+// image's owners); at create they are shifted into the container's range
+// and at delete back. That costs one lstat per file of the container's
+// layer, not of the image.
+const stageRecordName = "stage.json"
+
+// stageRecord is written before the caller's rootfs is touched.
+type stageRecord struct {
+	// Target is the caller's rootfs path, where the rebuilt overlay is
+	// bound.
+	Target string `json:"target"`
+	// Upper is the overlay's upperdir, whose owners are shifted into
+	// Range while the container exists; empty for a read-only overlay.
+	Upper string      `json:"upper,omitempty"`
+	Range idmap.Range `json:"range"`
+	// Caller is the caller's own overlay (paths resolved), detached from
+	// Target at create and mounted there again at delete: an engine may
+	// start the container again without mounting its rootfs anew
+	// (docker restart keeps its mount).
+	Caller *idmap.Overlay `json:"caller,omitempty"`
+}
+
+// Steps of stageOverlay, named to the failure hook of its tests.
+const (
+	stepRecord = "record"
+	stepShift  = "shift"
+	stepClone  = "clone"
+	stepDetach = "detach"
+	stepMount  = "mount"
+	stepBind   = "bind"
+)
+
+// overlayRebuild rebuilds one container's overlay rootfs (stageOverlay).
+type overlayRebuild struct {
+	// failAt, when set (by tests only), is asked before each step and
+	// its error fails the rebuild there.
+	failAt func(step string) error
+	// unknown receives the caller's overlay options the rebuild passed
+	// through without knowing them; nil to only log them.
+	unknown func(opts []string)
+}
+
+// stageOverlay rebuilds the overlay mounted at rootfs from idmapped lower
+// layers in dir (see above), with the mapping of the user namespace ns
+// whose container IDs 0..rng.Size-1 are rng.
+//
+// The overlay is found by the checked path of the pinned rootfs, and
+// that path is verified to still name the pinned directory (an overlay's
+// root has a device of its own) right before the caller's overlay is
+// detached and again before the rebuilt one is bound there, by a lookup
+// that follows no symlink.
+//
+// Nothing is lost on failure: whatever step fails, what the steps before
+// it did is undone before the error is returned (the rebuilt overlay and
+// the clones unmounted, the container's layer shifted back to container
+// IDs, the caller's overlay mounted again at rootfs as it was).
+func (b overlayRebuild) stageOverlay(pinned *idmap.Pinned, dir string, ns *os.File, rng idmap.Range) (retErr error) {
+	step := func(name string) error {
+		if b.failAt == nil {
+			return nil
+		}
+		if err := b.failAt(name); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		return nil
+	}
+	rootfs := pinned.Path
+	if err := pinned.Verify(); err != nil {
+		return fmt.Errorf("rootfs: %w", err)
+	}
+	mounts, err := idmap.ReadMountInfo()
+	if err != nil {
+		return err
+	}
+	top, ok := idmap.TopMount(mounts, rootfs)
+	if !ok || top.FSType != "overlay" {
+		return fmt.Errorf("rootfs %s is on an overlayfs but is not its mount point; cannot rebuild it from idmapped layers", rootfs)
+	}
+	ov, err := idmap.ParseOverlayOptions(top.SuperOptions)
+	if err != nil {
+		return fmt.Errorf("rootfs %s: %w", rootfs, err)
+	}
+	// Docker's relative paths are relative to its overlay2 directory
+	// (rootfs is <overlay2>/<id>/merged), containerd's to the snapshots
+	// directory (upperdir is <snapshots>/<n>/fs). Podman's
+	// (containers/storage) are absolute short names under overlay/l/,
+	// symlinks to the layers' diff directories, which the clones follow.
+	bases := []string{filepath.Dir(filepath.Dir(rootfs))}
+	if filepath.IsAbs(ov.Upper) {
+		bases = append(bases, filepath.Dir(filepath.Dir(ov.Upper)))
+	}
+	if err := ov.Resolve(bases...); err != nil {
+		return fmt.Errorf("rootfs %s: %w", rootfs, err)
+	}
+	if err := overlayInUse(ov, rng); err != nil {
+		return fmt.Errorf("rootfs %s: %w", rootfs, err)
+	}
+	if len(ov.Unknown) > 0 {
+		// The kernel showed them, so it takes them back: the rebuilt
+		// overlay keeps the caller's view of the layers. Dropping an
+		// option could change that view (whiteouts, redirects), and
+		// running without the user namespace would be a weaker container
+		// than the policy asks for.
+		logrus.Warnf("rootfs %s: overlay options %s not known to the rebuild, passed through unchanged", rootfs, strings.Join(ov.Unknown, ","))
+		if b.unknown != nil {
+			b.unknown(ov.Unknown)
+		}
+	}
+	var shifted, detached, mounted, bound bool
+	staged := filepath.Join(dir, "rootfs")
+	defer func() {
+		if retErr == nil {
+			return
+		}
+		if err := rollbackOverlay(ov, rootfs, dir, staged, rng, shifted, detached, mounted, bound); err != nil {
+			logrus.Warnf("rootfs %s: %v", rootfs, err)
+			retErr = fmt.Errorf("%w; undoing it: %v", retErr, err)
+		}
+	}()
+	if err := step(stepRecord); err != nil {
+		return err
+	}
+	rec := stageRecord{Target: rootfs, Upper: ov.Upper, Range: rng, Caller: &ov}
+	data, _ := json.Marshal(rec)
+	if err := spec.WriteFileAtomic(filepath.Join(dir, stageRecordName), data, 0o600); err != nil {
+		return err
+	}
+	if err := step(stepShift); err != nil {
+		return err
+	}
+	if ov.Upper != "" {
+		shifted = true
+		n, err := idmap.ShiftOwners(ov.Upper, intoRange(rng, staleRange(ov.Upper, rng)))
+		if err != nil {
+			return err
+		}
+		logrus.Debugf("rootfs %s: %d files of the container's layer shifted into %s", rootfs, n, rng)
+	}
+	rebuilt := idmap.Overlay{Upper: ov.Upper, Work: ov.Work, Options: ov.Options}
+	clone := func(kind string, layers []string) ([]string, error) {
+		var out []string
+		for i, l := range layers {
+			if err := step(stepClone); err != nil {
+				return nil, err
+			}
+			dst := filepath.Join(dir, kind+strconv.Itoa(i))
+			if err := os.Mkdir(dst, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
+				return nil, err
+			}
+			if err := idmap.CloneIDMapped(l, dst, ns); err != nil {
+				return nil, err
+			}
+			out = append(out, dst)
+		}
+		return out, nil
+	}
+	if rebuilt.Lower, err = clone("lower", ov.Lower); err != nil {
+		return err
+	}
+	if rebuilt.Data, err = clone("data", ov.Data); err != nil {
+		return err
+	}
+	// Two overlays on one upperdir are undefined behaviour (the kernel
+	// warns): the caller's goes before ours is mounted, and comes back
+	// should anything after fail.
+	if err := step(stepDetach); err != nil {
+		return err
+	}
+	if err := pinned.Verify(); err != nil {
+		return fmt.Errorf("rootfs: %w", err)
+	}
+	if err := unix.Unmount(rootfs, unix.MNT_DETACH|unix.UMOUNT_NOFOLLOW); err != nil {
+		return fmt.Errorf("detach the overlay at %s: %w", rootfs, err)
+	}
+	detached = true
+	if err := step(stepMount); err != nil {
+		return err
+	}
+	if err := idmap.MountOverlay(rebuilt, staged); err != nil {
+		if len(ov.Unknown) > 0 {
+			return fmt.Errorf("%w (with the caller's overlay options %s, which the rebuild does not know)", err, strings.Join(ov.Unknown, ","))
+		}
+		return err
+	}
+	mounted = true
+	if err := step(stepBind); err != nil {
+		return err
+	}
+	if err := bindNoFollow(staged, rootfs); err != nil {
+		return fmt.Errorf("bind the rebuilt rootfs at %s: %w", rootfs, err)
+	}
+	bound = true
+	return nil
+}
+
+// overlayInUse refuses an overlay whose layers belong to another live
+// container (a config.json may name any path as its rootfs, the engine
+// path of another container's overlay included): the overlay is one this
+// runtime rebuilt (its lower layers are staging clones), or its upperdir
+// is owned by a range the host registry holds for another container than
+// the one of rng. Rebuilding it would shift that container's files into
+// this one's range.
+func overlayInUse(ov idmap.Overlay, rng idmap.Range) error {
+	for _, l := range append(slices.Clone(ov.Lower), ov.Data...) {
+		if strings.HasPrefix(filepath.Clean(l), stagingBase+"/") {
+			return fmt.Errorf("the overlay is another container's rootfs, rebuilt by this runtime (layer %s); no policy key allows it", l)
+		}
+	}
+	if ov.Upper == "" {
+		return nil
+	}
+	var st unix.Stat_t
+	if err := unix.Lstat(ov.Upper, &st); err != nil {
+		return fmt.Errorf("upperdir: %w", err)
+	}
+	owner := idmap.Range{Start: st.Uid, Size: 1}
+	if st.Uid < rng.Size || owner.Overlaps(rng) {
+		return nil
+	}
+	entries, err := idmap.NewHostAllocator(nil, 0).Entries()
+	if err != nil {
+		return err
+	}
+	for key, e := range entries {
+		for _, held := range e.Holds() {
+			if held.Overlaps(owner) && !held.Overlaps(rng) {
+				return fmt.Errorf("its upperdir %s is the layer of running container %s (owned by host ID %d of its range %s); no policy key allows it", ov.Upper, key, st.Uid, held)
+			}
+		}
+	}
+	return nil
+}
+
+// rollbackOverlay undoes a stageOverlay that failed after the steps
+// flagged: ours unmounted (at rootfs only while it is still ours), the
+// clones in dir unmounted, the container's layer shifted back, and the
+// caller's overlay ov mounted at rootfs again when it was detached.
+func rollbackOverlay(ov idmap.Overlay, rootfs, dir, staged string, rng idmap.Range, shifted, detached, mounted, bound bool) error {
+	var errs []error
+	if bound {
+		if mounts, err := idmap.ReadMountInfo(); err != nil {
+			errs = append(errs, err)
+		} else if top, ok := idmap.TopMount(mounts, rootfs); ok && stagedUnder(top, dir) {
+			if err := unix.Unmount(rootfs, unix.MNT_DETACH|unix.UMOUNT_NOFOLLOW); err != nil {
+				errs = append(errs, fmt.Errorf("unmount %s: %w", rootfs, err))
+			}
+		}
+	}
+	if mounted {
+		if err := idmap.Unmount(staged); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if n := e.Name(); strings.HasPrefix(n, "lower") || strings.HasPrefix(n, "data") {
+			if err := idmap.Unmount(filepath.Join(dir, n)); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	if shifted {
+		if _, err := idmap.ShiftOwners(ov.Upper, outOfRange(rng)); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if detached {
+		if err := idmap.MountOverlay(ov, rootfs); err != nil {
+			errs = append(errs, fmt.Errorf("the caller's overlay could not be mounted back: %w", err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// bindNoFollow binds the mount at src (a path of ours) onto target,
+// looked up without following any symlink.
+func bindNoFollow(src, target string) error {
+	to, err := unix.Openat2(unix.AT_FDCWD, target, &unix.OpenHow{
+		Flags:   unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC,
+		Resolve: unix.RESOLVE_NO_SYMLINKS,
+	})
+	if err != nil {
+		return err
+	}
+	defer unix.Close(to)
+	from, err := unix.OpenTree(unix.AT_FDCWD, src, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(from)
+	return unix.MoveMount(from, "", to, "", unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH)
+}
+
+// intoRange maps IDs at rest (container IDs 0..Size-1) into rng, and so
+// do IDs of stale, the range of an earlier run whose delete never shifted
+// them back. Other IDs stay.
+func intoRange(rng idmap.Range, stale *idmap.Range) func(uint32) (uint32, bool) {
+	return func(id uint32) (uint32, bool) {
+		switch {
+		case id < rng.Size:
+			return rng.Start + id, true
+		case stale != nil && uint64(id) >= uint64(stale.Start) && uint64(id) < stale.End():
+			return rng.Start + (id - stale.Start), true
+		}
+		return 0, false
+	}
+}
+
+// staleRange returns the range an upperdir was left in: its root
+// directory is owned by container root, so a root owned by neither a
+// container ID nor rng's root names that range's start.
+func staleRange(upper string, rng idmap.Range) *idmap.Range {
+	var st unix.Stat_t
+	if err := unix.Lstat(upper, &st); err != nil || st.Uid < rng.Size || st.Uid == rng.Start || st.Uid != st.Gid {
+		return nil
+	}
+	r := idmap.Range{Start: st.Uid, Size: rng.Size}
+	if r.Validate() != nil || r.Overlaps(rng) {
+		return nil
+	}
+	return &r
+}
+
+// outOfRange maps rng's IDs back to container IDs.
+func outOfRange(rng idmap.Range) func(uint32) (uint32, bool) {
+	return func(id uint32) (uint32, bool) {
+		if uint64(id) >= uint64(rng.Start) && uint64(id) < rng.End() {
+			return id - rng.Start, true
+		}
+		return 0, false
+	}
+}
+
+// unstage undoes what StageRootfs staged in dir: the rebuilt rootfs
+// bound at the caller's path (only while it is still ours: the caller may
+// have mounted its own there since), every mount under dir, the
+// container's layer shifted back to container IDs, the caller's overlay
+// mounted back at its path (where ours was), then the directories.
+// A dir that does not exist is not an error.
+func unstage(dir string) error {
+	if _, err := os.Lstat(dir); errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	var rec stageRecord
+	if data, err := os.ReadFile(filepath.Join(dir, stageRecordName)); err == nil {
+		if err := json.Unmarshal(data, &rec); err != nil {
+			return fmt.Errorf("%s: %w", filepath.Join(dir, stageRecordName), err)
+		}
+	}
+	mounts, err := idmap.ReadMountInfo()
+	if err != nil {
+		return err
+	}
+	detached := false
+	if rec.Target != "" {
+		if top, ok := idmap.TopMount(mounts, rec.Target); ok && stagedUnder(top, dir) {
+			if err := unix.Unmount(rec.Target, unix.MNT_DETACH|unix.UMOUNT_NOFOLLOW); err != nil {
+				return fmt.Errorf("unmount %s: %w", rec.Target, err)
+			}
+			detached = true
+		}
+	}
+	// Deepest first, each mount point until nothing is left on it.
+	var points []string
+	for _, m := range mounts {
+		if strings.HasPrefix(m.Mountpoint, dir+"/") {
+			points = append(points, m.Mountpoint)
+		}
+	}
+	sort.Sort(sort.Reverse(sort.StringSlice(points)))
+	for _, p := range points {
+		if err := idmap.Unmount(p); err != nil {
+			return err
+		}
+	}
+	if rec.Upper != "" && rec.Range.Size > 0 {
+		if _, err := os.Stat(rec.Upper); err == nil {
+			if _, err := idmap.ShiftOwners(rec.Upper, outOfRange(rec.Range)); err != nil {
+				return err
+			}
+		}
+	}
+	// The caller unmounts it when it is done (docker stop, containerd's
+	// shim); until then its path shows the container's files again. A
+	// failure is no reason to keep the container: the engine mounts its
+	// rootfs anew on a fresh start.
+	if detached && rec.Caller != nil {
+		if err := idmap.MountOverlay(*rec.Caller, rec.Target); err != nil {
+			logrus.Warnf("rootfs %s: the caller's overlay could not be mounted back: %v", rec.Target, err)
+		}
+	}
+	// os.Remove, never RemoveAll: should a mount still be there, removing
+	// must fail rather than delete the image's files.
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if e.Name() == stageRecordName {
+			continue
+		}
+		if err := os.Remove(filepath.Join(dir, e.Name())); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+	}
+	if err := os.Remove(filepath.Join(dir, stageRecordName)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	if err := os.Remove(dir); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	// The per-root directory goes with the root's last container (it
+	// fails, harmlessly, while others remain).
+	_ = os.Remove(filepath.Dir(dir))
+	return nil
+}
+
+// stagedUnder reports whether mount m is (a bind of) an overlay rebuilt
+// in dir: its lower layers are there.
+func stagedUnder(m idmap.MountEntry, dir string) bool {
+	if m.FSType != "overlay" {
+		return false
+	}
+	ov, err := idmap.ParseOverlayOptions(m.SuperOptions)
+	return err == nil && strings.HasPrefix(ov.Lower[0], dir+"/")
+}
+
+// joinedRange returns the host IDs a joined user namespace maps from
+// container ID 0, which an overlay rootfs's layer is shifted into.
+func joinedRange(userns string) (*idmap.Range, error) {
+	proc := filepath.Dir(filepath.Dir(userns))
+	ms, err := idmap.ReadIDMap(filepath.Join(proc, "uid_map"))
+	if err != nil {
+		return nil, err
+	}
+	if len(ms) != 1 || ms[0].ContainerID != 0 {
+		return nil, fmt.Errorf("user namespace %s: an overlay rootfs needs one mapping from container ID 0, have %v", userns, ms)
+	}
+	return &ms[0].Host, nil
+}
+
+// dockerFiles are the per-container files Docker bind-mounts, found at
+// <data-root>/containers/<id>/<name>.
+var dockerFiles = map[string]string{"/etc/hosts": "hosts", "/etc/hostname": "hostname", "/etc/resolv.conf": "resolv.conf"}
+
+// podmanFiles are the per-container files Podman bind-mounts from
+// <runroot>/overlay-containers/<id>/userdata/<name>.
+var podmanFiles = map[string]string{"/etc/hosts": "hosts", "/etc/hostname": "hostname", "/etc/resolv.conf": "resolv.conf", "/run/.containerenv": ".containerenv"}
+
+// isPodmanFile reports whether src, bound at dest, is this container's
+// own file in Podman's run root.
+func isPodmanFile(dest, src, id string) bool {
+	name, ok := podmanFiles[dest]
+	userdata := filepath.Dir(src)
+	return ok && filepath.Base(src) == name && filepath.Base(userdata) == "userdata" &&
+		filepath.Base(filepath.Dir(userdata)) == id && filepath.Base(filepath.Dir(filepath.Dir(userdata))) == "overlay-containers"
+}
+
+// DockerRoot returns Docker's data root when the spec binds this
+// container's own /etc/hosts from <data-root>/containers/<id>/hosts,
+// else "".
+func DockerRoot(s *specs.Spec, f hardening.HostFacts, id string) string {
+	for _, m := range s.Mounts {
+		if m.Destination != "/etc/hosts" || !spec.IsBind(m) {
+			continue
+		}
+		src := resolvedSource(m, f)
+		dir := filepath.Dir(src)
+		if filepath.Base(src) == "hosts" && filepath.Base(dir) == id && filepath.Base(filepath.Dir(dir)) == "containers" {
+			return filepath.Dir(filepath.Dir(dir))
+		}
+	}
+	return ""
+}
+
+// podmanRoot returns Podman's storage root when the spec binds this
+// container's own /dev/shm from
+// <root>/overlay-containers/<id>/userdata/shm, else "".
+func podmanRoot(s *specs.Spec, f hardening.HostFacts, id string) string {
+	for _, m := range s.Mounts {
+		if m.Destination != "/dev/shm" || !spec.IsBind(m) {
+			continue
+		}
+		src := resolvedSource(m, f)
+		userdata := filepath.Dir(src)
+		dir := filepath.Dir(userdata)
+		if filepath.Base(src) == "shm" && filepath.Base(userdata) == "userdata" && filepath.Base(dir) == id && filepath.Base(filepath.Dir(dir)) == "overlay-containers" {
+			return filepath.Dir(filepath.Dir(dir))
+		}
+	}
+	return ""
+}
+
+func resolvedSource(m specs.Mount, f hardening.HostFacts) string {
+	if r, ok := f.MountSources[m.Source]; ok {
+		return r
+	}
+	return filepath.Clean(m.Source)
+}
+
+// chownDockerFiles gives Docker's /etc/hosts, /etc/hostname and
+// /etc/resolv.conf (and Podman's, with its /run/.containerenv) of this
+// container to its mapped root, so that
+// container root owns them as without a user namespace. They belong to
+// this container alone; a chown is safer than an idmapped bind, through
+// which container root would act as host root on them. With
+// "idmapBindMounts" they are idmapped like every host bind, and so given
+// back to host root, which that mount shows as container root.
+func chownDockerFiles(s *specs.Spec, f *hardening.HostFacts, id string, rng idmap.Range, idmapped bool) {
+	owner := int(rng.Start)
+	if idmapped {
+		owner = 0
+	}
+	for _, m := range s.Mounts {
+		if !spec.IsBind(m) {
+			continue
+		}
+		src := resolvedSource(m, *f)
+		name, ok := dockerFiles[m.Destination]
+		switch {
+		case ok && f.DockerRoot != "" && src == filepath.Join(f.DockerRoot, "containers", id, name):
+		case f.PodmanRoot != "" && isPodmanFile(m.Destination, src, id):
+		default:
+			continue
+		}
+		if err := unix.Lchown(src, owner, owner); err != nil {
+			logrus.Warnf("container %s: chown %s to the mapped root: %v", id, src, err)
+		}
+	}
+}

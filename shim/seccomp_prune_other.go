@@ -1,9 +1,0 @@
-//go:build !linux || !cgo || !seccomp
-
-package shim
-
-import "github.com/opencontainers/runc/libcontainer/configs"
-
-// pruneSeccomp needs libseccomp to know which rules add nothing; without
-// it the filter is left as it is.
-func pruneSeccomp(*configs.Seccomp) {}
