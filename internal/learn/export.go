@@ -29,12 +29,13 @@ func specOperator(op specs.LinuxSeccompOperator) (configs.Operator, bool) {
 }
 
 // Export returns base (an OCI seccomp profile, e.g. the policy's)
-// narrowed to p: each allowing rule keeps only the names p allows under
+// narrowed to p (and initCalls): each allowing rule keeps only the names p allows under
 // its argument conditions (write always, see neverNotified); rules left
 // without names are dropped, the others are kept as they are. The result
 // is a Docker/Kubernetes seccompProfile-compatible profile, never wider
 // than base.
 func Export(p *Profile, base *specs.LinuxSeccomp) *specs.LinuxSeccomp {
+	p = p.withInitCalls()
 	out := *base
 	out.ListenerPath, out.ListenerMetadata = "", ""
 	out.Syscalls = nil

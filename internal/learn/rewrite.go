@@ -4,6 +4,7 @@ import (
 	"slices"
 
 	"github.com/opencontainers/runc/libcontainer/configs"
+	"golang.org/x/sys/unix"
 )
 
 // ArgIndexes maps a system call to the argument indexes the profile's
@@ -38,12 +39,45 @@ func RewriteForLearning(cfg *configs.Seccomp, listener string) ArgIndexes {
 	return idx
 }
 
-// RewriteForEnforcing narrows cfg to what p saw: every allowing rule
+// goThreadCloneFlags are the clone flags of a Go runtime's new thread
+// (runtime/os_linux.go cloneFlags).
+const goThreadCloneFlags = unix.CLONE_VM | unix.CLONE_FS | unix.CLONE_FILES | unix.CLONE_SIGHAND | unix.CLONE_SYSVSEM | unix.CLONE_THREAD
+
+// initCalls are the calls a container's libcontainer init, a Go program,
+// may make between loading the filter and execve whatever the workload:
+// its runtime's (threads, memory, signals, scheduling) and the handshake
+// with the runtime (the sync pipe, the exec fifo). Whether they show in
+// one learning run depends on timing (a thread started under load), so
+// enforcing always keeps them, and an export includes them (runc's init
+// is a Go program too).
+func initCalls() *Profile {
+	p := NewProfile("init")
+	for _, n := range []string{
+		"futex", "nanosleep", "clock_nanosleep", "sched_yield", "getpid", "gettid", "tgkill",
+		"mmap", "munmap", "madvise", "mprotect", "rt_sigaction", "rt_sigprocmask", "rt_sigreturn", "sigaltstack",
+		"read", "write", "close", "openat", "fcntl", "execve", "exit", "exit_group",
+	} {
+		p.Add(n, nil, [6]uint64{})
+	}
+	p.Add("clone", []uint{0, 1}, [6]uint64{goThreadCloneFlags, goThreadCloneFlags})
+	return p
+}
+
+// withInitCalls returns p merged with initCalls (p is not changed).
+func (p *Profile) withInitCalls() *Profile {
+	out := NewProfile(p.Key)
+	out.Merge(p)
+	out.Merge(initCalls())
+	return out
+}
+
+// RewriteForEnforcing narrows cfg to what p saw (and initCalls): every allowing rule
 // whose call p lacks, or whose argument conditions no recorded value
 // meets, becomes a notify rule (the recorder denies it with EPERM and
 // records it). It returns the names of the calls so denied, sorted and
 // unique; only when there are any does the filter get listener.
 func RewriteForEnforcing(cfg *configs.Seccomp, p *Profile, listener string) []string {
+	p = p.withInitCalls()
 	var denied []string
 	for _, sc := range cfg.Syscalls {
 		if sc == nil || sc.Action != configs.Allow || sc.Name == neverNotified {
