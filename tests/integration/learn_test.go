@@ -17,8 +17,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/moby/profiles/seccomp"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
+	"github.com/hardened-runtime/hardened/internal/learn"
 	"github.com/hardened-runtime/hardened/tests/testutil"
 )
 
@@ -74,6 +76,23 @@ func learnedProfile(t *testing.T, dir, key string, runs int) map[string]any {
 			t.Fatalf("profile %s: no %d runs after 10 s (%s, %v)", key, runs, data, err)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// waitRecorderGone waits until the recorder of container id has ended
+// (it removes its socket after its last merge).
+func waitRecorderGone(t *testing.T, rt *testutil.Runtime, id string) {
+	t.Helper()
+	socket := learn.SocketPath(learn.SocketDir, rt.Root, id)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, err := os.Stat(socket); os.IsNotExist(err) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the recorder of %s still runs 10 s after its container ended", id)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 
@@ -272,6 +291,7 @@ func TestLearnExec(t *testing.T) {
 	rt.MustRun("kill", id, "KILL")
 	rt.WaitStatus(id, "stopped", 10*time.Second)
 	rt.MustRun("delete", id)
+	waitRecorderGone(t, rt, id)
 	names := profileNames(learnedProfile(t, dir, "exec", 1))
 	if !slices.Contains(names, "mkdir") && !slices.Contains(names, "mkdirat") {
 		t.Errorf("the exec'd process's mkdir was not recorded: %v", names)
@@ -286,5 +306,57 @@ func TestLearnExec(t *testing.T) {
 	}
 	if out, _, _ := rt.Run(enforce, "exec", id, "sh", "-c", "rmdir /tmp/by-exec2 && echo removed || echo refused"); strings.TrimSpace(out) != "refused" {
 		t.Errorf("rmdir, never learned, from an exec'd process: %q, want refused", out)
+	}
+}
+
+// TestLearnRecorderRefusesOtherContainers: a caller whose config.json
+// points its own seccomp notify listener at a learning container's
+// recorder (to write its calls into that workload's profile) is refused
+// by the recorder: the connection names another container.
+func TestLearnRecorderRefusesOtherContainers(t *testing.T) {
+	rt, dir := learnSetup(t)
+	flag := learnPolicy(t, "shop", "learn", "victim")
+	victim := rt.NewID()
+	rt.MustRun(flag, "run", "--detach", "--bundle", learnBundle(t, "shop", "sleep 30").Dir, victim)
+	t.Cleanup(func() { rt.Run("delete", "--force", victim) })
+	socket := learn.SocketPath(learn.SocketDir, rt.Root, victim)
+	if _, err := os.Stat(socket); err != nil {
+		t.Fatalf("the victim's recorder socket: %v", err)
+	}
+
+	attacker := learnBundle(t, "other", "mkdir /tmp/poison; echo done")
+	attacker.Edit(t, func(s *specs.Spec) {
+		prof, err := seccomp.GetDefaultProfile(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		prof.Syscalls = append(prof.Syscalls, specs.LinuxSyscall{Names: []string{"mkdir", "mkdirat"}, Action: specs.ActNotify})
+		for i := range prof.Syscalls {
+			prof.Syscalls[i].Names = slices.DeleteFunc(prof.Syscalls[i].Names, func(n string) bool {
+				return (n == "mkdir" || n == "mkdirat") && prof.Syscalls[i].Action != specs.ActNotify
+			})
+		}
+		prof.ListenerPath = socket
+		s.Linux.Seccomp = prof
+	})
+	id := rt.NewID()
+	out, errOut, exit := rt.Run(flag, "run", "--bundle", attacker.Dir, id)
+	t.Logf("attacker: exit %d, stdout %q, stderr %q", exit, out, errOut)
+
+	rt.MustRun("kill", victim, "KILL")
+	rt.WaitStatus(victim, "stopped", 10*time.Second)
+	waitRecorderGone(t, rt, victim)
+	names := profileNames(learnedProfile(t, dir, "victim", 1))
+	if slices.Contains(names, "mkdir") || slices.Contains(names, "mkdirat") {
+		t.Errorf("the attacker's mkdir was recorded into the victim's profile: %v", names)
+	}
+	var refused bool
+	for _, e := range rt.LogEntries() {
+		if strings.Contains(e.Msg, "connection for container \""+id+"\" refused") {
+			refused = true
+		}
+	}
+	if !refused {
+		t.Errorf("no log line says the recorder refused container %s", id)
 	}
 }
