@@ -85,13 +85,30 @@ func RecorderMain(args []string) int {
 		return 1
 	}
 	if cfg.Socket != "" {
-		defer os.Remove(cfg.Socket)
+		defer ownSocket(cfg.Socket)()
 	}
 	if err := r.run(); err != nil {
 		entry.Errorf("learned-profile recorder: %v", err)
 		return 1
 	}
 	return 0
+}
+
+// ownSocket returns a func that removes the socket at path unless
+// another recorder (of a container created again under the same ID) has
+// bound a new one there since: the socket at path now is this
+// recorder's, it is started with it bound.
+func ownSocket(path string) (remove func()) {
+	var own unix.Stat_t
+	if unix.Lstat(path, &own) != nil {
+		return func() {}
+	}
+	return func() {
+		var now unix.Stat_t
+		if unix.Lstat(path, &now) == nil && now.Ino == own.Ino && now.Dev == own.Dev {
+			_ = os.Remove(path)
+		}
+	}
 }
 
 // recorder serves one container's notification fds.
@@ -186,7 +203,9 @@ func (r *recorder) run() error {
 		}
 		if r.dirty && time.Since(r.lastFlush) >= flushInterval {
 			if err := r.flush(); err != nil {
+				// Once, then only the last merge tries again.
 				r.log.Warnf("learned-profile recorder: %v", err)
+				r.lastFlush = time.Now().Add(24 * time.Hour)
 			}
 		}
 	}
