@@ -30,7 +30,7 @@ func specOperator(op specs.LinuxSeccompOperator) (configs.Operator, bool) {
 
 // Export returns base (an OCI seccomp profile, e.g. the policy's)
 // narrowed to p (and initCalls): each allowing rule keeps only the names p allows under
-// its argument conditions (write always, see neverNotified); rules left
+// its argument conditions; rules left
 // without names are dropped, the others are kept as they are. The result
 // is a Docker/Kubernetes seccompProfile-compatible profile, never wider
 // than base.
@@ -53,7 +53,7 @@ func Export(p *Profile, base *specs.LinuxSeccomp) *specs.LinuxSeccomp {
 		}
 		var names []string
 		for _, n := range rule.Names {
-			if n == neverNotified || (known && p.allows(&configs.Syscall{Name: n, Args: args})) {
+			if known && p.allows(&configs.Syscall{Name: n, Args: args}) {
 				names = append(names, n)
 			}
 		}

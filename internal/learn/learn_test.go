@@ -183,15 +183,18 @@ func TestRewriteForLearning(t *testing.T) {
 	t.Parallel()
 	cfg := policyFilter()
 	idx := RewriteForLearning(cfg, "/run/x.sock")
-	want := []string{"read:7", "write:4", "mkdir:7", "getppid:7", "clone:7:7e020000", "personality:7:0", "personality:7:ffffffff", "unshare:2"}
+	// allow=4 becomes notify=7; the denial stays, and so do the calls
+	// the init's Go runtime may make before the recorder has the fd
+	// (read, write, clone: runtimeCalls).
+	want := []string{"read:4", "write:4", "mkdir:7", "getppid:7", "clone:4:7e020000", "personality:7:0", "personality:7:ffffffff", "unshare:2"}
 	if got := actions(cfg); !slices.Equal(got, want) {
-		t.Errorf("rules %v\nwant %v (allow=4 becomes notify=7, write and the denial stay)", got, want)
+		t.Errorf("rules %v\nwant %v", got, want)
 	}
 	if cfg.ListenerPath != "/run/x.sock" || cfg.DefaultAction != configs.Errno {
 		t.Errorf("listener %q default %v", cfg.ListenerPath, cfg.DefaultAction)
 	}
-	if !slices.Equal(idx["clone"], []uint{0}) || !slices.Equal(idx["personality"], []uint{0}) || len(idx) != 2 {
-		t.Errorf("argument indexes %v, want clone and personality at 0", idx)
+	if !slices.Equal(idx["personality"], []uint{0}) || len(idx) != 1 {
+		t.Errorf("argument indexes %v, want personality at 0", idx)
 	}
 }
 

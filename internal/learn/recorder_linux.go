@@ -318,8 +318,6 @@ func (r *recorder) flush() error {
 	if len(r.seen.Syscalls) == 0 && !r.merged {
 		return nil
 	}
-	// libcontainer's init needs write; it is never notified.
-	r.seen.Add(neverNotified, nil, [6]uint64{})
 	if err := r.store.Merge(r.cfg.Key, r.seen, !r.merged); err != nil {
 		return err
 	}

@@ -11,18 +11,36 @@ import (
 // rules filter it on: the values the recorder keeps.
 type ArgIndexes map[string][]uint
 
-// neverNotified is the call that keeps its action: libcontainer's init
-// writes the notification fd's number to its parent with write(2), so a
-// notify rule on it would hang the init (libcontainer refuses one).
-const neverNotified = "write"
+// runtimeCalls are the calls the Go runtime of libcontainer's init may
+// make at any moment (threads, memory, signals, scheduling, its
+// netpoller), including in the window between loading the filter and
+// handing its notification fd to the runtime. A notified call there
+// waits for a recorder that cannot have the fd yet, and the init, which
+// holds the fd itself, never gets ENOSYS: the create hangs (seen under
+// load, a signal's rt_sigreturn). So they are never notified: allowed
+// and not recorded while learning, allowed when enforcing. write is one
+// of them: the init writes the fd's number with it (libcontainer refuses
+// a notify rule on it).
+func runtimeCalls() []string {
+	return []string{
+		"futex", "nanosleep", "clock_nanosleep", "sched_yield", "getpid", "gettid", "tgkill",
+		"mmap", "munmap", "madvise", "mprotect", "rt_sigaction", "rt_sigprocmask", "rt_sigreturn", "sigaltstack",
+		"epoll_pwait", "epoll_wait", "epoll_ctl", "read", "write", "clone", "exit",
+	}
+}
+
+// isRuntimeCall reports whether name is one of runtimeCalls.
+func isRuntimeCall(name string) bool {
+	return slices.Contains(runtimeCalls(), name)
+}
 
 // RewriteForLearning turns every rule of cfg that allows into a notify
-// rule and points the filter at listener; denials are untouched. It
-// returns the argument indexes to record.
+// rule (except runtimeCalls) and points the filter at listener; denials
+// are untouched. It returns the argument indexes to record.
 func RewriteForLearning(cfg *configs.Seccomp, listener string) ArgIndexes {
 	idx := ArgIndexes{}
 	for _, sc := range cfg.Syscalls {
-		if sc == nil || sc.Action != configs.Allow || sc.Name == neverNotified {
+		if sc == nil || sc.Action != configs.Allow || isRuntimeCall(sc.Name) {
 			continue
 		}
 		sc.Action = configs.Notify
@@ -43,21 +61,17 @@ func RewriteForLearning(cfg *configs.Seccomp, listener string) ArgIndexes {
 // (runtime/os_linux.go cloneFlags).
 const goThreadCloneFlags = unix.CLONE_VM | unix.CLONE_FS | unix.CLONE_FILES | unix.CLONE_SIGHAND | unix.CLONE_SYSVSEM | unix.CLONE_THREAD
 
-// initCalls are the calls a container's libcontainer init, a Go program,
-// may make between loading the filter and execve whatever the workload:
-// its runtime's (threads, memory, signals, scheduling) and the handshake
-// with the runtime (the sync pipe, the exec fifo). Whether they show in
-// one learning run depends on timing (a thread started under load), so
-// enforcing always keeps them, and an export includes them (runc's init
-// is a Go program too).
+// initCalls are the calls enforcing always keeps and an export always
+// includes (runc's init is a Go program too): runtimeCalls, with clone
+// for a new thread, and those of the init's handshake with the runtime
+// after the fd is handed over (the exec fifo, execve), which every
+// learning run records anyway.
 func initCalls() *Profile {
 	p := NewProfile("init")
-	for _, n := range []string{
-		"futex", "nanosleep", "clock_nanosleep", "sched_yield", "getpid", "gettid", "tgkill",
-		"mmap", "munmap", "madvise", "mprotect", "rt_sigaction", "rt_sigprocmask", "rt_sigreturn", "sigaltstack",
-		"read", "write", "close", "openat", "fcntl", "execve", "exit", "exit_group",
-	} {
-		p.Add(n, nil, [6]uint64{})
+	for _, n := range append(runtimeCalls(), "openat", "close", "fcntl", "execve", "exit_group") {
+		if n != "clone" {
+			p.Add(n, nil, [6]uint64{})
+		}
 	}
 	p.Add("clone", []uint{0, 1}, [6]uint64{goThreadCloneFlags, goThreadCloneFlags})
 	return p
@@ -80,7 +94,7 @@ func RewriteForEnforcing(cfg *configs.Seccomp, p *Profile, listener string) []st
 	p = p.withInitCalls()
 	var denied []string
 	for _, sc := range cfg.Syscalls {
-		if sc == nil || sc.Action != configs.Allow || sc.Name == neverNotified {
+		if sc == nil || sc.Action != configs.Allow || isRuntimeCall(sc.Name) {
 			continue
 		}
 		if p.allows(sc) {

@@ -145,7 +145,8 @@ func TestLearnThenEnforce(t *testing.T) {
 	p := learnedProfile(t, dir, "busybox-sh", 1)
 	names := profileNames(p)
 	t.Logf("learned %d system calls: %v", len(names), names)
-	for _, want := range []string{"execve", "write", "read", "openat"} {
+	// read, write and the other calls of runtimeCalls are never notified.
+	for _, want := range []string{"execve", "openat", "fstat", "wait4"} {
 		if !slices.Contains(names, want) {
 			t.Errorf("learned profile lacks %s: %v", want, names)
 		}
@@ -245,8 +246,8 @@ func TestLearnConcurrentLearners(t *testing.T) {
 	wg.Wait()
 	p := learnedProfile(t, dir, "many", 2*len(scripts))
 	names := profileNames(p)
-	for _, want := range []string{"mkdir", "unlink", "uname", "getdents64", "nanosleep"} {
-		alt := map[string]string{"mkdir": "mkdirat", "unlink": "unlinkat", "nanosleep": "clock_nanosleep"}[want]
+	for _, want := range []string{"mkdir", "unlink", "uname", "getdents64"} {
+		alt := map[string]string{"mkdir": "mkdirat", "unlink": "unlinkat"}[want]
 		if !slices.Contains(names, want) && !slices.Contains(names, alt) {
 			t.Errorf("merged profile lacks %s (one learner's call lost?): %v", want, names)
 		}
