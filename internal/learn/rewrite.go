@@ -30,18 +30,32 @@ func runtimeCalls() []string {
 	}
 }
 
-// isRuntimeCall reports whether name is one of runtimeCalls.
-func isRuntimeCall(name string) bool {
-	return slices.Contains(runtimeCalls(), name)
+// handshakeCalls are the calls libcontainer's init makes after handing
+// over the fd and before execve: the sync socket, the exec fifo reopened
+// through /proc (pathrs checks), closing its fds, execve. Every learned
+// profile holds them; notifying them would only make create wait for
+// the recorder to start. So they are not notified either, and always
+// allowed when enforcing.
+func handshakeCalls() []string {
+	return []string{
+		"recvfrom", "close", "fcntl", "fstat", "fstatfs", "statx", "readlink", "getdents64",
+		"openat", "openat2", "prctl", "execve", "exit_group",
+	}
+}
+
+// isInitCall reports whether name is one of runtimeCalls or
+// handshakeCalls: never notified.
+func isInitCall(name string) bool {
+	return slices.Contains(runtimeCalls(), name) || slices.Contains(handshakeCalls(), name)
 }
 
 // RewriteForLearning turns every rule of cfg that allows into a notify
-// rule (except runtimeCalls) and points the filter at listener; denials
+// rule (except runtimeCalls and handshakeCalls) and points the filter at listener; denials
 // are untouched. It returns the argument indexes to record.
 func RewriteForLearning(cfg *configs.Seccomp, listener string) ArgIndexes {
 	idx := ArgIndexes{}
 	for _, sc := range cfg.Syscalls {
-		if sc == nil || sc.Action != configs.Allow || isRuntimeCall(sc.Name) {
+		if sc == nil || sc.Action != configs.Allow || isInitCall(sc.Name) {
 			continue
 		}
 		sc.Action = configs.Notify
@@ -64,12 +78,10 @@ const goThreadCloneFlags = unix.CLONE_VM | unix.CLONE_FS | unix.CLONE_FILES | un
 
 // initCalls are the calls enforcing always keeps and an export always
 // includes (runc's init is a Go program too): runtimeCalls, with clone
-// for a new thread, and those of the init's handshake with the runtime
-// after the fd is handed over (the exec fifo, execve), which every
-// learning run records anyway.
+// for a new thread, and handshakeCalls.
 func initCalls() *Profile {
 	p := NewProfile("init")
-	for _, n := range append(runtimeCalls(), "openat", "close", "fcntl", "execve", "exit_group") {
+	for _, n := range append(runtimeCalls(), handshakeCalls()...) {
 		if n != "clone" {
 			p.Add(n, nil, [6]uint64{})
 		}
@@ -95,7 +107,7 @@ func RewriteForEnforcing(cfg *configs.Seccomp, p *Profile, listener string) []st
 	p = p.withInitCalls()
 	var denied []string
 	for _, sc := range cfg.Syscalls {
-		if sc == nil || sc.Action != configs.Allow || isRuntimeCall(sc.Name) {
+		if sc == nil || sc.Action != configs.Allow || isInitCall(sc.Name) {
 			continue
 		}
 		if p.allows(sc) {
