@@ -194,13 +194,17 @@ http {
 				return 0, fmt.Errorf("run: exit %d: %s%s", exit, out, errOut)
 			}
 			defer rt.Run("delete", "--force", id)
+			// nginx binds the socket before it listens: ready is a
+			// connection accepted.
 			deadline := time.Now().Add(10 * time.Second)
 			for {
-				if _, err := os.Stat(sock); err == nil {
+				conn, err := net.Dial("unix", sock)
+				if err == nil {
+					conn.Close()
 					break
 				}
 				if time.Now().After(deadline) {
-					return 0, fmt.Errorf("nginx did not listen within 10 s")
+					return 0, fmt.Errorf("nginx did not listen within 10 s: %w", err)
 				}
 				time.Sleep(20 * time.Millisecond)
 			}
