@@ -23,9 +23,14 @@ build:
 # the OCI conformance suite and runc's own suite.
 test: vet unit integration hostile stress e2e cri conformance conformance-runc packaging
 
+# staticcheck at a pinned version, built from the Go module proxy on first
+# use (go run pkg@version; a few minutes on a cold module cache, seconds after).
+STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
+
 vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: files above need formatting"; exit 1; }
 	$(GO) vet -tags "$(BUILDTAGS)" ./...
+	$(STATICCHECK) -tags "$(BUILDTAGS)" ./...
 
 unit:
 	$(GO) test -tags "$(BUILDTAGS)" -count=1 $(UNIT_PKGS)

@@ -107,7 +107,8 @@ func EnforceSeccomp(s *specs.Spec, pol *Policy, _ HostFacts, r *Report) error {
 // sameSeccomp reports whether two profiles are written to config.json
 // alike: nil and empty lists are the same where the field is omitempty
 // (all but a rule's names), a nil and a zero errno are not. Comparing
-// their JSON instead allocated a 10 KB document twice at every create.
+// their JSON instead allocated a whole document twice at every create
+// (tests/bench/README.md).
 func sameSeccomp(a, b *specs.LinuxSeccomp) bool {
 	if a == nil || b == nil {
 		return a == b

@@ -72,10 +72,11 @@ import (
 // file is open (or something else holds it).
 //
 // The namespace is made by a process cloned with CLONE_VM from C: it runs
-// no program and copies no page tables, so this costs a fraction of a
-// millisecond, where starting a helper with os.StartProcess (Go does not
-// vfork for CLONE_NEWUSER, and the helper must exec) cost ~6 ms of every
-// create. The process is killed and reaped before UsernsFile returns.
+// no program and copies no page tables, so it is much cheaper than
+// starting a helper with os.StartProcess (Go does not vfork for
+// CLONE_NEWUSER, and the helper must exec), which was a visible part of
+// every create (tests/bench/README.md, "Figures behind code comments").
+// The process is killed and reaped before UsernsFile returns.
 func UsernsFile(m Mapping) (*os.File, error) {
 	var stack unsafe.Pointer
 	pid := int(C.spawn_userns_holder(&stack))

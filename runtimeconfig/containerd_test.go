@@ -476,12 +476,12 @@ var containerdHostileInputs = []struct {
 	{name: "inline options", in: "version = 2\n[" + cri + ".containerd.runtimes.hardened]\n  options = {}\n", rt: hardened, err: "hardened.options is defined with"},
 	{name: "array of tables on the path", in: "version = 2\n[[" + cri + ".containerd.runtimes]]\n", rt: hardened, err: "runtimes must be a table"},
 	{name: "key defined twice", in: "version = 2\na = 1\na = 2\n", rt: hardened, err: "line 3: key a is defined twice"},
-	{name: "unterminated string", in: "version = 2\na = \"x\n", rt: hardened, err: "line 2: unterminated string"},
-	{name: "unterminated multi-line string", in: "version = 2\na = '''x\n\n", rt: hardened, err: "line 2: unterminated string"},
-	{name: "unterminated array", in: "version = 2\na = [1,\n2\n", rt: hardened, err: "line 2: unterminated array"},
-	{name: "bad header", in: "version = 2\n[a.]\n", rt: hardened, err: "line 2: expected a key"},
+	{name: "unterminated string", in: "version = 2\na = \"x\n", rt: hardened, err: "line 2: basic strings cannot have new lines"},
+	{name: "unterminated multi-line string", in: "version = 2\na = '''x\n\n", rt: hardened, err: "line 3: multiline literal string not terminated"},
+	{name: "unterminated array", in: "version = 2\na = [1,\n2\n", rt: hardened, err: "line 3: array is incomplete"},
+	{name: "bad header", in: "version = 2\n[a.]\n", rt: hardened, err: "line 2: invalid character at start of key"},
 	{name: "table after a value", in: "version = 2\na = 1\n[a.b]\n", rt: hardened, err: "line 3: a is already defined as a value"},
-	{name: "garbage after a value", in: "version = 2 3\n", rt: hardened, err: "line 1: unexpected"},
+	{name: "garbage after a value", in: "version = 2 3\n", rt: hardened, err: "line 1: expected newline"},
 	{name: "a key that is a dotted table", in: "version = 2\n[" + cri + ".containerd.runtimes.hardened]\n  runtime_type.x = 1\n", rt: hardened, err: "line 3: " + cri + ".containerd.runtimes.hardened.runtime_type is a table"},
 }
 

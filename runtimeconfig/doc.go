@@ -13,9 +13,9 @@
 //     "default-runtime" when it names the runtime) keeps its raw JSON value
 //     and the order of the keys; only whitespace may change.
 //   - config.toml: every byte the edit does not need to change (comments,
-//     order of tables and keys, indentation, line endings). A small
-//     line-oriented TOML reader (tomlfile.go) finds where each statement
-//     is; a value is replaced where it is, a new key goes after its
+//     order of tables and keys, indentation, line endings). go-toml's
+//     parser (its unstable package, which reports byte ranges) finds
+//     where each statement is (tomlfile.go); a value is replaced where it is, a new key goes after its
 //     table's last key and a new table at the end of the file. A file the
 //     reader cannot edit safely (the runtime's tables defined with dotted
 //     keys or inline tables, keys or tables defined twice, syntax errors)

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/pelletier/go-toml/v2/unstable"
 )
 
 // tomlFile is a TOML document read statement by statement: each table
@@ -14,10 +16,9 @@ import (
 // an edit replaces or inserts a few bytes and keeps every other byte of
 // the file (comments, order, indentation, line endings).
 //
-// Values are not decoded; each keeps its raw text. The reader checks the
-// syntax (strings, arrays, inline tables, headers) and that no key or
-// table is defined twice, but not every rule of TOML (e.g. the exact
-// grammar of numbers and dates).
+// Values are not decoded; each keeps its raw text. go-toml's parser
+// checks the syntax; readTOML checks that no key or table is defined
+// twice, which the parser leaves to a decoder.
 type tomlFile struct {
 	data []byte
 	// newline is the line ending new lines get: "\r\n" if the file's
@@ -66,56 +67,50 @@ type tomlSyntaxError struct {
 
 func (e *tomlSyntaxError) Error() string { return fmt.Sprintf("line %d: %s", e.line, e.msg) }
 
-// tomlReader scans data; pos is the next byte to read.
-type tomlReader struct {
-	data []byte
-	pos  int
-	line int
-}
-
-// readTOML splits data into tables and key/value pairs. Errors are
-// *tomlSyntaxError.
+// readTOML splits data into tables and key/value pairs. go-toml's
+// parser checks the syntax and finds each statement; the byte ranges an
+// editor needs (line, indentation, value, line ending) are read around
+// the ranges it reports. Errors are *tomlSyntaxError.
 func readTOML(data []byte) (*tomlFile, error) {
 	f := &tomlFile{data: data, newline: "\n"}
 	if i := bytes.IndexByte(data, '\n'); i > 0 && data[i-1] == '\r' {
 		f.newline = "\r\n"
 	}
-	r := &tomlReader{data: data, line: 1}
 	current := &tomlTable{}
 	f.tables = append(f.tables, current)
 	defs := newTOMLDefinitions()
 	base := ""
-	for {
-		r.skipBlankLines()
-		if r.pos >= len(data) {
-			break
-		}
-		lineStart := r.lineStart()
-		indent := string(data[lineStart:r.pos])
-		if data[r.pos] == '[' {
-			t, err := r.readHeader(lineStart, indent)
-			if err != nil {
-				return nil, err
-			}
+	var p unstable.Parser
+	p.Reset(data)
+	for p.NextExpression() {
+		e := p.Expression()
+		switch e.Kind {
+		case unstable.Table, unstable.ArrayTable:
+			t := readHeader(&p, e)
+			var err error
 			if base, err = defs.header(t); err != nil {
 				return nil, &tomlSyntaxError{t.line, err.Error()}
 			}
 			current = t
 			f.tables = append(f.tables, t)
-			continue
+		case unstable.KeyValue:
+			kv, err := readKeyValue(&p, e)
+			if err != nil {
+				return nil, err
+			}
+			kv.end = lineEnd(data, kv.valueEnd)
+			if err := defs.keyValue(base, kv.key); err != nil {
+				return nil, &tomlSyntaxError{kv.line, err.Error()}
+			}
+			current.keyValues = append(current.keyValues, kv)
 		}
-		kv, err := r.readKeyValue(lineStart, indent, false)
-		if err != nil {
-			return nil, err
+	}
+	if err := p.Error(); err != nil {
+		var perr *unstable.ParserError
+		if errors.As(err, &perr) {
+			return nil, &tomlSyntaxError{p.Shape(p.Range(perr.Highlight)).Start.Line, perr.Message}
 		}
-		if err := r.endStatement(); err != nil {
-			return nil, err
-		}
-		kv.end = r.pos
-		if err := defs.keyValue(base, kv.key); err != nil {
-			return nil, &tomlSyntaxError{kv.line, err.Error()}
-		}
-		current.keyValues = append(current.keyValues, kv)
+		return nil, &tomlSyntaxError{1, err.Error()}
 	}
 	for _, t := range f.tables[1:] {
 		t.underArray = defs.underArray(t.path)
@@ -123,364 +118,87 @@ func readTOML(data []byte) (*tomlFile, error) {
 	return f, nil
 }
 
-func (r *tomlReader) errorf(format string, args ...any) error {
-	return &tomlSyntaxError{r.line, fmt.Sprintf(format, args...)}
+// readKey decodes the key parts it iterates over, and returns the offset
+// after the last one.
+func readKey(it *unstable.Iterator) (key []string, end int) {
+	for it.Next() {
+		k := it.Node()
+		key = append(key, string(k.Data))
+		end = int(k.Raw.Offset + k.Raw.Length)
+	}
+	return key, end
 }
 
-func (r *tomlReader) lineStart() int {
-	return bytes.LastIndexByte(r.data[:r.pos], '\n') + 1
-}
-
-func (r *tomlReader) skipSpaces() {
-	for r.pos < len(r.data) && (r.data[r.pos] == ' ' || r.data[r.pos] == '\t') {
-		r.pos++
-	}
-}
-
-// skipNewline consumes "\n" or "\r\n" and reports whether there was one.
-func (r *tomlReader) skipNewline() bool {
-	if r.pos < len(r.data) && r.data[r.pos] == '\n' {
-		r.pos++
-		r.line++
-		return true
-	}
-	if r.pos+1 < len(r.data) && r.data[r.pos] == '\r' && r.data[r.pos+1] == '\n' {
-		r.pos += 2
-		r.line++
-		return true
-	}
-	return false
-}
-
-// skipComment consumes a comment up to (not including) its line ending.
-func (r *tomlReader) skipComment() {
-	if r.pos < len(r.data) && r.data[r.pos] == '#' {
-		for r.pos < len(r.data) && r.data[r.pos] != '\n' && !(r.data[r.pos] == '\r' && r.pos+1 < len(r.data) && r.data[r.pos+1] == '\n') {
-			r.pos++
-		}
-	}
-}
-
-// skipBlankLines skips whitespace, comments and line endings, and stops
-// at the first byte of a statement (or EOF).
-func (r *tomlReader) skipBlankLines() {
-	for {
-		r.skipSpaces()
-		r.skipComment()
-		if !r.skipNewline() {
-			return
-		}
-	}
-}
-
-// endStatement consumes what may follow a statement on its line: spaces,
-// a comment and the line ending (or EOF).
-func (r *tomlReader) endStatement() error {
-	r.skipSpaces()
-	r.skipComment()
-	if r.pos >= len(r.data) || r.skipNewline() {
-		return nil
-	}
-	return r.errorf("unexpected %q after the statement", r.data[r.pos])
-}
-
-func (r *tomlReader) readHeader(lineStart int, indent string) (*tomlTable, error) {
-	t := &tomlTable{line: r.line, start: lineStart, indent: indent}
-	r.pos++
-	if r.pos < len(r.data) && r.data[r.pos] == '[' {
-		t.array = true
-		r.pos++
-	}
-	r.skipSpaces()
-	key, err := r.readKey()
-	if err != nil {
-		return nil, err
-	}
-	t.path = key
-	r.skipSpaces()
-	closing := "]"
+// readHeader reads a [table] or [[array of tables]] header.
+func readHeader(p *unstable.Parser, e *unstable.Node) *tomlTable {
+	data := p.Data()
+	first := e.Child().Raw
+	keyStart := int(first.Offset)
+	t := &tomlTable{array: e.Kind == unstable.ArrayTable, line: p.Shape(first).Start.Line}
+	it := e.Key()
+	var keyEnd int
+	t.path, keyEnd = readKey(&it)
+	open := bytes.LastIndexByte(data[:keyStart], '[')
 	if t.array {
-		closing = "]]"
+		open--
 	}
-	if !bytes.HasPrefix(r.data[r.pos:], []byte(closing)) {
-		return nil, r.errorf("table header without closing %q", closing)
+	t.start = bytes.LastIndexByte(data[:open], '\n') + 1
+	t.indent = string(data[t.start:open])
+	closing := bytes.IndexByte(data[keyEnd:], ']') + keyEnd + 1
+	if t.array {
+		closing++
 	}
-	r.pos += len(closing)
-	if err := r.endStatement(); err != nil {
-		return nil, err
-	}
-	t.headerEnd = r.pos
-	return t, nil
+	t.headerEnd = lineEnd(data, closing)
+	return t
 }
 
-// readKeyValue reads `key = value`; inInline is set inside an inline
-// table.
-func (r *tomlReader) readKeyValue(lineStart int, indent string, inInline bool) (*tomlKeyValue, error) {
-	kv := &tomlKeyValue{line: r.line, start: lineStart, indent: indent}
-	key, err := r.readKey()
-	if err != nil {
-		return nil, err
+// readKeyValue reads a `key = value` expression; the pairs of an inline
+// table value are read too.
+func readKeyValue(p *unstable.Parser, e *unstable.Node) (*tomlKeyValue, error) {
+	data := p.Data()
+	start := int(e.Raw.Offset)
+	line := bytes.LastIndexByte(data[:start], '\n') + 1
+	kv := &tomlKeyValue{line: p.Shape(e.Raw).Start.Line, start: line, indent: string(data[line:start])}
+	value := e.Value()
+	it := e.Key()
+	var keyEnd int
+	kv.key, keyEnd = readKey(&it)
+	kv.valueStart = keyEnd + bytes.IndexByte(data[keyEnd:], '=') + 1
+	for kv.valueStart < len(data) && (data[kv.valueStart] == ' ' || data[kv.valueStart] == '\t') {
+		kv.valueStart++
 	}
-	kv.key = key
-	r.skipSpaces()
-	if r.pos >= len(r.data) || r.data[r.pos] != '=' {
-		return nil, r.errorf("expected = after key %s", tomlKey(key))
+	kv.valueEnd = start + int(e.Raw.Length)
+	if value.Kind != unstable.InlineTable {
+		return kv, nil
 	}
-	r.pos++
-	r.skipSpaces()
-	kv.valueStart = r.pos
-	if kv.inline, err = r.readValue(); err != nil {
-		return nil, err
-	}
-	kv.valueEnd = r.pos
-	return kv, nil
-}
-
-// readKey reads a dotted key of bare and quoted parts.
-func (r *tomlReader) readKey() ([]string, error) {
-	var parts []string
-	for {
-		r.skipSpaces()
-		part, err := r.readKeyPart()
+	kv.inline = []*tomlKeyValue{}
+	defs := newTOMLDefinitions()
+	for pairs := value.Children(); pairs.Next(); {
+		pair, err := readKeyValue(p, pairs.Node())
 		if err != nil {
 			return nil, err
 		}
-		parts = append(parts, part)
-		r.skipSpaces()
-		if r.pos >= len(r.data) || r.data[r.pos] != '.' {
-			return parts, nil
+		if err := defs.keyValue("", pair.key); err != nil {
+			return nil, &tomlSyntaxError{pair.line, err.Error()}
 		}
-		r.pos++
+		pair.indent, pair.end = "", pair.valueEnd
+		kv.inline = append(kv.inline, pair)
 	}
+	return kv, nil
 }
 
-func (r *tomlReader) readKeyPart() (string, error) {
-	if r.pos >= len(r.data) {
-		return "", r.errorf("expected a key, found the end of the file")
+// lineEnd returns the offset after what may follow a statement ending at
+// i on its line: spaces, a comment and the line ending (or EOF). The
+// parser has checked that nothing else does.
+func lineEnd(data []byte, i int) int {
+	if nl := bytes.IndexByte(data[i:], '\n'); nl >= 0 {
+		return i + nl + 1
 	}
-	switch c := r.data[r.pos]; {
-	case c == '"' || c == '\'':
-		if bytes.HasPrefix(r.data[r.pos:], []byte{c, c, c}) {
-			return "", r.errorf("a key cannot be a multi-line string")
-		}
-		start := r.pos
-		if err := r.readString(); err != nil {
-			return "", err
-		}
-		return decodeTOMLString(string(r.data[start:r.pos]))
-	case isBareKeyByte(c):
-		start := r.pos
-		for r.pos < len(r.data) && isBareKeyByte(r.data[r.pos]) {
-			r.pos++
-		}
-		return string(r.data[start:r.pos]), nil
-	default:
-		return "", r.errorf("expected a key, found %q", c)
-	}
+	return len(data)
 }
 
 func isBareKeyByte(c byte) bool {
 	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-'
-}
-
-// readValue reads one value of any type; for an inline table it returns
-// its pairs.
-func (r *tomlReader) readValue() ([]*tomlKeyValue, error) {
-	if r.pos >= len(r.data) {
-		return nil, r.errorf("expected a value, found the end of the file")
-	}
-	switch r.data[r.pos] {
-	case '"', '\'':
-		return nil, r.readString()
-	case '[':
-		return nil, r.readArray()
-	case '{':
-		return r.readInlineTable()
-	default:
-		return nil, r.readScalar()
-	}
-}
-
-// readString reads a basic, literal or multi-line string, escapes
-// included; it is where '#', '[' and '=' lose their meaning.
-func (r *tomlReader) readString() error {
-	q := r.data[r.pos]
-	multi := bytes.HasPrefix(r.data[r.pos:], []byte{q, q, q})
-	startLine := r.line
-	if multi {
-		r.pos += 3
-	} else {
-		r.pos++
-	}
-	for r.pos < len(r.data) {
-		c := r.data[r.pos]
-		switch {
-		case c == '\\' && q == '"':
-			if r.pos+1 >= len(r.data) {
-				return r.errorf("unterminated string")
-			}
-			next := r.data[r.pos+1]
-			switch {
-			case strings.IndexByte(`btnfr"\e`, next) >= 0:
-				r.pos += 2
-			case next == 'u' || next == 'U' || next == 'x':
-				n := escapeDigits(next)
-				if r.pos+2+n > len(r.data) {
-					return r.errorf("unterminated string")
-				}
-				if _, err := strconv.ParseUint(string(r.data[r.pos+2:r.pos+2+n]), 16, 32); err != nil {
-					return r.errorf("invalid escape \\%c in a string", next)
-				}
-				r.pos += 2 + n
-			case multi && (next == ' ' || next == '\t' || next == '\n' || next == '\r'):
-				// Line-ending backslash: trims the whitespace that follows,
-				// which must reach the end of the line.
-				r.pos++
-				r.skipSpaces()
-				if !r.skipNewline() {
-					return r.errorf("a backslash in a string must be an escape or end the line")
-				}
-				for r.pos < len(r.data) {
-					if r.skipNewline() {
-						continue
-					}
-					if r.data[r.pos] != ' ' && r.data[r.pos] != '\t' {
-						break
-					}
-					r.pos++
-				}
-			default:
-				return r.errorf("invalid escape \\%c in a string", next)
-			}
-		case c == q:
-			if !multi {
-				r.pos++
-				return nil
-			}
-			if bytes.HasPrefix(r.data[r.pos:], []byte{q, q, q}) {
-				r.pos += 3
-				// Up to two quotes right before the delimiter are content.
-				for i := 0; i < 2 && r.pos < len(r.data) && r.data[r.pos] == q; i++ {
-					r.pos++
-				}
-				return nil
-			}
-			r.pos++
-		case c == '\n' || c == '\r':
-			if !multi {
-				return r.errorf("unterminated string")
-			}
-			if !r.skipNewline() {
-				r.pos++
-			}
-		default:
-			r.pos++
-		}
-	}
-	return &tomlSyntaxError{startLine, "unterminated string"}
-}
-
-func (r *tomlReader) readArray() error {
-	startLine := r.line
-	r.pos++
-	for {
-		// Line endings and comments may come between values.
-		r.skipBlankLines()
-		if r.pos >= len(r.data) {
-			return &tomlSyntaxError{startLine, "unterminated array"}
-		}
-		if r.data[r.pos] == ']' {
-			r.pos++
-			return nil
-		}
-		if _, err := r.readValue(); err != nil {
-			return err
-		}
-		r.skipBlankLines()
-		if r.pos >= len(r.data) {
-			return &tomlSyntaxError{startLine, "unterminated array"}
-		}
-		switch r.data[r.pos] {
-		case ',':
-			r.pos++
-		case ']':
-			r.pos++
-			return nil
-		default:
-			return r.errorf("expected , or ] in an array, found %q", r.data[r.pos])
-		}
-	}
-}
-
-func (r *tomlReader) readInlineTable() ([]*tomlKeyValue, error) {
-	startLine := r.line
-	r.pos++
-	pairs := []*tomlKeyValue{}
-	defs := newTOMLDefinitions()
-	for {
-		r.skipSpaces()
-		if r.pos < len(r.data) && r.data[r.pos] == '}' && len(pairs) == 0 {
-			r.pos++
-			return pairs, nil
-		}
-		if r.pos >= len(r.data) || r.data[r.pos] == '\n' || r.data[r.pos] == '\r' {
-			return nil, &tomlSyntaxError{startLine, "unterminated inline table"}
-		}
-		kv, err := r.readKeyValue(r.lineStart(), "", true)
-		if err != nil {
-			return nil, err
-		}
-		if err := defs.keyValue("", kv.key); err != nil {
-			return nil, r.errorf("%s", err)
-		}
-		kv.end = r.pos
-		pairs = append(pairs, kv)
-		r.skipSpaces()
-		if r.pos >= len(r.data) {
-			return nil, &tomlSyntaxError{startLine, "unterminated inline table"}
-		}
-		switch r.data[r.pos] {
-		case ',':
-			r.pos++
-		case '}':
-			r.pos++
-			return pairs, nil
-		default:
-			return nil, r.errorf("expected , or } in an inline table, found %q", r.data[r.pos])
-		}
-	}
-}
-
-// readScalar reads a boolean, number or date-time: its text is kept raw,
-// so only the characters are checked.
-func (r *tomlReader) readScalar() error {
-	start := r.pos
-	for r.pos < len(r.data) && isScalarByte(r.data[r.pos]) {
-		r.pos++
-	}
-	// A date and a time may be separated by one space.
-	if r.pos+1 < len(r.data) && r.data[r.pos] == ' ' && r.data[r.pos+1] >= '0' && r.data[r.pos+1] <= '9' &&
-		r.pos-start == len("2006-01-02") && r.data[start+4] == '-' {
-		r.pos++
-		for r.pos < len(r.data) && isScalarByte(r.data[r.pos]) {
-			r.pos++
-		}
-	}
-	if r.pos == start {
-		return r.errorf("expected a value, found %q", r.data[r.pos])
-	}
-	switch s := string(r.data[start:r.pos]); {
-	case s == "true" || s == "false":
-	case strings.TrimLeft(s, "+-") == "inf" || strings.TrimLeft(s, "+-") == "nan":
-	case strings.ContainsAny(s[:1], "0123456789+-"):
-	default:
-		return r.errorf("invalid value %q", s)
-	}
-	return nil
-}
-
-func isScalarByte(c byte) bool {
-	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("+-_.:", c) >= 0
 }
 
 // decodeTOMLString decodes the text of a basic or literal string, single

@@ -84,6 +84,7 @@ func newApp(build BuildInfo, stdout, stderr io.Writer) *cli.App {
 			if c.NArg() > 0 {
 				// runc's words and exit code (its CLI library's), which
 				// scripts match.
+				//lint:ignore ST1005 runc's words, capital included
 				return &exitCodeError{code: 3, err: fmt.Errorf("No help topic for '%s' (unknown command; see \"hardened --help\")", c.Args().First())}
 			}
 			return cli.ShowAppHelp(c)

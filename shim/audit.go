@@ -15,18 +15,6 @@ import (
 	"github.com/hardened-runtime/hardened/internal/create"
 )
 
-// auditLog returns where the records of a container under pol go
-// (create.AuditLog).
-func auditLog(pol *hardening.Policy) audit.Log { return create.AuditLog(pol) }
-
-// recordFile is the copy of a container's create record kept in its state
-// directory (create.RecordFile).
-const recordFile = create.RecordFile
-
-// loadRecord reads the record kept for container id of root
-// (create.LoadRecord); nil when there is none.
-func loadRecord(root, id string) (*audit.Record, error) { return create.LoadRecord(root, id) }
-
 // recordExec writes the audit record of a process exec'd into ct.
 func recordExec(c *cli.Context, ct *libcontainer.Container, pol *hardening.Policy, p *specs.Process, rep *hardening.Report, err error) {
 	root, _ := stateRoot(c)
@@ -48,7 +36,7 @@ func recordExec(c *cli.Context, ct *libcontainer.Container, pol *hardening.Polic
 	if len(p.Args) > 0 {
 		rec.Notes = append(rec.Notes, hardening.Note{Rule: "exec", Message: fmt.Sprintf("args %q", p.Args)})
 	}
-	if werr := auditLog(pol).Write(&rec); werr != nil {
+	if werr := create.AuditLog(pol).Write(&rec); werr != nil {
 		logrus.Warnf("container %s: %v", ct.ID(), werr)
 	}
 }

@@ -8,7 +8,6 @@ import (
 
 	"github.com/hardened-runtime/hardened/internal/create"
 	"github.com/hardened-runtime/hardened/internal/runner"
-	"github.com/hardened-runtime/hardened/internal/userns"
 	"github.com/hardened-runtime/hardened/spec"
 )
 
@@ -89,13 +88,6 @@ func launch(c *cli.Context, opts create.Options) (int, error) {
 	opts.LogPath, opts.LogJSON = c.String("log"), c.String("log-format") == "json"
 	return create.Launch(opts)
 }
-
-// subUIDFile and subGIDFile are the host's subordinate ID files, whose
-// ranges a policy without "pool" allocates from.
-const (
-	subUIDFile = userns.SubUIDFile
-	subGIDFile = userns.SubGIDFile
-)
 
 // bundleFlag returns --bundle, defaulting to the current directory.
 func bundleFlag(c *cli.Context) string {

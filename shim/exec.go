@@ -3,6 +3,7 @@ package shim
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/opencontainers/runc/libcontainer"
 	"github.com/opencontainers/runc/libcontainer/utils"
@@ -13,6 +14,7 @@ import (
 	"github.com/hardened-runtime/hardened/hardening"
 	"github.com/hardened-runtime/hardened/internal/execspec"
 	"github.com/hardened-runtime/hardened/internal/runner"
+	"github.com/hardened-runtime/hardened/internal/userns"
 	"github.com/hardened-runtime/hardened/spec"
 )
 
@@ -95,6 +97,17 @@ func execInContainer(c *cli.Context) (int, error) {
 	subCgroups, err := execspec.SubCgroupPaths(c.StringSlice("cgroup"))
 	if err != nil {
 		return -1, fmt.Errorf("container %s: %w", ct.ID(), err)
+	}
+	// What the engine copied into the container since it last ran a
+	// process there is the container's (docker cp, then docker exec).
+	// (Not while it is paused: its layer may be at rest then.) A pod's
+	// container is skipped: the kubelet writes nothing into its layer
+	// (kubectl cp runs tar in the container), and its exec probes would
+	// pay for the walk every few seconds.
+	if root, err := stateRoot(c); err == nil && !inPod(ct) {
+		if status, err := ct.Status(); err == nil && status == libcontainer.Running {
+			userns.AdoptEngineWrites(root, ct.ID())
+		}
 	}
 	logrus.Debugf("container %s: exec %q", ct.ID(), p.Args)
 	r := runner.Process{
@@ -205,4 +218,15 @@ func readProcessFile(path string, maxSize int64) (*specs.Process, error) {
 		return nil, fmt.Errorf("--process %s: %w", path, err)
 	}
 	return p, nil
+}
+
+// inPod reports whether ct belongs to a CRI pod sandbox (its annotations,
+// kept in libcontainer's labels, name one).
+func inPod(ct *libcontainer.Container) bool {
+	for _, l := range ct.Config().Labels {
+		if strings.HasPrefix(l, hardening.AnnotationSandboxID+"=") {
+			return true
+		}
+	}
+	return false
 }

@@ -6,7 +6,10 @@ import (
 	"io/fs"
 
 	"github.com/opencontainers/runc/libcontainer"
+	"github.com/sirupsen/logrus"
 	"github.com/urfave/cli/v2"
+
+	"github.com/hardened-runtime/hardened/internal/userns"
 )
 
 func pauseCommand() *cli.Command {
@@ -44,11 +47,28 @@ func freezeAction(c *cli.Context, verb string, op func(*libcontainer.Container) 
 	if err != nil {
 		return err
 	}
+	root, err := stateRoot(c)
+	if err != nil {
+		return err
+	}
+	// The engine's path shows the container's layer at rest while it is
+	// frozen (internal/userns/pause.go); neither way does a failure keep
+	// the container from being frozen or thawed.
+	if verb == "resume" {
+		if err := userns.ShowLiveLayer(root, ct.ID()); err != nil {
+			logrus.Warnf("container %s: %v", ct.ID(), err)
+		}
+	}
 	if err := op(ct); err != nil {
 		if errors.Is(err, fs.ErrPermission) {
 			return fmt.Errorf("container %s: %s (is the container's cgroup writable by this user?): %w", ct.ID(), verb, err)
 		}
 		return fmt.Errorf("container %s: %s: %w", ct.ID(), verb, err)
+	}
+	if verb == "pause" {
+		if err := userns.ShowLayerAtRest(root, ct.ID()); err != nil {
+			logrus.Warnf("container %s: %v", ct.ID(), err)
+		}
 	}
 	return nil
 }

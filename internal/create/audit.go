@@ -34,7 +34,7 @@ func AuditLog(pol *hardening.Policy) audit.Log {
 }
 
 // createAudit collects what the audit record of one create needs while
-// applyPolicyRoot runs; write sends it.
+// the create is hardened and converted; write sends it.
 type createAudit struct {
 	rec audit.Record
 	log audit.Log

@@ -71,6 +71,20 @@ type Options struct {
 	Start func(root string, ct *libcontainer.Container, p *libcontainer.Process) error
 }
 
+// IDs of the conversion's adjustments in the Report's notes. They change
+// libcontainer's config, not config.json, so they are notes, not changes.
+const (
+	// RuleCompat: a field libcontainer 1.2+ refuses and the kernel
+	// ignores, cleared (keepOlderConfigsWorking).
+	RuleCompat = "libcontainer-compat"
+	// RuleSeccompPrune: seccomp rules that add nothing to the filter's
+	// program, dropped (pruneSeccomp).
+	RuleSeccompPrune = "seccomp-prune"
+	// RuleDeferredRlimit: RLIMIT_AS set at start by the runtime, not by
+	// libcontainer (rlimit.go).
+	RuleDeferredRlimit = "rlimit-as-deferred"
+)
+
 // creation is one create on its way through the pipeline: each step
 // reads what the steps before it made and adds its own. The plan (the
 // checked configuration with its user-namespace plan) is made once, by
@@ -170,10 +184,10 @@ func (c *creation) load() error {
 }
 
 // harden applies the policy to the bundle's spec. A rewritten config.json
-// is saved (the caller's kept beside it as config.json.orig), summed up in
-// one log line, and the audit record of the create written, whatever the
-// outcome. The steps run one way, and the host is touched only after
-// every refusal:
+// is saved (the caller's kept beside it as config.json.orig). The audit
+// record of the create is written here when it fails, else once the spec
+// is converted (recordOutcome), with the conversion's notes. The steps
+// run one way, and the host is touched only after every refusal:
 //
 //  1. pinRootfs: the rootfs is opened once (idmap.PinDir); the rules see
 //     the canonical path of the opened directory, the container gets a
@@ -196,14 +210,11 @@ func (c *creation) load() error {
 //
 // On error everything staged is undone.
 func (c *creation) harden() (retErr error) {
-	root, id := c.opts.Root, c.opts.ID
-	c.audit = newCreateAudit(c.pol, c.opts.PolicyPath, root, id, c.bundle)
+	c.audit = newCreateAudit(c.pol, c.opts.PolicyPath, c.opts.Root, c.opts.ID, c.bundle)
 	defer func() {
-		var rep *hardening.Report
-		if c.checked != nil {
-			rep = c.checked.Report
+		if retErr != nil {
+			c.recordOutcome(retErr)
 		}
-		c.audit.write(rep, retErr)
 	}()
 	if c.pol.Mode == hardening.ModeOff {
 		return nil
@@ -218,16 +229,13 @@ func (c *creation) harden() (retErr error) {
 	if err := c.check(); err != nil {
 		return err
 	}
-	if root != "" && c.checked.Policy.Mode == hardening.ModeEnforce {
+	if c.opts.Root != "" && c.checked.Policy.Mode == hardening.ModeEnforce {
 		if err := c.stageHost(); err != nil {
 			return err
 		}
 		defer func() {
 			if retErr != nil {
-				if err := userns.Release(root, id); err != nil {
-					logrus.Warn(err)
-				}
-				c.lock.release()
+				c.unstage()
 			}
 		}()
 	}
@@ -240,8 +248,23 @@ func (c *creation) harden() (retErr error) {
 	if err := c.save(); err != nil {
 		return err
 	}
-	c.logSummary()
+	// From here the record shows the policy's outcome (effective mode
+	// and level, changes); the conversion adds its notes.
+	c.audit.rec.FromReport(c.checked.Report)
 	return nil
+}
+
+// unstage undoes stageHost after a later step failed: the staged rootfs
+// and the ID range go back, the create lock is released.
+func (c *creation) unstage() {
+	if c.stage == nil {
+		return
+	}
+	if err := userns.Release(c.opts.Root, c.opts.ID); err != nil {
+		logrus.Warn(err)
+	}
+	c.lock.release()
+	c.stage, c.lock = nil, nil
 }
 
 // pinRootfs opens the rootfs once.
@@ -335,9 +358,13 @@ func (c *creation) save() error {
 	return nil
 }
 
-// logSummary writes the one log line of what hardening did.
+// logSummary writes the one log line of what hardening did (none in off
+// mode).
 func (c *creation) logSummary() {
 	r := c.report
+	if r == nil {
+		return
+	}
 	entry := logrus.WithFields(logrus.Fields{"id": c.opts.ID, "policy_mode": r.Mode, "policy_level": r.Level})
 	if r.Mode == hardening.ModeAudit && c.opts.WarnAuditFindings {
 		// Without --log (Podman) only warnings are written; what audit
@@ -370,18 +397,44 @@ func (c *creation) convert() error {
 	id := c.opts.ID
 	c.notify = runner.NewNotifySocket(c.opts.Root, id, c.opts.NotifySocket)
 	c.notify.SetupSpec(c.bundle.Spec)
-	cfg, err := libcontainerConfig(c.opts, c.bundle, c.stage)
+	cfg, notes, err := libcontainerConfig(c.opts, c.bundle, c.stage)
 	if err != nil {
-		return fmt.Errorf("container %s: %w", id, err)
+		return c.recordOutcome(fmt.Errorf("container %s: %w", id, err))
 	}
 	joinCheckedNamespaces(cfg, c.facts.Namespaces)
-	c.recorder = learn.Prepare(learn.Container{ID: id, Root: c.opts.Root, Annotations: c.bundle.Spec.Annotations,
+	var learned learn.Applied
+	c.recorder, learned = learn.Prepare(learn.Container{ID: id, Root: c.opts.Root, Annotations: c.bundle.Spec.Annotations,
 		Policy: c.pol, Seccomp: cfg.Seccomp, Audit: AuditLog(c.pol), Record: c.audit.rec,
 		LogPath: c.opts.LogPath, LogJSON: c.opts.LogJSON})
+	c.audit.rec.Profile, c.audit.rec.ProfileMode = learned.Key, learned.Mode
 	warmSeccompCache(c.opts.Build, id, cfg)
 	c.process, c.addressSpace = withoutAddressSpaceLimit(cfg, c.bundle.Spec.Process)
 	c.cfg = cfg
-	return nil
+	if l := c.addressSpace; l != nil {
+		notes = append(notes, hardening.Note{Rule: RuleDeferredRlimit, Message: fmt.Sprintf("RLIMIT_AS (soft %d, hard %d) set by the runtime on the init at start, once its seccomp filter is installed, instead of by libcontainer before", l.Soft, l.Hard)})
+	}
+	// What the conversion changed in libcontainer's config joins the
+	// Report's notes, after the rules' (off mode has no Report), and the
+	// create's audit record is written with them.
+	if c.checked != nil && c.checked.Report != nil {
+		c.checked.Report.Notes = append(c.checked.Report.Notes, notes...)
+	}
+	return c.recordOutcome(nil)
+}
+
+// recordOutcome writes the audit record of the create with the outcome
+// err (nil: hardened and converted), and on success the summary log
+// line. It returns err.
+func (c *creation) recordOutcome(err error) error {
+	var rep *hardening.Report
+	if c.checked != nil {
+		rep = c.checked.Report
+	}
+	c.audit.write(rep, err)
+	if err == nil {
+		c.logSummary()
+	}
+	return err
 }
 
 // joinCheckedNamespaces has the init join the namespace files the rules
@@ -481,7 +534,11 @@ func StartAndRun(root string, ct *libcontainer.Container, p *libcontainer.Proces
 // libcontainerConfig converts the (hardened) spec. Paths that specconv
 // would resolve against the process's working directory are made absolute
 // against the bundle instead, so the runtime never changes directory.
-func libcontainerConfig(opts Options, bundle *spec.Bundle, stage *userns.Stage) (*configs.Config, error) {
+//
+// It also adjusts libcontainer's config where the spec's meaning does not
+// change (keepOlderConfigsWorking, pruneSeccomp) and returns a note for
+// each adjustment.
+func libcontainerConfig(opts Options, bundle *spec.Bundle, stage *userns.Stage) (*configs.Config, []hardening.Note, error) {
 	s := *bundle.Spec
 	root := *s.Root
 	root.Path = bundle.RootfsPath()
@@ -504,17 +561,19 @@ func libcontainerConfig(opts Options, bundle *spec.Bundle, stage *userns.Stage) 
 		RootlessCgroups:  opts.RootlessCgroups,
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	keepOlderConfigsWorking(opts.ID, cfg)
-	pruneSeccomp(cfg.Seccomp)
+	notes := keepOlderConfigsWorking(opts.ID, cfg)
+	if n := pruneSeccomp(cfg.Seccomp); n > 0 {
+		notes = append(notes, hardening.Note{Rule: RuleSeccompPrune, Message: fmt.Sprintf("%d of %d seccomp rules dropped for libcontainer: syscalls the host's libseccomp does not know, or without a number on the only (native) ABI; the filter's program is the same", n, n+len(cfg.Seccomp.Syscalls))})
+	}
 	// specconv labels the bundle with the working directory; it is the bundle.
 	for i, l := range cfg.Labels {
 		if strings.HasPrefix(l, "bundle=") {
 			cfg.Labels[i] = "bundle=" + bundle.Dir
 		}
 	}
-	return cfg, nil
+	return cfg, notes, nil
 }
 
 // lockAndStage takes the create lock of container id, refuses an ID

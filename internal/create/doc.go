@@ -14,7 +14,8 @@
 //     sources are pinned (Stage.PinBinds), a pod's network namespace
 //     prepared (Stage.PreparePodNetwork);
 //  6. convert: specconv, then the compatibility and seccomp adjustments
-//     (keepOlderConfigsWorking, pruneSeccomp) and the RLIMIT_AS deferral;
+//     (keepOlderConfigsWorking, pruneSeccomp) and the RLIMIT_AS deferral,
+//     each noted in the Report; the audit record is written here;
 //  7. create: libcontainer.Create, the records saved, and the init run
 //     (runner.Process).
 //

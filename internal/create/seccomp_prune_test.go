@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"os"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/opencontainers/runc/libcontainer/configs"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/hardened-runtime/hardened/hardening"
 	seccompcache "github.com/hardened-runtime/hardened/internal/seccomp/cache"
+	"github.com/hardened-runtime/hardened/spec"
 )
 
 // The test binary is also the compile helper seccompcache starts.
@@ -93,5 +95,38 @@ func BenchmarkPruneSeccomp(b *testing.B) {
 		pruned := *full
 		pruned.Syscalls = slices.Clone(full.Syscalls)
 		pruneSeccomp(&pruned)
+	}
+}
+
+// A filter with rules that add nothing gets them dropped, and the create's
+// Report says how many.
+func TestConvertNotesPrunedSeccomp(t *testing.T) {
+	t.Setenv(seccompCacheEnv, "off")
+	s := specconv.Example()
+	s.Root.Path = t.TempDir()
+	s.Linux.Seccomp = &specs.LinuxSeccomp{
+		DefaultAction: specs.ActErrno,
+		Syscalls: []specs.LinuxSyscall{
+			{Names: []string{"read", "write"}, Action: specs.ActAllow},
+			{Names: []string{"no_such_syscall"}, Action: specs.ActAllow},
+		},
+	}
+	c := &creation{
+		opts:    Options{ID: "prune"},
+		bundle:  &spec.Bundle{Dir: t.TempDir(), Spec: s},
+		checked: &hardening.Checked{Report: &hardening.Report{}},
+		audit:   &createAudit{},
+	}
+	if err := c.convert(); err != nil {
+		t.Fatal(err)
+	}
+	notes := c.checked.Report.Notes
+	if len(notes) != 1 || notes[0].Rule != RuleSeccompPrune || !strings.HasPrefix(notes[0].Message, "1 of 3 seccomp rules dropped") {
+		t.Errorf("notes %+v, want one %s note: 1 of 3 rules dropped", notes, RuleSeccompPrune)
+	}
+	for _, sc := range c.cfg.Seccomp.Syscalls {
+		if sc.Name == "no_such_syscall" {
+			t.Error("the unknown syscall's rule was kept")
+		}
 	}
 }

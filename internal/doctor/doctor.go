@@ -21,6 +21,7 @@ import (
 	"github.com/hardened-runtime/hardened/hardening"
 	"github.com/hardened-runtime/hardened/idmap"
 	"github.com/hardened-runtime/hardened/internal/install"
+	"github.com/hardened-runtime/hardened/internal/userns"
 )
 
 // The status of a Check.
@@ -52,12 +53,14 @@ type Host struct {
 	DockerConfig     string // /etc/docker/daemon.json
 	ContainerdConfig string // /etc/containerd/config.toml
 	Self             string // this binary, resolved
+	Registry         string // the ID ranges in use (idmap.RegistryDir)
 }
 
 // HostPaths is the real host, for the binary at self.
 func HostPaths(self string) Host {
-	return Host{ProcSys: "/proc/sys", SubUID: "/etc/subuid", SubGID: "/etc/subgid",
-		DockerConfig: install.DefaultDockerConfig, ContainerdConfig: install.DefaultContainerdConfig, Self: self}
+	return Host{ProcSys: "/proc/sys", SubUID: userns.SubUIDFile, SubGID: userns.SubGIDFile,
+		DockerConfig: install.DefaultDockerConfig, ContainerdConfig: install.DefaultContainerdConfig, Self: self,
+		Registry: idmap.RegistryDir}
 }
 
 // Run runs every check. pol is nil when the policy at polPath did not
@@ -327,7 +330,9 @@ func checkPool(h Host, pol *hardening.Policy) []Check {
 		total += uint64(r.Size) / size
 	}
 	used := 0
-	if entries, err := idmap.NewHostAllocator(pool, pol.UserNamespace.RangeSize).Entries(); err == nil {
+	registry := idmap.NewHostAllocator(pool, pol.UserNamespace.RangeSize)
+	registry.Dir = h.Registry
+	if entries, err := registry.Entries(); err == nil {
 		used = len(entries)
 	}
 	var ranges []string

@@ -17,7 +17,7 @@ func fakeDoctorHost(t *testing.T, files map[string]string) Host {
 	h := Host{
 		ProcSys: filepath.Join(dir, "proc/sys"), SubUID: filepath.Join(dir, "etc/subuid"), SubGID: filepath.Join(dir, "etc/subgid"),
 		DockerConfig: filepath.Join(dir, "etc/docker/daemon.json"), ContainerdConfig: filepath.Join(dir, "etc/containerd/config.toml"),
-		Self: "/usr/bin/hardened",
+		Self: "/usr/bin/hardened", Registry: filepath.Join(dir, "run/hardened/idmap"),
 	}
 	for name, data := range files {
 		p := filepath.Join(dir, name)

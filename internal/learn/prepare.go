@@ -35,31 +35,38 @@ type Container struct {
 	Store Store
 }
 
+// Applied says what Prepare did to a container: Mode is "learn" or
+// "enforce" with the profile Key, "" when the container runs under the
+// policy alone.
+type Applied struct {
+	Key, Mode string
+}
+
 // Prepare applies the policy's "learn" key to a container: for learn, its
 // filter notifies every allowed call to a recorder; for enforce, with a
 // learned profile, its filter is narrowed to the profile. It returns the
 // started recorder (nil when none), which the caller aborts if the create
-// fails. Learning is never a reason to fail a create: what goes wrong
+// fails, and what it applied. Learning is never a reason to fail a create: what goes wrong
 // (a corrupt profile, a recorder that does not start) is logged and the
 // container runs under the policy alone, or, for enforce without a
 // recorder, with the unlearned calls denied without an audit record.
-func Prepare(c Container) *Recorder {
+func Prepare(c Container) (*Recorder, Applied) {
 	choice, ok := c.Policy.LearnFor(c.Annotations)
 	if !ok || c.Policy.Mode != hardening.ModeEnforce {
-		return nil
+		return nil, Applied{}
 	}
 	log := logrus.WithFields(logrus.Fields{"id": c.ID, "profile": choice.Key, "profile_mode": choice.Mode})
 	if c.Seccomp == nil {
 		log.Warnf("container %s: no seccomp filter, nothing to learn or enforce for profile %s", c.ID, choice.Key)
-		return nil
+		return nil, Applied{}
 	}
 	if c.Seccomp.ListenerPath != "" || hasNotify(c.Seccomp) {
 		log.Warnf("container %s: its seccomp profile has its own notify listener; profile %s ignored", c.ID, choice.Key)
-		return nil
+		return nil, Applied{}
 	}
 	if os.Geteuid() != 0 {
 		log.Warnf("container %s: learned profiles need root; profile %s ignored", c.ID, choice.Key)
-		return nil
+		return nil, Applied{}
 	}
 	store := c.Store
 	if store.Dir == "" {
@@ -68,7 +75,7 @@ func Prepare(c Container) *Recorder {
 	learned, err := store.Load(choice.Key)
 	if err != nil {
 		log.Errorf("container %s: %v; the container runs under the policy alone (fix or delete the file: hardened profile delete %s)", c.ID, err, choice.Key)
-		return nil
+		return nil, Applied{}
 	}
 	exe := c.Exe
 	if exe == "" {
@@ -91,15 +98,15 @@ func Prepare(c Container) *Recorder {
 		rec, err := Start(exe, path, rc)
 		if err != nil {
 			log.Errorf("container %s: %v; not learning profile %s", c.ID, err, choice.Key)
-			return nil
+			return nil, Applied{}
 		}
 		*c.Seccomp = *narrowed
 		log.Infof("container %s: learning its system calls into profile %s", c.ID, choice.Key)
-		return rec
+		return rec, Applied{Key: choice.Key, Mode: choice.Mode}
 	default:
 		if learned == nil {
 			log.Infof("container %s: no learned profile %s yet; the container runs under the policy alone", c.ID, choice.Key)
-			return nil
+			return nil, Applied{}
 		}
 		narrowed := cloneSeccomp(c.Seccomp)
 		denied := RewriteForEnforcing(narrowed, learned, path)
@@ -112,7 +119,7 @@ func Prepare(c Container) *Recorder {
 		}
 		*c.Seccomp = *narrowed
 		log.Infof("container %s: learned profile %s enforced (%d system calls of the policy's denied)", c.ID, choice.Key, len(denied))
-		return rec
+		return rec, Applied{Key: choice.Key, Mode: choice.Mode}
 	}
 }
 

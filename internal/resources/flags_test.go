@@ -1,8 +1,6 @@
 package resources
 
 import (
-	"reflect"
-	"strings"
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -72,7 +70,8 @@ func TestFromFlags(t *testing.T) {
 		{
 			name:  "kernel memory is parsed so it can be warned about",
 			flags: updateFlags{"kernel-memory": "10m"},
-			want:  withResources(func(r *specs.LinuxResources) { r.Memory.Kernel = new(int64(10 << 20)) }), //nolint:staticcheck
+			//lint:ignore SA1019 the obsolete flag still fills the obsolete field
+			want: withResources(func(r *specs.LinuxResources) { r.Memory.Kernel = new(int64(10 << 20)) }),
 		},
 		{name: "bad size", flags: updateFlags{"memory": "12zz"}, err: "--memory: invalid suffix"},
 		{name: "negative size other than -1", flags: updateFlags{"memory": "-5"}, err: "--memory:"},
@@ -85,18 +84,7 @@ func TestFromFlags(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			got, err := FromFlags(tc.flags)
-			if tc.err != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.err) {
-					t.Fatalf("error = %v, want one containing %q", err, tc.err)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !reflect.DeepEqual(got, tc.want) {
-				t.Errorf("got  %s\nwant %s", mustJSON(t, got), mustJSON(t, tc.want))
-			}
+			checkResources(t, got, err, tc.want, tc.err)
 		})
 	}
 }

@@ -38,72 +38,39 @@ func FromFlags(f FlagReader) (*specs.LinuxResources, error) {
 		}
 		return f.String(name), true
 	}
-
-	for _, size := range []struct {
-		flag string
-		dst  **int64
-	}{
+	var pids *int64
+	sizes := []flagField[int64]{
 		{"memory", &res.Memory.Limit},
 		{"memory-reservation", &res.Memory.Reservation},
 		{"memory-swap", &res.Memory.Swap},
-		{"kernel-memory", &res.Memory.Kernel}, //nolint:staticcheck // read only to warn that it is ignored
+		//lint:ignore SA1019 read only to warn that it is ignored
+		{"kernel-memory", &res.Memory.Kernel},
 		{"kernel-memory-tcp", &res.Memory.KernelTCP},
-	} {
-		v, ok := given(size.flag)
-		if !ok {
-			continue
-		}
-		n, err := parseByteSize(v)
-		if err != nil {
-			return nil, fmt.Errorf("--%s: %w", size.flag, err)
-		}
-		*size.dst = &n
 	}
-
-	for _, u := range []struct {
-		flag string
-		dst  **uint64
-	}{
+	counts := []flagField[uint64]{
 		{"cpu-share", &res.CPU.Shares},
 		{"cpu-period", &res.CPU.Period},
 		{"cpu-burst", &res.CPU.Burst},
 		{"cpu-rt-period", &res.CPU.RealtimePeriod},
-	} {
-		v, ok := given(u.flag)
-		if !ok {
-			continue
-		}
-		n, err := strconv.ParseUint(v, 10, 64)
-		if err != nil {
-			return nil, fmt.Errorf("--%s: %q is not a non-negative integer", u.flag, v)
-		}
-		*u.dst = &n
 	}
-
-	for _, s := range []struct {
-		flag string
-		dst  **int64
-	}{
+	signed := []flagField[int64]{
 		{"cpu-quota", &res.CPU.Quota},
 		{"cpu-rt-runtime", &res.CPU.RealtimeRuntime},
 		{"cpu-idle", &res.CPU.Idle},
-		{"pids-limit", nil},
-	} {
-		v, ok := given(s.flag)
-		if !ok {
-			continue
-		}
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil {
-			return nil, fmt.Errorf("--%s: %q is not an integer", s.flag, v)
-		}
-		if s.dst == nil {
-			res.Pids = &specs.LinuxPids{Limit: &n}
-			continue
-		}
-		*s.dst = &n
+		{"pids-limit", &pids},
 	}
-
+	if err := setGiven(given, parseByteSize, sizes); err != nil {
+		return nil, err
+	}
+	if err := setGiven(given, parseUint, counts); err != nil {
+		return nil, err
+	}
+	if err := setGiven(given, parseInt, signed); err != nil {
+		return nil, err
+	}
+	if pids != nil {
+		res.Pids = &specs.LinuxPids{Limit: pids}
+	}
 	if v, ok := given("cpuset-cpus"); ok {
 		res.CPU.Cpus = v
 	}
@@ -119,6 +86,44 @@ func FromFlags(f FlagReader) (*specs.LinuxResources, error) {
 		res.BlockIO.Weight = &w
 	}
 	return res, nil
+}
+
+// flagField is a flag and the field its value goes to.
+type flagField[T any] struct {
+	flag string
+	dst  **T
+}
+
+// setGiven parses the value of each given flag into its field.
+func setGiven[T any](given func(string) (string, bool), parse func(string) (T, error), fields []flagField[T]) error {
+	for _, f := range fields {
+		v, ok := given(f.flag)
+		if !ok {
+			continue
+		}
+		n, err := parse(v)
+		if err != nil {
+			return fmt.Errorf("--%s: %w", f.flag, err)
+		}
+		*f.dst = &n
+	}
+	return nil
+}
+
+func parseUint(s string) (uint64, error) {
+	n, err := strconv.ParseUint(s, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("%q is not a non-negative integer", s)
+	}
+	return n, nil
+}
+
+func parseInt(s string) (int64, error) {
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("%q is not an integer", s)
+	}
+	return n, nil
 }
 
 // parseByteSize accepts a byte count, a size with a binary unit ("512m",
@@ -160,7 +165,8 @@ func Merge(dst *cgroups.Resources, r *specs.LinuxResources) []string {
 	// property of this one update, not a setting to keep.
 	dst.MemoryCheckBeforeUpdate = false
 	if m := r.Memory; m != nil {
-		if m.Kernel != nil || m.KernelTCP != nil { //nolint:staticcheck // read only to warn that it is ignored
+		//lint:ignore SA1019 read only to warn that it is ignored
+		if m.Kernel != nil || m.KernelTCP != nil {
 			warnings = append(warnings, "kernel memory limits are obsolete and ignored")
 		}
 		// A size of 0 asks for nothing: libcontainer's cgroup managers

@@ -10,6 +10,24 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
+// checkResources compares what FromFlags or Decode returned with a case's
+// want, or its error with the wanted substring wantErr.
+func checkResources(t *testing.T, got *specs.LinuxResources, err error, want *specs.LinuxResources, wantErr string) {
+	t.Helper()
+	if wantErr != "" {
+		if err == nil || !strings.Contains(err.Error(), wantErr) {
+			t.Fatalf("error = %v, want one containing %q", err, wantErr)
+		}
+		return
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got  %s\nwant %s", mustJSON(t, got), mustJSON(t, want))
+	}
+}
+
 func mustJSON(t *testing.T, v any) string {
 	t.Helper()
 	b, err := json.Marshal(v)
@@ -46,18 +64,7 @@ func TestDecode(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			got, err := Decode(strings.NewReader(tc.in))
-			if tc.err != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.err) {
-					t.Fatalf("error = %v, want one containing %q", err, tc.err)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !reflect.DeepEqual(got, tc.want) {
-				t.Errorf("got  %s\nwant %s", mustJSON(t, got), mustJSON(t, tc.want))
-			}
+			checkResources(t, got, err, tc.want, tc.err)
 		})
 	}
 }
@@ -117,8 +124,9 @@ func TestMerge(t *testing.T) {
 			want:   func(*cgroups.Resources) {},
 		},
 		{
-			name:     "kernel memory is ignored with a warning",
-			update:   &specs.LinuxResources{Memory: &specs.LinuxMemory{Kernel: new(int64(1 << 20))}}, //nolint:staticcheck
+			name: "kernel memory is ignored with a warning",
+			//lint:ignore SA1019 the obsolete field is what this case sends
+			update:   &specs.LinuxResources{Memory: &specs.LinuxMemory{Kernel: new(int64(1 << 20))}},
 			want:     func(r *cgroups.Resources) { r.MemoryCheckBeforeUpdate = false },
 			warnings: 1,
 		},

@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/sirupsen/logrus"
@@ -36,6 +37,39 @@ import (
 // image's owners); at create they are shifted into the container's range
 // and at delete back. That costs one lstat per file of the container's
 // layer, not of the image.
+//
+// While the container runs, the engine's path is the container's overlay,
+// so the engine sees its mapped (host) owners: docker diff lists every
+// file of the image, docker export and commit --pause=false record host
+// IDs, and what docker cp or podman cp write lands as host root, nobody
+// inside. What would give the engine the owners at rest was measured on
+// Linux 6.18 and rejected:
+//   - an idmapped mount of the overlay itself: EINVAL (overlayfs does not
+//     allow idmapping);
+//   - an overlay of the engine's own beside the container's, on the same
+//     upperdir (the caller's overlay kept at its path; the container's
+//     with idmapped lower and upper layers, which also spares the shift:
+//     it mounts when the mounter's fsuid/fsgid are the mapped root, else
+//     read-only with EOVERFLOW). The kernel calls it undefined, and each
+//     overlay keeps a stale view of what the other changed: after the
+//     engine's docker cp the container does not find the file it looked
+//     for earlier, nor the engine's copy of a file it had read, and its
+//     own copy-up of a directory the engine copied up fails
+//     ("Directory not empty", "Stale file handle"); the engine reads
+//     stale contents after the container wrote (a docker commit would
+//     lose them) (idmap.TestSecondOverlayOnUpperGoesStale);
+//   - an engine view whose upper is idmapped in reverse: the same two
+//     overlays, the same staleness.
+//
+// So the one overlay stays coherent, and what the engine wrote is given
+// to the container afterwards: at create (the shift) and at every exec
+// (AdoptEngineWrites), through the overlay so that its cached inodes
+// follow. Between docker cp and the next exec or start, the container's
+// own processes see the copied files as nobody's (readable as their mode
+// allows). Sysbox has the same limits (nestybox/sysbox#866: a
+// sysbox-docker-cp script chowns after the copy). While the container is
+// frozen its layer cannot change, and the engine gets a read-only view
+// of it at rest (pause.go): docker commit pauses by default.
 const stageRecordName = "stage.json"
 
 // stageRecord is written before the caller's rootfs is touched.
@@ -227,6 +261,38 @@ func (b overlayRebuild) stageOverlay(pinned *idmap.Pinned, dir string, ns *os.Fi
 	return nil
 }
 
+// AdoptEngineWrites gives container id of root the files its engine
+// wrote into its layer while it runs (docker cp and podman cp write as
+// host root through the caller's path, which is the container's own
+// overlay, so the container would see them as nobody's until its next
+// create): idmap.AdoptHostWrites, through the rebuilt overlay. exec calls
+// it, so that a file copied in is container root's for the processes
+// that docker exec starts and for the container's own from then on. A
+// container without a rebuilt overlay has nothing to adopt; a failure is
+// logged, never fails the exec.
+func AdoptEngineWrites(root, id string) {
+	// The walk runs on every exec (health checks too), at the runtime's
+	// cost, not the container's: a layer of more files than this (5 to
+	// 15 µs a file measured, under a second) is left to the next start.
+	const adoptLimit = 50_000
+	dir := stagingDir(root, id)
+	data, err := os.ReadFile(filepath.Join(dir, stageRecordName))
+	if err != nil {
+		return
+	}
+	var rec stageRecord
+	if err := json.Unmarshal(data, &rec); err != nil || rec.Upper == "" || rec.Range.Size == 0 {
+		return
+	}
+	start := time.Now()
+	n, err := idmap.AdoptHostWrites(rec.Upper, filepath.Join(dir, "rootfs"), rec.Range, adoptLimit)
+	if err != nil {
+		logrus.Warnf("container %s: files the engine wrote into its layer: %v", id, err)
+		return
+	}
+	logrus.Debugf("container %s: %d files the engine wrote into its layer given to the container, in %v", id, n, time.Since(start))
+}
+
 // overlayInUse refuses an overlay whose layers belong to another live
 // container (a config.json may name any path as its rootfs, the engine
 // path of another container's overlay included): the overlay is one this
@@ -366,8 +432,9 @@ func outOfRange(rng idmap.Range) func(uint32) (uint32, bool) {
 }
 
 // unstage undoes what StageRootfs staged in dir: the rebuilt rootfs
-// bound at the caller's path (only while it is still ours: the caller may
-// have mounted its own there since), every mount under dir, the
+// bound at the caller's path, or the view at rest of a paused container
+// there (only while it is still ours: the caller may have mounted its
+// own there since), every mount under dir, the
 // container's layer shifted back to container IDs, the caller's overlay
 // mounted back at its path (where ours was), then the directories.
 // A dir that does not exist is not an error.
@@ -387,7 +454,8 @@ func unstage(dir string) error {
 	}
 	detached := false
 	if rec.Target != "" {
-		if top, ok := idmap.TopMount(mounts, rec.Target); ok && stagedUnder(top, dir) {
+		// Ours, or the view at rest of a paused container (pause.go).
+		if top, ok := idmap.TopMount(mounts, rec.Target); ok && (stagedUnder(top, dir) || isRestingView(top, rec)) {
 			if err := unix.Unmount(rec.Target, unix.MNT_DETACH|unix.UMOUNT_NOFOLLOW); err != nil {
 				return fmt.Errorf("unmount %s: %w", rec.Target, err)
 			}

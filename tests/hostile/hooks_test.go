@@ -79,7 +79,8 @@ func setkeyHook(path string) specs.Hook {
 }
 
 func prestart(s *specs.Spec, h specs.Hook) {
-	s.Hooks = &specs.Hooks{Prestart: []specs.Hook{h}} //nolint:staticcheck // Docker's stage, still run by runc
+	//lint:ignore SA1019 Docker's stage, still run by runc
+	s.Hooks = &specs.Hooks{Prestart: []specs.Hook{h}}
 }
 
 // TestHostileHooksDefaultPolicy: what the default policy (dockerd with

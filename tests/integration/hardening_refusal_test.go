@@ -170,7 +170,8 @@ func refusals() []refusal {
 		{
 			name: "prestart-hook",
 			tweak: func(_ *testing.T, s *specs.Spec) {
-				s.Hooks = &specs.Hooks{Prestart: []specs.Hook{{Path: "/usr/bin/true"}}} //nolint:staticcheck // runc still runs prestart
+				//lint:ignore SA1019 runc still runs prestart
+				s.Hooks = &specs.Hooks{Prestart: []specs.Hook{{Path: "/usr/bin/true"}}}
 			},
 			want: `prestart hook /usr/bin/true runs on the host as root (rule hooks, allow with "allowedHooks": ["/usr/bin/true"])`,
 		},

@@ -133,6 +133,27 @@ func auditDenials(t *testing.T, rt *testutil.Runtime) []string {
 	return out
 }
 
+// auditCreateProfiles returns "<profileMode> <profile>" of the create
+// records of the runtime's audit log.
+func auditCreateProfiles(t *testing.T, rt *testutil.Runtime) []string {
+	t.Helper()
+	data, err := os.ReadFile(rt.Audit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		var r struct{ Event, Profile, ProfileMode string }
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			t.Fatalf("audit line %q: %v", line, err)
+		}
+		if r.Event == "create" && r.Profile != "" {
+			out = append(out, r.ProfileMode+" "+r.Profile)
+		}
+	}
+	return out
+}
+
 func TestLearnThenEnforce(t *testing.T) {
 	rt, dir := learnSetup(t)
 	const script = "echo hello; cat /etc/passwd >/dev/null; echo done"
@@ -166,6 +187,9 @@ func TestLearnThenEnforce(t *testing.T) {
 		}
 		if d := auditDenials(t, rt); len(d) != 0 {
 			t.Errorf("the learned workload had calls denied: %v", d)
+		}
+		if modes := auditCreateProfiles(t, rt); !slices.Contains(modes, "learn busybox-sh") || !slices.Contains(modes, "enforce busybox-sh") {
+			t.Errorf("create records name profiles %v, want learn and enforce of busybox-sh", modes)
 		}
 	})
 	t.Run("new-call-denied", func(t *testing.T) {

@@ -100,13 +100,14 @@ func (c Cache) Program(cfg *configs.Seccomp) ([]byte, error) {
 }
 
 // entryName names cfg's entry: a hash of the build, the libseccomp
-// version and every field of cfg, written out by hand (encoding/json cost
-// ~0.6 ms of every create). Two profiles can only share a name if they
+// version and every field of cfg, written out by hand (encoding/json was a
+// measurable part of every create, tests/bench/README.md). Two profiles can only share a name if they
 // differ in a field this misses, and then the init, which compares the
 // libseccomp calls in full, compiles the second one itself.
 func (c Cache) entryName(cfg *configs.Seccomp) string {
-	// Streamed into the hash: a profile of ~400 rules would be a 27 KB
-	// buffer, and every byte allocated here stays resident in a create.
+	// Streamed into the hash: a profile of hundreds of rules would be a
+	// large buffer, and every byte allocated here stays resident in a
+	// create.
 	h := sha256.New()
 	var scratch [32]byte
 	str := func(s string) {

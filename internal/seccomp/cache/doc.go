@@ -5,9 +5,9 @@
 // libcontainer builds the filter inside the container's init: it adds one
 // libseccomp rule per syscall, has libseccomp compile them to BPF
 // (seccomp_export_bpf), patches the program and loads it. For Docker's
-// profile that is ~3.5 ms of every create, spent the same way for every
-// container with the same profile, and libcontainer takes no precompiled
-// program.
+// profile that is a large part of every create (tests/bench/README.md),
+// spent the same way for every container with the same profile, and
+// libcontainer takes no precompiled program.
 //
 // The package interposes libseccomp's entry points in this binary (C
 // definitions the linker prefers to libseccomp's, as foreignabi does for

@@ -6,7 +6,8 @@
 // libcontainer compiles the container's filter with libseccomp inside the
 // container's init and exposes no bad-architecture action. The hardening
 // policy lists only the native ABI in the profile (compiling for x86 and
-// x32 as well costs ~25 ms per container start), so a 32-bit syscall, an
+// x32 as well would slow every container start several times over,
+// tests/bench/README.md), so a 32-bit syscall, an
 // int 0x80 from a 64-bit program or an x32 syscall meets that action. A
 // kill by SIGSYS looks like a crash; ENOSYS is what a kernel without
 // ia32 emulation answers, and what a program can report.

@@ -4,8 +4,9 @@
 // libcontainer starts it with an environment of its own.
 //
 // Only a binary built with the cpuprofile tag profiles (make build
-// BUILDTAGS="seccomp urfave_cli_no_docs cpuprofile"): runtime/pprof costs
-// every runtime command ~170 KB of binary and of peak memory.
+// BUILDTAGS="seccomp urfave_cli_no_docs cpuprofile"): runtime/pprof would
+// add to every runtime command's binary and peak memory
+// (tests/bench/README.md, "Figures behind code comments").
 package cpuprofile
 
 // Env names the file that receives the profile.

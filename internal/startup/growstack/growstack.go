@@ -3,13 +3,14 @@
 // A goroutine starts with a small stack that the runtime doubles whenever
 // a call would overflow it: it copies the stack and walks every frame on
 // it, looking up each function's entry, frame size and pointer maps in the
-// binary's pclntab. A runtime command's main goroutine reaches 32 KiB
-// deep in libcontainer and encoding/json, and the lookups for those
-// frames, scattered over a 3.4 MB table, fault in ~450 KiB of it (64 KiB
-// around each touch). Growing the stack once, first thing, by recursing
-// through one small function walks only that function's entries: peak
-// RSS of create 11.3 -> 10.8 MB (tests/bench/README.md). CockroachDB does
-// the same for its hot goroutines.
+// binary's pclntab. A runtime command's main goroutine reaches Size deep
+// in libcontainer and encoding/json, and the lookups for those frames,
+// scattered over the whole table, fault in a good part of it (the kernel
+// reads ahead around each touch). Growing the stack once, first thing, by
+// recursing through one small function walks only that function's
+// entries, which lowers create's peak RSS (tests/bench/README.md,
+// "Figures behind code comments"). CockroachDB does the same for its hot
+// goroutines.
 package growstack
 
 // Size is the stack Grow leaves: what create's main goroutine grows to.

@@ -3,11 +3,10 @@
 // helper) with GOMAXPROCS=1 unless the operator set GOMAXPROCS.
 //
 // A runtime command is short and sequential: it reads a bundle, forks,
-// waits on pipes; a second P buys it nothing. Measured on create with 2
-// CPUs (tests/bench/README.md): its heap at exit 1.90 -> 1.62 MB
-// resident, ~0.3 MB less peak RSS and 3-5 ms less per
-// create-start-delete cycle. Setting it from Go (runtime.GOMAXPROCS in an
-// init) came too late to change the memory.
+// waits on pipes; a second P buys it nothing, and costs it memory and
+// time (measured on create: tests/bench/README.md, "Figures behind code
+// comments"). Setting it from Go (runtime.GOMAXPROCS in an init) came too
+// late to change the memory.
 //
 // The Go runtime reads GOMAXPROCS once, before any Go code runs, from the
 // environment on the initial stack (right after argv), not from libc's
