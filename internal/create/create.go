@@ -402,11 +402,13 @@ func (c *creation) convert() error {
 		return c.recordOutcome(fmt.Errorf("container %s: %w", id, err))
 	}
 	joinCheckedNamespaces(cfg, c.facts.Namespaces)
-	var learned learn.Applied
-	c.recorder, learned = learn.Prepare(learn.Container{ID: id, Root: c.opts.Root, Annotations: c.bundle.Spec.Annotations,
-		Policy: c.pol, Seccomp: cfg.Seccomp, Audit: AuditLog(c.pol), Record: c.audit.rec,
-		LogPath: c.opts.LogPath, LogJSON: c.opts.LogJSON})
-	c.audit.rec.Profile, c.audit.rec.ProfileMode = learned.Key, learned.Mode
+	if c.pol != nil && len(c.pol.Learn) > 0 {
+		var learned learn.Applied
+		c.recorder, learned = learn.Prepare(learn.Container{ID: id, Root: c.opts.Root, Annotations: c.bundle.Spec.Annotations,
+			Policy: c.pol, Seccomp: cfg.Seccomp, Audit: AuditLog(c.pol), Record: c.audit.rec,
+			LogPath: c.opts.LogPath, LogJSON: c.opts.LogJSON})
+		c.audit.rec.Profile, c.audit.rec.ProfileMode = learned.Key, learned.Mode
+	}
 	warmSeccompCache(c.opts.Build, id, cfg)
 	c.process, c.addressSpace = withoutAddressSpaceLimit(cfg, c.bundle.Spec.Process)
 	c.cfg = cfg
