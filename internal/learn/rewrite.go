@@ -157,19 +157,6 @@ func (p *Profile) allows(sc *configs.Syscall) bool {
 	return true
 }
 
-// AllowedNames returns the names of the calls some rule of cfg allows
-// (unconditionally or under conditions), sorted.
-func AllowedNames(cfg *configs.Seccomp) []string {
-	var out []string
-	for _, sc := range cfg.Syscalls {
-		if sc != nil && sc.Action == configs.Allow && !slices.Contains(out, sc.Name) {
-			out = append(out, sc.Name)
-		}
-	}
-	slices.Sort(out)
-	return out
-}
-
 // argMatches reports whether value v meets condition a, as the kernel
 // compares it (64 bits).
 func argMatches(a *configs.Arg, v uint64) bool {
