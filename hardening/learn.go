@@ -23,13 +23,24 @@ const (
 // maxLearnKeyLen bounds a workload key (it names a file).
 const maxLearnKeyLen = 128
 
+// LearnWorkloadKeys returns the names a "learn" entry may match and build
+// its key from besides the orchestrator-set annotations: what the runtime
+// knows of the container's workload (the audit record's), from those
+// annotations and, for Docker, from Docker's own state
+// (containers/<id>/config.v2.json), which has no annotations: its engine,
+// Kubernetes namespace, pod, container name and image.
+func LearnWorkloadKeys() []string {
+	return []string{"workload.engine", "workload.namespace", "workload.pod", "workload.name", "workload.image"}
+}
+
 // LearnEntry selects containers for learning or for enforcing what was
 // learned (key "learn", a list; the first entry that matches a container
 // decides). A container no entry matches runs under the policy alone.
 type LearnEntry struct {
-	// Match is the set of orchestrator-set annotations that must all be
-	// present (see OrchestratorAnnotations); a value ending in "*" matches
-	// by prefix. Empty, the entry matches every container.
+	// Match is the set of orchestrator-set annotations (see
+	// OrchestratorAnnotations) or workload keys (LearnWorkloadKeys) that
+	// must all be present; a value ending in "*" matches by prefix.
+	// Empty, the entry matches every container.
 	Match map[string]string `json:"match"`
 	// Mode is "learn" or "enforce".
 	Mode string `json:"mode"`
@@ -37,7 +48,7 @@ type LearnEntry struct {
 	// is set.
 	Key string `json:"key,omitempty"`
 	// KeyFrom builds the key from the values of these orchestrator-set
-	// annotations, joined by "_" (characters other than letters, digits,
+	// annotations or workload keys, joined by "_" (characters other than letters, digits,
 	// ".", "_" and "-" become "_"). A container lacking one of them does
 	// not match the entry.
 	KeyFrom []string `json:"keyFrom,omitempty"`
@@ -54,7 +65,8 @@ type LearnChoice struct {
 }
 
 // LearnFor returns the choice of the first "learn" entry matching a
-// container with the given annotations; ok is false when none matches.
+// container with the given annotations (and LearnWorkloadKeys, given as
+// such); ok is false when none matches.
 func (p *Policy) LearnFor(ann map[string]string) (_ LearnChoice, ok bool) {
 	for i, e := range p.Learn {
 		if !matchAnnotations(e.Match, ann) {
@@ -130,7 +142,7 @@ func sanitizeKey(s string) string {
 
 // normalizeLearn validates the "learn" entries.
 func normalizeLearn(entries []LearnEntry) error {
-	known := OrchestratorAnnotations()
+	known := append(OrchestratorAnnotations(), LearnWorkloadKeys()...)
 	for i, e := range entries {
 		prefix := "learn[" + strconv.Itoa(i) + "]."
 		switch e.Mode {
@@ -140,7 +152,7 @@ func normalizeLearn(entries []LearnEntry) error {
 		}
 		for k, v := range e.Match {
 			if !slices.Contains(known, k) {
-				return fmt.Errorf("key %q: %q is not an orchestrator-set annotation (one of %s)", prefix+"match", k, strings.Join(known, ", "))
+				return fmt.Errorf("key %q: %q is not an orchestrator-set annotation or workload key (one of %s)", prefix+"match", k, strings.Join(known, ", "))
 			}
 			if v == "" || v == "*" {
 				return fmt.Errorf("key %q: annotation %q needs a value more specific than %q (leave the annotation out to match any)", prefix+"match", k, v)
@@ -154,7 +166,7 @@ func normalizeLearn(entries []LearnEntry) error {
 		}
 		for _, a := range e.KeyFrom {
 			if !slices.Contains(known, a) {
-				return fmt.Errorf("key %q: %q is not an orchestrator-set annotation (one of %s)", prefix+"keyFrom", a, strings.Join(known, ", "))
+				return fmt.Errorf("key %q: %q is not an orchestrator-set annotation or workload key (one of %s)", prefix+"keyFrom", a, strings.Join(known, ", "))
 			}
 		}
 	}

@@ -78,3 +78,22 @@ func TestValidLearnKey(t *testing.T) {
 		}
 	}
 }
+
+func TestLearnForWorkloadKeys(t *testing.T) {
+	t.Parallel()
+	pol, err := ParsePolicy("test", []byte(`{"learn": [
+		{"match": {"workload.engine": "docker", "workload.image": "nginx*"}, "mode": "enforce", "keyFrom": ["workload.image"]},
+		{"match": {"workload.engine": "docker"}, "mode": "learn", "keyFrom": ["workload.name"]}
+	]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, ok := pol.LearnFor(map[string]string{"workload.engine": "docker", "workload.image": "nginx:1.27", "workload.name": "web"})
+	if !ok || got.Key != "nginx_1.27" || got.Mode != LearnModeEnforce {
+		t.Errorf("docker nginx: %+v %v, want enforce nginx_1.27", got, ok)
+	}
+	got, ok = pol.LearnFor(map[string]string{"workload.engine": "docker", "workload.image": "redis", "workload.name": "cache"})
+	if !ok || got.Key != "cache" || got.Mode != LearnModeLearn {
+		t.Errorf("docker redis: %+v %v, want learn cache", got, ok)
+	}
+}

@@ -2,6 +2,7 @@ package learn
 
 import (
 	"errors"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -12,6 +13,8 @@ import (
 
 	"github.com/opencontainers/runc/libcontainer/configs"
 	"golang.org/x/sys/unix"
+
+	"github.com/hardened-runtime/hardened/internal/audit"
 )
 
 func TestProfileAddAndMerge(t *testing.T) {
@@ -309,5 +312,17 @@ func TestSocketPathShort(t *testing.T) {
 	}
 	if SocketPath(SocketDir, "/a", "b") == SocketPath(SocketDir, "/a/b", "") {
 		t.Error("root and id are not separated")
+	}
+}
+
+// TestWithWorkload: the workload keys come from the runtime's view of the
+// workload; a caller's annotation of the same name is not taken.
+func TestWithWorkload(t *testing.T) {
+	t.Parallel()
+	got := withWorkload(map[string]string{"workload.image": "spoofed", "workload.name": "spoofed", "a": "b"},
+		audit.Workload{Engine: "docker", Image: "nginx:1.27"})
+	want := map[string]string{"a": "b", "workload.engine": "docker", "workload.image": "nginx:1.27"}
+	if !maps.Equal(got, want) {
+		t.Errorf("withWorkload = %v, want %v", got, want)
 	}
 }

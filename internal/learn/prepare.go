@@ -15,7 +15,8 @@ type Container struct {
 	// ID and Root are the container's ID and state root.
 	ID, Root string
 	// Annotations are the (untrusted) config.json annotations, matched
-	// against the policy's orchestrator-set keys only.
+	// against the policy's orchestrator-set keys only, and with Record's
+	// Workload against the workload keys.
 	Annotations map[string]string
 	// Policy is the host policy.
 	Policy *hardening.Policy
@@ -51,7 +52,7 @@ type Applied struct {
 // container runs under the policy alone, or, for enforce without a
 // recorder, with the unlearned calls denied without an audit record.
 func Prepare(c Container) (*Recorder, Applied) {
-	choice, ok := c.Policy.LearnFor(c.Annotations)
+	choice, ok := c.Policy.LearnFor(withWorkload(c.Annotations, c.Record.Workload))
 	if !ok || c.Policy.Mode != hardening.ModeEnforce {
 		return nil, Applied{}
 	}
@@ -121,6 +122,27 @@ func Prepare(c Container) (*Recorder, Applied) {
 		log.Infof("container %s: learned profile %s enforced (%d system calls of the policy's denied)", c.ID, choice.Key, len(denied))
 		return rec, Applied{Key: choice.Key, Mode: choice.Mode}
 	}
+}
+
+// withWorkload returns the annotations with the workload's keys
+// (hardening.LearnWorkloadKeys) added; a caller's annotation of that name
+// is replaced.
+func withWorkload(ann map[string]string, w audit.Workload) map[string]string {
+	out := make(map[string]string, len(ann)+5)
+	for k, v := range ann {
+		out[k] = v
+	}
+	for k, v := range map[string]string{
+		"workload.engine": w.Engine, "workload.namespace": w.Namespace, "workload.pod": w.Pod,
+		"workload.name": w.Name, "workload.image": w.Image,
+	} {
+		if v != "" {
+			out[k] = v
+		} else {
+			delete(out, k)
+		}
+	}
+	return out
 }
 
 // denyWithoutRecorder turns the notify rules into EPERM rules.

@@ -386,3 +386,32 @@ func TestLearnRecorderRefusesOtherContainers(t *testing.T) {
 		t.Errorf("no log line says the recorder refused container %s", id)
 	}
 }
+
+// TestLearnWorkloadKeys: an entry matches and names the profile by what
+// the runtime knows of the workload (here a CRI container's image); an
+// annotation that only claims that name matches nothing.
+func TestLearnWorkloadKeys(t *testing.T) {
+	rt, dir := learnSetup(t)
+	flag, _ := testutil.WritePolicy(t, `{"learn": [{"match": {"workload.image": "docker.io/library/busybox*"}, "mode": "learn", "keyFrom": ["workload.image"]}]}`)
+	b := testutil.NewBundle(t, "sh", "-c", "echo hi")
+	b.Edit(t, func(s *specs.Spec) {
+		s.Annotations = map[string]string{
+			"io.kubernetes.cri.container-type": "container",
+			"io.kubernetes.cri.sandbox-name":   "web-pod",
+			"io.kubernetes.cri.container-name": "app",
+			"io.kubernetes.cri.image-name":     "docker.io/library/busybox:1.36",
+		}
+	})
+	rt.RunIn(t, b, flag)
+	learnedProfile(t, dir, "docker.io_library_busybox_1.36", 1)
+
+	spoof := testutil.NewBundle(t, "sh", "-c", "echo hi")
+	spoof.Edit(t, func(s *specs.Spec) {
+		s.Annotations = map[string]string{"workload.image": "docker.io/library/busybox:spoofed"}
+	})
+	rt.RunIn(t, spoof, flag)
+	time.Sleep(300 * time.Millisecond)
+	if _, err := os.Stat(filepath.Join(dir, "docker.io_library_busybox_spoofed.json")); !os.IsNotExist(err) {
+		t.Errorf("an annotation named workload.image selected a profile: %v", err)
+	}
+}
