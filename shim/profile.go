@@ -255,6 +255,9 @@ func profileAllowCommand() *cli.Command {
 			}
 			add := learn.NewProfile(key)
 			for _, n := range names {
+				if !learn.ValidSyscallName(n) {
+					return fmt.Errorf("profile %s: %q is not a system call name", key, n)
+				}
 				add.Add(n, nil, [6]uint64{})
 			}
 			if err := learn.DefaultStore().Update(key, func(p *learn.Profile) error {

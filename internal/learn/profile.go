@@ -169,7 +169,7 @@ func ParseProfile(name string, data []byte) (*Profile, error) {
 		p.Syscalls = map[string]*SyscallUse{}
 	}
 	for n, use := range p.Syscalls {
-		if !validName(n) {
+		if !ValidSyscallName(n) {
 			return nil, fmt.Errorf("%s: %w: %q is not a system call name", name, ErrCorrupt, n)
 		}
 		if use == nil {
@@ -185,8 +185,9 @@ func ParseProfile(name string, data []byte) (*Profile, error) {
 	return p, nil
 }
 
-// validName reports whether s looks like a system call name.
-func validName(s string) bool {
+// ValidSyscallName reports whether s looks like a system call name
+// (lower-case letters, digits, "_"), as a profile file must hold.
+func ValidSyscallName(s string) bool {
 	if s == "" || len(s) > 64 {
 		return false
 	}
