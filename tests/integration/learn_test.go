@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -413,5 +414,25 @@ func TestLearnWorkloadKeys(t *testing.T) {
 	time.Sleep(300 * time.Millisecond)
 	if _, err := os.Stat(filepath.Join(dir, "docker.io_library_busybox_spoofed.json")); !os.IsNotExist(err) {
 		t.Errorf("an annotation named workload.image selected a profile: %v", err)
+	}
+}
+
+// TestLearnFailedCreateStopsRecorder: a create that fails after the
+// recorder started (the process does not exist) stops it and removes its
+// socket.
+func TestLearnFailedCreateStopsRecorder(t *testing.T) {
+	rt, _ := learnSetup(t)
+	b := learnBundle(t, "shop", "x")
+	b.SetArgs(t, "/no/such/binary")
+	id := rt.NewID()
+	if _, _, exit := rt.Run(learnPolicy(t, "shop", "learn", "failed"), "run", "--bundle", b.Dir, id); exit == 0 {
+		t.Fatal("run of a missing binary succeeded")
+	}
+	if _, err := os.Stat(learn.SocketPath(learn.SocketDir, rt.Root, id)); !os.IsNotExist(err) {
+		t.Errorf("the recorder's socket is left after the failed create: %v", err)
+	}
+	out, _ := exec.Command("pgrep", "-f", learn.RecorderArg+` \{"socket":"`+learn.SocketPath(learn.SocketDir, rt.Root, id)).Output()
+	if len(strings.TrimSpace(string(out))) > 0 {
+		t.Errorf("the recorder still runs after the failed create: pids %s", out)
 	}
 }
