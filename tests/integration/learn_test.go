@@ -7,6 +7,8 @@ package integration
 
 import (
 	"bufio"
+	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -434,5 +436,44 @@ func TestLearnFailedCreateStopsRecorder(t *testing.T) {
 	out, _ := exec.Command("pgrep", "-f", learn.RecorderArg+` \{"socket":"`+learn.SocketPath(learn.SocketDir, rt.Root, id)).Output()
 	if len(strings.TrimSpace(string(out))) > 0 {
 		t.Errorf("the recorder still runs after the failed create: pids %s", out)
+	}
+}
+
+// TestLearnSeccompCache: a learning container's filter (notify rules) is
+// taken from the compiled-filter cache like any other, the same program
+// as compiled, one entry for every container of the profile.
+func TestLearnSeccompCache(t *testing.T) {
+	rt, _ := learnSetup(t)
+	b := testutil.NewBundle(t, "/bin/true")
+	flag := uniqueSeccompPolicy(t, `"learn": [{"match": {}, "mode": "learn", "key": "cached"}]`)
+
+	t.Setenv("HARDENED_SECCOMP_CACHE", "off")
+	compiled := createdFilter(t, rt, b, flag)
+	forgetSeccompEntries(t, compiled)
+	t.Setenv("HARDENED_SECCOMP_CACHE", "")
+	cached := createdFilter(t, rt, b, flag)
+	if len(compiled) == 0 || !bytes.Equal(compiled, cached) {
+		t.Fatalf("learning filter from the cache (%d instructions) differs from the compiled one (%d)", len(cached)/8, len(compiled)/8)
+	}
+	again := createdFilter(t, rt, b, flag)
+	entries := seccompCacheEntries(t, compiled)
+	if len(entries) != 1 || !bytes.Equal(again, compiled) {
+		t.Fatalf("after two cached creates: %d entries, same filter %v; want 1, true", len(entries), bytes.Equal(again, compiled))
+	}
+	// The init takes the program from the entry: replaced, it loads that.
+	raw, err := os.ReadFile(entries[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	logLen := binary.NativeEndian.Uint32(raw[4:])
+	allowAll := []byte{0x06, 0, 0, 0, 0, 0, 0xff, 0x7f}
+	tampered := append(append([]byte{}, raw[:12+logLen]...), allowAll...)
+	binary.NativeEndian.PutUint32(tampered[8:], uint32(len(allowAll)))
+	if err := os.WriteFile(entries[0], tampered, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.Remove(entries[0]) })
+	if got := createdFilter(t, rt, b, flag); bytes.Equal(got, compiled) {
+		t.Errorf("with a replaced entry the learning init still loaded the compiled filter: the cache is not used")
 	}
 }
