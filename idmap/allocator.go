@@ -1,6 +1,7 @@
 package idmap
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -77,6 +78,11 @@ func (e Entry) Holds() []Range { return append([]Range{e.Range}, e.Also...) }
 type state struct {
 	Version int              `json:"version"`
 	Ranges  map[string]Entry `json:"ranges"`
+	// known holds, by key, whether the container of an entry was live
+	// when the entry was read before the lock (see update), for the
+	// entries whose file has not changed since; reclaim asks live for
+	// the others.
+	known map[string]bool
 }
 
 // Allocator hands out ID ranges. Its zero value is not usable: set Dir,
@@ -223,28 +229,77 @@ func (a *Allocator) Reserve(key string, ranges []Range, shares string) error {
 }
 
 // Release returns id's range to the pool (or drops its reservation).
-// Releasing an ID that holds none is not an error.
+// Releasing an ID that holds none is not an error. It unlinks id's entry
+// file under the lock and reads no other, unless a registry file of the
+// previous format is left to move (then it goes through update).
 func (a *Allocator) Release(id string) error {
-	return a.update(func(st *state, legacy *[]string) error {
-		*legacy = append(*legacy, a.importLegacy(st, id)...)
-		if _, ok := st.Ranges[id]; !ok {
-			return errUnchanged
+	unlock, err := a.lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if a.legacyLeft(id) {
+		return a.updateLocked(nil, func(st *state, legacy *[]string) error {
+			*legacy = append(*legacy, a.importLegacy(st, id)...)
+			if _, ok := st.Ranges[id]; !ok {
+				return errUnchanged
+			}
+			delete(st.Ranges, id)
+			return nil
+		})
+	}
+	path := filepath.Join(a.entriesDir(), entryFileName(id))
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		// A read-only file system refuses before it looks: releasing
+		// nothing there is fine.
+		if _, serr := os.Lstat(path); errors.Is(serr, os.ErrNotExist) {
+			return nil
 		}
-		delete(st.Ranges, id)
-		return nil
-	})
+		return fmt.Errorf("idmap: %w", err)
+	}
+	return nil
+}
+
+// legacyLeft reports whether a registry file of the previous format is
+// there for an update naming key to move: StateName in Dir, or the one
+// of key's root (see importLegacy).
+func (a *Allocator) legacyLeft(key string) bool {
+	if _, err := os.Lstat(filepath.Join(a.Dir, StateName)); err == nil {
+		return true
+	}
+	root := filepath.Dir(key)
+	if !a.HostWide || !filepath.IsAbs(key) || root == filepath.Clean(a.Dir) {
+		return false
+	}
+	_, err := os.Lstat(filepath.Join(root, StateName))
+	return err == nil
 }
 
 // errUnchanged from an update function means there is nothing to write.
 var errUnchanged = errors.New("unchanged")
 
-// Lookup returns the range id holds, if any.
+// Lookup returns the range id holds, if any. It reads id's entry file
+// alone (and the registry file of the previous format if there is one),
+// without the lock: files are replaced by rename, so each is whole.
 func (a *Allocator) Lookup(id string) (Range, bool, error) {
-	st, err := a.read()
-	if err != nil {
+	name := entryFileName(id)
+	path := filepath.Join(a.entriesDir(), name)
+	data, err := os.ReadFile(path)
+	if err == nil {
+		f, err := parseEntryFile(path, name, data)
+		if err != nil {
+			return Range{}, false, err
+		}
+		return f.Range, true, nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return Range{}, false, fmt.Errorf("idmap: %w", err)
+	}
+	old, err := a.readLegacy()
+	if err != nil || old == nil {
 		return Range{}, false, err
 	}
-	e, ok := st.Ranges[id]
+	e, ok := old.Ranges[id]
 	return e.Range, ok, nil
 }
 
@@ -283,7 +338,11 @@ func (a *Allocator) check() error {
 
 func (a *Allocator) reclaim(st *state) {
 	for id, e := range st.Ranges {
-		if !a.live(id, e) {
+		live, ok := st.known[id]
+		if !ok {
+			live = a.live(id, e)
+		}
+		if !live {
 			delete(st.Ranges, id)
 		}
 	}
@@ -365,19 +424,37 @@ func (a *Allocator) importLegacy(st *state, key string) []string {
 // moved into entry files by the first update, which needs space once. fn
 // gets the legacy files to remove after the write through its second
 // argument.
+//
+// Every entry file is read and judged (is its container live?) before
+// the lock is taken; under the lock each file is read again but only
+// compared with what was read before, and only one that changed is
+// decoded and judged there. The lock is host-wide: with 50 parallel
+// creates, a holder that decoded 50 JSON files and looked up 50 state
+// directories and creator processes (1-3 ms) was often preempted while
+// holding it, and every other create waited. A verdict from before the
+// lock holds for unchanged bytes: an entry whose container was gone (no
+// state directory, creator exited) is rewritten, never revived, by a new
+// create of its key (another creator PID and start time); one that was
+// live is kept, as if the lock had been taken then.
 func (a *Allocator) update(fn func(st *state, legacy *[]string) error) error {
+	seen := a.readBeforeLock(a.entriesDir())
 	unlock, err := a.lock()
 	if err != nil {
 		return err
 	}
 	defer unlock()
+	return a.updateLocked(seen, fn)
+}
+
+// updateLocked is update once the lock is held; seen is what
+// readBeforeLock found (nil: nothing).
+func (a *Allocator) updateLocked(seen map[string]seenEntry, fn func(st *state, legacy *[]string) error) error {
 	dir := a.entriesDir()
-	a.removeTemps(dir)
-	onDisk, err := a.readEntries(dir)
+	onDisk, known, err := a.readEntryFiles(dir, seen, true)
 	if err != nil {
 		return err
 	}
-	st := &state{Version: registryVersion, Ranges: maps.Clone(onDisk)}
+	st := &state{Version: registryVersion, Ranges: maps.Clone(onDisk), known: known}
 	var legacy []string
 	if old, err := a.readLegacy(); err != nil {
 		return err
@@ -474,50 +551,141 @@ func (a *Allocator) writeEntry(dir, key string, e Entry) error {
 	return werr
 }
 
-// removeTemps removes entry files that a writer killed mid-write left:
-// only a holder of the lock writes, so under the lock every one is stale.
-func (a *Allocator) removeTemps(dir string) {
-	ents, err := os.ReadDir(dir)
+// seenEntry is an entry file as readBeforeLock found it: its bytes, what
+// they say, and whether its container was live then.
+type seenEntry struct {
+	data  []byte
+	entry entryFile
+	live  bool
+}
+
+// readBeforeLock reads and judges every entry file without the lock, for
+// update (see there). A file it cannot read or decode is left out: the
+// read under the lock decides about it.
+func (a *Allocator) readBeforeLock(dir string) map[string]seenEntry {
+	d, err := os.Open(dir)
 	if err != nil {
-		return
+		return nil
 	}
-	for _, d := range ents {
-		if strings.HasPrefix(d.Name(), tempPrefix) {
-			_ = os.Remove(filepath.Join(dir, d.Name()))
+	defer d.Close()
+	names, _ := d.Readdirnames(-1)
+	seen := make(map[string]seenEntry, len(names))
+	buf := make([]byte, 0, 1024)
+	for _, name := range names {
+		if !isEntryFileName(name) {
+			continue
 		}
+		data, err := readAt(int(d.Fd()), name, buf[:0])
+		if err != nil {
+			continue
+		}
+		buf = data
+		f, err := parseEntryFile(name, name, data)
+		if err != nil {
+			continue
+		}
+		seen[name] = seenEntry{data: slices.Clone(data), entry: f, live: a.live(f.Key, f.Entry)}
 	}
+	return seen
 }
 
 // readEntries reads the entry files.
 func (a *Allocator) readEntries(dir string) (map[string]Entry, error) {
-	out := map[string]Entry{}
-	ents, err := os.ReadDir(dir)
+	out, _, err := a.readEntryFiles(dir, nil, false)
+	return out, err
+}
+
+// readEntryFiles reads the entry files of dir. A file whose bytes are
+// those seen (readBeforeLock) is not decoded again, and its container's
+// liveness then is returned in known, by key. underLock removes the
+// temporary files that a writer killed mid-write left: only a holder of
+// the lock writes, so under the lock every one is stale.
+func (a *Allocator) readEntryFiles(dir string, seen map[string]seenEntry, underLock bool) (map[string]Entry, map[string]bool, error) {
+	out, known := map[string]Entry{}, map[string]bool{}
+	d, err := os.Open(dir)
 	if errors.Is(err, os.ErrNotExist) {
-		return out, nil
+		return out, known, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("idmap: %w", err)
+		return nil, nil, fmt.Errorf("idmap: %w", err)
 	}
-	for _, d := range ents {
-		name := d.Name()
-		if !strings.HasSuffix(name, ".json") || strings.HasPrefix(name, ".") {
+	defer d.Close()
+	names, err := d.Readdirnames(-1)
+	if err != nil {
+		return nil, nil, fmt.Errorf("idmap: %s: %w", dir, err)
+	}
+	fd := int(d.Fd())
+	buf := make([]byte, 0, 1024)
+	for _, name := range names {
+		if underLock && strings.HasPrefix(name, tempPrefix) {
+			_ = unix.Unlinkat(fd, name, 0)
 			continue
 		}
-		path := filepath.Join(dir, name)
-		data, err := os.ReadFile(path)
+		if !isEntryFileName(name) {
+			continue
+		}
+		data, err := readAt(fd, name, buf[:0])
 		if errors.Is(err, os.ErrNotExist) {
 			continue
 		}
 		if err != nil {
-			return nil, fmt.Errorf("idmap: %w", err)
+			return nil, nil, fmt.Errorf("idmap: %s: %w", filepath.Join(dir, name), err)
 		}
-		var f entryFile
-		if err := json.Unmarshal(data, &f); err != nil || f.Key == "" || entryFileName(f.Key) != name {
-			return nil, fmt.Errorf("idmap: %s: not an entry file (%v)", path, err)
+		buf = data
+		if s, ok := seen[name]; ok && bytes.Equal(s.data, data) {
+			out[s.entry.Key] = s.entry.Entry
+			known[s.entry.Key] = s.live
+			continue
+		}
+		f, err := parseEntryFile(filepath.Join(dir, name), name, data)
+		if err != nil {
+			return nil, nil, err
 		}
 		out[f.Key] = f.Entry
 	}
-	return out, nil
+	return out, known, nil
+}
+
+// isEntryFileName reports whether a name in the entries directory is an
+// entry file's (not a temporary file's).
+func isEntryFileName(name string) bool {
+	return strings.HasSuffix(name, ".json") && !strings.HasPrefix(name, ".")
+}
+
+// parseEntryFile decodes the entry file name (at path, for errors) and
+// checks that it is the file of the key it holds.
+func parseEntryFile(path, name string, data []byte) (entryFile, error) {
+	var f entryFile
+	if err := json.Unmarshal(data, &f); err != nil || f.Key == "" || entryFileName(f.Key) != name {
+		return entryFile{}, fmt.Errorf("idmap: %s: not an entry file (%v)", path, err)
+	}
+	return f, nil
+}
+
+// readAt appends to buf the content of the file name in the directory
+// dirfd.
+func readAt(dirfd int, name string, buf []byte) ([]byte, error) {
+	fd, err := unix.Openat(dirfd, name, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, &os.PathError{Op: "open", Path: name, Err: err}
+	}
+	defer unix.Close(fd)
+	for {
+		if len(buf) == cap(buf) {
+			buf = slices.Grow(buf, 1024)
+		}
+		n, err := unix.Read(fd, buf[len(buf):cap(buf)])
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			return nil, &os.PathError{Op: "read", Path: name, Err: err}
+		}
+		if n == 0 {
+			return buf, nil
+		}
+		buf = buf[:len(buf)+n]
+	}
 }
 
 // lock takes the exclusive flock on the lock file. A registry on a

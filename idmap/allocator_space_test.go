@@ -121,7 +121,8 @@ func TestReleaseOnReadOnlyRegistry(t *testing.T) {
 }
 
 // An entry file a writer killed mid-write left is removed by the next
-// update, and never read as an entry.
+// update that reads the registry (an allocation; a release unlinks its
+// own file only), and never read as an entry.
 func TestTempEntryFilesRemoved(t *testing.T) {
 	a := newTestAllocator(t, 4)
 	if _, err := a.Allocate("a", nil); err != nil {
@@ -135,6 +136,9 @@ func TestTempEntryFilesRemoved(t *testing.T) {
 		t.Errorf("entries with a torn temp file: %v %v", e, err)
 	}
 	if err := a.Release("a"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Allocate("b", nil); err != nil {
 		t.Fatal(err)
 	}
 	assertNoTemps(t, a)

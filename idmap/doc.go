@@ -9,7 +9,10 @@
 // different roots never get the same range. Its state is one small JSON
 // file per entry (EntriesName), created by rename and unlinked at release
 // while a lock file is held with flock(2), so concurrent runtime processes
-// agree and a release needs no free space. Mappings the runtime accepts but
+// agree and a release needs no free space. The lock is held briefly: an
+// allocation reads and judges every entry file before it takes the lock,
+// and under it only checks that none changed (see Allocator.update); a
+// release unlinks its own file. Mappings the runtime accepts but
 // did not choose (a joined user namespace) are recorded with Reserve.
 // Entries whose container no longer exists (its creator is gone and its
 // state directory with it) are reclaimed on the next allocation.

@@ -448,12 +448,13 @@ func unstage(dir string) error {
 			return fmt.Errorf("%s: %w", filepath.Join(dir, stageRecordName), err)
 		}
 	}
-	mounts, err := idmap.ReadMountInfo()
-	if err != nil {
-		return err
-	}
+	var mounts []idmap.MountEntry
+	var err error
 	detached := false
 	if rec.Target != "" {
+		if mounts, err = idmap.ReadMountInfo(); err != nil {
+			return err
+		}
 		// Ours, or the view at rest of a paused container (pause.go).
 		if top, ok := idmap.TopMount(mounts, rec.Target); ok && (stagedUnder(top, dir) || isRestingView(top, rec)) {
 			if err := unix.Unmount(rec.Target, unix.MNT_DETACH|unix.UMOUNT_NOFOLLOW); err != nil {
@@ -462,17 +463,31 @@ func unstage(dir string) error {
 			detached = true
 		}
 	}
-	// Deepest first, each mount point until nothing is left on it.
-	var points []string
-	for _, m := range mounts {
-		if strings.HasPrefix(m.Mountpoint, dir+"/") {
-			points = append(points, m.Mountpoint)
-		}
+	// The tmpfs on dir (idmap.MountStagingDir) goes with every mount on
+	// it. A dir staged without one (by an earlier version) has its
+	// mounts found in mountinfo and unmounted deepest first, each mount
+	// point until nothing is left on it.
+	whole, err := idmap.DetachStagingDir(dir)
+	if err != nil {
+		return err
 	}
-	sort.Sort(sort.Reverse(sort.StringSlice(points)))
-	for _, p := range points {
-		if err := idmap.Unmount(p); err != nil {
-			return err
+	if !whole {
+		if mounts == nil {
+			if mounts, err = idmap.ReadMountInfo(); err != nil {
+				return err
+			}
+		}
+		var points []string
+		for _, m := range mounts {
+			if strings.HasPrefix(m.Mountpoint, dir+"/") {
+				points = append(points, m.Mountpoint)
+			}
+		}
+		sort.Sort(sort.Reverse(sort.StringSlice(points)))
+		for _, p := range points {
+			if err := idmap.Unmount(p); err != nil {
+				return err
+			}
 		}
 	}
 	if rec.Upper != "" && rec.Range.Size > 0 {
@@ -490,6 +505,13 @@ func unstage(dir string) error {
 		if err := idmap.MountOverlay(*rec.Caller, rec.Target); err != nil {
 			logrus.Warnf("rootfs %s: the caller's overlay could not be mounted back: %v", rec.Target, err)
 		}
+	}
+	// Without the tmpfs dir is empty: one rmdir (os.Remove would try an
+	// unlink first, a second turn of the per-root directory's lock,
+	// which every create and delete of the root takes).
+	if err := unix.Rmdir(dir); err == nil || errors.Is(err, unix.ENOENT) {
+		_ = unix.Rmdir(filepath.Dir(dir))
+		return nil
 	}
 	// os.Remove, never RemoveAll: should a mount still be there, removing
 	// must fail rather than delete the image's files.

@@ -192,16 +192,18 @@ func StageRootfs(root, id string, s *specs.Spec, checked *hardening.Checked, fac
 	for try := 0; ; try++ {
 		err := mkdirTraversable(dir)
 		if err == nil {
-			if err = os.Mkdir(staged, 0o755); errors.Is(err, os.ErrExist) {
-				err = nil
-			}
-		}
-		if err == nil {
 			break
 		}
 		if !errors.Is(err, os.ErrNotExist) || try == 3 {
 			return nil, fmt.Errorf("rootfs staging: %w", err)
 		}
+	}
+	// Everything staged goes on one tmpfs, which unstage detaches at once.
+	if err := idmap.MountStagingDir(dir); err != nil {
+		return nil, fmt.Errorf("rootfs staging: %w", err)
+	}
+	if err := os.Mkdir(staged, 0o755); err != nil {
+		return nil, fmt.Errorf("rootfs staging: %w", err)
 	}
 	if plan.New {
 		chownDockerFiles(s, facts, id, *facts.IDRange, pol.UserNamespace.IDMapBindMounts)
@@ -256,6 +258,11 @@ func mkdirTraversable(dir string) error {
 	cur := stagingBase
 	for _, p := range append([]string{"."}, strings.Split(rel, "/")...) {
 		cur = filepath.Join(cur, p)
+		// Most are there already: a look takes no lock, a mkdir and a
+		// chmod take the directories' (shared by every create).
+		if fi, err := os.Lstat(cur); err == nil && fi.IsDir() && fi.Mode().Perm() == 0o711 {
+			continue
+		}
 		if err := os.Mkdir(cur, 0o711); err != nil && !errors.Is(err, os.ErrExist) {
 			return err
 		}
