@@ -94,6 +94,9 @@ type Policy struct {
 	UserNamespace UserNamespacePolicy `json:"userNamespace"`
 	// AuditLog configures the audit record; see AuditLogPolicy.
 	AuditLog AuditLogPolicy `json:"auditLog"`
+	// Learn picks the containers whose system calls are learned into a
+	// workload profile, or held to what was learned; see LearnEntry.
+	Learn []LearnEntry `json:"learn,omitempty"`
 	// Replace names the list keys whose value in the file replaces the
 	// built-in default instead of adding to it (see ReplaceableKeys).
 	Replace []string `json:"replace,omitempty"`
@@ -412,6 +415,9 @@ func (p *Policy) normalize() error {
 	if err := p.AuditLog.normalize(); err != nil {
 		return err
 	}
+	if err := normalizeLearn(p.Learn); err != nil {
+		return err
+	}
 	known := OrchestratorAnnotations()
 	for i := range p.Exceptions {
 		e := &p.Exceptions[i]
@@ -595,6 +601,7 @@ func (p *Policy) clone() *Policy {
 	out.WritablePaths = slices.Clone(p.WritablePaths)
 	out.AllowRootfs = slices.Clone(p.AllowRootfs)
 	out.Exceptions = slices.Clone(p.Exceptions)
+	out.Learn = slices.Clone(p.Learn)
 	out.Replace = slices.Clone(p.Replace)
 	return &out
 }
