@@ -86,6 +86,10 @@ type Policy struct {
 	// (a host system directory, or one holding a sensitive path). "/" is
 	// never allowed; exceptions cannot add to this list.
 	AllowRootfs []string `json:"allowRootfs"`
+	// AllowSeccompListeners lists the host UNIX socket paths (absolute,
+	// matched exactly) a container's linux.seccomp.listenerPath may name:
+	// the host's own seccomp agents. Exceptions cannot add to this list.
+	AllowSeccompListeners []string `json:"allowSeccompListeners"`
 	// Exceptions widen the allow-lists for containers whose
 	// orchestrator-set annotations match.
 	Exceptions []Exception `json:"exceptions"`
@@ -400,6 +404,9 @@ func (p *Policy) normalize() error {
 	if p.AllowRootfs, err = normalizePaths("allowRootfs", p.AllowRootfs); err != nil {
 		return err
 	}
+	if p.AllowSeccompListeners, err = normalizePaths("allowSeccompListeners", p.AllowSeccompListeners); err != nil {
+		return err
+	}
 	if slices.Contains(p.AllowRootfs, "/") {
 		return errors.New("key \"allowRootfs\": \"/\" is the host itself and is never a rootfs")
 	}
@@ -600,6 +607,7 @@ func (p *Policy) clone() *Policy {
 	out.DenySyscalls = slices.Clone(p.DenySyscalls)
 	out.WritablePaths = slices.Clone(p.WritablePaths)
 	out.AllowRootfs = slices.Clone(p.AllowRootfs)
+	out.AllowSeccompListeners = slices.Clone(p.AllowSeccompListeners)
 	out.Exceptions = slices.Clone(p.Exceptions)
 	out.Learn = slices.Clone(p.Learn)
 	out.Replace = slices.Clone(p.Replace)
