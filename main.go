@@ -25,6 +25,8 @@ import (
 	// Its C side also serves containers' inits compiled seccomp filters.
 	seccompcache "github.com/hardened-runtime/hardened/internal/seccomp/cache"
 	"github.com/hardened-runtime/hardened/internal/startup/cpuprofile"
+	// The recorder of a container's system calls (learned profiles).
+	"github.com/hardened-runtime/hardened/internal/learn"
 	"github.com/hardened-runtime/hardened/shim"
 )
 
@@ -41,6 +43,10 @@ func init() {
 	// cache; that is not a CLI command either.
 	if len(os.Args) > 1 && os.Args[1] == seccompcache.HelperArg {
 		os.Exit(seccompcache.HelperMain(os.Args[2:]))
+	}
+	// A container's learned-profile recorder (see internal/learn).
+	if len(os.Args) > 1 && os.Args[1] == learn.RecorderArg {
+		os.Exit(learn.RecorderMain(os.Args[2:]))
 	}
 }
 

@@ -86,6 +86,10 @@ type Policy struct {
 	// (a host system directory, or one holding a sensitive path). "/" is
 	// never allowed; exceptions cannot add to this list.
 	AllowRootfs []string `json:"allowRootfs"`
+	// AllowSeccompListeners lists the host UNIX socket paths (absolute,
+	// matched exactly) a container's linux.seccomp.listenerPath may name:
+	// the host's own seccomp agents. Exceptions cannot add to this list.
+	AllowSeccompListeners []string `json:"allowSeccompListeners"`
 	// Exceptions widen the allow-lists for containers whose
 	// orchestrator-set annotations match.
 	Exceptions []Exception `json:"exceptions"`
@@ -94,6 +98,9 @@ type Policy struct {
 	UserNamespace UserNamespacePolicy `json:"userNamespace"`
 	// AuditLog configures the audit record; see AuditLogPolicy.
 	AuditLog AuditLogPolicy `json:"auditLog"`
+	// Learn picks the containers whose system calls are learned into a
+	// workload profile, or held to what was learned; see LearnEntry.
+	Learn []LearnEntry `json:"learn,omitempty"`
 	// Replace names the list keys whose value in the file replaces the
 	// built-in default instead of adding to it (see ReplaceableKeys).
 	Replace []string `json:"replace,omitempty"`
@@ -397,6 +404,9 @@ func (p *Policy) normalize() error {
 	if p.AllowRootfs, err = normalizePaths("allowRootfs", p.AllowRootfs); err != nil {
 		return err
 	}
+	if p.AllowSeccompListeners, err = normalizePaths("allowSeccompListeners", p.AllowSeccompListeners); err != nil {
+		return err
+	}
 	if slices.Contains(p.AllowRootfs, "/") {
 		return errors.New("key \"allowRootfs\": \"/\" is the host itself and is never a rootfs")
 	}
@@ -410,6 +420,9 @@ func (p *Policy) normalize() error {
 		return err
 	}
 	if err := p.AuditLog.normalize(); err != nil {
+		return err
+	}
+	if err := normalizeLearn(p.Learn); err != nil {
 		return err
 	}
 	known := OrchestratorAnnotations()
@@ -594,7 +607,9 @@ func (p *Policy) clone() *Policy {
 	out.DenySyscalls = slices.Clone(p.DenySyscalls)
 	out.WritablePaths = slices.Clone(p.WritablePaths)
 	out.AllowRootfs = slices.Clone(p.AllowRootfs)
+	out.AllowSeccompListeners = slices.Clone(p.AllowSeccompListeners)
 	out.Exceptions = slices.Clone(p.Exceptions)
+	out.Learn = slices.Clone(p.Learn)
 	out.Replace = slices.Clone(p.Replace)
 	return &out
 }

@@ -63,6 +63,7 @@ const (
 	RuleDeviceNodes     = "device-nodes"
 	RuleRlimits         = "rlimits"
 	RuleOOMScoreAdj     = "oom-score-adj"
+	RuleSeccompListener = "seccomp-listener"
 	RuleNamespaceJoins  = "namespace-joins"
 	RuleSharedCgroup    = "shared-cgroup"
 )
@@ -102,6 +103,7 @@ func Rules() []Rule {
 		{ID: RuleSysctls, Kind: KindRefusal, AllowKey: "allowSysctls", Apply: RefuseSysctls},
 		{ID: RuleHooks, Kind: KindRefusal, AllowKey: "allowedHooks", Apply: RefuseHooks},
 		{ID: RuleIDMappedMounts, Kind: KindRefusal, AllowKey: "idmapMountSources", Apply: RefuseIDMappedMounts},
+		{ID: RuleSeccompListener, Kind: KindRefusal, AllowKey: "allowSeccompListeners", Apply: RefuseSeccompListener},
 		{ID: RuleHookPaths, Kind: KindTransform, Apply: PinHooks},
 		{ID: RuleUserNamespace, Kind: KindTransform, AllowKey: "userNamespace", Apply: UserNamespace},
 		{ID: RuleIDMappedOptions, Kind: KindTransform, Apply: IDMappedMountOptions},

@@ -62,6 +62,9 @@ func SeccompBlocks(p *specs.LinuxSeccomp) bool {
 // binary sets to ERRNO(ENOSYS) (package foreignabi) instead of
 // libseccomp's default of killing the thread.
 //
+// A caller's SECCOMP_FILTER_FLAG_SPEC_ALLOW flag is dropped: it would turn
+// the speculative store bypass mitigation off for the container.
+//
 // Relaxed by: "denySyscalls" (the deny-list itself); "allow32bit" keeps the
 // profile's other ABIs (Docker's list, or the caller's); there is no key to
 // run without a blocking profile.
@@ -93,6 +96,11 @@ func EnforceSeccomp(s *specs.Spec, pol *Policy, _ HostFacts, r *Report) error {
 		}
 	}
 	prof.Syscalls = denySyscalls(prof.Syscalls, pol.DenySyscalls)
+	// SPEC_ALLOW turns the kernel's speculative store bypass mitigation
+	// off for the container (seccomp enables it by default).
+	prof.Flags = slices.DeleteFunc(slices.Clone(prof.Flags), func(f specs.LinuxSeccompFlag) bool {
+		return f == specs.LinuxSeccompFlagSpecAllow
+	})
 	if native := NativeSeccompArch(); native != "" && !pol.Allow32Bit {
 		prof.Architectures = []specs.Arch{native}
 	}

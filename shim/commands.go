@@ -20,6 +20,7 @@ func commands() []*cli.Command {
 		listCommand(),
 		pauseCommand(),
 		policyCommand(),
+		profileCommand(),
 		psCommand(),
 		restoreCommand(),
 		resumeCommand(),

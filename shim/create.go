@@ -85,6 +85,7 @@ func launch(c *cli.Context, opts create.Options) (int, error) {
 	opts.Build = build.Version + "+" + build.Commit
 	opts.WarnAuditFindings = loggingToStderr()
 	opts.NotifySocket = os.Getenv("NOTIFY_SOCKET")
+	opts.LogPath, opts.LogJSON = c.String("log"), c.String("log-format") == "json"
 	return create.Launch(opts)
 }
 

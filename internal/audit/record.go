@@ -19,6 +19,10 @@ const (
 	// EventError is a container whose create failed for another reason
 	// after the policy ran.
 	EventError = "error"
+	// EventSyscallDenied is a system call that the policy allows but the
+	// container's learned profile lacks, denied with EPERM (one record per
+	// container and system call).
+	EventSyscallDenied = "syscall-denied"
 )
 
 // Record is one line of the audit log: everything hardening decided for
@@ -59,6 +63,14 @@ type Record struct {
 	UserNamespace string `json:"userNamespace,omitempty"`
 	// Error is the error returned to the engine, if any.
 	Error string `json:"error,omitempty"`
+	// Syscall is the denied system call (EventSyscallDenied).
+	Syscall string `json:"syscall,omitempty"`
+	// Profile is the key of the learned profile that was enforced or
+	// recorded into.
+	Profile string `json:"profile,omitempty"`
+	// ProfileMode is "learn" or "enforce" for a container under a learned
+	// profile (policy key "learn").
+	ProfileMode string `json:"profileMode,omitempty"`
 }
 
 // FromReport fills the policy part of a record from a hardening report.
@@ -76,6 +88,10 @@ func (rec *Record) Summary() string {
 	fmt.Fprintf(&b, "hardened %s %s", rec.Event, rec.ID)
 	if w := rec.Workload.String(); w != "" {
 		fmt.Fprintf(&b, " (%s %s)", rec.Engine, w)
+	}
+	if rec.Event == EventSyscallDenied {
+		fmt.Fprintf(&b, ": system call %s denied by learned profile %s", rec.Syscall, rec.Profile)
+		return b.String()
 	}
 	fmt.Fprintf(&b, ": mode %s, level %s, %d changes, %d refusals, %d warnings", rec.Mode, rec.Level, len(rec.Changes), len(rec.Refusals), len(rec.Warnings))
 	for _, f := range rec.Refusals {

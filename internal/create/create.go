@@ -15,6 +15,7 @@ import (
 
 	"github.com/hardened-runtime/hardened/hardening"
 	"github.com/hardened-runtime/hardened/idmap"
+	"github.com/hardened-runtime/hardened/internal/learn"
 	"github.com/hardened-runtime/hardened/internal/runner"
 	"github.com/hardened-runtime/hardened/internal/userns"
 	"github.com/hardened-runtime/hardened/spec"
@@ -61,6 +62,10 @@ type Options struct {
 	NotifyBind   bool
 	// Keep leaves a foreground container's state behind after it exits.
 	Keep bool
+	// LogPath and LogJSON are the runtime's log (--log, --log-format
+	// json), where a learned-profile recorder logs too.
+	LogPath string
+	LogJSON bool
 	// Start is StartOnly (create), StartAndRun (run) or a restore; root
 	// is the state root.
 	Start func(root string, ct *libcontainer.Container, p *libcontainer.Process) error
@@ -107,6 +112,9 @@ type creation struct {
 	process      *specs.Process
 	addressSpace *configs.Rlimit
 	notify       *runner.NotifySocket
+	// recorder: the learned-profile recorder started for it (policy key
+	// "learn"), nil for none.
+	recorder *learn.Recorder
 	// create: the container libcontainer made.
 	container *libcontainer.Container
 }
@@ -136,6 +144,11 @@ func Launch(opts Options) (_ int, retErr error) {
 			}
 		}
 		c.lock.release()
+	}()
+	defer func() {
+		if retErr != nil {
+			c.recorder.Abort()
+		}
 	}()
 	if err := c.convert(); err != nil {
 		return -1, err
@@ -376,8 +389,10 @@ func (c *creation) refusalOr(err error) error {
 
 // convert makes libcontainer's config of the hardened spec: the notify
 // socket added (runtime's own, not saved to the bundle), the spec
-// converted (libcontainerConfig), the seccomp filter compiled into the
-// cache, RLIMIT_AS taken out to be set at start (withoutAddressSpaceLimit).
+// converted (libcontainerConfig), the seccomp filter handed to a
+// learned-profile recorder when the policy's "learn" key selects the
+// container (learn.Prepare), compiled into the cache, RLIMIT_AS taken
+// out to be set at start (withoutAddressSpaceLimit).
 func (c *creation) convert() error {
 	id := c.opts.ID
 	c.notify = runner.NewNotifySocket(c.opts.Root, id, c.opts.NotifySocket)
@@ -387,6 +402,13 @@ func (c *creation) convert() error {
 		return c.recordOutcome(fmt.Errorf("container %s: %w", id, err))
 	}
 	joinCheckedNamespaces(cfg, c.facts.Namespaces)
+	if c.pol != nil && len(c.pol.Learn) > 0 {
+		var learned learn.Applied
+		c.recorder, learned = learn.Prepare(learn.Container{ID: id, Root: c.opts.Root, Annotations: c.bundle.Spec.Annotations,
+			Policy: c.pol, Seccomp: cfg.Seccomp, Audit: AuditLog(c.pol), Record: c.audit.rec,
+			LogPath: c.opts.LogPath, LogJSON: c.opts.LogJSON})
+		c.audit.rec.Profile, c.audit.rec.ProfileMode = learned.Key, learned.Mode
+	}
 	warmSeccompCache(c.opts.Build, id, cfg)
 	c.process, c.addressSpace = withoutAddressSpaceLimit(cfg, c.bundle.Spec.Process)
 	c.cfg = cfg

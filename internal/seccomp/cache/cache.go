@@ -45,11 +45,14 @@ const (
 )
 
 // Ensure makes sure the cache holds the compiled filter for cfg, building
-// it in a helper process when it does not. Filters with a user
-// notification listener are not cached. An error means only that the
-// container's init will compile the filter itself.
+// it in a helper process when it does not. A filter with notify rules (a
+// learned profile's, package learn) is cached like any other: the
+// program does not depend on where the notification fd goes
+// (listenerPath), which the entry's name leaves out, so the containers of
+// one profile share an entry. An error means only that the container's
+// init will compile the filter itself.
 func (c Cache) Ensure(cfg *configs.Seccomp) error {
-	if cfg == nil || usesNotify(cfg) {
+	if cfg == nil || cfg.DefaultAction == configs.Notify {
 		return nil
 	}
 	path := filepath.Join(c.Dir, c.entryName(cfg))
@@ -135,8 +138,8 @@ func (c Cache) entryName(cfg *configs.Seccomp) string {
 	for _, f := range cfg.Flags {
 		str(string(f))
 	}
-	str(cfg.ListenerPath)
-	str(cfg.ListenerMetadata)
+	// Not cfg.ListenerPath and ListenerMetadata: libcontainer's parent
+	// uses them, the program is the same.
 	num(uint64(len(cfg.Syscalls)))
 	for _, sc := range cfg.Syscalls {
 		if sc == nil {
@@ -165,18 +168,6 @@ func (c Cache) entryName(cfg *configs.Seccomp) string {
 func seccompVersion() string {
 	major, minor, micro := seccomp.Version()
 	return fmt.Sprintf("%d.%d.%d", major, minor, micro)
-}
-
-func usesNotify(cfg *configs.Seccomp) bool {
-	if cfg.ListenerPath != "" || cfg.DefaultAction == configs.Notify {
-		return true
-	}
-	for _, s := range cfg.Syscalls {
-		if s != nil && s.Action == configs.Notify {
-			return true
-		}
-	}
-	return false
 }
 
 // helperEnv is set in the helper's environment.

@@ -110,18 +110,23 @@ func TestEnsureCompilesEachProfileOnce(t *testing.T) {
 	}
 }
 
-func TestEnsureSkipsNotify(t *testing.T) {
+// TestEnsureCachesNotify: a filter with notify rules is cached, one entry
+// whatever its listener (each container has its own).
+func TestEnsureCachesNotify(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "cache")
-	cfg := testProfile()
-	cfg.Syscalls = append(cfg.Syscalls, &configs.Syscall{Name: "mkdir", Action: configs.Notify})
-	cfg.ListenerPath = "/run/agent.sock"
-	if err := (Cache{Dir: dir}).Ensure(cfg); err != nil {
-		t.Fatal(err)
+	c := Cache{Dir: dir, Build: "b"}
+	for _, listener := range []string{"/run/a.sock", "/run/b.sock"} {
+		cfg := testProfile()
+		cfg.Syscalls = append(cfg.Syscalls, &configs.Syscall{Name: "mkdir", Action: configs.Notify})
+		cfg.ListenerPath = listener
+		if err := c.Ensure(cfg); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if _, err := os.Stat(dir); !os.IsNotExist(err) {
-		t.Errorf("a notify profile was cached (%v)", err)
+	if n := len(entryFiles(t, dir)); n != 1 {
+		t.Errorf("%d entries for one notify profile with two listeners, want 1", n)
 	}
-	if err := (Cache{Dir: dir}).Ensure(nil); err != nil {
+	if err := c.Ensure(nil); err != nil {
 		t.Errorf("no profile: %v", err)
 	}
 }
@@ -183,8 +188,6 @@ func TestEntryNameCoversEveryField(t *testing.T) {
 		"default errno":  func(s *configs.Seccomp) { s.DefaultErrnoRet = &seven },
 		"architectures":  func(s *configs.Seccomp) { s.Architectures = append(s.Architectures, "x86") },
 		"flags":          func(s *configs.Seccomp) { s.Flags = append(s.Flags, "SECCOMP_FILTER_FLAG_LOG") },
-		"listener":       func(s *configs.Seccomp) { s.ListenerPath = "/x" },
-		"metadata":       func(s *configs.Seccomp) { s.ListenerMetadata = "m" },
 		"rule name":      func(s *configs.Seccomp) { s.Syscalls[0].Name = "readv" },
 		"rule action":    func(s *configs.Seccomp) { s.Syscalls[0].Action = configs.Log },
 		"rule errno":     func(s *configs.Seccomp) { s.Syscalls[0].ErrnoRet = &seven },
@@ -209,5 +212,11 @@ func TestEntryNameCoversEveryField(t *testing.T) {
 	}
 	if c.entryName(testProfile()) != base {
 		t.Error("the same profile got another name")
+	}
+	// Where libcontainer sends the notification fd is not the program's.
+	p := testProfile()
+	p.ListenerPath, p.ListenerMetadata = "/x", "m"
+	if c.entryName(p) != base {
+		t.Error("listener path and metadata changed the entry name")
 	}
 }
