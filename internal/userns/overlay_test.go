@@ -63,6 +63,42 @@ func mountCallerOverlay(t *testing.T, extra string) callerOverlay {
 
 // checkCallerBack fails unless the caller's own overlay is the top mount
 // at merged, shows every layer, and the upper layer holds its files with
+// stagingUserns returns the range the rebuild tests shift layers into
+// and a user namespace mapping it; it skips without root.
+func stagingUserns(t *testing.T) (idmap.Range, *os.File) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
+	rng := idmap.Range{Start: 3_000_000_000, Size: 65536}
+	ns, err := idmap.UsernsFile(idmap.Mapping{ContainerID: 0, Host: rng})
+	if err != nil {
+		t.Skip(err)
+	}
+	t.Cleanup(func() { ns.Close() })
+	return rng, ns
+}
+
+// newStagingDir makes a staging directory (with its rootfs directory)
+// for a rebuild of the overlay o, and returns it with o's merged
+// directory pinned.
+func newStagingDir(t *testing.T, o callerOverlay) (string, *idmap.Pinned) {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "stage")
+	if err := os.Mkdir(dir, 0o711); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(filepath.Join(dir, "rootfs"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	pinned, err := idmap.PinDir(o.merged)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pinned.Close() })
+	return dir, pinned
+}
+
 // the IDs they had, and nothing is left mounted in dir.
 func (o callerOverlay) checkCallerBack(t *testing.T, dir string) {
 	t.Helper()
@@ -111,15 +147,7 @@ func (o callerOverlay) checkCallerBack(t *testing.T, dir string) {
 // its upper layer as it was, before the error is returned; then that a
 // rebuild that succeeds is undone by unstage the same way.
 func TestStageOverlayFailureAtEachStep(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root")
-	}
-	rng := idmap.Range{Start: 3_000_000_000, Size: 65536}
-	ns, err := idmap.UsernsFile(idmap.Mapping{ContainerID: 0, Host: rng})
-	if err != nil {
-		t.Skip(err)
-	}
-	defer ns.Close()
+	rng, ns := stagingUserns(t)
 	steps := []string{stepRecord, stepShift, stepClone, stepClone + "#2", stepDetach, stepMount, stepBind}
 	for layout, extra := range map[string]string{"docker": "", "podman": ",uuid=on,volatile"} {
 		for _, failing := range append(steps, "") {
@@ -129,18 +157,7 @@ func TestStageOverlayFailureAtEachStep(t *testing.T) {
 			}
 			t.Run(layout+"/fail="+name, func(t *testing.T) {
 				o := mountCallerOverlay(t, extra)
-				dir := filepath.Join(t.TempDir(), "stage")
-				if err := os.Mkdir(dir, 0o711); err != nil {
-					t.Fatal(err)
-				}
-				if err := os.Mkdir(filepath.Join(dir, "rootfs"), 0o755); err != nil {
-					t.Fatal(err)
-				}
-				pinned, err := idmap.PinDir(o.merged)
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer pinned.Close()
+				dir, pinned := newStagingDir(t, o)
 				injected := errors.New("injected failure")
 				seen := map[string]int{}
 				b := overlayRebuild{failAt: func(step string) error {
@@ -150,7 +167,7 @@ func TestStageOverlayFailureAtEachStep(t *testing.T) {
 					}
 					return nil
 				}}
-				err = b.stageOverlay(pinned, dir, ns, rng)
+				err := b.stageOverlay(pinned, dir, ns, rng)
 				if failing == "" {
 					if err != nil {
 						t.Fatal(err)

@@ -1,14 +1,11 @@
 package userns
 
 import (
-	"os"
 	"path/filepath"
 	"strconv"
 	"testing"
 
 	"golang.org/x/sys/unix"
-
-	"github.com/hardened-runtime/hardened/idmap"
 )
 
 // TestResumeAfterInterruptedPause: a pause killed midway (by the
@@ -18,15 +15,7 @@ import (
 // is thawed with its whole layer owned by IDs it does not map (nobody's,
 // read-only to its root) and the engine's path empty.
 func TestResumeAfterInterruptedPause(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root")
-	}
-	rng := idmap.Range{Start: 3_000_000_000, Size: 65536}
-	ns, err := idmap.UsernsFile(idmap.Mapping{ContainerID: 0, Host: rng})
-	if err != nil {
-		t.Skip(err)
-	}
-	defer ns.Close()
+	rng, ns := stagingUserns(t)
 	for _, c := range []struct {
 		killedAt string
 		resume   bool
@@ -34,18 +23,7 @@ func TestResumeAfterInterruptedPause(t *testing.T) {
 		killedAt := c.killedAt
 		t.Run("killed before "+killedAt+"/resume="+strconv.FormatBool(c.resume), func(t *testing.T) {
 			o := mountCallerOverlay(t, "")
-			dir := filepath.Join(t.TempDir(), "stage")
-			if err := os.MkdirAll(filepath.Join(dir, "rootfs"), 0o755); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.Chmod(dir, 0o711); err != nil {
-				t.Fatal(err)
-			}
-			pinned, err := idmap.PinDir(o.merged)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer pinned.Close()
+			dir, pinned := newStagingDir(t, o)
 			if err := (overlayRebuild{}).stageOverlay(pinned, dir, ns, rng); err != nil {
 				t.Fatal(err)
 			}

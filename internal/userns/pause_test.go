@@ -7,8 +7,6 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
-
-	"github.com/hardened-runtime/hardened/idmap"
 )
 
 // TestShowLayerAtRest: at pause the caller's path shows the layer at
@@ -16,15 +14,7 @@ import (
 // and the layer in the container's range; resume and delete (also of a
 // container still paused) undo it.
 func TestShowLayerAtRest(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root")
-	}
-	rng := idmap.Range{Start: 3_000_000_000, Size: 65536}
-	ns, err := idmap.UsernsFile(idmap.Mapping{ContainerID: 0, Host: rng})
-	if err != nil {
-		t.Skip(err)
-	}
-	defer ns.Close()
+	rng, ns := stagingUserns(t)
 	owners := func(t *testing.T, o callerOverlay, base uint32) {
 		t.Helper()
 		for _, p := range []struct {
@@ -53,23 +43,12 @@ func TestShowLayerAtRest(t *testing.T) {
 		}
 		t.Run(c.layout+"/fail="+name, func(t *testing.T) {
 			o := mountCallerOverlay(t, c.extra)
-			dir := filepath.Join(t.TempDir(), "stage")
-			if err := os.Mkdir(dir, 0o711); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.Mkdir(filepath.Join(dir, "rootfs"), 0o755); err != nil {
-				t.Fatal(err)
-			}
-			pinned, err := idmap.PinDir(o.merged)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer pinned.Close()
+			dir, pinned := newStagingDir(t, o)
 			if err := (overlayRebuild{}).stageOverlay(pinned, dir, ns, rng); err != nil {
 				t.Fatal(err)
 			}
 			injected := errors.New("injected failure")
-			err = showLayerAtRest(kernelMounts{}, dir, func(step string) error {
+			err := showLayerAtRest(kernelMounts{}, dir, func(step string) error {
 				if step == failing {
 					return injected
 				}
