@@ -502,9 +502,11 @@ func unstage(host hostMounts, dir string) error {
 			logrus.Warnf("rootfs %s: the caller's overlay could not be mounted back: %v", rec.Target, err)
 		}
 	}
-	// Without the tmpfs dir is empty: one rmdir (os.Remove would try an
-	// unlink first, a second turn of the per-root directory's lock,
-	// which every create and delete of the root takes).
+	// Without the tmpfs dir holds only the rootfs directory made beneath
+	// it (StageRootfs): two rmdirs (os.Remove would try an unlink first,
+	// a second turn of the per-root directory's lock, which every create
+	// and delete of the root takes).
+	_ = unix.Rmdir(filepath.Join(dir, "rootfs"))
 	if err := unix.Rmdir(dir); err == nil || errors.Is(err, unix.ENOENT) {
 		_ = unix.Rmdir(filepath.Dir(dir))
 		return nil

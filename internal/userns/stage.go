@@ -199,6 +199,14 @@ func StageRootfs(root, id string, s *specs.Spec, checked *hardening.Checked, fac
 		}
 	}
 	// Everything staged goes on one tmpfs, which unstage detaches at once.
+	// The rootfs directory exists beneath it too: libcontainer starts
+	// each exec's process in the container's rootfs path, and a runtime
+	// running in another mount namespace than the create did (Podman
+	// execs from the host's a container it created from one of its own)
+	// sees that directory, not the tmpfs.
+	if err := os.Mkdir(staged, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
+		return nil, fmt.Errorf("rootfs staging: %w", err)
+	}
 	if err := idmap.MountStagingDir(dir); err != nil {
 		return nil, fmt.Errorf("rootfs staging: %w", err)
 	}
