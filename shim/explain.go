@@ -7,6 +7,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/hardened-runtime/hardened/hardening"
+	"github.com/hardened-runtime/hardened/internal/create"
 	"github.com/hardened-runtime/hardened/spec"
 )
 
@@ -46,7 +47,7 @@ EXAMPLE:
 			if err != nil {
 				return err
 			}
-			report, err := explain(bundle, pol, root)
+			report, err := create.Explain(bundle, pol, root)
 			if err != nil {
 				return err
 			}
@@ -65,28 +66,4 @@ EXAMPLE:
 			return nil
 		},
 	}
-}
-
-// explain reports everything the policy would do to the bundle. An
-// enforcing policy stops at the first refusal, so the rules are run in
-// audit mode to list the changes too; the report keeps the real mode.
-// root is the runtime root whose containers the bundle's namespace paths
-// may belong to.
-func explain(bundle *spec.Bundle, pol *hardening.Policy, root string) (*hardening.Report, error) {
-	facts, err := hardening.GatherHostFacts(bundle.Dir, bundle.Spec, pol)
-	if err != nil {
-		return nil, err
-	}
-	hardening.GatherJoinFacts(root, bundle.Spec, &facts)
-	hardening.GatherCgroupFacts(bundle.Spec, &facts)
-	audit := *pol
-	if audit.Mode == hardening.ModeEnforce {
-		audit.Mode = hardening.ModeAudit
-	}
-	report, err := hardening.Harden(bundle.Spec, &audit, facts)
-	if err != nil {
-		return nil, fmt.Errorf("bundle %s: %w", bundle.Dir, err)
-	}
-	report.Mode = pol.Mode
-	return report, nil
 }

@@ -1,11 +1,8 @@
 package shim
 
 import (
-	"bufio"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"maps"
 	"os"
 	"slices"
@@ -15,8 +12,6 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/hardened-runtime/hardened/hardening"
-	"github.com/hardened-runtime/hardened/internal/audit"
 	"github.com/hardened-runtime/hardened/internal/learn"
 )
 
@@ -109,7 +104,7 @@ func profileShowCommand() *cli.Command {
 			if err := checkArgs(c, 1, 1); err != nil {
 				return err
 			}
-			p, err := loadProfile(c.Args().First())
+			p, err := learn.DefaultStore().MustLoad(c.Args().First())
 			if err != nil {
 				return err
 			}
@@ -120,7 +115,7 @@ func profileShowCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			enforced, policyNames, dockerNames, err := profileCounts(p, pol)
+			enforced, policyNames, dockerNames, err := learn.Counts(p, pol)
 			if err != nil {
 				return err
 			}
@@ -148,25 +143,6 @@ func profileShowCommand() *cli.Command {
 	}
 }
 
-// profileCounts returns how many system calls p allows once enforced
-// (within the policy's profile), how many the policy's profile allows,
-// and how many Docker's default profile allows, counting the names of
-// this machine's ABI only.
-func profileCounts(p *learn.Profile, pol *hardening.Policy) (enforced, policy, docker int, err error) {
-	base, err := learn.PolicyProfile(pol)
-	if err != nil {
-		return 0, 0, 0, err
-	}
-	dock, err := learn.DockerDefault()
-	if err != nil {
-		return 0, 0, 0, err
-	}
-	enforced = len(learn.NativeNames(learn.AllowedSpecNames(learn.Export(p, base))))
-	policy = len(learn.NativeNames(learn.AllowedSpecNames(base)))
-	docker = len(learn.NativeNames(learn.AllowedSpecNames(dock)))
-	return enforced, policy, docker, nil
-}
-
 func profileExportCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "export",
@@ -180,7 +156,7 @@ as a Localhost seccompProfile.`,
 			if err := checkArgs(c, 1, 1); err != nil {
 				return err
 			}
-			p, err := loadProfile(c.Args().First())
+			p, err := learn.DefaultStore().MustLoad(c.Args().First())
 			if err != nil {
 				return err
 			}
@@ -206,11 +182,11 @@ func profileDiffCommand() *cli.Command {
 			if err := checkArgs(c, 2, 2); err != nil {
 				return err
 			}
-			a, err := loadProfile(c.Args().Get(0))
+			a, err := learn.DefaultStore().MustLoad(c.Args().Get(0))
 			if err != nil {
 				return err
 			}
-			b, err := loadProfile(c.Args().Get(1))
+			b, err := learn.DefaultStore().MustLoad(c.Args().Get(1))
 			if err != nil {
 				return err
 			}
@@ -244,7 +220,7 @@ func profileAllowCommand() *cli.Command {
 			key := c.Args().First()
 			names := c.Args().Slice()[1:]
 			if f := c.String("from-audit"); f != "" {
-				denied, err := auditDenials(f, key)
+				denied, err := learn.AuditDenials(f, key)
 				if err != nil {
 					return err
 				}
@@ -275,32 +251,6 @@ func profileAllowCommand() *cli.Command {
 	}
 }
 
-// auditDenials returns the system calls the audit file at path records
-// as denied for profile key.
-func auditDenials(path, key string) ([]string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("audit record: %w", err)
-	}
-	defer f.Close()
-	var out []string
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 4<<20)
-	for sc.Scan() {
-		var rec audit.Record
-		if json.Unmarshal(sc.Bytes(), &rec) != nil || rec.Event != audit.EventSyscallDenied || rec.Profile != key {
-			continue
-		}
-		if !slices.Contains(out, rec.Syscall) {
-			out = append(out, rec.Syscall)
-		}
-	}
-	if err := sc.Err(); err != nil && !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("audit record %s: %w", path, err)
-	}
-	return out, nil
-}
-
 func profileDeleteCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "delete",
@@ -318,17 +268,4 @@ func profileDeleteCommand() *cli.Command {
 			return errors.Join(errs...)
 		},
 	}
-}
-
-// loadProfile loads key's profile, a missing one being an error.
-func loadProfile(key string) (*learn.Profile, error) {
-	store := learn.DefaultStore()
-	p, err := store.Load(key)
-	if err != nil {
-		return nil, err
-	}
-	if p == nil {
-		return nil, fmt.Errorf("learned profile %s: %w (%s)", key, os.ErrNotExist, store.Path(key))
-	}
-	return p, nil
 }
