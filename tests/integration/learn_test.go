@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -341,7 +342,9 @@ func TestLearnExec(t *testing.T) {
 // TestLearnRecorderRefusesOtherContainers: a caller whose config.json
 // points its own seccomp notify listener at a learning container's
 // recorder (to write its calls into that workload's profile) is refused
-// by the recorder: the connection names another container.
+// by the seccomp-listener rule; and should a policy list that socket in
+// allowSeccompListeners, by the recorder: the connection names another
+// container.
 func TestLearnRecorderRefusesOtherContainers(t *testing.T) {
 	rt, dir := learnSetup(t)
 	flag := learnPolicy(t, "shop", "learn", "victim")
@@ -368,8 +371,13 @@ func TestLearnRecorderRefusesOtherContainers(t *testing.T) {
 		prof.ListenerPath = socket
 		s.Linux.Seccomp = prof
 	})
+	_, errOut, exit := rt.Run(flag, "run", "--bundle", attacker.Dir, rt.NewID())
+	if exit == 0 || !strings.Contains(errOut, `(rule seccomp-listener, allow with "allowSeccompListeners": [`+strconv.Quote(socket)+`])`) {
+		t.Errorf("attacker with the policy's default: exit %d, stderr %q, want the seccomp-listener refusal", exit, errOut)
+	}
+	lax, _ := testutil.WritePolicy(t, fmt.Sprintf(`{"learn": [{"match": {%q: %q}, "mode": "learn", "key": "victim"}], "allowSeccompListeners": [%q]}`, learnPodAnnotation, "shop", socket))
 	id := rt.NewID()
-	out, errOut, exit := rt.Run(flag, "run", "--bundle", attacker.Dir, id)
+	out, errOut, exit := rt.Run(lax, "run", "--bundle", attacker.Dir, id)
 	t.Logf("attacker: exit %d, stdout %q, stderr %q", exit, out, errOut)
 
 	rt.MustRun("kill", victim, "KILL")
