@@ -30,9 +30,12 @@ import (
 // debianRootfs extracts the cached Debian rootfs once per test.
 func debianRootfs(t *testing.T) string {
 	t.Helper()
-	tarball := filepath.Join(testutil.CacheDir(), testutil.DebianTarballName())
-	if _, err := os.Stat(tarball); err != nil {
-		t.Skipf("no cached Debian rootfs %s (the e2e suite builds it): %v", tarball, err)
+	// Built once per package list and cached (the e2e suite uses it too).
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+	defer cancel()
+	tarball, err := testutil.DebianTarball(ctx, t.Logf)
+	if err != nil {
+		t.Fatal(err)
 	}
 	dir := t.TempDir()
 	if err := os.Chmod(filepath.Dir(dir), 0o755); err != nil {
