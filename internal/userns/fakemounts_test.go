@@ -113,15 +113,30 @@ func overlayOptions(ov idmap.Overlay) string {
 	return opts
 }
 
-func (f *fakeMounts) mountOverlay(ov idmap.Overlay, target string) error {
-	desc := "mount overlay " + target + " lower=" + strings.Join(ov.Lower, ":")
+// overlayCall describes a mount of an overlay of ov's layers at target.
+func overlayCall(verb string, ov idmap.Overlay, target string) string {
+	desc := verb + " " + target + " lower=" + strings.Join(ov.Lower, ":")
 	if len(ov.Data) > 0 {
 		desc += " data=" + strings.Join(ov.Data, ":")
 	}
 	if ov.Upper != "" {
 		desc += " upper=" + ov.Upper
 	}
-	if err := f.call("mountOverlay", desc); err != nil {
+	return desc
+}
+
+func (f *fakeMounts) mountOverlay(ov idmap.Overlay, target string) error {
+	if err := f.call("mountOverlay", overlayCall("mount overlay", ov, target)); err != nil {
+		return err
+	}
+	f.table = append(f.table, idmap.MountEntry{Root: "/", Mountpoint: target, FSType: "overlay", Source: "overlay", SuperOptions: overlayOptions(ov)})
+	return nil
+}
+
+// mountView is mountOverlay with the view's mount attributes in its
+// description.
+func (f *fakeMounts) mountView(ov idmap.Overlay, target string) error {
+	if err := f.call("mountView", overlayCall("mount view", ov, target)+" ro,nosuid,nodev"); err != nil {
 		return err
 	}
 	f.table = append(f.table, idmap.MountEntry{Root: "/", Mountpoint: target, FSType: "overlay", Source: "overlay", SuperOptions: overlayOptions(ov)})

@@ -27,6 +27,11 @@ import (
 // IDs and into the range again costs one lstat per file of the
 // container's layer, at pause and at resume.
 //
+// The view is mounted read-only, nosuid and nodev: at rest container
+// root's files are host root's, so a file the container made set-user-ID
+// would be set-user-ID host root at the engine's path while it is
+// paused.
+//
 // A pause killed midway (the engine's timeout, the OOM killer) cannot
 // undo what it did; the mark it leaves in the staging directory before
 // it starts tells resume (and delete) to finish the way back.
@@ -168,7 +173,7 @@ func showLayerAtRest(host hostMounts, dir string, failAt func(step string) error
 	if err := step(stepMount); err != nil {
 		return err
 	}
-	return host.mountOverlay(view, rec.Target)
+	return host.mountView(view, rec.Target)
 }
 
 // showLiveLayer is ShowLiveLayer for the staging directory dir, with
