@@ -35,6 +35,9 @@ type fakeMounts struct {
 	fail  map[string]bool
 	calls []string
 	count map[string]int
+	// during, when set, is called with each call's description before
+	// the call does anything.
+	during func(desc string)
 }
 
 func newFakeMounts(base string, table []idmap.MountEntry, owners map[string]uint32) *fakeMounts {
@@ -55,6 +58,9 @@ func (f *fakeMounts) failCalls(calls ...string) {
 func (f *fakeMounts) call(op, desc string) error {
 	f.count[op]++
 	desc = strings.ReplaceAll(desc, f.base, "")
+	if f.during != nil {
+		f.during(desc)
+	}
 	if f.fail[op+"#"+strconv.Itoa(f.count[op])] || f.count[op] == 1 && f.fail[op] {
 		f.calls = append(f.calls, desc+" (fails)")
 		return fmt.Errorf("%s: %w", desc, errFakeMount)
