@@ -257,10 +257,33 @@ func (o *Overlay) paths() []*string {
 // "lowerdir+" per layer, so that no option string limits the number of
 // layers, and falls back to mount(2) on kernels without it (before 6.8).
 func MountOverlay(o Overlay, target string) error {
+	return MountOverlayAttr(o, target, 0)
+}
+
+// MountOverlayAttr is MountOverlay with the mount attributes attr
+// (unix.MOUNT_ATTR_RDONLY, NOSUID, NODEV or NOEXEC) set as the overlay is
+// mounted: there is no moment when target shows it without them.
+func MountOverlayAttr(o Overlay, target string, attr uint64) error {
+	// The same attributes as mount(2) flags, for the fallback.
+	var flags uintptr
+	left := attr
+	for _, a := range []struct {
+		attr uint64
+		flag uintptr
+	}{{unix.MOUNT_ATTR_RDONLY, unix.MS_RDONLY}, {unix.MOUNT_ATTR_NOSUID, unix.MS_NOSUID},
+		{unix.MOUNT_ATTR_NODEV, unix.MS_NODEV}, {unix.MOUNT_ATTR_NOEXEC, unix.MS_NOEXEC}} {
+		if left&a.attr != 0 {
+			flags |= a.flag
+			left &^= a.attr
+		}
+	}
+	if left != 0 {
+		return fmt.Errorf("mount overlay at %s: mount attributes %#x not supported", target, left)
+	}
 	if err := o.clearVolatileMark(); err != nil {
 		return fmt.Errorf("mount overlay at %s: %w", target, err)
 	}
-	err := fsmountOverlay(o, target)
+	err := fsmountOverlay(o, target, attr)
 	if err == nil || !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOSYS) {
 		return err
 	}
@@ -275,7 +298,7 @@ func MountOverlay(o Overlay, target string) error {
 	for _, opt := range o.Options {
 		data += "," + opt
 	}
-	if err2 := unix.Mount("overlay", target, "overlay", 0, data); err2 != nil {
+	if err2 := unix.Mount("overlay", target, "overlay", flags, data); err2 != nil {
 		return fmt.Errorf("mount overlay at %s: %w (fsconfig: %v)", target, err2, err)
 	}
 	return nil
@@ -303,7 +326,7 @@ func (o Overlay) clearVolatileMark() error {
 	return nil
 }
 
-func fsmountOverlay(o Overlay, target string) error {
+func fsmountOverlay(o Overlay, target string, attr uint64) error {
 	fd, err := unix.Fsopen("overlay", unix.FSOPEN_CLOEXEC)
 	if err != nil {
 		return fmt.Errorf("mount overlay at %s: fsopen: %w", target, err)
@@ -350,7 +373,7 @@ func fsmountOverlay(o Overlay, target string) error {
 	if err := unix.FsconfigCreate(fd); err != nil {
 		return fmt.Errorf("mount overlay at %s: fsconfig create: %w", target, err)
 	}
-	mfd, err := unix.Fsmount(fd, unix.FSMOUNT_CLOEXEC, 0)
+	mfd, err := unix.Fsmount(fd, unix.FSMOUNT_CLOEXEC, int(attr))
 	if err != nil {
 		return fmt.Errorf("mount overlay at %s: fsmount: %w", target, err)
 	}

@@ -35,6 +35,9 @@ type fakeMounts struct {
 	fail  map[string]bool
 	calls []string
 	count map[string]int
+	// during, when set, is called with each call's description before
+	// the call does anything.
+	during func(desc string)
 }
 
 func newFakeMounts(base string, table []idmap.MountEntry, owners map[string]uint32) *fakeMounts {
@@ -55,6 +58,9 @@ func (f *fakeMounts) failCalls(calls ...string) {
 func (f *fakeMounts) call(op, desc string) error {
 	f.count[op]++
 	desc = strings.ReplaceAll(desc, f.base, "")
+	if f.during != nil {
+		f.during(desc)
+	}
 	if f.fail[op+"#"+strconv.Itoa(f.count[op])] || f.count[op] == 1 && f.fail[op] {
 		f.calls = append(f.calls, desc+" (fails)")
 		return fmt.Errorf("%s: %w", desc, errFakeMount)
@@ -113,15 +119,30 @@ func overlayOptions(ov idmap.Overlay) string {
 	return opts
 }
 
-func (f *fakeMounts) mountOverlay(ov idmap.Overlay, target string) error {
-	desc := "mount overlay " + target + " lower=" + strings.Join(ov.Lower, ":")
+// overlayCall describes a mount of an overlay of ov's layers at target.
+func overlayCall(verb string, ov idmap.Overlay, target string) string {
+	desc := verb + " " + target + " lower=" + strings.Join(ov.Lower, ":")
 	if len(ov.Data) > 0 {
 		desc += " data=" + strings.Join(ov.Data, ":")
 	}
 	if ov.Upper != "" {
 		desc += " upper=" + ov.Upper
 	}
-	if err := f.call("mountOverlay", desc); err != nil {
+	return desc
+}
+
+func (f *fakeMounts) mountOverlay(ov idmap.Overlay, target string) error {
+	if err := f.call("mountOverlay", overlayCall("mount overlay", ov, target)); err != nil {
+		return err
+	}
+	f.table = append(f.table, idmap.MountEntry{Root: "/", Mountpoint: target, FSType: "overlay", Source: "overlay", SuperOptions: overlayOptions(ov)})
+	return nil
+}
+
+// mountView is mountOverlay with the view's mount attributes in its
+// description.
+func (f *fakeMounts) mountView(ov idmap.Overlay, target string) error {
+	if err := f.call("mountView", overlayCall("mount view", ov, target)+" ro,nosuid,nodev"); err != nil {
 		return err
 	}
 	f.table = append(f.table, idmap.MountEntry{Root: "/", Mountpoint: target, FSType: "overlay", Source: "overlay", SuperOptions: overlayOptions(ov)})

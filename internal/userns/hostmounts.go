@@ -23,6 +23,10 @@ type hostMounts interface {
 	// mountOverlay mounts an overlay of ov's layers at target
 	// (idmap.MountOverlay).
 	mountOverlay(ov idmap.Overlay, target string) error
+	// mountView mounts an overlay of ov's layers at target read-only,
+	// nosuid and nodev from the start (idmap.MountOverlayAttr): the view
+	// at rest of pause.go, where container root's files are host root's.
+	mountView(ov idmap.Overlay, target string) error
 	// bind binds the mount at src, a path of ours, onto target, looked up
 	// without following any symlink.
 	bind(src, target string) error
@@ -53,6 +57,10 @@ func (kernelMounts) cloneIDMapped(layer, dst string, ns *os.File) error {
 
 func (kernelMounts) mountOverlay(ov idmap.Overlay, target string) error {
 	return idmap.MountOverlay(ov, target)
+}
+
+func (kernelMounts) mountView(ov idmap.Overlay, target string) error {
+	return idmap.MountOverlayAttr(ov, target, unix.MOUNT_ATTR_RDONLY|unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV)
 }
 
 func (kernelMounts) bind(src, target string) error {

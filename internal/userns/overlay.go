@@ -276,14 +276,21 @@ func (b overlayRebuild) stageOverlay(pinned *idmap.Pinned, dir string, ns *os.Fi
 // it, so that a file copied in is container root's for the processes
 // that docker exec starts and for the container's own from then on. A
 // container without a rebuilt overlay has nothing to adopt; a failure is
-// logged, never fails the exec.
+// logged, never fails the exec. It walks the layer only while it is
+// live: it waits for a pause, resume or delete under way to finish, and
+// leaves alone the layer of a paused container, at rest (pause.go).
 func AdoptEngineWrites(root, id string) {
+	adoptEngineWrites(stagingDir(root, id), id, idmap.AdoptHostWrites)
+}
+
+// adoptEngineWrites is AdoptEngineWrites for the staging directory dir,
+// walking the layer with walk (idmap.AdoptHostWrites; tests wrap it).
+func adoptEngineWrites(dir, id string, walk func(upper, root string, rng idmap.Range, limit int) (int, error)) {
 	// The walk runs on every exec (health checks too), at the runtime's
 	// cost, not the container's: a layer of more files than this, which
 	// keeps the walk's time well under a second (tests/bench/README.md),
 	// is left to the next start.
 	const adoptLimit = 50_000
-	dir := stagingDir(root, id)
 	data, err := os.ReadFile(filepath.Join(dir, stageRecordName))
 	if err != nil {
 		return
@@ -292,8 +299,25 @@ func AdoptEngineWrites(root, id string) {
 	if err := json.Unmarshal(data, &rec); err != nil || rec.Upper == "" || rec.Range.Size == 0 {
 		return
 	}
+	unlock, err := lockStaging(dir, unix.LOCK_SH)
+	if err != nil {
+		logrus.Warnf("container %s: files the engine wrote into its layer: %v", id, err)
+		return
+	}
+	defer unlock()
+	// The container was running when exec looked; since, a pause may
+	// have shifted its layer to container IDs (its mark stays until
+	// resume shifted it back, also when it was killed midway), or a
+	// delete unstaged it (the record went with the staging tmpfs).
+	if _, err := os.Lstat(filepath.Join(dir, pausedMark)); !errors.Is(err, os.ErrNotExist) {
+		logrus.Debugf("container %s: its layer is at rest (paused), the engine's writes are left to the next exec", id)
+		return
+	}
+	if _, err := os.Lstat(filepath.Join(dir, stageRecordName)); err != nil {
+		return
+	}
 	start := time.Now()
-	n, err := idmap.AdoptHostWrites(rec.Upper, filepath.Join(dir, "rootfs"), rec.Range, adoptLimit)
+	n, err := walk(rec.Upper, filepath.Join(dir, "rootfs"), rec.Range, adoptLimit)
 	if err != nil {
 		logrus.Warnf("container %s: files the engine wrote into its layer: %v", id, err)
 		return
@@ -441,6 +465,13 @@ func unstage(host hostMounts, dir string) error {
 	var err error
 	detached := false
 	if rec.Target != "" {
+		// Not while a pause, resume or exec's adoption changes the
+		// layer's owners (pause.go).
+		unlock, lockErr := lockStaging(dir, unix.LOCK_EX)
+		if lockErr != nil {
+			return lockErr
+		}
+		defer unlock()
 		if mounts, err = host.mountInfo(); err != nil {
 			return err
 		}

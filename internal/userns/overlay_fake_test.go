@@ -221,7 +221,7 @@ const (
 	callUnmount2    = "unmount /stage/lower1"
 	callDetachAll   = "detach staging /stage"
 	callMountCaller = "mount overlay /merged lower=/l1:/l2 upper=/diff"
-	callMountView   = "mount overlay /merged lower=/diff:/l1:/l2"
+	callMountView   = "mount view /merged lower=/diff:/l1:/l2 ro,nosuid,nodev"
 )
 
 // TestStageOverlaySteps fails the overlay rebuild at each step (by its
@@ -458,7 +458,7 @@ func TestShowLayerAtRestSteps(t *testing.T) {
 			callShiftIn}},
 		{name: "mount hook", step: stepMount, want: []string{callMountInfo, callShiftOut, callDetach,
 			callBind, callShiftIn}},
-		{name: "mount", failCall: "mountOverlay", want: []string{callMountInfo, callShiftOut, callDetach, callMountView + " (fails)",
+		{name: "mount", failCall: "mountView", want: []string{callMountInfo, callShiftOut, callDetach, callMountView + " (fails)",
 			callBind, callShiftIn}},
 	} {
 		t.Run(c.name, func(t *testing.T) {

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/hardened-runtime/hardened/idmap"
 )
 
@@ -27,13 +29,53 @@ import (
 // IDs and into the range again costs one lstat per file of the
 // container's layer, at pause and at resume.
 //
+// The view is mounted read-only, nosuid and nodev: at rest container
+// root's files are host root's, so a file the container made set-user-ID
+// would be set-user-ID host root at the engine's path while it is
+// paused.
+//
 // A pause killed midway (the engine's timeout, the OOM killer) cannot
 // undo what it did; the mark it leaves in the staging directory before
 // it starts tells resume (and delete) to finish the way back.
+//
+// An exec may run while a pause does (engines do not serialize them):
+// its adoption of the engine's writes (AdoptEngineWrites) would shift
+// files the pause had just shifted to container IDs into the range
+// again, and the view at rest (docker commit) would record host IDs for
+// them. Pause, resume and delete hold the staging directory's lock
+// exclusively (lockStaging), the adoption shared, and it walks only a
+// live layer: one without a pause's mark.
 
 // pausedMark names the file of the staging directory present from the
 // start of a pause's changes until resume undid them.
 const pausedMark = "paused"
+
+// stagingLockName names the file of the staging directory whose flock
+// serializes the changes to the owners of the container's layer.
+const stagingLockName = "lock"
+
+// lockStaging takes the flock how (unix.LOCK_EX or unix.LOCK_SH) on the
+// lock file of the staging directory dir, created when missing, and
+// returns what releases it. Callers take it only once they found dir's
+// stage record: a runtime in another mount namespace than the create's
+// sees the directory beneath the staging tmpfs, which must stay empty.
+func lockStaging(dir string, how int) (unlock func(), err error) {
+	fd, err := unix.Open(filepath.Join(dir, stagingLockName), unix.O_RDONLY|unix.O_CREAT|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("lock %s: %w", dir, err)
+	}
+	for {
+		err = unix.Flock(fd, how)
+		if !errors.Is(err, unix.EINTR) {
+			break
+		}
+	}
+	if err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("lock %s: %w", dir, err)
+	}
+	return func() { unix.Close(fd) }, nil
+}
 
 // ShowLayerAtRest gives the engine's path of container id of root the
 // view of its layer at rest (above), after the container was frozen. It
@@ -118,6 +160,11 @@ func showLayerAtRest(host hostMounts, dir string, failAt func(step string) error
 	if !ok {
 		return nil
 	}
+	unlock, err := lockStaging(dir, unix.LOCK_EX)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	mounts, err := host.mountInfo()
 	if err != nil {
 		return err
@@ -168,7 +215,7 @@ func showLayerAtRest(host hostMounts, dir string, failAt func(step string) error
 	if err := step(stepMount); err != nil {
 		return err
 	}
-	return host.mountOverlay(view, rec.Target)
+	return host.mountView(view, rec.Target)
 }
 
 // showLiveLayer is ShowLiveLayer for the staging directory dir, with
@@ -180,6 +227,11 @@ func showLiveLayer(host hostMounts, dir string) error {
 	if err != nil || !ok {
 		return err
 	}
+	unlock, err := lockStaging(dir, unix.LOCK_EX)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	mounts, err := host.mountInfo()
 	if err != nil {
 		return err
