@@ -24,9 +24,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 	"unsafe"
 
 	"github.com/opencontainers/runc/libcontainer/configs"
@@ -52,7 +54,7 @@ const (
 // one profile share an entry. An error means only that the container's
 // init will compile the filter itself.
 func (c Cache) Ensure(cfg *configs.Seccomp) error {
-	if cfg == nil || cfg.DefaultAction == configs.Notify {
+	if cfg == nil || cfg.DefaultAction == configs.Notify || notifiesHelperCalls(cfg) {
 		return nil
 	}
 	path := filepath.Join(c.Dir, c.entryName(cfg))
@@ -78,6 +80,15 @@ func (c Cache) Ensure(cfg *configs.Seccomp) error {
 	cmd.Stdin = bytes.NewReader(raw)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
+	// A helper stuck in a notified call (nothing listens) must not hold
+	// the create: the init then compiles the filter itself.
+	cmd.WaitDelay = time.Second
+	timer := time.AfterFunc(helperTimeout, func() {
+		if cmd.Process != nil {
+			_ = cmd.Process.Kill()
+		}
+	})
+	defer timer.Stop()
 	if err := cmd.Run(); err != nil {
 		return fmt.Errorf("seccomp cache: compile %s: %w: %s", path, err, strings.TrimSpace(stderr.String()))
 	}
@@ -168,6 +179,35 @@ func (c Cache) entryName(cfg *configs.Seccomp) string {
 func seccompVersion() string {
 	major, minor, micro := seccomp.Version()
 	return fmt.Sprintf("%d.%d.%d", major, minor, micro)
+}
+
+// helperTimeout bounds one compile helper.
+const helperTimeout = 20 * time.Second
+
+// helperCalls are the system calls the compile helper's thread may make
+// once it has loaded the filter (closing the notification fd, parking,
+// the Go runtime's signal and memory calls). A filter that notifies one
+// of them would stop the helper in a call no one answers: it is not
+// cached (a caller's notify profile, e.g. runc's tests of seccomp
+// agents); the learned-profile filters never notify these.
+func helperCalls() []string {
+	return []string{
+		"close", "futex", "exit", "exit_group", "write", "read", "nanosleep", "clock_nanosleep",
+		"sched_yield", "getpid", "gettid", "tgkill", "mmap", "munmap", "madvise", "mprotect", "brk",
+		"rt_sigaction", "rt_sigprocmask", "rt_sigreturn", "sigaltstack", "clock_gettime", "gettimeofday",
+		"epoll_pwait", "epoll_wait", "epoll_ctl",
+	}
+}
+
+// notifiesHelperCalls reports whether cfg notifies one of helperCalls.
+func notifiesHelperCalls(cfg *configs.Seccomp) bool {
+	calls := helperCalls()
+	for _, sc := range cfg.Syscalls {
+		if sc != nil && sc.Action == configs.Notify && slices.Contains(calls, sc.Name) {
+			return true
+		}
+	}
+	return false
 }
 
 // helperEnv is set in the helper's environment.

@@ -220,3 +220,29 @@ func TestEntryNameCoversEveryField(t *testing.T) {
 		t.Error("listener path and metadata changed the entry name")
 	}
 }
+
+// A filter that notifies a call the compile helper makes after loading
+// it (runc's tests of seccomp agents notify close, futex...) is not
+// compiled by the helper, which would wait in that call for ever; one
+// that notifies only other calls (a learned profile's) is.
+func TestNotifiesHelperCalls(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		calls []string
+		want  bool
+	}{
+		{"none", nil, false},
+		{"mkdir", []string{"mkdir", "mkdirat"}, false},
+		{"close", []string{"mkdir", "close"}, true},
+		{"futex", []string{"futex"}, true},
+	} {
+		cfg := &configs.Seccomp{DefaultAction: configs.Errno}
+		for _, c := range tc.calls {
+			cfg.Syscalls = append(cfg.Syscalls, &configs.Syscall{Name: c, Action: configs.Notify})
+		}
+		cfg.Syscalls = append(cfg.Syscalls, &configs.Syscall{Name: "close", Action: configs.Allow})
+		if got := notifiesHelperCalls(cfg); got != tc.want {
+			t.Errorf("%s: notifiesHelperCalls = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
