@@ -47,6 +47,12 @@ func handshakeCalls() []string {
 	}
 }
 
+// InitCallNames are the calls every enforced profile and every export
+// hold whether learned or not (runtimeCalls and handshakeCalls).
+func InitCallNames() []string {
+	return append(runtimeCalls(), handshakeCalls()...)
+}
+
 // isInitCall reports whether name is one of runtimeCalls or
 // handshakeCalls: never notified.
 func isInitCall(name string) bool {
