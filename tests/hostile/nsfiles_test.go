@@ -2,11 +2,9 @@ package hostile
 
 import (
 	"context"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -68,37 +66,7 @@ func TestPodNetnsSwappedForAnotherPod(t *testing.T) {
 	if before == want {
 		want = "1001"
 	}
-	p := filepath.Join(t.TempDir(), "netns")
-	if err := os.WriteFile(p, nil, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := unix.Mount(pod, p, "", unix.MS_BIND, ""); err != nil {
-		t.Fatal(err)
-	}
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			if unix.Mount(victim, p, "", unix.MS_BIND, "") == nil {
-				time.Sleep(200 * time.Microsecond)
-				_ = unix.Unmount(p, unix.MNT_DETACH)
-			}
-			time.Sleep(200 * time.Microsecond)
-		}
-	}()
-	t.Cleanup(func() {
-		close(stop)
-		wg.Wait()
-		for unix.Unmount(p, unix.MNT_DETACH) == nil {
-		}
-	})
+	p := nsSwapLoop(t, pod, victim)
 	for i := range 30 {
 		b := testutil.NewBundle(t)
 		b.Edit(t, func(s *specs.Spec) {

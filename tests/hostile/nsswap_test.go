@@ -32,37 +32,7 @@ func TestJoinSwappedNamespaceFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := filepath.Join(t.TempDir(), "netns")
-	if err := os.WriteFile(p, nil, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := unix.Mount(nsPath(pid, specs.NetworkNamespace), p, "", unix.MS_BIND, ""); err != nil {
-		t.Fatal(err)
-	}
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			if unix.Mount("/proc/self/ns/net", p, "", unix.MS_BIND, "") == nil {
-				time.Sleep(200 * time.Microsecond)
-				unix.Unmount(p, unix.MNT_DETACH)
-			}
-			time.Sleep(200 * time.Microsecond)
-		}
-	}()
-	t.Cleanup(func() {
-		close(stop)
-		wg.Wait()
-		for unix.Unmount(p, unix.MNT_DETACH) == nil {
-		}
-	})
+	p := nsSwapLoop(t, nsPath(pid, specs.NetworkNamespace), "/proc/self/ns/net")
 	joined, refused := 0, 0
 	for i := range 30 {
 		b := testutil.NewBundle(t)
@@ -87,4 +57,44 @@ func TestJoinSwappedNamespaceFile(t *testing.T) {
 	if joined == 0 {
 		t.Errorf("no run joined the related namespace: the swap loop leaves no window to test")
 	}
+}
+
+// nsSwapLoop makes a file bind-mounted on the namespace file base and,
+// until the end of the test, keeps mounting the namespace file other
+// over it and taking it off again (200 µs each way); it returns the
+// file's path. Everything is unmounted at the end.
+func nsSwapLoop(t *testing.T, base, other string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "netns")
+	if err := os.WriteFile(p, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Mount(base, p, "", unix.MS_BIND, ""); err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if unix.Mount(other, p, "", unix.MS_BIND, "") == nil {
+				time.Sleep(200 * time.Microsecond)
+				_ = unix.Unmount(p, unix.MNT_DETACH)
+			}
+			time.Sleep(200 * time.Microsecond)
+		}
+	}()
+	t.Cleanup(func() {
+		close(stop)
+		wg.Wait()
+		for unix.Unmount(p, unix.MNT_DETACH) == nil {
+		}
+	})
+	return p
 }
