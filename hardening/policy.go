@@ -582,23 +582,8 @@ func (p *Policy) ForAnnotations(ann map[string]string) (*Policy, []int) {
 }
 
 func (e Exception) matches(ann map[string]string) bool {
-	if len(e.Match) == 0 {
-		return false
-	}
-	for k, want := range e.Match {
-		got, ok := ann[k]
-		if !ok {
-			return false
-		}
-		if prefix, glob := strings.CutSuffix(want, "*"); glob {
-			if !strings.HasPrefix(got, prefix) {
-				return false
-			}
-		} else if got != want {
-			return false
-		}
-	}
-	return true
+	// An exception with nothing to match would widen every container.
+	return len(e.Match) > 0 && matchAnnotations(e.Match, ann)
 }
 
 func (p *Policy) clone() *Policy {
