@@ -100,15 +100,20 @@ func (u *Stage) Rewrite(s *specs.Spec) {
 // without the engines' remap ranges (RemapRanges), which their containers
 // share and no other container may get.
 func idPool(u hardening.UserNamespacePolicy) ([]idmap.Range, idmap.PoolSource, error) {
+	return idPoolFrom(u, SubUIDFile, SubGIDFile)
+}
+
+// idPoolFrom is idPool with the subordinate ID files named.
+func idPoolFrom(u hardening.UserNamespacePolicy, subuid, subgid string) ([]idmap.Range, idmap.PoolSource, error) {
 	var explicit []idmap.Range
 	if u.Pool != nil {
 		explicit = []idmap.Range{*u.Pool}
 	}
-	pool, source, err := idmap.ResolvePool(explicit, SubUIDFile, SubGIDFile, u.SubIDUser)
+	pool, source, err := idmap.ResolvePool(explicit, subuid, subgid, u.SubIDUser)
 	if err != nil {
 		return nil, "", err
 	}
-	remap, err := RemapRanges(u, SubUIDFile, SubGIDFile)
+	remap, err := RemapRanges(u, subuid, subgid)
 	if err != nil {
 		return nil, "", err
 	}
