@@ -23,7 +23,8 @@ import (
 // and no host user holds.
 //
 // Fields: linux.namespaces, linux.uidMappings, linux.gidMappings,
-// linux.sysctl["net.ipv4.ping_group_range"], and with "idmapBindMounts"
+// linux.sysctl["net.ipv4.ping_group_range"], the options of cgroup mounts
+// (engine's remap range only), and with "idmapBindMounts"
 // the uidMappings, gidMappings and options of bind mounts. What the rule
 // does follows PlanUserNamespace:
 //   - a user namespace joined by path (containerd 2 puts a pod's
@@ -44,7 +45,16 @@ import (
 //     no host ID 0 and is free), or when it lies in the subordinate IDs
 //     of "callerSubidUsers" (Podman's --userns=auto) and maps no host ID
 //     0 (the runtime then records it in the host registry, where it must
-//     not overlap another container's range); any other is replaced.
+//     not overlap another container's range); any other is replaced;
+//   - a caller's mapping that lies in the subordinate IDs of a user of
+//     "remapSubidUsers" (the single range of dockerd --userns-remap) and
+//     maps no host ID 0 is kept likewise, with the engine's rootfs, and
+//     shared with the engine's other containers (the registry entry is
+//     marked shared, idmap.EngineRangeKey); so is a namespace joined
+//     through a shared namespace whose mapping lies there. Such a
+//     container's cgroup mounts, which dockerd makes read-write under
+//     remapping, are made read-only (the host-mounts rule lets them
+//     through for that).
 //
 // Docker sets net.ipv4.ping_group_range to "0 2147483647", which a user
 // namespace cannot write (the groups must be mapped): it is clamped to the
@@ -56,7 +66,8 @@ import (
 // container a user namespace (HostFacts.UsernsUnsupported), the rule notes
 // why and changes nothing.
 //
-// Relaxed by: "userNamespace": {"enabled": false}, "callerSubidUsers", or
+// Relaxed by: "userNamespace": {"enabled": false}, "callerSubidUsers",
+// "remapSubidUsers" (containers of one engine share its range), or
 // "allowHostNamespaces": ["user"] for a join of a namespace that maps host
 // root.
 func UserNamespace(s *specs.Spec, pol *Policy, f HostFacts, r *Report) error {
