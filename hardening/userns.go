@@ -229,9 +229,12 @@ func PlanUserNamespace(s *specs.Spec, pol *Policy, f HostFacts) (UsernsPlan, err
 		case idmap.MapsHostRoot(info.UIDMap) || idmap.MapsHostRoot(info.GIDMap):
 			return UsernsPlan{}, fmt.Errorf("user namespace %s maps host ID 0", ns.Path)
 		}
-		return UsernsPlan{Join: ns.Path, Size: mappedSize(info), Why: "caller's user namespace path"}, nil
+		// Docker under --userns-remap joins the namespace of the
+		// container whose network namespace it shares by path.
+		return UsernsPlan{Join: ns.Path, Size: mappedSize(info), Why: "caller's user namespace path", Remap: remapUserOf(info, pol, f)}, nil
 	}
 	var plan UsernsPlan
+	var joined idmap.UsernsInfo
 	for _, ns := range nss {
 		switch ns.Type {
 		case specs.PIDNamespace, specs.NetworkNamespace, specs.IPCNamespace:
@@ -255,10 +258,11 @@ func PlanUserNamespace(s *specs.Spec, pol *Policy, f HostFacts) (UsernsPlan, err
 			return UsernsPlan{}, fmt.Errorf("joined namespaces belong to two user namespaces (%s and %s)", plan.Join, info.Path)
 		}
 		plan = UsernsPlan{Join: info.Path, Size: mappedSize(info), Why: fmt.Sprintf("owner of the %s namespace %s", ns.Type, ns.Path), Stage: true}
+		joined = info
 	}
 	remapUser, remapSize := remapMapping(s, pol, f)
 	if plan.Join != "" {
-		if remapUser != "" && withinRemapRange(f.Usernses[plan.Join], f.RemapIDRanges[remapUser]) {
+		if remapUser != "" && remapUserOf(joined, pol, f) == remapUser {
 			// The engine's containers share its one range: the joined
 			// namespace has it too, and the engine prepared the rootfs
 			// for it (Docker's --network container:X under
@@ -288,18 +292,22 @@ func remapMapping(s *specs.Spec, pol *Policy, f HostFacts) (string, uint32) {
 	return "", 0
 }
 
-// withinRemapRange reports whether a joined user namespace's mappings are
-// known, map no host ID 0 and lie wholly in an engine's remap range.
-func withinRemapRange(info idmap.UsernsInfo, remap []idmap.Range) bool {
-	if len(remap) == 0 || len(info.UIDMap) == 0 || len(info.GIDMap) == 0 || idmap.MapsHostRoot(info.UIDMap) || idmap.MapsHostRoot(info.GIDMap) {
-		return false
+// remapUserOf returns the user of the policy's remapSubidUsers whose
+// subordinate IDs hold every mapping of a joined user namespace (known,
+// mapping no host ID 0), "" when none does.
+func remapUserOf(info idmap.UsernsInfo, pol *Policy, f HostFacts) string {
+	if len(info.UIDMap) == 0 || len(info.GIDMap) == 0 || idmap.MapsHostRoot(info.UIDMap) || idmap.MapsHostRoot(info.GIDMap) {
+		return ""
 	}
-	for _, m := range append(slices.Clone(info.UIDMap), info.GIDMap...) {
-		if m.Host.Size == 0 || !idmap.WithinAny(m.Host, remap) {
-			return false
+	for _, user := range pol.UserNamespace.RemapSubIDUsers {
+		remap := f.RemapIDRanges[user]
+		if len(remap) > 0 && !slices.ContainsFunc(append(slices.Clone(info.UIDMap), info.GIDMap...), func(m idmap.Mapping) bool {
+			return m.Host.Size == 0 || !idmap.WithinAny(m.Host, remap)
+		}) {
+			return user
 		}
 	}
-	return true
+	return ""
 }
 
 // callerMapping reports whether the spec creates its user namespace with

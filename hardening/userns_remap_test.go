@@ -108,6 +108,7 @@ func TestPlanUserNamespaceRemap(t *testing.T) {
 		uid, gid []specs.LinuxIDMapping
 		users    []string          // remapSubidUsers
 		joined   *idmap.UsernsInfo // owner of a joined network namespace
+		userns   *idmap.UsernsInfo // a user namespace joined by path
 		want     UsernsPlan        // Why not compared
 	}{
 		{name: "engine's range kept", uid: in, gid: in, users: []string{"dockremap"},
@@ -128,6 +129,15 @@ func TestPlanUserNamespaceRemap(t *testing.T) {
 		{name: "shares the network namespace of an engine's container", uid: in, gid: in, users: []string{"dockremap"},
 			joined: &idmap.UsernsInfo{Path: "/proc/4242/ns/user", UIDMap: []idmap.Mapping{{Host: remapRange}}, GIDMap: []idmap.Mapping{{Host: remapRange}}},
 			want:   UsernsPlan{Join: "/proc/4242/ns/user", Size: remapRange.Size, Remap: "dockremap"}},
+		{name: "joins an engine container's user namespace by path (Docker's --network container:X)", uid: in, gid: in, users: []string{"dockremap"},
+			userns: &idmap.UsernsInfo{Path: "/proc/4242/ns/user", UIDMap: []idmap.Mapping{{Host: remapRange}}, GIDMap: []idmap.Mapping{{Host: remapRange}}},
+			want:   UsernsPlan{Join: "/proc/4242/ns/user", Size: remapRange.Size, Remap: "dockremap"}},
+		{name: "joins by path a user namespace of another range", uid: in, gid: in, users: []string{"dockremap"},
+			userns: &idmap.UsernsInfo{Path: "/proc/4242/ns/user", UIDMap: []idmap.Mapping{{Host: testRange}}, GIDMap: []idmap.Mapping{{Host: testRange}}},
+			want:   UsernsPlan{Join: "/proc/4242/ns/user", Size: testRange.Size}},
+		{name: "shares the network namespace of an engine's container, own mapping elsewhere", uid: mapping(testRange.Start, testRange.Size), gid: mapping(testRange.Start, testRange.Size), users: []string{"dockremap"},
+			joined: &idmap.UsernsInfo{Path: "/proc/4242/ns/user", UIDMap: []idmap.Mapping{{Host: remapRange}}, GIDMap: []idmap.Mapping{{Host: remapRange}}},
+			want:   UsernsPlan{Join: "/proc/4242/ns/user", Size: remapRange.Size, Stage: true}},
 		{name: "shares the network namespace of a container of another range", uid: in, gid: in, users: []string{"dockremap"},
 			joined: &idmap.UsernsInfo{Path: "/proc/4242/ns/user", UIDMap: []idmap.Mapping{{Host: testRange}}, GIDMap: []idmap.Mapping{{Host: testRange}}},
 			want:   UsernsPlan{Join: "/proc/4242/ns/user", Size: testRange.Size, Stage: true}},
@@ -147,7 +157,15 @@ func TestPlanUserNamespaceRemap(t *testing.T) {
 						s.Linux.Namespaces[i].Path = netns
 					}
 				}
-				f.Usernses = map[string]idmap.UsernsInfo{netns: *tc.joined, tc.joined.Path: *tc.joined}
+				f.Usernses = map[string]idmap.UsernsInfo{netns: *tc.joined}
+			}
+			if tc.userns != nil {
+				for i, ns := range s.Linux.Namespaces {
+					if ns.Type == specs.UserNamespace {
+						s.Linux.Namespaces[i].Path = tc.userns.Path
+					}
+				}
+				f.Usernses = map[string]idmap.UsernsInfo{tc.userns.Path: *tc.userns}
 			}
 			plan, err := PlanUserNamespace(s, pol, f)
 			if err != nil {

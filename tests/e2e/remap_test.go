@@ -137,7 +137,8 @@ func remapDocker(t *testing.T, dd *testutil.Dockerd, args ...string) string {
 }
 
 // remapRun starts a detached container of runtime on dd, removed at the
-// test's end, and returns its name.
+// test's end, and returns its name. A first flag of cmd and its value
+// ("--network", "container:X") go to docker run.
 func remapRun(t *testing.T, dd *testutil.Dockerd, runtime string, cmd ...string) string {
 	t.Helper()
 	name := uniqueName("remap")
@@ -146,7 +147,11 @@ func remapRun(t *testing.T, dd *testutil.Dockerd, runtime string, cmd ...string)
 		defer cancel()
 		dd.Run(ctx, "rm", "-f", name)
 	})
-	remapDocker(t, dd, append([]string{"run", "-d", "--runtime=" + runtime, "--name", name, testutil.BusyboxImage}, cmd...)...)
+	args := []string{"run", "-d", "--runtime=" + runtime, "--name", name}
+	if len(cmd) > 1 && strings.HasPrefix(cmd[0], "--") {
+		args, cmd = append(args, cmd[:2]...), cmd[2:]
+	}
+	remapDocker(t, dd, append(append(args, testutil.BusyboxImage), cmd...)...)
 	return name
 }
 
@@ -198,25 +203,40 @@ func TestDockerRemap(t *testing.T) {
 			}
 		}
 		// Both hold the engine's range in the host registry, as sharers.
-		entries, err := idmap.NewHostAllocator(nil, 0).Entries()
-		if err != nil {
-			t.Fatal(err)
+		remapRegistryShared(t, dd, a, b)
+	})
+
+	t.Run("shares the network namespace of another, restarts", func(t *testing.T) {
+		// docker run --network container:X joins X's user namespace:
+		// the engine's range too, with the engine's rootfs.
+		a := remapRun(t, dd, "hardened", "sh", "-c", "mkdir -p /tmp/www && echo hello > /tmp/www/index.html && exec httpd -f -p 8080 -h /tmp/www")
+		b := remapRun(t, dd, "hardened", "--network", "container:"+a, "sleep", "1000")
+		got := strings.Join(strings.Fields(remapDocker(t, dd, "exec", b, "sh", "-c", "cat /proc/self/uid_map; stat -c %u:%g /bin/busybox")), " ")
+		if want := wantMap + " 0:0"; got != want {
+			t.Errorf("uid_map and owner of /bin/busybox in the joining container: %q, want %q", got, want)
 		}
-		for _, name := range []string{a, b} {
-			id := strings.TrimSpace(remapDocker(t, dd, "inspect", "-f", "{{.ID}}", name))
-			found := false
-			for key, e := range entries {
-				if filepath.Base(key) == id {
-					found = true
-					if e.Shares != idmap.EngineRangeKey(remapTestUser) || e.Range != (idmap.Range{Start: remapTestStart, Size: remapTestSize}) {
-						t.Errorf("%s: registry entry %+v, want the engine's range shared as %q", name, e, idmap.EngineRangeKey(remapTestUser))
-					}
+		page := func(when string) {
+			t.Helper()
+			var out string
+			for try := 0; try < 50; try++ {
+				ctx, cancel := context.WithTimeout(context.Background(), dockerTimeout)
+				var exit int
+				out, _, exit = dd.Run(ctx, "exec", b, "wget", "-qO-", "http://127.0.0.1:8080/")
+				cancel()
+				if exit == 0 {
+					break
 				}
+				time.Sleep(100 * time.Millisecond)
 			}
-			if !found {
-				t.Errorf("%s: no entry in the host registry", name)
+			if out != "hello\n" {
+				t.Errorf("%s: the page is %q, want hello", when, out)
 			}
 		}
+		remapRegistryShared(t, dd, a, b)
+		page("first start")
+		remapDocker(t, dd, "restart", "-t", "1", a)
+		remapDocker(t, dd, "restart", "-t", "1", b)
+		page("after restart")
 	})
 
 	t.Run("diff of a running container equals runc's", func(t *testing.T) {
@@ -308,6 +328,32 @@ func remapExportFile(t *testing.T, dd *testutil.Dockerd, c, name string) string 
 				t.Fatal(err)
 			}
 			return string(data)
+		}
+	}
+}
+
+// remapRegistryShared checks that the named containers of dd hold the
+// engine's range in the host registry, marked shared.
+func remapRegistryShared(t *testing.T, dd *testutil.Dockerd, names ...string) {
+	t.Helper()
+	entries, err := idmap.NewHostAllocator(nil, 0).Entries()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range names {
+		id := strings.TrimSpace(remapDocker(t, dd, "inspect", "-f", "{{.ID}}", name))
+		found := false
+		for key, e := range entries {
+			if filepath.Base(key) != id {
+				continue
+			}
+			found = true
+			if e.Shares != idmap.EngineRangeKey(remapTestUser) || e.Range != (idmap.Range{Start: remapTestStart, Size: remapTestSize}) {
+				t.Errorf("%s: registry entry %+v, want the engine's range shared as %q", name, e, idmap.EngineRangeKey(remapTestUser))
+			}
+		}
+		if !found {
+			t.Errorf("%s: no entry in the host registry", name)
 		}
 	}
 }
