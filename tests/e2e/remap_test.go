@@ -2,13 +2,10 @@ package e2e
 
 import (
 	"archive/tar"
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -38,54 +35,10 @@ const (
 )
 
 // remapUser creates remapTestUser with its subordinate IDs until the
-// test ends. useradd, usermod and userdel lock and rewrite /etc/passwd,
-// /etc/group, /etc/subuid and /etc/subgid: only this user's lines change.
+// test ends.
 func remapUser(t *testing.T) {
 	t.Helper()
-	testutil.RequireRoot(t)
-	run := func(name string, args ...string) error {
-		out, err := exec.Command(name, args...).CombinedOutput()
-		if err != nil {
-			return fmt.Errorf("%s %s: %w: %s", name, strings.Join(args, " "), err, out)
-		}
-		return nil
-	}
-	ids := fmt.Sprintf("%d-%d", remapTestStart, remapTestStart+remapTestSize-1)
-	remove := func() error {
-		if exec.Command("id", remapTestUser).Run() != nil {
-			return nil
-		}
-		var errs []error
-		// Not every userdel removes the user's subordinate IDs.
-		if err := run("usermod", "--del-subuids", ids, "--del-subgids", ids, remapTestUser); err != nil {
-			errs = append(errs, err)
-		}
-		if err := run("userdel", remapTestUser); err != nil {
-			errs = append(errs, err)
-		}
-		for _, file := range []string{"/etc/subuid", "/etc/subgid"} {
-			data, err := os.ReadFile(file)
-			if err == nil && bytes.Contains(data, []byte(remapTestUser+":")) {
-				errs = append(errs, fmt.Errorf("%s still names %s", file, remapTestUser))
-			}
-		}
-		return errors.Join(errs...)
-	}
-	// A run killed midway left the user behind.
-	if err := remove(); err != nil {
-		t.Fatal(err)
-	}
-	if err := run("useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", "--user-group", remapTestUser); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := remove(); err != nil {
-			t.Error(err)
-		}
-	})
-	if err := run("usermod", "--add-subuids", ids, "--add-subgids", ids, remapTestUser); err != nil {
-		t.Fatal(err)
-	}
+	testutil.AddSubIDUser(t, remapTestUser, remapTestStart, remapTestSize)
 }
 
 // remapDockerd starts a dockerd with --userns-remap=remapTestUser whose
