@@ -202,8 +202,19 @@ func TestDockerRemap(t *testing.T) {
 			slices.Sort(l)
 			return l
 		}
-		if got, want := lines(h), lines(ref); !slices.Equal(got, want) {
+		want := lines(ref)
+		if got := lines(h); !slices.Equal(got, want) {
 			t.Errorf("docker diff: %d lines %.300q, runc's %d lines %q", len(got), got, len(want), want)
+		}
+		// Paused (no view at rest is staged for it), the same.
+		remapDocker(t, dd, "pause", h)
+		got := lines(h)
+		remapDocker(t, dd, "unpause", h)
+		if !slices.Equal(got, want) {
+			t.Errorf("docker diff while paused: %d lines %.300q, runc's %d lines %q", len(got), got, len(want), want)
+		}
+		if out := remapDocker(t, dd, "exec", h, "sh", "-c", "echo c >> /tmp/new && cat /tmp/new && stat -c %u:%g /tmp/new"); out != "a\nc\n0:0\n" {
+			t.Errorf("after the unpause: %q", out)
 		}
 	})
 
