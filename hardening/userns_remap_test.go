@@ -41,6 +41,7 @@ func remapFacts(s *specs.Spec) HostFacts {
 	f.IDRange = nil
 	f.Bundle = "/var/run/docker/containerd/daemon/io.containerd.runtime.v2.task/moby/beec63805a2c"
 	f.HookPaths = map[string]string{}
+	//lint:ignore SA1019 Docker 20.10's libnetwork-setkey hook is a prestart hook
 	for _, h := range s.Hooks.Prestart {
 		f.HookPaths[h.Path] = "/usr/sbin/dockerd"
 	}
