@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 
 	hardenedspec "github.com/hardened-runtime/hardened/spec"
 
@@ -27,6 +28,12 @@ type HostFacts struct {
 	// Rootfs is the absolute host path of the container's rootfs with
 	// symlinks resolved. Empty: computed from Bundle and root.path.
 	Rootfs string `json:"rootfs,omitempty"`
+	// RootfsNotOverlayMount is true when Rootfs was looked at and is not
+	// the root of an overlay mount (an engine's merged directory) but a
+	// directory of its filesystem: below an engine's store only such a
+	// mount is a container's rootfs (RefuseHostRootfs). False: an overlay
+	// mount, or not looked at.
+	RootfsNotOverlayMount bool `json:"rootfsNotOverlayMount,omitempty"`
 	// ExistingDirs maps container paths (the policy's writablePaths) to
 	// true when the rootfs holds a real directory there, no component of
 	// the path being a symlink. Paths missing or false are not mounted.
@@ -192,6 +199,7 @@ func GatherHostFactsFor(bundle string, spec *specs.Spec, pol *Policy, rootfs str
 	}
 	if resolved != "" {
 		f.Rootfs = resolved
+		f.RootfsNotOverlayMount = !isOverlayMountRoot(resolved)
 		f.ExistingDirs = map[string]bool{}
 		for _, p := range pol.WritablePaths {
 			f.ExistingDirs[p] = realDirUnder(resolved, p)
@@ -240,6 +248,22 @@ func GatherHostFactsFor(bundle string, spec *specs.Spec, pol *Policy, rootfs str
 	f.DeviceNodes = GatherDeviceNodes(spec)
 	f.ProcessLimits = GatherProcessLimits()
 	return f, nil
+}
+
+// isOverlayMountRoot reports whether the directory p is the root of an
+// overlay mount: on an overlayfs, on another device than its parent.
+// Only root mounts an overlay on the host, so what this finds below an
+// engine's store is the engine's.
+func isOverlayMountRoot(p string) bool {
+	var fs unix.Statfs_t
+	var st, parent unix.Stat_t
+	if unix.Statfs(p, &fs) != nil || fs.Type != unix.OVERLAYFS_SUPER_MAGIC || p == "/" {
+		return false
+	}
+	if unix.Lstat(p, &st) != nil || unix.Lstat(filepath.Dir(p), &parent) != nil {
+		return false
+	}
+	return st.Dev != parent.Dev
 }
 
 // realDirUnder reports whether rootfs/p is a directory with no symlink in
