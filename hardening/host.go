@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -34,6 +35,11 @@ type HostFacts struct {
 	// mount is a container's rootfs (RefuseHostRootfs). False: an overlay
 	// mount, or not looked at.
 	RootfsNotOverlayMount bool `json:"rootfsNotOverlayMount,omitempty"`
+	// RootfsRootOf lists processes whose root directory is the rootfs,
+	// an overlay mount: the rootfs of a running container of another
+	// runtime (looked for only on an overlay mount, which is one
+	// container's; a directory may be shared).
+	RootfsRootOf []int `json:"rootfsRootOf,omitempty"`
 	// ExistingDirs maps container paths (the policy's writablePaths) to
 	// true when the rootfs holds a real directory there, no component of
 	// the path being a symlink. Paths missing or false are not mounted.
@@ -200,6 +206,9 @@ func GatherHostFactsFor(bundle string, spec *specs.Spec, pol *Policy, rootfs str
 	if resolved != "" {
 		f.Rootfs = resolved
 		f.RootfsNotOverlayMount = !isOverlayMountRoot(resolved)
+		if !f.RootfsNotOverlayMount {
+			f.RootfsRootOf = processesRootedAt(resolved)
+		}
 		f.ExistingDirs = map[string]bool{}
 		for _, p := range pol.WritablePaths {
 			f.ExistingDirs[p] = realDirUnder(resolved, p)
@@ -264,6 +273,33 @@ func isOverlayMountRoot(p string) bool {
 		return false
 	}
 	return st.Dev != parent.Dev
+}
+
+// processesRootedAt returns (up to a few) processes whose root directory
+// is the directory p itself (same device and inode).
+func processesRootedAt(p string) []int {
+	var want unix.Stat_t
+	if unix.Stat(p, &want) != nil {
+		return nil
+	}
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	var pids []int
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid <= 0 {
+			continue
+		}
+		var st unix.Stat_t
+		if unix.Stat("/proc/"+e.Name()+"/root", &st) == nil && st.Dev == want.Dev && st.Ino == want.Ino {
+			if pids = append(pids, pid); len(pids) == 3 {
+				break
+			}
+		}
+	}
+	return pids
 }
 
 // realDirUnder reports whether rootfs/p is a directory with no symlink in

@@ -5,6 +5,8 @@ import (
 	"path"
 	"path/filepath"
 	"slices"
+	"strconv"
+	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
@@ -115,7 +117,9 @@ func hostRootfsProblem(rootfs string) string {
 // overlay2, volumes, containers, image; /var/lib/containerd,
 // /var/lib/containers/storage, /var/lib/kubelet) that is not an overlay
 // mount (HostFacts.RootfsNotOverlayMount), i.e. not the engine's merged
-// directory.
+// directory. An overlay mount that is the root directory of a running
+// process (HostFacts.RootfsRootOf: another runtime's container) is
+// refused with no key.
 //
 // Relaxed by: "allowRootfs" (host paths, exactly as resolved, that may be
 // a rootfs although they are refused here; the host-mounts rule still
@@ -130,6 +134,15 @@ func RefuseHostRootfs(s *specs.Spec, pol *Policy, f HostFacts, r *Report) error 
 	why := hostRootfsProblem(rootfs)
 	if store := engineStoreOf(aliasVarRun(rootfs)); why == "" && store != "" && f.RootfsNotOverlayMount {
 		why = "lies in the engine store " + store + " and is not an overlay mount (the engine's merged directory): another container's or an image's files"
+	}
+	if len(f.RootfsRootOf) > 0 {
+		pids := make([]string, len(f.RootfsRootOf))
+		for i, pid := range f.RootfsRootOf {
+			pids[i] = strconv.Itoa(pid)
+		}
+		r.refuse(RuleHostRootfs, "rootfs "+rootfs+" is an overlay mount in use as the root directory of running process "+strings.Join(pids, ", ")+
+			" (another container's rootfs)", `no key: a running container's rootfs is never another's`)
+		return nil
 	}
 	switch {
 	case why == "":
