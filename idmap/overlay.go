@@ -281,10 +281,21 @@ func MountOverlayAttr(o Overlay, target string, attr uint64) error {
 	if left != 0 {
 		return fmt.Errorf("mount overlay at %s: mount attributes %#x not supported", target, left)
 	}
+	// The target is looked up once, following no symlink: whoever can
+	// write a directory on its way (a bundle's owner) cannot send the
+	// mount elsewhere on the host.
+	to, err := unix.Openat2(unix.AT_FDCWD, target, &unix.OpenHow{
+		Flags:   unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC,
+		Resolve: unix.RESOLVE_NO_SYMLINKS,
+	})
+	if err != nil {
+		return fmt.Errorf("mount overlay at %s: %w", target, &os.PathError{Op: "open", Path: target, Err: err})
+	}
+	defer unix.Close(to)
 	if err := o.clearVolatileMark(); err != nil {
 		return fmt.Errorf("mount overlay at %s: %w", target, err)
 	}
-	err := fsmountOverlay(o, target, attr)
+	err = fsmountOverlay(o, target, to, attr)
 	if err == nil || !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOSYS) {
 		return err
 	}
@@ -299,7 +310,7 @@ func MountOverlayAttr(o Overlay, target string, attr uint64) error {
 	for _, opt := range o.Options {
 		data += "," + opt
 	}
-	if err2 := unix.Mount("overlay", target, "overlay", flags, data); err2 != nil {
+	if err2 := unix.Mount("overlay", "/proc/self/fd/"+strconv.Itoa(to), "overlay", flags, data); err2 != nil {
 		return fmt.Errorf("mount overlay at %s: %w (fsconfig: %v)", target, err2, err)
 	}
 	return nil
@@ -327,7 +338,7 @@ func (o Overlay) clearVolatileMark() error {
 	return nil
 }
 
-func fsmountOverlay(o Overlay, target string, attr uint64) error {
+func fsmountOverlay(o Overlay, target string, to int, attr uint64) error {
 	fd, err := unix.Fsopen("overlay", unix.FSOPEN_CLOEXEC)
 	if err != nil {
 		return fmt.Errorf("mount overlay at %s: fsopen: %w", target, err)
@@ -379,7 +390,7 @@ func fsmountOverlay(o Overlay, target string, attr uint64) error {
 		return fmt.Errorf("mount overlay at %s: fsmount: %w", target, err)
 	}
 	defer unix.Close(mfd)
-	if err := unix.MoveMount(mfd, "", unix.AT_FDCWD, target, unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
+	if err := unix.MoveMount(mfd, "", to, "", unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH); err != nil {
 		// %v, not %w: an EINVAL here must not send MountOverlay to its
 		// fallback.
 		return fmt.Errorf("mount overlay at %s: move_mount: %v", target, err)
