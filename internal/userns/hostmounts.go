@@ -50,6 +50,9 @@ type hostMounts interface {
 	// owners shift maps its owners to, and returns how many it changed
 	// (idmap.ShiftOwners).
 	shiftOwners(dir string, shift func(uint32) (uint32, bool)) (int, error)
+	// countFiles counts the files under dir (on dir's filesystem), up to
+	// limit: past it, idmap.ErrLayerTooLarge (idmap.CountFiles).
+	countFiles(dir string, limit int) (int, error)
 }
 
 // kernelMounts is hostMounts on the host's kernel.
@@ -100,4 +103,8 @@ func (kernelMounts) detachStagingDir(dir string) (bool, error) { return idmap.De
 
 func (kernelMounts) shiftOwners(dir string, shift func(uint32) (uint32, bool)) (int, error) {
 	return idmap.ShiftOwners(dir, shift)
+}
+
+func (kernelMounts) countFiles(dir string, limit int) (int, error) {
+	return idmap.CountFiles(dir, limit)
 }
