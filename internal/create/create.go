@@ -519,7 +519,7 @@ func (c *creation) start(p *libcontainer.Process) error {
 	if c.recorder == nil {
 		return start()
 	}
-	w := learnWatchdog{id: c.opts.ID, key: c.audit.rec.Profile, mode: c.audit.rec.ProfileMode, timeout: learnStartTimeout,
+	w := learnWatchdog{key: c.audit.rec.Profile, mode: c.audit.rec.ProfileMode, timeout: learnStartTimeout,
 		kill: func() error { return killCgroupProcesses(c.cfg.Cgroups) }}
 	return w.run(start)
 }

@@ -23,17 +23,17 @@ const learnStartTimeout = 30 * time.Second
 
 // ErrLearnStartTimeout is the cause of a create whose learning init was
 // killed by learnWatchdog.
-var ErrLearnStartTimeout = errors.New("the container's init did not finish its setup in time")
+var ErrLearnStartTimeout = errors.New("the container's init did not finish its setup")
 
 // learnWatchdog runs the start of a learning container's init and kills
 // the init if it has not returned within timeout, so that the start fails
 // (libcontainer sees its init die) and the create is undone instead of
 // hanging.
 type learnWatchdog struct {
-	// id, key and mode name the container and its learned profile in
-	// the error.
-	id, key, mode string
-	timeout       time.Duration
+	// key and mode name the container's learned profile in the error
+	// (which the caller prefixes with the container's ID).
+	key, mode string
+	timeout   time.Duration
 	// kill kills the container's processes (killCgroupProcesses of its
 	// cgroup).
 	kill func() error
@@ -55,7 +55,7 @@ func (w learnWatchdog) run(start func() error) error {
 	}
 	// The watchdog fired: wait for the kill to be done.
 	<-killed
-	what := fmt.Errorf("container %s: learn mode (policy key \"learn\", profile %s, mode %s): %w within %v: it waits on a system call its seccomp filter notifies to the learned-profile recorder, which did not answer (a call made before the recorder could have the filter's fd, or a recorder that is stuck); its processes were killed and the create undone", w.id, w.key, w.mode, ErrLearnStartTimeout, w.timeout)
+	what := fmt.Errorf("learn mode (policy key \"learn\", profile %s, mode %s): %w within %v: it waits on a system call its seccomp filter notifies to the learned-profile recorder, which did not answer (a call made before the recorder could have the filter's fd, or a recorder that is stuck); its processes were killed and the create undone", w.key, w.mode, ErrLearnStartTimeout, w.timeout)
 	if killErr != nil {
 		what = fmt.Errorf("%w (killing them: %v)", what, killErr)
 	}

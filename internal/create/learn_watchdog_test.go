@@ -10,7 +10,7 @@ import (
 // TestLearnWatchdog: a start that returns in time is left alone (its
 // error as it was, nothing killed); one that hangs until its processes
 // are killed fails after the timeout with ErrLearnStartTimeout, naming
-// learn mode, the policy key, the profile and the container.
+// learn mode, the policy key and the profile.
 func TestLearnWatchdog(t *testing.T) {
 	errStart := errors.New("unable to start container process: EOF")
 	for _, c := range []struct {
@@ -25,7 +25,7 @@ func TestLearnWatchdog(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			killedCh := make(chan struct{})
 			kills := 0
-			w := learnWatchdog{id: "ctr1", key: "web", mode: "learn", timeout: 50 * time.Millisecond, kill: func() error {
+			w := learnWatchdog{key: "web", mode: "learn", timeout: 50 * time.Millisecond, kill: func() error {
 				kills++
 				close(killedCh)
 				return nil
@@ -50,7 +50,7 @@ func TestLearnWatchdog(t *testing.T) {
 			if kills != 1 || !errors.Is(err, ErrLearnStartTimeout) {
 				t.Fatalf("hanging start: %v, %d kills; want ErrLearnStartTimeout after one kill", err, kills)
 			}
-			for _, want := range []string{"container ctr1", "learn mode", `policy key "learn"`, "profile web", "EOF"} {
+			for _, want := range []string{"learn mode", `policy key "learn"`, "profile web", "EOF"} {
 				if !strings.Contains(err.Error(), want) {
 					t.Errorf("error %q does not say %q", err, want)
 				}
