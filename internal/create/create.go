@@ -69,6 +69,10 @@ type Options struct {
 	// Start is StartOnly (create), StartAndRun (run) or a restore; root
 	// is the state root.
 	Start func(root string, ct *libcontainer.Container, p *libcontainer.Process) error
+	// Restore says Start restores a checkpoint (CRIU): its time grows
+	// with the checkpoint, so learn's watchdog (learnWatchdog) leaves it
+	// alone.
+	Restore bool
 }
 
 // IDs of the conversion's adjustments in the Report's notes. They change
@@ -513,10 +517,11 @@ func (c *creation) run() (int, error) {
 }
 
 // start runs Options.Start on the container's init process p; for a
-// container with a learned-profile recorder, under learnWatchdog.
+// container with a learned-profile recorder, but a restore, under
+// learnWatchdog.
 func (c *creation) start(p *libcontainer.Process) error {
 	start := func() error { return c.opts.Start(c.opts.Root, c.container, p) }
-	if c.recorder == nil {
+	if c.recorder == nil || c.opts.Restore {
 		return start()
 	}
 	w := learnWatchdog{key: c.audit.rec.Profile, mode: c.audit.rec.ProfileMode, timeout: learnStartTimeout,
