@@ -517,8 +517,8 @@ func (c *creation) run() (int, error) {
 }
 
 // start runs Options.Start on the container's init process p; for a
-// container with a learned-profile recorder, but a restore, under
-// learnWatchdog.
+// container with a learned-profile recorder, under learnWatchdog
+// (except a restore).
 func (c *creation) start(p *libcontainer.Process) error {
 	start := func() error { return c.opts.Start(c.opts.Root, c.container, p) }
 	if c.recorder == nil || c.opts.Restore {
