@@ -72,6 +72,12 @@ func runtimeOwnedSources() []string {
 		"/var/lib/docker/containers/*/resolv.conf",
 		"/var/lib/docker/containers/*/mounts/shm",
 		"/var/lib/docker/volumes/*/_data",
+		// dockerd --userns-remap keeps its state in <data-root>/<uid>.<gid>.
+		"/var/lib/docker/*.*/containers/*/hosts",
+		"/var/lib/docker/*.*/containers/*/hostname",
+		"/var/lib/docker/*.*/containers/*/resolv.conf",
+		"/var/lib/docker/*.*/containers/*/mounts/shm",
+		"/var/lib/docker/*.*/volumes/*/_data",
 		"/var/lib/containerd/io.containerd.grpc.v1.cri/sandboxes/*/hosts",
 		"/var/lib/containerd/io.containerd.grpc.v1.cri/sandboxes/*/hostname",
 		"/var/lib/containerd/io.containerd.grpc.v1.cri/sandboxes/*/resolv.conf",
@@ -104,7 +110,10 @@ func kernelFilesystems() []string {
 // Sources inside the container's own rootfs (one the host-rootfs rule
 // finds no host directory) and the files runtimes create
 // per container (runtimeOwnedSources: hosts, resolv.conf, shm, volumes)
-// are allowed. Mounts of type sysfs, cgroup or cgroup2 must be read-only.
+// are allowed. Mounts of type sysfs, cgroup or cgroup2 must be read-only;
+// the user-namespace rule makes the cgroup mount of a container kept in
+// an engine's remap range read-only instead (dockerd --userns-remap
+// clears its read-only flag, for kernels of old).
 //
 // Relaxed by: "allowHostMounts" (a host path allows itself and what is
 // under it; "/sys" and "/sys/fs/cgroup" allow the read-write sysfs and
@@ -118,7 +127,7 @@ func RefuseHostMounts(s *specs.Spec, pol *Policy, f HostFacts, r *Report) error 
 				fmt.Sprintf(`"allowHostMounts": [%q]`, filepath.Clean("/"+m.Destination)))
 		case m.Type == "sysfs" && !readOnly(m.Options) && !hostMountAllowed(pol, "/sys"):
 			r.refuse(RuleHostMounts, fmt.Sprintf("read-write sysfs at %s", m.Destination), `"allowHostMounts": ["/sys"]`)
-		case (m.Type == "cgroup" || m.Type == "cgroup2") && !readOnly(m.Options) && !hostMountAllowed(pol, "/sys/fs/cgroup"):
+		case isCgroupMount(m) && !readOnly(m.Options) && !hostMountAllowed(pol, "/sys/fs/cgroup") && !inEngineRemapRange(f):
 			r.refuse(RuleHostMounts, fmt.Sprintf("read-write cgroup filesystem at %s", m.Destination), `"allowHostMounts": ["/sys/fs/cgroup"]`)
 		case spec.IsBind(m):
 			checkBindSource(m, pol, f, rootfs, r)
@@ -203,6 +212,13 @@ func hostMountAllowed(pol *Policy, p string) bool {
 
 // readOnly reports whether mount options end up read-only (the last of
 // ro and rw wins, as in runc).
+// isCgroupMount reports whether m mounts a cgroup filesystem.
+func isCgroupMount(m specs.Mount) bool { return m.Type == "cgroup" || m.Type == "cgroup2" }
+
+// inEngineRemapRange reports whether Check planned to keep the container
+// in an engine's remap range (UsernsPlan.Remap).
+func inEngineRemapRange(f HostFacts) bool { return f.UsernsPlan != nil && f.UsernsPlan.Remap != "" }
+
 func readOnly(opts []string) bool {
 	ro := false
 	for _, o := range opts {
