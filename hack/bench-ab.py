@@ -118,7 +118,9 @@ def main():
         line = []
         for v in variants[k:] + variants[:k]:
             l0 = load()
-            ops_s, p50, c = one_round(v, dirs[v["name"]], ops, f"r{r}")
+            # IDs unique across variants: the cgroup path is /<id>
+            # whatever the root.
+            ops_s, p50, c = one_round(v, dirs[v["name"]], ops, f"{v['name']}-r{r}")
             rate[v["name"]].append(ops_s)
             cpu[v["name"]].append(c)
             line.append(f"{v['name']} {ops_s:.1f}/s p50 {p50 * 1000:.0f} ms cpu {c * 1000:.1f} ms (load {l0.split()[0]})")
