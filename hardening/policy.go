@@ -462,6 +462,17 @@ func (p *Policy) normalize() error {
 	return nil
 }
 
+// checkRemapUsers refuses a remap user that is root, the pool's user or
+// a caller-mapping user (run once the lists have their defaults).
+func (u *UserNamespacePolicy) checkRemapUsers() error {
+	for _, name := range u.RemapSubIDUsers {
+		if name == "root" || (name == u.SubIDUser && u.Pool == nil) || slices.Contains(u.CallerSubIDUsers, name) {
+			return fmt.Errorf("key \"userNamespace.remapSubidUsers\": %q cannot name an engine's remap user: it is root, the pool's user (\"subidUser\") or in \"callerSubidUsers\"", name)
+		}
+	}
+	return nil
+}
+
 func (u *UserNamespacePolicy) normalize() error {
 	if u.RangeSize == 0 || u.RangeSize%idmap.DefaultRangeSize != 0 {
 		return fmt.Errorf("key \"userNamespace.rangeSize\": %d is not a positive multiple of %d", u.RangeSize, idmap.DefaultRangeSize)
@@ -474,9 +485,6 @@ func (u *UserNamespacePolicy) normalize() error {
 	for _, name := range u.RemapSubIDUsers {
 		if name == "" || strings.ContainsAny(name, ":/ \t\n") {
 			return fmt.Errorf("key \"userNamespace.remapSubidUsers\": %q is not a user name", name)
-		}
-		if name == "root" || (name == u.SubIDUser && u.Pool == nil) || slices.Contains(u.CallerSubIDUsers, name) {
-			return fmt.Errorf("key \"userNamespace.remapSubidUsers\": %q cannot name an engine's remap user: it is root, the pool's user (\"subidUser\") or in \"callerSubidUsers\"", name)
 		}
 	}
 	if u.Pool != nil {
