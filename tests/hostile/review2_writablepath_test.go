@@ -12,14 +12,14 @@ import (
 	"github.com/hardened-runtime/hardened/tests/testutil"
 )
 
-// TestHostileWritablePathSwapRace: a directory bundle's rootfs is shared
+// TestHostileWritablePathSwapIntoImage: a directory bundle's rootfs is shared
 // with another running container, which can write its writable paths
 // (<rootfs>/tmp). It swaps <rootfs>/tmp with a symlink to /etc (which the
 // runtime resolves inside the rootfs: the image's read-only /etc) in a
 // loop while containers are created from the bundle. The writable-path
 // rule found /tmp a real directory, with no symlink on its way: what is
 // made writable must be that directory, never the image's /etc.
-func TestHostileWritablePathSwapRace(t *testing.T) {
+func TestHostileWritablePathSwapIntoImage(t *testing.T) {
 	rt := testutil.NewRuntime(t)
 	b := testutil.NewBundle(t)
 	b.SetArgs(t, "/bin/sh", "-c", "touch /tmp/review2-marker 2>/dev/null; true")
