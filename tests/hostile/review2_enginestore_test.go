@@ -50,3 +50,31 @@ func TestHostileRootfsInEngineStore(t *testing.T) {
 		}
 	}
 }
+
+// TestHostileRootfsInEngineStoreMergedRuns: the engine's own overlay mount
+// in its store (<layer>/merged, as Docker mounts it) is a rootfs as
+// before: the container runs and reads its files.
+func TestHostileRootfsInEngineStoreMergedRuns(t *testing.T) {
+	rt := testutil.NewRuntime(t)
+	b := testutil.NewBundle(t, "cat", "/layer-file")
+	dir := "/var/lib/docker/overlay2/review2layer"
+	b.Spec.Root.Path = dir + "/merged"
+	b.Write(t)
+	script := strings.Join([]string{
+		"set -e",
+		"mount -t tmpfs -o mode=0755 review2 /var/lib",
+		"mkdir -p " + dir + "/diff " + dir + "/work " + dir + "/merged",
+		"cp -a " + b.Rootfs + " " + dir + "/lower",
+		"echo engine-layer > " + dir + "/diff/layer-file",
+		"mount -t overlay overlay -o lowerdir=" + dir + "/lower,upperdir=" + dir + "/diff,workdir=" + dir + "/work " + dir + "/merged",
+		`exec "$@"`,
+	}, "\n")
+	args := append([]string{"-m", "--propagation", "private", "sh", "-c", script, "sh", rt.Bin}, rt.Global()...)
+	args = append(args, "run", "--bundle", b.Dir, rt.NewID())
+	cmd := exec.CommandContext(context.Background(), "unshare", args...)
+	cmd.Env = append(os.Environ(), "HARDENED_AUDIT_LOG="+rt.Audit)
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "engine-layer") {
+		t.Errorf("the engine's merged overlay as rootfs: %v: %s", err, out)
+	}
+}
