@@ -209,6 +209,9 @@ type Allowances struct {
 	// wildcards (not in its first component), matched against as many
 	// leading components of the source.
 	IDMapMountSources []string `json:"idmapMountSources,omitempty"`
+	// AllowNetDevices lists host network interfaces (names, matched
+	// exactly) that linux.netDevices may move into a container.
+	AllowNetDevices []string `json:"allowNetDevices,omitempty"`
 }
 
 // OrchestratorAnnotations returns the annotation keys that exceptions may
@@ -499,6 +502,11 @@ func (a *Allowances) normalize(prefix string) error {
 			return fmt.Errorf("key %q: %q is not a directory below /, or a pattern whose first component is a name", prefix+"idmapMountSources", d)
 		}
 	}
+	for _, n := range a.AllowNetDevices {
+		if !validInterfaceName(n) {
+			return fmt.Errorf("key %q: %q is not a network interface name", prefix+"allowNetDevices", n)
+		}
+	}
 	for _, d := range a.AllowDevices {
 		if _, err := parseDeviceSpec(d); err != nil {
 			return fmt.Errorf("key %q: %w", prefix+"allowDevices", err)
@@ -613,6 +621,7 @@ func (a *Allowances) add(b Allowances) {
 	a.AllowSysctls = appendNew(a.AllowSysctls, b.AllowSysctls...)
 	a.AllowedHooks = appendNewHooks(a.AllowedHooks, b.AllowedHooks...)
 	a.IDMapMountSources = appendNew(a.IDMapMountSources, b.IDMapMountSources...)
+	a.AllowNetDevices = appendNew(a.AllowNetDevices, b.AllowNetDevices...)
 }
 
 // clone returns a copy of a that shares no slice with it.
@@ -626,6 +635,7 @@ func (a Allowances) clone() Allowances {
 	out.AllowSysctls = slices.Clone(a.AllowSysctls)
 	out.AllowedHooks = cloneHooks(a.AllowedHooks)
 	out.IDMapMountSources = slices.Clone(a.IDMapMountSources)
+	out.AllowNetDevices = slices.Clone(a.AllowNetDevices)
 	return out
 }
 

@@ -66,6 +66,7 @@ const (
 	RuleSeccompListener = "seccomp-listener"
 	RuleNamespaceJoins  = "namespace-joins"
 	RuleSharedCgroup    = "shared-cgroup"
+	RuleNetDevices      = "net-devices"
 )
 
 // Rules returns the ordered rule list, fresh on each call. The order:
@@ -104,6 +105,7 @@ func Rules() []Rule {
 		{ID: RuleHooks, Kind: KindRefusal, AllowKey: "allowedHooks", Apply: RefuseHooks},
 		{ID: RuleIDMappedMounts, Kind: KindRefusal, AllowKey: "idmapMountSources", Apply: RefuseIDMappedMounts},
 		{ID: RuleSeccompListener, Kind: KindRefusal, AllowKey: "allowSeccompListeners", Apply: RefuseSeccompListener},
+		{ID: RuleNetDevices, Kind: KindRefusal, AllowKey: "allowNetDevices", Apply: RefuseNetDevices},
 		{ID: RuleHookPaths, Kind: KindTransform, Apply: PinHooks},
 		{ID: RuleUserNamespace, Kind: KindTransform, AllowKey: "userNamespace", Apply: UserNamespace},
 		{ID: RuleIDMappedOptions, Kind: KindTransform, Apply: IDMappedMountOptions},
