@@ -105,6 +105,10 @@ func kernelFilesystems() []string {
 // finds no host directory) and the files runtimes create
 // per container (runtimeOwnedSources: hosts, resolv.conf, shm, volumes)
 // are allowed. Mounts of type sysfs, cgroup or cgroup2 must be read-only.
+// The host directories of an overlay mount's options (lowerdir, upperdir,
+// workdir...: its real sources) are checked the same way, the lower
+// layers as read-only binds (overlayDirs); escapes and relative paths in
+// them are refused.
 //
 // Relaxed by: "allowHostMounts" (a host path allows itself and what is
 // under it; "/sys" and "/sys/fs/cgroup" allow the read-write sysfs and
@@ -122,6 +126,8 @@ func RefuseHostMounts(s *specs.Spec, pol *Policy, f HostFacts, r *Report) error 
 			r.refuse(RuleHostMounts, fmt.Sprintf("read-write cgroup filesystem at %s", m.Destination), `"allowHostMounts": ["/sys/fs/cgroup"]`)
 		case spec.IsBind(m):
 			checkBindSource(m, pol, f, rootfs, r)
+		default:
+			checkOverlayDirs(m, pol, f, rootfs, r)
 		}
 	}
 	return nil
@@ -136,11 +142,19 @@ func checkBindSource(m specs.Mount, pol *Policy, f HostFacts, rootfs string, r *
 		}
 		src = filepath.Join(base, src)
 	}
-	candidates := []string{filepath.Clean(src)}
-	if resolved, ok := f.MountSources[m.Source]; ok && filepath.Clean(resolved) != candidates[0] {
+	checkHostSource(m.Source, filepath.Clean(src), readOnly(m.Options),
+		fmt.Sprintf("bind mount of host path %s at %s", m.Source, m.Destination), pol, f, rootfs, r)
+}
+
+// checkHostSource checks one host directory a mount exposes: src (clean,
+// absolute) and where written, the text config.json has, resolves on the
+// host (HostFacts.MountSources). ro says whether the mount only reads it;
+// reason starts the refusal.
+func checkHostSource(written, src string, ro bool, reason string, pol *Policy, f HostFacts, rootfs string, r *Report) {
+	candidates := []string{src}
+	if resolved, ok := f.MountSources[written]; ok && filepath.Clean(resolved) != candidates[0] {
 		candidates = append(candidates, filepath.Clean(resolved))
 	}
-	ro := readOnly(m.Options)
 	for _, c := range candidates {
 		// The container's own files are no host path, but only in a
 		// rootfs that is no host directory itself (host-rootfs): in /
@@ -153,8 +167,7 @@ func checkBindSource(m specs.Mount, pol *Policy, f HostFacts, rootfs string, r *
 		if bad == "" || hostMountAllowed(pol, c) || hostMountAllowed(pol, aliasVarRun(c)) {
 			continue
 		}
-		reason := fmt.Sprintf("bind mount of host path %s at %s", m.Source, m.Destination)
-		if c != filepath.Clean(src) {
+		if c != src {
 			reason += " (resolves to " + c + ")"
 		}
 		if bad != aliasVarRun(c) {
