@@ -52,6 +52,15 @@ func sensitiveHostPaths() []sensitivePath {
 		{path: "/run/docker", under: true},
 		{path: "/run/runc", under: true},
 		{path: "/run/hardened", under: true},
+		// The runtime's own state: staged root filesystems of other
+		// containers, the seccomp filter cache and learned profiles that
+		// later containers load, the learn recorders' sockets, the audit
+		// log.
+		{path: "/run/hardened-idmap", under: true},
+		{path: "/run/hardened-seccomp", under: true},
+		{path: "/run/hardened-learn", under: true},
+		{path: "/var/lib/hardened", under: true},
+		{path: "/var/log/hardened", under: true},
 	}
 }
 
@@ -91,7 +100,9 @@ func kernelFilesystems() []string {
 // Threat: a bind mount of a sensitive host path hands the container the
 // host: the Docker or containerd socket is root on the host; /, /etc,
 // /root, /boot, /lib/modules, /dev, /proc and the runtimes' state
-// directories let it read secrets or plant code the host runs. A
+// directories (this runtime's own among them: its seccomp filter cache,
+// learned profiles, other containers' staged root filesystems) let it
+// read secrets or plant code the host runs. A
 // read-write sysfs or cgroup filesystem lets it change host kernel
 // settings; devtmpfs, debugfs and similar expose the host directly.
 //
