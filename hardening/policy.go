@@ -212,6 +212,10 @@ type Allowances struct {
 	// AllowNetDevices lists host network interfaces (names, matched
 	// exactly) that linux.netDevices may move into a container.
 	AllowNetDevices []string `json:"allowNetDevices,omitempty"`
+	// AllowRuntimeAnnotations lists the annotations libcontainer acts on
+	// as host root ("org.criu.config", "org.systemd.property.<Name>",
+	// matched exactly) that a container may carry.
+	AllowRuntimeAnnotations []string `json:"allowRuntimeAnnotations,omitempty"`
 }
 
 // OrchestratorAnnotations returns the annotation keys that exceptions may
@@ -507,6 +511,11 @@ func (a *Allowances) normalize(prefix string) error {
 			return fmt.Errorf("key %q: %q is not a network interface name", prefix+"allowNetDevices", n)
 		}
 	}
+	for _, k := range a.AllowRuntimeAnnotations {
+		if !validRuntimeAnnotation(k) {
+			return fmt.Errorf("key %q: %q is not %q or an %q key", prefix+"allowRuntimeAnnotations", k, RuntimeAnnotationCRIUConfig, RuntimeAnnotationPrefix+"<Name>")
+		}
+	}
 	for _, d := range a.AllowDevices {
 		if _, err := parseDeviceSpec(d); err != nil {
 			return fmt.Errorf("key %q: %w", prefix+"allowDevices", err)
@@ -622,6 +631,7 @@ func (a *Allowances) add(b Allowances) {
 	a.AllowedHooks = appendNewHooks(a.AllowedHooks, b.AllowedHooks...)
 	a.IDMapMountSources = appendNew(a.IDMapMountSources, b.IDMapMountSources...)
 	a.AllowNetDevices = appendNew(a.AllowNetDevices, b.AllowNetDevices...)
+	a.AllowRuntimeAnnotations = appendNew(a.AllowRuntimeAnnotations, b.AllowRuntimeAnnotations...)
 }
 
 // clone returns a copy of a that shares no slice with it.
@@ -636,6 +646,7 @@ func (a Allowances) clone() Allowances {
 	out.AllowedHooks = cloneHooks(a.AllowedHooks)
 	out.IDMapMountSources = slices.Clone(a.IDMapMountSources)
 	out.AllowNetDevices = slices.Clone(a.AllowNetDevices)
+	out.AllowRuntimeAnnotations = slices.Clone(a.AllowRuntimeAnnotations)
 	return out
 }
 

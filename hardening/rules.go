@@ -40,33 +40,34 @@ type ProcessFunc func(p *specs.Process, pol *Policy, f HostFacts, r *Report) err
 
 // Rule IDs.
 const (
-	RuleHostRootfs      = "host-rootfs"
-	RuleHostNamespaces  = "host-namespaces"
-	RuleHostMounts      = "host-mounts"
-	RuleHostDevices     = "host-devices"
-	RuleSysctls         = "sysctls"
-	RuleHooks           = "hooks"
-	RuleIDMappedMounts  = "idmapped-mounts"
-	RuleHookPaths       = "hook-paths"
-	RuleIDMappedOptions = "idmapped-mount-options"
-	RuleUserNamespace   = "user-namespace"
-	RuleUsernsJoin      = "user-namespace-join"
-	RuleCgroupNamespace = "cgroup-namespace"
-	RuleCapabilities    = "capabilities"
-	RuleNoNewPrivileges = "no-new-privileges"
-	RuleSeccomp         = "seccomp"
-	RuleReadonlyRootfs  = "readonly-rootfs"
-	RuleWritablePaths   = "writable-paths"
-	RuleMaskedPaths     = "masked-paths"
-	RuleReadonlyPaths   = "readonly-paths"
-	RulePidsLimit       = "pids-limit"
-	RuleDeviceNodes     = "device-nodes"
-	RuleRlimits         = "rlimits"
-	RuleOOMScoreAdj     = "oom-score-adj"
-	RuleSeccompListener = "seccomp-listener"
-	RuleNamespaceJoins  = "namespace-joins"
-	RuleSharedCgroup    = "shared-cgroup"
-	RuleNetDevices      = "net-devices"
+	RuleHostRootfs         = "host-rootfs"
+	RuleHostNamespaces     = "host-namespaces"
+	RuleHostMounts         = "host-mounts"
+	RuleHostDevices        = "host-devices"
+	RuleSysctls            = "sysctls"
+	RuleHooks              = "hooks"
+	RuleIDMappedMounts     = "idmapped-mounts"
+	RuleHookPaths          = "hook-paths"
+	RuleIDMappedOptions    = "idmapped-mount-options"
+	RuleUserNamespace      = "user-namespace"
+	RuleUsernsJoin         = "user-namespace-join"
+	RuleCgroupNamespace    = "cgroup-namespace"
+	RuleCapabilities       = "capabilities"
+	RuleNoNewPrivileges    = "no-new-privileges"
+	RuleSeccomp            = "seccomp"
+	RuleReadonlyRootfs     = "readonly-rootfs"
+	RuleWritablePaths      = "writable-paths"
+	RuleMaskedPaths        = "masked-paths"
+	RuleReadonlyPaths      = "readonly-paths"
+	RulePidsLimit          = "pids-limit"
+	RuleDeviceNodes        = "device-nodes"
+	RuleRlimits            = "rlimits"
+	RuleOOMScoreAdj        = "oom-score-adj"
+	RuleSeccompListener    = "seccomp-listener"
+	RuleNamespaceJoins     = "namespace-joins"
+	RuleSharedCgroup       = "shared-cgroup"
+	RuleNetDevices         = "net-devices"
+	RuleRuntimeAnnotations = "runtime-annotations"
 )
 
 // Rules returns the ordered rule list, fresh on each call. The order:
@@ -106,6 +107,7 @@ func Rules() []Rule {
 		{ID: RuleIDMappedMounts, Kind: KindRefusal, AllowKey: "idmapMountSources", Apply: RefuseIDMappedMounts},
 		{ID: RuleSeccompListener, Kind: KindRefusal, AllowKey: "allowSeccompListeners", Apply: RefuseSeccompListener},
 		{ID: RuleNetDevices, Kind: KindRefusal, AllowKey: "allowNetDevices", Apply: RefuseNetDevices},
+		{ID: RuleRuntimeAnnotations, Kind: KindRefusal, AllowKey: "allowRuntimeAnnotations", Apply: RefuseRuntimeAnnotations},
 		{ID: RuleHookPaths, Kind: KindTransform, Apply: PinHooks},
 		{ID: RuleUserNamespace, Kind: KindTransform, AllowKey: "userNamespace", Apply: UserNamespace},
 		{ID: RuleIDMappedOptions, Kind: KindTransform, Apply: IDMappedMountOptions},
