@@ -71,9 +71,9 @@ func runtimeSocketNames() []string {
 }
 
 // runtimeOwnedSources are bind sources under sensitive directories that
-// Docker, containerd's CRI plugin and nerdctl create for every container
-// (hosts, hostname, resolv.conf, /dev/shm, named volumes). A source
-// matching a pattern, or under one, is not sensitive.
+// Docker, containerd's CRI plugin, nerdctl, Podman and CRI-O create for
+// every container (hosts, hostname, resolv.conf, /dev/shm, named
+// volumes). A source matching a pattern, or under one, is not sensitive.
 func runtimeOwnedSources() []string {
 	return []string{
 		"/var/lib/docker/containers/*/hosts",
@@ -86,6 +86,7 @@ func runtimeOwnedSources() []string {
 		"/var/lib/containerd/io.containerd.grpc.v1.cri/sandboxes/*/resolv.conf",
 		"/var/lib/containerd/io.containerd.grpc.v1.cri/containers/*/volumes/*",
 		"/run/containerd/io.containerd.grpc.v1.cri/sandboxes/*/shm",
+		"/run/containers/storage/overlay-containers/*/userdata",
 	}
 }
 
@@ -116,6 +117,9 @@ func kernelFilesystems() []string {
 // finds no host directory) and the files runtimes create
 // per container (runtimeOwnedSources: hosts, resolv.conf, shm, volumes)
 // are allowed. Mounts of type sysfs, cgroup or cgroup2 must be read-only.
+// Without a user namespace of its own (container root is host root),
+// hostRootSensitivePaths count too: anything under /run, and read-write
+// the host's program and library directories and /var/spool.
 // The host directories of an overlay mount's options (lowerdir, upperdir,
 // workdir...: its real sources) are checked the same way, the lower
 // layers as read-only binds (overlayDirs); escapes and relative paths in
@@ -126,6 +130,7 @@ func kernelFilesystems() []string {
 // cgroup mounts).
 func RefuseHostMounts(s *specs.Spec, pol *Policy, f HostFacts, r *Report) error {
 	rootfs := rootfsPath(s, f)
+	hostRoot := containerRootIsHostRoot(s, pol, f)
 	for _, m := range s.Mounts {
 		switch {
 		case slices.Contains(kernelFilesystems(), m.Type):
@@ -136,15 +141,15 @@ func RefuseHostMounts(s *specs.Spec, pol *Policy, f HostFacts, r *Report) error 
 		case (m.Type == "cgroup" || m.Type == "cgroup2") && !readOnly(m.Options) && !hostMountAllowed(pol, "/sys/fs/cgroup"):
 			r.refuse(RuleHostMounts, fmt.Sprintf("read-write cgroup filesystem at %s", m.Destination), `"allowHostMounts": ["/sys/fs/cgroup"]`)
 		case spec.IsBind(m):
-			checkBindSource(m, pol, f, rootfs, r)
+			checkBindSource(m, pol, f, rootfs, hostRoot, r)
 		default:
-			checkOverlayDirs(m, pol, f, rootfs, r)
+			checkOverlayDirs(m, pol, f, rootfs, hostRoot, r)
 		}
 	}
 	return nil
 }
 
-func checkBindSource(m specs.Mount, pol *Policy, f HostFacts, rootfs string, r *Report) {
+func checkBindSource(m specs.Mount, pol *Policy, f HostFacts, rootfs string, hostRoot bool, r *Report) {
 	src := m.Source
 	if !filepath.IsAbs(src) {
 		base := f.Bundle
@@ -154,14 +159,15 @@ func checkBindSource(m specs.Mount, pol *Policy, f HostFacts, rootfs string, r *
 		src = filepath.Join(base, src)
 	}
 	checkHostSource(m.Source, filepath.Clean(src), readOnly(m.Options),
-		fmt.Sprintf("bind mount of host path %s at %s", m.Source, m.Destination), pol, f, rootfs, r)
+		fmt.Sprintf("bind mount of host path %s at %s", m.Source, m.Destination), pol, f, rootfs, hostRoot, r)
 }
 
 // checkHostSource checks one host directory a mount exposes: src (clean,
 // absolute) and where written, the text config.json has, resolves on the
-// host (HostFacts.MountSources). ro says whether the mount only reads it;
+// host (HostFacts.MountSources). ro says whether the mount only reads it,
+// hostRoot whether container root is host root (containerRootIsHostRoot);
 // reason starts the refusal.
-func checkHostSource(written, src string, ro bool, reason string, pol *Policy, f HostFacts, rootfs string, r *Report) {
+func checkHostSource(written, src string, ro bool, reason string, pol *Policy, f HostFacts, rootfs string, hostRoot bool, r *Report) {
 	candidates := []string{src}
 	if resolved, ok := f.MountSources[written]; ok && filepath.Clean(resolved) != candidates[0] {
 		candidates = append(candidates, filepath.Clean(resolved))
@@ -174,7 +180,7 @@ func checkHostSource(written, src string, ro bool, reason string, pol *Policy, f
 		if rootfs != "" && spec.Within(c, rootfs) && hostRootfsProblem(rootfs) == "" {
 			continue
 		}
-		bad := sensitiveMatch(aliasVarRun(c), ro)
+		bad, asHostRoot := sensitiveMatch(aliasVarRun(c), ro, hostRoot)
 		if bad == "" || hostMountAllowed(pol, c) || hostMountAllowed(pol, aliasVarRun(c)) {
 			continue
 		}
@@ -184,33 +190,43 @@ func checkHostSource(written, src string, ro bool, reason string, pol *Policy, f
 		if bad != aliasVarRun(c) {
 			reason += " exposes " + bad
 		}
+		if asHostRoot {
+			reason += " (container root is host root)"
+		}
 		r.refuse(RuleHostMounts, reason, fmt.Sprintf(`"allowHostMounts": [%q]`, aliasVarRun(c)))
 		return
 	}
 }
 
 // sensitiveMatch returns the sensitive path that a bind of host path p
-// exposes, or "".
-func sensitiveMatch(p string, ro bool) string {
+// exposes, or "". With hostRoot, hostRootSensitivePaths count too, and
+// asHostRoot says the match is one of them.
+func sensitiveMatch(p string, ro, hostRoot bool) (bad string, asHostRoot bool) {
 	if slices.Contains(runtimeSocketNames(), path.Base(p)) {
-		return p
+		return p, false
 	}
 	for q := p; q != "/" && q != "."; q = path.Dir(q) {
 		for _, pat := range runtimeOwnedSources() {
 			if ok, _ := path.Match(pat, q); ok {
-				return ""
+				return "", false
 			}
 		}
 	}
-	for _, sp := range sensitiveHostPaths() {
-		if sp.rwOnly && ro {
-			continue
-		}
-		if spec.Within(sp.path, p) || (sp.under && spec.Within(p, sp.path)) {
-			return sp.path
+	lists := [][]sensitivePath{sensitiveHostPaths()}
+	if hostRoot {
+		lists = append(lists, hostRootSensitivePaths())
+	}
+	for i, list := range lists {
+		for _, sp := range list {
+			if sp.rwOnly && ro {
+				continue
+			}
+			if spec.Within(sp.path, p) || (sp.under && spec.Within(p, sp.path)) {
+				return sp.path, i == 1
+			}
 		}
 	}
-	return ""
+	return "", false
 }
 
 // aliasVarRun reads /var/run as /run.
