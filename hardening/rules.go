@@ -66,6 +66,7 @@ const (
 	RuleSeccompListener    = "seccomp-listener"
 	RuleNamespaceJoins     = "namespace-joins"
 	RuleSharedCgroup       = "shared-cgroup"
+	RuleProcessPriority    = "process-priority"
 	RuleNetDevices         = "net-devices"
 	RuleRuntimeAnnotations = "runtime-annotations"
 )
@@ -91,7 +92,8 @@ const (
 //   - readonly-rootfs before writable-paths, which only adds its mounts on
 //     a read-only rootfs.
 //   - Masked/readonly paths, the pids limit, rlimits and oomScoreAdj are
-//     independent of the rest.
+//     independent of the rest; the process priority comes after the
+//     capabilities, which it reads.
 func Rules() []Rule {
 	return []Rule{
 		{ID: RuleUsernsJoin, Kind: KindRefusal, AllowKey: "allowHostNamespaces", Apply: RefuseUsernsJoin},
@@ -122,6 +124,7 @@ func Rules() []Rule {
 		{ID: RulePidsLimit, Kind: KindTransform, AllowKey: "pidsLimit", Apply: LimitPids},
 		{ID: RuleRlimits, Kind: KindTransform, Apply: onProcess(ClampRlimits)},
 		{ID: RuleOOMScoreAdj, Kind: KindTransform, AllowKey: "minOomScoreAdj", Apply: onProcess(ClampOOMScoreAdj)},
+		{ID: RuleProcessPriority, Kind: KindTransform, AllowKey: "allowCapabilities", Apply: onProcess(ClampPriority)},
 	}
 }
 
