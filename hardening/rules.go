@@ -67,6 +67,7 @@ const (
 	RuleNamespaceJoins     = "namespace-joins"
 	RuleSharedCgroup       = "shared-cgroup"
 	RuleProcessPriority    = "process-priority"
+	RuleCgroupFiles        = "cgroup-files"
 	RuleNetDevices         = "net-devices"
 	RuleRuntimeAnnotations = "runtime-annotations"
 )
@@ -108,6 +109,7 @@ func Rules() []Rule {
 		{ID: RuleHooks, Kind: KindRefusal, AllowKey: "allowedHooks", Apply: RefuseHooks},
 		{ID: RuleIDMappedMounts, Kind: KindRefusal, AllowKey: "idmapMountSources", Apply: RefuseIDMappedMounts},
 		{ID: RuleSeccompListener, Kind: KindRefusal, AllowKey: "allowSeccompListeners", Apply: RefuseSeccompListener},
+		{ID: RuleCgroupFiles, Kind: KindRefusal, Apply: RefuseCgroupFiles},
 		{ID: RuleNetDevices, Kind: KindRefusal, AllowKey: "allowNetDevices", Apply: RefuseNetDevices},
 		{ID: RuleRuntimeAnnotations, Kind: KindRefusal, AllowKey: "allowRuntimeAnnotations", Apply: RefuseRuntimeAnnotations},
 		{ID: RuleHookPaths, Kind: KindTransform, Apply: PinHooks},
