@@ -93,7 +93,13 @@ func runtimeOwnedSources() []string {
 // kernelFilesystems are filesystem types that expose host-wide kernel
 // state whatever the namespaces.
 func kernelFilesystems() []string {
-	return []string{"devtmpfs", "debugfs", "tracefs", "securityfs", "bpf", "configfs", "efivarfs", "pstore"}
+	return []string{"devtmpfs", "debugfs", "tracefs", "securityfs", "bpf", "configfs", "efivarfs", "pstore",
+		// Without a user namespace of its own, binfmt_misc is the host's
+		// instance (a handler runs for every exec on the host); fusectl
+		// aborts the host's FUSE connections; resctrl sets the host's
+		// cache and memory bandwidth allocation; the others are host
+		// security and NFS server state.
+		"binfmt_misc", "fusectl", "resctrl", "selinuxfs", "smackfs", "nfsd", "rpc_pipefs"}
 }
 
 // RefuseHostMounts is the host-mounts rule.
@@ -116,7 +122,10 @@ func kernelFilesystems() []string {
 // Sources inside the container's own rootfs (one the host-rootfs rule
 // finds no host directory) and the files runtimes create
 // per container (runtimeOwnedSources: hosts, resolv.conf, shm, volumes)
-// are allowed. Mounts of type sysfs, cgroup or cgroup2 must be read-only.
+// are allowed. Mounts of type sysfs, cgroup, cgroup2 or cpuset must be
+// read-only; a proc mount goes at /proc only (elsewhere the masked and
+// read-only paths would not cover it: sys/kernel/core_pattern,
+// sysrq-trigger).
 // Without a user namespace of its own (container root is host root),
 // hostRootSensitivePaths count too: anything under /run, and read-write
 // the host's program and library directories and /var/spool.
@@ -138,7 +147,10 @@ func RefuseHostMounts(s *specs.Spec, pol *Policy, f HostFacts, r *Report) error 
 				fmt.Sprintf(`"allowHostMounts": [%q]`, filepath.Clean("/"+m.Destination)))
 		case m.Type == "sysfs" && !readOnly(m.Options) && !hostMountAllowed(pol, "/sys"):
 			r.refuse(RuleHostMounts, fmt.Sprintf("read-write sysfs at %s", m.Destination), `"allowHostMounts": ["/sys"]`)
-		case (m.Type == "cgroup" || m.Type == "cgroup2") && !readOnly(m.Options) && !hostMountAllowed(pol, "/sys/fs/cgroup"):
+		case m.Type == "proc" && filepath.Clean("/"+m.Destination) != "/proc" && !hostMountAllowed(pol, filepath.Clean("/"+m.Destination)):
+			r.refuse(RuleHostMounts, fmt.Sprintf("proc filesystem at %s (only /proc gets the masked and read-only paths)", m.Destination),
+				fmt.Sprintf(`"allowHostMounts": [%q]`, filepath.Clean("/"+m.Destination)))
+		case (m.Type == "cgroup" || m.Type == "cgroup2" || m.Type == "cpuset") && !readOnly(m.Options) && !hostMountAllowed(pol, "/sys/fs/cgroup"):
 			r.refuse(RuleHostMounts, fmt.Sprintf("read-write cgroup filesystem at %s", m.Destination), `"allowHostMounts": ["/sys/fs/cgroup"]`)
 		case spec.IsBind(m):
 			checkBindSource(m, pol, f, rootfs, hostRoot, r)
