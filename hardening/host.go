@@ -59,6 +59,11 @@ type HostFacts struct {
 	// both give the policy's callerSubidUsers: a caller's own mapping
 	// that lies in them is kept (read only when the spec has one).
 	CallerIDRanges []idmap.Range `json:"callerIdRanges,omitempty"`
+	// RemapIDRanges are, by user of the policy's remapSubidUsers, the host
+	// IDs that /etc/subuid and /etc/subgid both give that user: an
+	// engine's single remap range (read only when the spec has mappings
+	// or joins namespaces).
+	RemapIDRanges map[string][]idmap.Range `json:"remapIdRanges,omitempty"`
 	// Usernses maps the namespace paths of linux.namespaces to the user
 	// namespace that owns them (for a user namespace path: itself), from
 	// GatherUsernsFacts. A path missing here is unknown.
@@ -227,6 +232,16 @@ func GatherHostFactsFor(bundle string, spec *specs.Spec, pol *Policy, rootfs str
 			for _, user := range pol.UserNamespace.CallerSubIDUsers {
 				if rs, src, err := idmap.ResolvePool(nil, subUIDFile, subGIDFile, user); err == nil && src == idmap.SourceSubID {
 					f.CallerIDRanges = append(f.CallerIDRanges, rs...)
+				}
+			}
+		}
+		if spec.Linux != nil && (len(spec.Linux.UIDMappings) > 0 || len(f.Usernses) > 0) {
+			for _, user := range pol.UserNamespace.RemapSubIDUsers {
+				if rs, src, err := idmap.ResolvePool(nil, subUIDFile, subGIDFile, user); err == nil && src == idmap.SourceSubID {
+					if f.RemapIDRanges == nil {
+						f.RemapIDRanges = map[string][]idmap.Range{}
+					}
+					f.RemapIDRanges[user] = rs
 				}
 			}
 		}

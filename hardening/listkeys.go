@@ -9,7 +9,7 @@ import (
 // List-valued keys and their defaults. A policy file's list adds to the
 // built-in default of its key (`{"writablePaths": ["/srv"]}` keeps /tmp,
 // /run... and adds /srv), so that a file naming one more path, syscall,
-// hook or source does not silently drop the defaults: for writablePaths
+// hook, source or subordinate-ID user does not silently drop the defaults: for writablePaths
 // that would make /tmp read-only, for denySyscalls it would allow
 // io_uring again, for allowedHooks it would break Docker's networking
 // hook. A file replaces a default only when its "replace" key names the
@@ -19,7 +19,7 @@ import (
 // ReplaceableKeys returns the list keys with a non-empty default, the
 // only names "replace" takes.
 func ReplaceableKeys() []string {
-	return []string{"writablePaths", "denySyscalls", "allowedHooks", "idmapMountSources"}
+	return []string{"writablePaths", "denySyscalls", "allowedHooks", "idmapMountSources", "userNamespace.callerSubidUsers"}
 }
 
 // mergeListDefaults adds the defaults of every list key not named in
@@ -44,5 +44,8 @@ func (p *Policy) mergeListDefaults() error {
 	if !slices.Contains(p.Replace, "idmapMountSources") {
 		p.IDMapMountSources = appendNew(def.IDMapMountSources, p.IDMapMountSources...)
 	}
-	return nil
+	if !slices.Contains(p.Replace, "userNamespace.callerSubidUsers") {
+		p.UserNamespace.CallerSubIDUsers = appendNew(def.UserNamespace.CallerSubIDUsers, p.UserNamespace.CallerSubIDUsers...)
+	}
+	return p.UserNamespace.checkRemapUsers()
 }

@@ -81,6 +81,12 @@ func runtimeOwnedSources() []string {
 		"/var/lib/docker/containers/*/resolv.conf",
 		"/var/lib/docker/containers/*/mounts/shm",
 		"/var/lib/docker/volumes/*/_data",
+		// dockerd --userns-remap keeps its state in <data-root>/<uid>.<gid>.
+		"/var/lib/docker/*.*/containers/*/hosts",
+		"/var/lib/docker/*.*/containers/*/hostname",
+		"/var/lib/docker/*.*/containers/*/resolv.conf",
+		"/var/lib/docker/*.*/containers/*/mounts/shm",
+		"/var/lib/docker/*.*/volumes/*/_data",
 		"/var/lib/containerd/io.containerd.grpc.v1.cri/sandboxes/*/hosts",
 		"/var/lib/containerd/io.containerd.grpc.v1.cri/sandboxes/*/hostname",
 		"/var/lib/containerd/io.containerd.grpc.v1.cri/sandboxes/*/resolv.conf",
@@ -123,9 +129,11 @@ func kernelFilesystems() []string {
 // finds no host directory) and the files runtimes create
 // per container (runtimeOwnedSources: hosts, resolv.conf, shm, volumes)
 // are allowed. Mounts of type sysfs, cgroup, cgroup2 or cpuset must be
-// read-only; a proc mount goes at /proc only (elsewhere the masked and
-// read-only paths would not cover it: sys/kernel/core_pattern,
-// sysrq-trigger).
+// read-only; the user-namespace rule makes the cgroup mount of a
+// container kept in an engine's remap range read-only instead (dockerd
+// --userns-remap clears its read-only flag, for kernels of old). A proc
+// mount goes at /proc only (elsewhere the masked and read-only paths
+// would not cover it: sys/kernel/core_pattern, sysrq-trigger).
 // Without a user namespace of its own (container root is host root),
 // hostRootSensitivePaths count too: anything under /run, and read-write
 // the host's program and library directories and /var/spool.
@@ -150,7 +158,7 @@ func RefuseHostMounts(s *specs.Spec, pol *Policy, f HostFacts, r *Report) error 
 		case m.Type == "proc" && filepath.Clean("/"+m.Destination) != "/proc" && !hostMountAllowed(pol, filepath.Clean("/"+m.Destination)):
 			r.refuse(RuleHostMounts, fmt.Sprintf("proc filesystem at %s (only /proc gets the masked and read-only paths)", m.Destination),
 				fmt.Sprintf(`"allowHostMounts": [%q]`, filepath.Clean("/"+m.Destination)))
-		case (m.Type == "cgroup" || m.Type == "cgroup2" || m.Type == "cpuset") && !readOnly(m.Options) && !hostMountAllowed(pol, "/sys/fs/cgroup"):
+		case isCgroupMount(m) && !readOnly(m.Options) && !hostMountAllowed(pol, "/sys/fs/cgroup") && !inEngineRemapRange(f):
 			r.refuse(RuleHostMounts, fmt.Sprintf("read-write cgroup filesystem at %s", m.Destination), `"allowHostMounts": ["/sys/fs/cgroup"]`)
 		case spec.IsBind(m):
 			checkBindSource(m, pol, f, rootfs, hostRoot, r)
@@ -252,6 +260,16 @@ func aliasVarRun(p string) string {
 func hostMountAllowed(pol *Policy, p string) bool {
 	return slices.ContainsFunc(pol.AllowHostMounts, func(a string) bool { return spec.Within(p, aliasVarRun(a)) || spec.Within(p, a) })
 }
+
+// isCgroupMount reports whether m mounts a cgroup filesystem (a v1
+// cpuset hierarchy included).
+func isCgroupMount(m specs.Mount) bool {
+	return m.Type == "cgroup" || m.Type == "cgroup2" || m.Type == "cpuset"
+}
+
+// inEngineRemapRange reports whether Check planned to keep the container
+// in an engine's remap range (UsernsPlan.Remap).
+func inEngineRemapRange(f HostFacts) bool { return f.UsernsPlan != nil && f.UsernsPlan.Remap != "" }
 
 // readOnly reports whether mount options end up read-only (the last of
 // ro and rw wins, as in runc).

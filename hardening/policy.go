@@ -145,6 +145,21 @@ type UserNamespacePolicy struct {
 	// ranges are recorded in the host registry. Any other caller mapping
 	// is replaced by an allocated range. Default ["containers"].
 	CallerSubIDUsers []string `json:"callerSubidUsers"`
+	// RemapSubIDUsers name the users an engine remaps all its containers
+	// to (dockerd --userns-remap=<user>; "default" is user "dockremap"):
+	// a container whose config creates its user namespace with mappings
+	// that lie wholly in the IDs /etc/subuid and /etc/subgid both give one
+	// of them, and map no host ID 0, keeps them and its rootfs as the
+	// engine prepared it (no overlay rebuild), and shares those IDs with
+	// every other container mapped into the same user's IDs: they are the
+	// engine's single range. They are recorded in the host registry and
+	// kept out of the pool, so no other container is given them; a
+	// container of another range overlapping them is refused. The engine's
+	// containers are then isolated from each other only as well as one
+	// range allows (what dockerd's remapping gives under runc), in return
+	// for the engine's exact view of their files (docker diff, cp and
+	// export of a running container). Default none.
+	RemapSubIDUsers []string `json:"remapSubidUsers,omitempty"`
 }
 
 // Exception grants Allow to containers whose annotations carry every
@@ -454,6 +469,17 @@ func (p *Policy) normalize() error {
 	return nil
 }
 
+// checkRemapUsers refuses a remap user that is root, the pool's user or
+// a caller-mapping user (run once the lists have their defaults).
+func (u *UserNamespacePolicy) checkRemapUsers() error {
+	for _, name := range u.RemapSubIDUsers {
+		if name == "root" || (name == u.SubIDUser && u.Pool == nil) || slices.Contains(u.CallerSubIDUsers, name) {
+			return fmt.Errorf("key \"userNamespace.remapSubidUsers\": %q cannot name an engine's remap user: it is root, the pool's user (\"subidUser\") or in \"callerSubidUsers\"", name)
+		}
+	}
+	return nil
+}
+
 func (u *UserNamespacePolicy) normalize() error {
 	if u.RangeSize == 0 || u.RangeSize%idmap.DefaultRangeSize != 0 {
 		return fmt.Errorf("key \"userNamespace.rangeSize\": %d is not a positive multiple of %d", u.RangeSize, idmap.DefaultRangeSize)
@@ -461,6 +487,11 @@ func (u *UserNamespacePolicy) normalize() error {
 	for _, name := range u.CallerSubIDUsers {
 		if name == "" || strings.ContainsAny(name, ":/ \t\n") {
 			return fmt.Errorf("key \"userNamespace.callerSubidUsers\": %q is not a user name", name)
+		}
+	}
+	for _, name := range u.RemapSubIDUsers {
+		if name == "" || strings.ContainsAny(name, ":/ \t\n") {
+			return fmt.Errorf("key \"userNamespace.remapSubidUsers\": %q is not a user name", name)
 		}
 	}
 	if u.Pool != nil {

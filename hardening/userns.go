@@ -23,7 +23,8 @@ import (
 // and no host user holds.
 //
 // Fields: linux.namespaces, linux.uidMappings, linux.gidMappings,
-// linux.sysctl["net.ipv4.ping_group_range"], and with "idmapBindMounts"
+// linux.sysctl["net.ipv4.ping_group_range"], the options of cgroup mounts
+// (engine's remap range only), and with "idmapBindMounts"
 // the uidMappings, gidMappings and options of bind mounts. What the rule
 // does follows PlanUserNamespace:
 //   - a user namespace joined by path (containerd 2 puts a pod's
@@ -44,7 +45,16 @@ import (
 //     no host ID 0 and is free), or when it lies in the subordinate IDs
 //     of "callerSubidUsers" (Podman's --userns=auto) and maps no host ID
 //     0 (the runtime then records it in the host registry, where it must
-//     not overlap another container's range); any other is replaced.
+//     not overlap another container's range); any other is replaced;
+//   - a caller's mapping that lies in the subordinate IDs of a user of
+//     "remapSubidUsers" (the single range of dockerd --userns-remap) and
+//     maps no host ID 0 is kept likewise, with the engine's rootfs, and
+//     shared with the engine's other containers (the registry entry is
+//     marked shared, idmap.EngineRangeKey); so is a namespace joined
+//     through a shared namespace whose mapping lies there. Such a
+//     container's cgroup mounts, which dockerd makes read-write under
+//     remapping, are made read-only (the host-mounts rule lets them
+//     through for that).
 //
 // Docker sets net.ipv4.ping_group_range to "0 2147483647", which a user
 // namespace cannot write (the groups must be mapped): it is clamped to the
@@ -56,7 +66,8 @@ import (
 // container a user namespace (HostFacts.UsernsUnsupported), the rule notes
 // why and changes nothing.
 //
-// Relaxed by: "userNamespace": {"enabled": false}, "callerSubidUsers", or
+// Relaxed by: "userNamespace": {"enabled": false}, "callerSubidUsers",
+// "remapSubidUsers" (containers of one engine share its range), or
 // "allowHostNamespaces": ["user"] for a join of a namespace that maps host
 // root.
 func UserNamespace(s *specs.Spec, pol *Policy, f HostFacts, r *Report) error {
@@ -86,6 +97,13 @@ func UserNamespace(s *specs.Spec, pol *Policy, f HostFacts, r *Report) error {
 		}
 		joinUserns(s, plan, r)
 		clampPingGroupRange(s, plan.Size, r)
+		if plan.Remap != "" {
+			readOnlyCgroupMounts(s, r)
+		}
+	case plan.Caller && plan.Remap != "":
+		r.note(RuleUserNamespace, "keeps the engine's user namespace mapping: it lies in the subordinate IDs of %s (\"remapSubidUsers\"), maps no host ID 0 and is shared by the engine's containers", plan.Remap)
+		clampPingGroupRange(s, plan.Size, r)
+		readOnlyCgroupMounts(s, r)
 	case plan.Caller:
 		r.note(RuleUserNamespace, "keeps the caller's own user namespace mapping: it lies in the subordinate IDs of %s and maps no host ID 0", strings.Join(pol.UserNamespace.CallerSubIDUsers, ", "))
 		clampPingGroupRange(s, plan.Size, r)
@@ -136,6 +154,12 @@ type UsernsPlan struct {
 	// 0. The caller prepared the rootfs for them; the runtime records
 	// them in the host registry.
 	Caller bool
+	// Remap is the user of the policy's remapSubidUsers whose subordinate
+	// IDs hold the container's mapping (Caller) or the joined namespace's
+	// (Join): the range of an engine that remaps all its containers to
+	// one range (dockerd --userns-remap), which they share. The engine
+	// prepared the rootfs for it (Stage is false).
+	Remap string
 	// Refused says why no plan could be made: the container joins a user
 	// namespace it may not (see RefuseUsernsJoin). The other fields are
 	// then zero.
@@ -205,9 +229,12 @@ func PlanUserNamespace(s *specs.Spec, pol *Policy, f HostFacts) (UsernsPlan, err
 		case idmap.MapsHostRoot(info.UIDMap) || idmap.MapsHostRoot(info.GIDMap):
 			return UsernsPlan{}, fmt.Errorf("user namespace %s maps host ID 0", ns.Path)
 		}
-		return UsernsPlan{Join: ns.Path, Size: mappedSize(info), Why: "caller's user namespace path"}, nil
+		// Docker under --userns-remap joins the namespace of the
+		// container whose network namespace it shares by path.
+		return UsernsPlan{Join: ns.Path, Size: mappedSize(info), Why: "caller's user namespace path", Remap: remapUserOf(info, pol, f)}, nil
 	}
 	var plan UsernsPlan
+	var joined idmap.UsernsInfo
 	for _, ns := range nss {
 		switch ns.Type {
 		case specs.PIDNamespace, specs.NetworkNamespace, specs.IPCNamespace:
@@ -231,22 +258,64 @@ func PlanUserNamespace(s *specs.Spec, pol *Policy, f HostFacts) (UsernsPlan, err
 			return UsernsPlan{}, fmt.Errorf("joined namespaces belong to two user namespaces (%s and %s)", plan.Join, info.Path)
 		}
 		plan = UsernsPlan{Join: info.Path, Size: mappedSize(info), Why: fmt.Sprintf("owner of the %s namespace %s", ns.Type, ns.Path), Stage: true}
+		joined = info
 	}
+	remapUser, remapSize := remapMapping(s, pol, f)
 	if plan.Join != "" {
+		if remapUser != "" && remapUserOf(joined, pol, f) == remapUser {
+			// The engine's containers share its one range: the joined
+			// namespace has it too, and the engine prepared the rootfs
+			// for it (Docker's --network container:X under
+			// --userns-remap).
+			plan.Stage, plan.Remap = false, remapUser
+		}
 		return plan, nil
 	}
-	if size, ok := callerMapping(s, f); ok {
+	if remapUser != "" {
+		return UsernsPlan{Caller: true, Remap: remapUser, Size: remapSize, Why: "engine's remap range"}, nil
+	}
+	if size, ok := callerMapping(s, f.CallerIDRanges); ok {
 		return UsernsPlan{Caller: true, Size: size, Why: "caller's own mapping"}, nil
 	}
 	return UsernsPlan{New: true, Stage: true}, nil
 }
 
+// remapMapping returns the user of the policy's remapSubidUsers whose
+// subordinate IDs (HostFacts.RemapIDRanges) hold the spec's own mapping,
+// and the IDs it maps contiguously from 0; "" when none does.
+func remapMapping(s *specs.Spec, pol *Policy, f HostFacts) (string, uint32) {
+	for _, user := range pol.UserNamespace.RemapSubIDUsers {
+		if size, ok := callerMapping(s, f.RemapIDRanges[user]); ok {
+			return user, size
+		}
+	}
+	return "", 0
+}
+
+// remapUserOf returns the user of the policy's remapSubidUsers whose
+// subordinate IDs hold every mapping of a joined user namespace (known,
+// mapping no host ID 0), "" when none does.
+func remapUserOf(info idmap.UsernsInfo, pol *Policy, f HostFacts) string {
+	if len(info.UIDMap) == 0 || len(info.GIDMap) == 0 || idmap.MapsHostRoot(info.UIDMap) || idmap.MapsHostRoot(info.GIDMap) {
+		return ""
+	}
+	for _, user := range pol.UserNamespace.RemapSubIDUsers {
+		remap := f.RemapIDRanges[user]
+		if len(remap) > 0 && !slices.ContainsFunc(append(slices.Clone(info.UIDMap), info.GIDMap...), func(m idmap.Mapping) bool {
+			return m.Host.Size == 0 || !idmap.WithinAny(m.Host, remap)
+		}) {
+			return user
+		}
+	}
+	return ""
+}
+
 // callerMapping reports whether the spec creates its user namespace with
 // mappings of its own that may be kept: uid and gid mappings both given,
 // container ID 0 mapped, no host ID 0, every host range inside
-// f.CallerIDRanges. It returns the IDs mapped contiguously from 0.
-func callerMapping(s *specs.Spec, f HostFacts) (uint32, bool) {
-	if s.Linux == nil || len(f.CallerIDRanges) == 0 || len(s.Linux.UIDMappings) == 0 || len(s.Linux.GIDMappings) == 0 {
+// allowed. It returns the IDs mapped contiguously from 0.
+func callerMapping(s *specs.Spec, allowed []idmap.Range) (uint32, bool) {
+	if s.Linux == nil || len(allowed) == 0 || len(s.Linux.UIDMappings) == 0 || len(s.Linux.GIDMappings) == 0 {
 		return 0, false
 	}
 	if !slices.ContainsFunc(s.Linux.Namespaces, func(ns specs.LinuxNamespace) bool { return ns.Type == specs.UserNamespace && ns.Path == "" }) {
@@ -254,7 +323,7 @@ func callerMapping(s *specs.Spec, f HostFacts) (uint32, bool) {
 	}
 	ms := CallerMappings(s)
 	for _, m := range ms {
-		if m.Host.Size == 0 || m.Host.Validate() != nil || !idmap.WithinAny(m.Host, f.CallerIDRanges) {
+		if m.Host.Size == 0 || m.Host.Validate() != nil || !idmap.WithinAny(m.Host, allowed) {
 			return 0, false
 		}
 	}
@@ -350,6 +419,23 @@ func setUsernsEntry(l *specs.Linux, ns specs.LinuxNamespace, r *Report) {
 	}
 	r.record(RuleUserNamespace, "linux.namespaces[type=user]", nil, ns)
 	l.Namespaces = append(l.Namespaces, ns)
+}
+
+// readOnlyCgroupMounts makes the cgroup filesystem mounts read-only:
+// dockerd --userns-remap mounts them read-write (its workaround for
+// kernels that could not remount them read-only in a user namespace),
+// which the host-mounts rule lets through for such containers only
+// because this makes them read-only.
+func readOnlyCgroupMounts(s *specs.Spec, r *Report) {
+	for i := range s.Mounts {
+		m := &s.Mounts[i]
+		if !isCgroupMount(*m) || readOnly(m.Options) {
+			continue
+		}
+		opts := append(slices.DeleteFunc(slices.Clone(m.Options), func(o string) bool { return o == "rw" }), "ro")
+		r.recordStrings(RuleUserNamespace, "mounts[destination="+m.Destination+"].options", m.Options, opts)
+		m.Options = opts
+	}
 }
 
 // pingGroupRange is the sysctl Docker sets, under both spellings.

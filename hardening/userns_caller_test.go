@@ -99,6 +99,25 @@ func TestParsePolicyCallerSubIDUsers(t *testing.T) {
 			t.Errorf("callerSubidUsers [%s]: %v, want an error naming the key", bad, err)
 		}
 	}
+	// A list adds to the default; "replace" names it to replace it.
+	for _, tc := range []struct{ json, want string }{
+		{`{"userNamespace": {"callerSubidUsers": ["alice"]}}`, "containers alice"},
+		{`{"userNamespace": {"callerSubidUsers": ["containers", "alice"]}}`, "containers alice"},
+		{`{"replace": ["userNamespace.callerSubidUsers"], "userNamespace": {"callerSubidUsers": ["alice"]}}`, "alice"},
+		{`{"replace": ["userNamespace.callerSubidUsers"], "userNamespace": {"callerSubidUsers": []}}`, ""},
+	} {
+		p, err := ParsePolicy("test.json", []byte(tc.json))
+		if err != nil {
+			t.Fatalf("%s: %v", tc.json, err)
+		}
+		if got := strings.Join(p.UserNamespace.CallerSubIDUsers, " "); got != tc.want {
+			t.Errorf("%s: callerSubidUsers %q, want %q", tc.json, got, tc.want)
+		}
+	}
+	// The default's user cannot also be an engine's remap user.
+	if _, err := ParsePolicy("test.json", []byte(`{"userNamespace": {"remapSubidUsers": ["containers"]}}`)); err == nil || !strings.Contains(err.Error(), "remapSubidUsers") {
+		t.Errorf("remapSubidUsers [containers] with the default callerSubidUsers: %v, want refused", err)
+	}
 }
 
 // TestUserNamespacePodmanVolumes: Podman's named volumes

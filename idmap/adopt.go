@@ -11,8 +11,8 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// ErrLayerTooLarge is returned by AdoptHostWrites for a container's layer
-// of more files than it may walk.
+// ErrLayerTooLarge is returned by AdoptHostWrites and CountFiles for a
+// container's layer of more files than they may walk.
 var ErrLayerTooLarge = errors.New("the container's layer has too many files to walk")
 
 // AdoptHostWrites gives the container of rng the files that host

@@ -67,9 +67,17 @@ type Entry struct {
 	// and gid mappings differ, or map several ranges).
 	Also []Range `json:"also,omitempty"`
 	// Shares is the key of the container whose user namespace this one
-	// joined: their ranges overlap by design.
+	// joined, or an engine's remap range (EngineRangeKey) that the
+	// engine's containers share: their ranges overlap by design.
 	Shares string `json:"shares,omitempty"`
 }
+
+// EngineRangeKey is what the reservations of an engine's containers
+// share (Entry.Shares) when the engine maps all of them to the
+// subordinate IDs of one user (dockerd --userns-remap=<user>): they may
+// overlap each other, and no other container's range. It names no
+// container.
+func EngineRangeKey(user string) string { return "userns-remap:" + user }
 
 // Holds returns every host range the entry holds.
 func (e Entry) Holds() []Range { return append([]Range{e.Range}, e.Also...) }

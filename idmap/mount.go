@@ -3,6 +3,7 @@ package idmap
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"strings"
@@ -115,6 +116,28 @@ func ReadIDMap(path string) ([]Mapping, error) {
 	if err != nil {
 		return nil, err
 	}
+	return parseIDMap(path, data)
+}
+
+// readIDMapAt parses the uid_map or gid_map file name of the /proc/<pid>
+// directory open at dir: the process whose directory it is, whatever
+// process holds that pid by now.
+func readIDMapAt(dir int, name string) ([]Mapping, error) {
+	fd, err := unix.Openat(dir, name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	f := os.NewFile(uintptr(fd), name)
+	defer f.Close()
+	data, err := io.ReadAll(f)
+	if err != nil {
+		return nil, err
+	}
+	return parseIDMap(name, data)
+}
+
+// parseIDMap parses the text of a uid_map or gid_map file read from path.
+func parseIDMap(path string, data []byte) ([]Mapping, error) {
 	var out []Mapping
 	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
 		f := strings.Fields(line)

@@ -51,7 +51,20 @@ func OwnerUserns(nsPath string) (UsernsInfo, error) {
 // (e.g. /proc/self/fd/N of a descriptor the caller keeps), where nsPath is
 // the path as the spec wrote it: only its /proc/<pid>/ns/<type> form is
 // read, as a hint of which process to compare the owner with.
+//
+// The process's user namespace and its mappings are read through one
+// descriptor of its /proc/<pid> directory: should the process exit and
+// its pid be reused in between, the mappings read are still those of the
+// namespace compared, or none.
 func OwnerUsernsOf(openPath, nsPath string) (UsernsInfo, error) {
+	return ownerUsernsOf(openPath, nsPath, "/proc", nil)
+}
+
+// ownerUsernsOf is OwnerUsernsOf with the process directories under proc
+// (the tests' copy of a /proc/<pid> directory); compared, when set (by
+// tests only), is called after the process's user namespace was compared
+// and before its mappings are read.
+func ownerUsernsOf(openPath, nsPath, proc string, compared func()) (UsernsInfo, error) {
 	var info UsernsInfo
 	f, err := os.Open(openPath)
 	if err != nil {
@@ -84,18 +97,25 @@ func OwnerUsernsOf(openPath, nsPath string) (UsernsInfo, error) {
 	if !ok {
 		return info, nil
 	}
-	userPath := "/proc/" + pid + "/ns/user"
-	if err := unix.Stat(userPath, &procSt); err != nil || procSt.Dev != ownerSt.Dev || procSt.Ino != ownerSt.Ino {
-		return info, nil
-	}
-	uids, err := ReadIDMap("/proc/" + pid + "/uid_map")
+	dir, err := unix.Open(proc+"/"+pid, unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return info, nil
 	}
-	gids, err := ReadIDMap("/proc/" + pid + "/gid_map")
+	defer unix.Close(dir)
+	if err := unix.Fstatat(dir, "ns/user", &procSt, 0); err != nil || procSt.Dev != ownerSt.Dev || procSt.Ino != ownerSt.Ino {
+		return info, nil
+	}
+	if compared != nil {
+		compared()
+	}
+	uids, err := readIDMapAt(dir, "uid_map")
 	if err != nil {
 		return info, nil
 	}
-	info.Path, info.UIDMap, info.GIDMap = userPath, uids, gids
+	gids, err := readIDMapAt(dir, "gid_map")
+	if err != nil {
+		return info, nil
+	}
+	info.Path, info.UIDMap, info.GIDMap = "/proc/"+pid+"/ns/user", uids, gids
 	return info, nil
 }

@@ -125,6 +125,33 @@ func Intersect(a, b []Range) []Range {
 	return out
 }
 
+// Subtract returns the IDs of pool that lie in none of cut's ranges, in
+// pool's order: a pool with the ranges others hold taken out.
+func Subtract(pool, cut []Range) []Range {
+	var out []Range
+	for _, p := range pool {
+		rest := []Range{p}
+		for _, c := range cut {
+			var next []Range
+			for _, r := range rest {
+				if !r.Overlaps(c) {
+					next = append(next, r)
+					continue
+				}
+				if uint64(r.Start) < uint64(c.Start) {
+					next = append(next, Range{Start: r.Start, Size: c.Start - r.Start})
+				}
+				if c.End() < r.End() {
+					next = append(next, Range{Start: uint32(c.End()), Size: uint32(r.End() - c.End())})
+				}
+			}
+			rest = next
+		}
+		out = append(out, rest...)
+	}
+	return out
+}
+
 // PoolSource says where a pool came from, for reports and errors.
 type PoolSource string
 

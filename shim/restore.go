@@ -52,7 +52,8 @@ exits with its status and removes the container; --detach returns at once.`,
 				NoSubreaper:   c.Bool("no-subreaper"),
 				// Like runc's restore there is no --keep: a failed restore
 				// leaves nothing behind, and a detached one stays.
-				Keep: false,
+				Keep:    false,
+				Restore: true,
 				Start: func(_ string, ct *libcontainer.Container, p *libcontainer.Process) error {
 					if err := ct.Restore(p, opts); err != nil {
 						return fmt.Errorf("restore (criu logs in %s): %w", criuLogDir(opts), err)

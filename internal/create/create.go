@@ -69,6 +69,10 @@ type Options struct {
 	// Start is StartOnly (create), StartAndRun (run) or a restore; root
 	// is the state root.
 	Start func(root string, ct *libcontainer.Container, p *libcontainer.Process) error
+	// Restore says Start restores a checkpoint (CRIU): its time grows
+	// with the checkpoint, so learn's watchdog (learnWatchdog) leaves it
+	// alone.
+	Restore bool
 }
 
 // IDs of the conversion's adjustments in the Report's notes. They change
@@ -491,11 +495,10 @@ func (c *creation) create() error {
 // run starts the container's init (Options.Start) and, in the
 // foreground, waits for it.
 func (c *creation) run() (int, error) {
-	ct, root := c.container, c.opts.Root
 	r := runner.Process{
-		Container:     ct,
+		Container:     c.container,
 		Init:          true,
-		Start:         func(p *libcontainer.Process) error { return c.opts.Start(root, ct, p) },
+		Start:         c.start,
 		Detach:        c.opts.Detach,
 		ConsoleSocket: c.opts.ConsoleSocket,
 		PidFile:       c.opts.PidFile,
@@ -511,6 +514,19 @@ func (c *creation) run() (int, error) {
 		return -1, fmt.Errorf("container %s: %w", c.opts.ID, err)
 	}
 	return status, nil
+}
+
+// start runs Options.Start on the container's init process p; for a
+// container with a learned-profile recorder, under learnWatchdog
+// (except a restore).
+func (c *creation) start(p *libcontainer.Process) error {
+	start := func() error { return c.opts.Start(c.opts.Root, c.container, p) }
+	if c.recorder == nil || c.opts.Restore {
+		return start()
+	}
+	w := learnWatchdog{key: c.audit.rec.Profile, mode: c.audit.rec.ProfileMode, timeout: learnStartTimeout,
+		kill: func() error { return killCgroupProcesses(c.cfg.Cgroups) }}
+	return w.run(start)
 }
 
 // StartOnly starts the container's init, which then waits for "start".

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -324,6 +325,16 @@ func checkPool(h Host, pol *hardening.Policy) []Check {
 	if err != nil {
 		return []Check{{Name: "ID pool", Status: Fail, Detail: err.Error(), Fix: "give user " + pol.UserNamespace.SubIDUser + " the same ranges in /etc/subuid and /etc/subgid, or set \"userNamespace\": {\"pool\": ...}"}}
 	}
+	// The engines' remap ranges are kept out of the pool (userns.idPool).
+	remap, err := userns.RemapRanges(pol.UserNamespace, h.SubUID, h.SubGID)
+	if err != nil {
+		return []Check{{Name: "ID pool", Status: Fail, Detail: err.Error(), Fix: "repair " + h.SubUID + " and " + h.SubGID}}
+	}
+	pool = idmap.Subtract(pool, remap)
+	if len(pool) == 0 {
+		return []Check{{Name: "ID pool", Status: Fail, Detail: "the pool lies wholly in the remap ranges of \"remapSubidUsers\"",
+			Fix: "give the remap users and the pool different IDs in /etc/subuid and /etc/subgid, or set \"userNamespace\": {\"pool\": ...}"}}
+	}
 	size := uint64(pol.UserNamespace.RangeSize)
 	var total uint64
 	for _, r := range pool {
@@ -348,8 +359,13 @@ func checkPool(h Host, pol *hardening.Policy) []Check {
 	if err != nil {
 		return out
 	}
+	out = append(out, checkRemapRanges(h, pol, others)...)
 	for _, o := range others {
 		if o.user == pol.UserNamespace.SubIDUser && source == idmap.SourceSubID {
+			continue
+		}
+		if slices.Contains(pol.UserNamespace.RemapSubIDUsers, o.user) {
+			// An engine's remap range: cut out of the pool above.
 			continue
 		}
 		for _, r := range pool {
@@ -357,6 +373,50 @@ func checkPool(h Host, pol *hardening.Policy) []Check {
 				out = append(out, Check{Name: "ID pool overlap", Status: Fail,
 					Detail: fmt.Sprintf("pool %s overlaps %s's subordinate IDs %s in %s: their containers and ours could share host IDs", r, o.user, o.r, h.SubUID),
 					Fix:    fmt.Sprintf("give user %s its own entries in /etc/subuid and /etc/subgid (hardened's pool then comes from them), or set \"userNamespace\": {\"pool\": ...} outside %s", pol.UserNamespace.SubIDUser, o.r)})
+			}
+		}
+	}
+	return out
+}
+
+// checkRemapRanges reports the engines' remap ranges ("remapSubidUsers"):
+// each user's subordinate IDs, shared by that engine's containers, and
+// any overlap with the IDs of another user that is not the pool's.
+func checkRemapRanges(h Host, pol *hardening.Policy, owners []subIDOwner) []Check {
+	var out []Check
+	for _, user := range pol.UserNamespace.RemapSubIDUsers {
+		rs, _, err := idmap.ResolvePool(nil, h.SubUID, h.SubGID, user)
+		var mine []idmap.Range
+		for _, o := range owners {
+			if o.user == user {
+				mine = append(mine, o.r)
+			}
+		}
+		if err != nil || len(mine) == 0 {
+			detail := fmt.Sprintf("\"remapSubidUsers\" names %s, which has no IDs in both %s and %s: its engine's containers get ranges of their own (and dockerd's read-write cgroup mount is refused)", user, h.SubUID, h.SubGID)
+			if err != nil {
+				detail = err.Error()
+			}
+			out = append(out, Check{Name: "engine remap range", Status: Warn, Detail: detail,
+				Fix: fmt.Sprintf("run dockerd with --userns-remap=%s (it writes dockremap's entries itself) or give %s the same entries in %s and %s", user, user, h.SubUID, h.SubGID)})
+			continue
+		}
+		var names []string
+		for _, r := range rs {
+			names = append(names, r.String())
+		}
+		out = append(out, Check{Name: "engine remap range", Status: Info,
+			Detail: fmt.Sprintf("%s's subordinate IDs %s: one range shared by the engine's containers (dockerd --userns-remap), kept out of the pool", user, strings.Join(names, ", "))})
+		for _, o := range owners {
+			if o.user == user || slices.Contains(pol.UserNamespace.RemapSubIDUsers, o.user) || (o.user == pol.UserNamespace.SubIDUser && pol.UserNamespace.Pool == nil) {
+				continue
+			}
+			for _, r := range mine {
+				if r.Overlaps(o.r) {
+					out = append(out, Check{Name: "engine remap range overlap", Status: Fail,
+						Detail: fmt.Sprintf("%s's subordinate IDs %s overlap %s's %s in %s: their containers and the engine's could share host IDs", user, r, o.user, o.r, h.SubUID),
+						Fix:    fmt.Sprintf("give %s and %s disjoint entries in %s and %s", user, o.user, h.SubUID, h.SubGID)})
+				}
 			}
 		}
 	}

@@ -225,6 +225,21 @@ func (f *fakeMounts) detachStagingDir(dir string) (bool, error) {
 }
 
 // shiftOwners is described by what it does to the owner of dir itself.
+// countFiles counts the files of owners under dir; it is not recorded
+// in calls (it changes nothing).
+func (f *fakeMounts) countFiles(dir string, limit int) (int, error) {
+	n := 0
+	for p := range f.owners {
+		if p != dir && !strings.HasPrefix(p, dir+"/") {
+			continue
+		}
+		if n++; limit > 0 && n > limit {
+			return n, fmt.Errorf("%w: more than %d files", idmap.ErrLayerTooLarge, limit)
+		}
+	}
+	return n, nil
+}
+
 func (f *fakeMounts) shiftOwners(dir string, shift func(uint32) (uint32, bool)) (int, error) {
 	desc := "shift " + dir
 	if id, ok := f.owners[dir]; ok {

@@ -1,6 +1,7 @@
 package userns
 
 import (
+	"fmt"
 	"os"
 
 	"golang.org/x/sys/unix"
@@ -28,7 +29,12 @@ type hostMounts interface {
 	// at rest of pause.go, where container root's files are host root's.
 	mountView(ov idmap.Overlay, target string) error
 	// bind binds the mount at src, a path of ours, onto target, looked up
-	// without following any symlink.
+	// without following any symlink: the engine's path of a rebuilt
+	// overlay rootfs. The bind is nosuid and nodev, the mount at src
+	// (the container's rootfs) keeps its flags: in the container's layer
+	// a file of container root is host-range owned, and one the container
+	// made set-user-ID or a device node must not act as such for a host
+	// process that reaches the engine's path.
 	bind(src, target string) error
 	// detach detaches the uppermost mount at path (lazily, no symlink
 	// followed).
@@ -44,6 +50,9 @@ type hostMounts interface {
 	// owners shift maps its owners to, and returns how many it changed
 	// (idmap.ShiftOwners).
 	shiftOwners(dir string, shift func(uint32) (uint32, bool)) (int, error)
+	// countFiles counts the files under dir (on dir's filesystem), up to
+	// limit: past it, idmap.ErrLayerTooLarge (idmap.CountFiles).
+	countFiles(dir string, limit int) (int, error)
 }
 
 // kernelMounts is hostMounts on the host's kernel.
@@ -77,6 +86,10 @@ func (kernelMounts) bind(src, target string) error {
 		return err
 	}
 	defer unix.Close(from)
+	// On the clone only, before it is attached anywhere.
+	if err := unix.MountSetattr(from, "", unix.AT_EMPTY_PATH, &unix.MountAttr{Attr_set: unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NODEV}); err != nil {
+		return fmt.Errorf("make the bind of %s nosuid,nodev: %w", src, err)
+	}
 	return unix.MoveMount(from, "", to, "", unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH)
 }
 
@@ -90,4 +103,8 @@ func (kernelMounts) detachStagingDir(dir string) (bool, error) { return idmap.De
 
 func (kernelMounts) shiftOwners(dir string, shift func(uint32) (uint32, bool)) (int, error) {
 	return idmap.ShiftOwners(dir, shift)
+}
+
+func (kernelMounts) countFiles(dir string, limit int) (int, error) {
+	return idmap.CountFiles(dir, limit)
 }

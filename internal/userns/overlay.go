@@ -69,7 +69,11 @@ import (
 // allows). Sysbox has the same limits (nestybox/sysbox#866: a
 // sysbox-docker-cp script chowns after the copy). While the container is
 // frozen its layer cannot change, and the engine gets a read-only view
-// of it at rest (pause.go): docker commit pauses by default.
+// of it at rest (pause.go): docker commit pauses by default. Operators
+// who need the engine's exact view of running containers run dockerd
+// with --userns-remap and name its user in "remapSubidUsers": the
+// engine's mapping and rootfs are kept, nothing is rebuilt, and its
+// containers share one range (see hardening.UserNamespace).
 const stageRecordName = "stage.json"
 
 // stageRecord is written before the caller's rootfs is touched.

@@ -96,13 +96,52 @@ func (u *Stage) Rewrite(s *specs.Spec) {
 	}
 }
 
-// idPool returns the pool the policy's user namespaces allocate from.
+// idPool returns the pool the policy's user namespaces allocate from:
+// without the engines' remap ranges (RemapRanges), which their containers
+// share and no other container may get.
 func idPool(u hardening.UserNamespacePolicy) ([]idmap.Range, idmap.PoolSource, error) {
+	return idPoolFrom(u, SubUIDFile, SubGIDFile)
+}
+
+// idPoolFrom is idPool with the subordinate ID files named.
+func idPoolFrom(u hardening.UserNamespacePolicy, subuid, subgid string) ([]idmap.Range, idmap.PoolSource, error) {
 	var explicit []idmap.Range
 	if u.Pool != nil {
 		explicit = []idmap.Range{*u.Pool}
 	}
-	return idmap.ResolvePool(explicit, SubUIDFile, SubGIDFile, u.SubIDUser)
+	pool, source, err := idmap.ResolvePool(explicit, subuid, subgid, u.SubIDUser)
+	if err != nil {
+		return nil, "", err
+	}
+	remap, err := RemapRanges(u, subuid, subgid)
+	if err != nil {
+		return nil, "", err
+	}
+	if len(remap) == 0 {
+		return pool, source, nil
+	}
+	pool = idmap.Subtract(pool, remap)
+	if len(pool) == 0 {
+		return nil, "", fmt.Errorf("the pool lies wholly in the remap ranges of \"remapSubidUsers\" %v", u.RemapSubIDUsers)
+	}
+	return pool, source, nil
+}
+
+// RemapRanges returns every host ID that the subordinate ID files give a
+// user of the policy's remapSubidUsers, uids and gids alike: the engines'
+// remap ranges.
+func RemapRanges(u hardening.UserNamespacePolicy, subuid, subgid string) ([]idmap.Range, error) {
+	var out []idmap.Range
+	for _, user := range u.RemapSubIDUsers {
+		for _, file := range []string{subuid, subgid} {
+			rs, err := idmap.SubIDRanges(file, user)
+			if err != nil {
+				return nil, fmt.Errorf("remapSubidUsers: %w", err)
+			}
+			out = append(out, rs...)
+		}
+	}
+	return out, nil
 }
 
 // StageRootfs does the host side of create, after every refusal (Check)
@@ -136,15 +175,20 @@ func StageRootfs(root, id string, s *specs.Spec, checked *hardening.Checked, fac
 	if plan.Caller {
 		// The caller's own mapping (Podman's --userns=auto) is kept; its
 		// host IDs are recorded so that no other container gets them,
-		// and it may hold none that another live container holds.
+		// and it may hold none that another live container holds. An
+		// engine's remap range is shared by the engine's containers.
 		var ranges []idmap.Range
 		for _, m := range hardening.CallerMappings(s) {
 			if !slices.Contains(ranges, m.Host) {
 				ranges = append(ranges, m.Host)
 			}
 		}
-		if err := idmap.NewHostAllocator(nil, 0).Reserve(idmap.Key(root, id), ranges, ""); err != nil {
-			return nil, fmt.Errorf("user namespace: the caller's own mapping: %w", err)
+		shares, what := "", "the caller's own mapping"
+		if plan.Remap != "" {
+			shares, what = idmap.EngineRangeKey(plan.Remap), "the engine's remap range (subordinate IDs of "+plan.Remap+")"
+		}
+		if err := idmap.NewHostAllocator(nil, 0).Reserve(idmap.Key(root, id), ranges, shares); err != nil {
+			return nil, fmt.Errorf("user namespace: %s: %w", what, err)
 		}
 	}
 	var err error
@@ -333,6 +377,11 @@ func reserveJoined(root, id string, s *specs.Spec, plan hardening.UsernsPlan, f 
 		if shares != "" {
 			break
 		}
+	}
+	if plan.Remap != "" {
+		// An engine's containers share its remap range, the joined one's
+		// included.
+		shares, pinned = idmap.EngineRangeKey(plan.Remap), ""
 	}
 	var ranges []idmap.Range
 	for _, m := range append(slices.Clone(info.UIDMap), info.GIDMap...) {

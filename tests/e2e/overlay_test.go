@@ -101,7 +101,7 @@ func TestDockerCpRunningTree(t *testing.T) {
 // TestDockerCpRunningNoExec: the container's own processes see a file
 // docker cp put there as container root's before any docker exec.
 func TestDockerCpRunningNoExec(t *testing.T) {
-	knownFailure(t, "a file docker cp writes into a running container is host root's (nobody inside) until the runtime runs again for the container (docker exec, or a restart); no runtime call follows docker cp, and the kernel cannot idmap the overlay the engine writes through")
+	knownFailure(t, "a file docker cp writes into a running container is host root's (nobody inside) until the runtime runs again for the container (docker exec, or a restart); no runtime call follows docker cp, and the kernel cannot idmap the overlay the engine writes through; behind dockerd --userns-remap with \"remapSubidUsers\" it is container root's at once (TestDockerRemap)")
 	c := runDetachedArgs(t, nil, "sh", "-c", `while [ ! -e /tmp/f ]; do sleep 0.1; done; sleep 0.5; (echo y >> /tmp/f && echo ok || echo denied) > /tmp/result; sleep 1000`)
 	src := filepath.Join(t.TempDir(), "f")
 	if err := os.WriteFile(src, []byte("x\n"), 0o644); err != nil {
@@ -185,7 +185,7 @@ func TestDockerDiffPaused(t *testing.T) {
 // engineViewLimit is why the engine's reads of a running container's
 // files show mapped owners: see the top comment of
 // internal/userns/overlay.go.
-const engineViewLimit = "while the container runs, the engine's path (.../merged) is the container's own overlay, whose files show the container's mapped (host) owners to the engine: the kernel cannot idmap an overlay, and a second overlay on the same upperdir for the engine goes stale (measured; see internal/userns/overlay.go)"
+const engineViewLimit = "while the container runs, the engine's path (.../merged) is the container's own overlay, whose files show the container's mapped (host) owners to the engine: the kernel cannot idmap an overlay, and a second overlay on the same upperdir for the engine goes stale (measured; see internal/userns/overlay.go); behind dockerd --userns-remap with \"remapSubidUsers\" they are exact (TestDockerRemap)"
 
 // TestDockerRmPaused: docker rm -f of a paused container, whose path
 // shows the view of its layer at rest, leaves nothing behind.

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -46,6 +47,14 @@ func NewDockerdArgs(ctx context.Context, runtimePath string, more ...string) (*D
 	dir, err := os.MkdirTemp("", "hardened-dockerd-")
 	if err != nil {
 		return nil, err
+	}
+	if slices.ContainsFunc(more, func(a string) bool { return strings.HasPrefix(a, "--userns-remap") }) {
+		// dockerd refuses a data root whose parents the remapped root
+		// cannot traverse.
+		if err := os.Chmod(dir, 0o711); err != nil {
+			os.RemoveAll(dir)
+			return nil, err
+		}
 	}
 	cfg := map[string]any{
 		"runtimes": map[string]any{"hardened": map[string]any{"path": runtimePath}},
