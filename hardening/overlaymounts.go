@@ -68,7 +68,7 @@ func overlayDirs(m specs.Mount) (dirs []overlayDir, problems []string) {
 func checkOverlayDirs(m specs.Mount, pol *Policy, f HostFacts, rootfs string, hostRoot bool, r *Report) {
 	dirs, problems := overlayDirs(m)
 	for _, p := range problems {
-		r.refuse(RuleHostMounts, fmt.Sprintf("overlay mount at %s: %s (no key allows it)", m.Destination, p), "")
+		r.refuse(RuleHostMounts, fmt.Sprintf("overlay mount at %s: %s", m.Destination, p), "")
 	}
 	for _, d := range dirs {
 		checkHostSource(d.path, filepath.Clean(d.path), d.ro, fmt.Sprintf("overlay mount at %s: %s %s", m.Destination, d.key, d.path), pol, f, rootfs, hostRoot, r)

@@ -41,7 +41,7 @@ func TestReviewOverlayHostPaths(t *testing.T) {
 		{name: "lowerdir+ (the append syntax)", tweak: reviewOverlayMount("lowerdir+=/root"),
 			want: []string{"overlay mount at /mnt: lowerdir+ /root", "rule host-mounts"}},
 		{name: "relative lowerdir", tweak: reviewOverlayMount("lowerdir=../../../../../../etc"),
-			want: []string{"overlay mount at /mnt: lowerdir ../../../../../../etc is not an absolute path", "rule host-mounts"}},
+			want: []string{"overlay mount at /mnt: lowerdir ../../../../../../etc is not an absolute path (rule host-mounts, no policy key allows it)"}},
 		{name: "escaped separator", tweak: reviewOverlayMount(`lowerdir=/tmp\:/etc`),
 			want: []string{`overlay mount at /mnt: option "lowerdir=/tmp\\:/etc" holds an escape`, "rule host-mounts"}},
 		{name: "lowerdir through a symlink in the rootfs to /etc", tweak: func(t *testing.T, b *testutil.Bundle, s *specs.Spec) {
