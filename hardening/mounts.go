@@ -48,6 +48,10 @@ func sensitiveHostPaths() []sensitivePath {
 		{path: "/root", under: true},
 		{path: "/var/lib/docker", under: true},
 		{path: "/var/lib/containerd", under: true},
+		// The kubelet's: every pod's volumes (secrets, tokens: files of
+		// mode 0644 on tmpfs), its API sockets (pod-resources,
+		// device-plugins), its credentials.
+		{path: "/var/lib/kubelet", under: true},
 		{path: "/run/containerd", under: true},
 		{path: "/run/docker", under: true},
 		{path: "/run/runc", under: true},
@@ -71,9 +75,9 @@ func runtimeSocketNames() []string {
 }
 
 // runtimeOwnedSources are bind sources under sensitive directories that
-// Docker, containerd's CRI plugin, nerdctl, Podman and CRI-O create for
-// every container (hosts, hostname, resolv.conf, /dev/shm, named
-// volumes). A source matching a pattern, or under one, is not sensitive.
+// Docker, containerd's CRI plugin, nerdctl, Podman, CRI-O and the kubelet
+// create for every container (hosts, hostname, resolv.conf, /dev/shm,
+// named volumes, a pod's volumes and termination logs). A source matching a pattern, or under one, is not sensitive.
 func runtimeOwnedSources() []string {
 	return []string{
 		"/var/lib/docker/containers/*/hosts",
@@ -93,6 +97,10 @@ func runtimeOwnedSources() []string {
 		"/var/lib/containerd/io.containerd.grpc.v1.cri/containers/*/volumes/*",
 		"/run/containerd/io.containerd.grpc.v1.cri/sandboxes/*/shm",
 		"/run/containers/storage/overlay-containers/*/userdata",
+		"/var/lib/kubelet/pods/*/volumes",
+		"/var/lib/kubelet/pods/*/volume-subpaths",
+		"/var/lib/kubelet/pods/*/etc-hosts",
+		"/var/lib/kubelet/pods/*/containers",
 	}
 }
 
