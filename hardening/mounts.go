@@ -48,6 +48,10 @@ func sensitiveHostPaths() []sensitivePath {
 		{path: "/root", under: true},
 		{path: "/var/lib/docker", under: true},
 		{path: "/var/lib/containerd", under: true},
+		// Podman's and CRI-O's storage: other containers' layers and
+		// volumes.
+		{path: "/var/lib/containers", under: true},
+		{path: "/run/containers", under: true},
 		// The kubelet's: every pod's volumes (secrets, tokens: files of
 		// mode 0644 on tmpfs), its API sockets (pod-resources,
 		// device-plugins), its credentials.
@@ -97,6 +101,8 @@ func runtimeOwnedSources() []string {
 		"/var/lib/containerd/io.containerd.grpc.v1.cri/containers/*/volumes/*",
 		"/run/containerd/io.containerd.grpc.v1.cri/sandboxes/*/shm",
 		"/run/containers/storage/overlay-containers/*/userdata",
+		"/var/lib/containers/storage/overlay-containers/*/userdata",
+		"/var/lib/containers/storage/volumes/*/_data",
 		"/var/lib/kubelet/pods/*/volumes",
 		"/var/lib/kubelet/pods/*/volume-subpaths",
 		"/var/lib/kubelet/pods/*/etc-hosts",

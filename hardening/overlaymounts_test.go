@@ -15,7 +15,7 @@ func TestRefuseHostMountsOverlayDirs(t *testing.T) {
 	inRootfs := HostFacts{Bundle: "/srv/b", Rootfs: "/srv/b/rootfs"}
 	runRefusalCases(t, RuleHostMounts, RefuseHostMounts, []refusalCase{
 		{name: "layers in the rootfs", facts: inRootfs, tweak: overlay("lowerdir=/srv/b/rootfs/a:/srv/b/rootfs/b")},
-		{name: "podman-style volume overlay", tweak: overlay("lowerdir=/srv/data", "upperdir=/var/lib/containers/storage/overlay-containers/x/upper", "workdir=/var/lib/containers/storage/overlay-containers/x/work")},
+		{name: "podman-style volume overlay", tweak: overlay("lowerdir=/srv/data", "upperdir=/var/lib/containers/storage/overlay-containers/x/userdata/overlay/1/upper", "workdir=/var/lib/containers/storage/overlay-containers/x/userdata/overlay/1/work")},
 		{name: "host /etc as a lower layer", tweak: overlay("lowerdir=/etc:/srv/x"),
 			want: []string{`overlay mount at /mnt: lowerdir /etc exposes /etc/shadow / "allowHostMounts": ["/etc"]`}},
 		{name: "read-only layer of /etc/ssl is as fine as a read-only bind", tweak: overlay("lowerdir=/etc/ssl:/srv/x")},

@@ -24,3 +24,23 @@ func TestReviewKubeletDirectory(t *testing.T) {
 		{name: "pod-resources socket", tweak: reviewBind("/var/lib/kubelet/pod-resources"), want: []string{"/var/lib/kubelet/pod-resources at /mnt", "rule host-mounts"}},
 	})
 }
+
+// TestReviewPodmanStorage: Podman's and CRI-O's storage, the counterpart
+// of /var/lib/docker, was not sensitive: a bind of
+// /var/lib/containers/storage exposed every other container's layers and
+// named volumes (the world-readable files to a mapped root; everything,
+// read-write, to a container without a user namespace). Now it is, but
+// for the per-container files the engines bind (userdata: hosts,
+// resolv.conf, shm, secrets) and named volumes.
+func TestReviewPodmanStorage(t *testing.T) {
+	expectAllRefused(t, []attack{
+		{name: "the whole storage", tweak: reviewBind("/var/lib/containers/storage", "ro"),
+			want: []string{"bind mount of host path /var/lib/containers/storage at /mnt exposes /var/lib/containers", `(rule host-mounts, allow with "allowHostMounts": ["/var/lib/containers/storage"]`}},
+		{name: "the layers", tweak: reviewBind("/var/lib/containers/storage/overlay", "ro"),
+			want: []string{"/var/lib/containers/storage/overlay at /mnt exposes /var/lib/containers", "rule host-mounts"}},
+		{name: "every volume", tweak: reviewBind("/var/lib/containers/storage/volumes"),
+			want: []string{"/var/lib/containers/storage/volumes at /mnt exposes /var/lib/containers", "rule host-mounts"}},
+		{name: "the run root", tweak: reviewBind("/run/containers/storage", "ro"),
+			want: []string{"/run/containers/storage at /mnt exposes /run/containers", "rule host-mounts"}},
+	})
+}
