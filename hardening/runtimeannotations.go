@@ -62,3 +62,26 @@ func validRuntimeAnnotation(k string) bool {
 	name, ok := strings.CutPrefix(k, RuntimeAnnotationPrefix)
 	return k == RuntimeAnnotationCRIUConfig || (ok && name != "")
 }
+
+// CheckCheckpointAnnotations runs the runtime-annotations rule over the
+// annotations a container was created with, for checkpoint: a container
+// created before the rule, or under a policy that allowed the key,
+// would otherwise hand CRIU its configuration file. pol is the current
+// effective policy of the container. In enforce mode a refusal is an
+// error wrapping ErrRefused; in audit and off mode nothing is refused.
+func CheckCheckpointAnnotations(annotations map[string]string, pol *Policy) error {
+	if pol == nil {
+		pol = DefaultPolicy()
+	}
+	rep := &Report{Mode: pol.Mode, Level: pol.Level}
+	if pol.Mode != ModeEnforce {
+		return nil
+	}
+	if err := RefuseRuntimeAnnotations(&specs.Spec{Annotations: annotations}, pol, HostFacts{}, rep); err != nil {
+		return err
+	}
+	if rep.Refused() {
+		return rep.Err(pol.Level)
+	}
+	return nil
+}

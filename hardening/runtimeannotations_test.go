@@ -1,6 +1,7 @@
 package hardening
 
 import (
+	"errors"
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -46,5 +47,25 @@ func TestPolicyAllowRuntimeAnnotations(t *testing.T) {
 		if (err == nil) != tc.ok {
 			t.Errorf("%s: err %v, want ok %v", tc.policy, err, tc.ok)
 		}
+	}
+}
+
+func TestCheckCheckpointAnnotations(t *testing.T) {
+	ann := map[string]string{"org.criu.config": "/srv/criu.conf"}
+	if err := CheckCheckpointAnnotations(ann, DefaultPolicy()); !errors.Is(err, ErrRefused) {
+		t.Errorf("enforce: %v, want a refusal", err)
+	}
+	allowing := DefaultPolicy()
+	allowing.AllowRuntimeAnnotations = []string{"org.criu.config"}
+	if err := CheckCheckpointAnnotations(ann, allowing); err != nil {
+		t.Errorf("allowed: %v", err)
+	}
+	audit := DefaultPolicy()
+	audit.Mode = ModeAudit
+	if err := CheckCheckpointAnnotations(ann, audit); err != nil {
+		t.Errorf("audit: %v", err)
+	}
+	if err := CheckCheckpointAnnotations(map[string]string{"org.criu.config": ""}, DefaultPolicy()); err != nil {
+		t.Errorf("empty value: %v", err)
 	}
 }

@@ -1,6 +1,7 @@
 package hostile
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/opencontainers/runtime-spec/specs-go"
@@ -51,4 +52,25 @@ func TestReviewRuntimeAnnotations(t *testing.T) {
 		flag, _ := testutil.WritePolicy(t, `{"allowRuntimeAnnotations": ["org.criu.config"]}`)
 		rt.RunIn(t, b, flag)
 	})
+}
+
+// TestReviewCheckpointAnnotations: a container that carries
+// org.criu.config (created under a policy that allowed it, or before the
+// runtime-annotations rule) is refused at checkpoint when the policy no
+// longer allows it, before CRIU is even looked for: CRIU would read that
+// file as host root.
+func TestReviewCheckpointAnnotations(t *testing.T) {
+	rt := testutil.NewRuntime(t)
+	b := testutil.NewBundle(t)
+	b.Edit(t, func(s *specs.Spec) { reviewAnnotate("org.criu.config", "/srv/vol/criu.conf")(t, b, s) })
+	allowing, _ := testutil.WritePolicy(t, `{"allowRuntimeAnnotations": ["org.criu.config"]}`)
+	id := limitsDetached(t, rt, b, allowing)
+	_, errOut, exit := rt.Run("checkpoint", "--image-path", t.TempDir(), id)
+	if exit == 0 || !strings.Contains(errOut, "annotation org.criu.config") ||
+		!strings.Contains(errOut, `(rule runtime-annotations, allow with "allowRuntimeAnnotations": ["org.criu.config"])`) {
+		t.Errorf("checkpoint: exit %d, stderr:\n%s", exit, errOut)
+	}
+	if st := rt.MustState(id); st.Status != "running" {
+		t.Errorf("after the refused checkpoint the container is %s", st.Status)
+	}
 }
