@@ -11,7 +11,7 @@ import (
 // user's: the sockets under /run of daemons that trust a peer of uid 0
 // (D-Bus's system bus, systemd's private socket: a unit started as root),
 // and, read-write, the directories the host runs programs and libraries
-// from and cron's spool.
+// from (/opt among them), cron's spool and the package databases.
 func hostRootSensitivePaths() []sensitivePath {
 	return []sensitivePath{
 		{path: "/run", under: true},
@@ -23,6 +23,12 @@ func hostRootSensitivePaths() []sensitivePath {
 		{path: "/lib64", under: true, rwOnly: true},
 		{path: "/libx32", under: true, rwOnly: true},
 		{path: "/var/spool", under: true, rwOnly: true},
+		// /opt holds programs root runs (/opt/cni/bin: the CNI plugins
+		// the engines run for every pod); the package databases hold the
+		// scripts the package manager runs.
+		{path: "/opt", under: true, rwOnly: true},
+		{path: "/var/lib/dpkg", under: true, rwOnly: true},
+		{path: "/var/lib/rpm", under: true, rwOnly: true},
 	}
 }
 

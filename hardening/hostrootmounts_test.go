@@ -39,6 +39,8 @@ func TestRefuseHostMountsAsHostRoot(t *testing.T) {
 		{name: "off: allowed by allowHostMounts", pol: func(p *Policy) { off(p); p.AllowHostMounts = []string{"/run/app"} }, tweak: noUserns(bind("/run/app/sock"))},
 		{name: "off: Podman's per-container files", pol: off, tweak: noUserns(bind("/run/containers/storage/overlay-containers/abc/userdata/hosts"))},
 		{name: "off: a data directory read-write", pol: off, tweak: noUserns(bind("/srv/data", "rw"))},
+		{name: "off: the CNI plugins read-write", pol: off, tweak: noUserns(bind("/opt/cni/bin", "rw")), want: []string{`/opt/cni/bin at /mnt exposes /opt (container root is host root)`}},
+		{name: "off: dpkg's maintainer scripts read-write", pol: off, tweak: noUserns(bind("/var/lib/dpkg/info", "rw")), want: []string{`exposes /var/lib/dpkg`}},
 		{name: "off, but the caller's own user namespace", pol: off, tweak: func(s *specs.Spec) {
 			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
 			s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}

@@ -35,6 +35,7 @@ func TestReviewHostRootBinds(t *testing.T) {
 			want: []string{"bind mount of host path /usr/local/sbin at /mnt exposes /usr (container root is host root)", `(rule host-mounts, allow with "allowHostMounts": ["/usr/local/sbin"]`}},
 		{name: "/usr/bin read-write", tweak: usernsOff("/usr/bin", "rw"), want: []string{"/usr/bin at /mnt exposes /usr (container root is host root)", "rule host-mounts"}},
 		{name: "/var/spool/cron read-write", tweak: usernsOff("/var/spool/cron", "rw"), want: []string{"exposes /var/spool", "rule host-mounts"}},
+		{name: "/opt/cni/bin read-write", tweak: usernsOff("/opt/cni/bin", "rw"), want: []string{"exposes /opt (container root is host root)", "rule host-mounts"}},
 		{name: "/run/dbus read-only (sockets)", tweak: usernsOff("/run/dbus", "ro"), want: []string{"/run/dbus at /mnt exposes /run (container root is host root)", "rule host-mounts"}},
 		{name: "/var/run/systemd", tweak: usernsOff("/var/run/systemd", "ro"), want: []string{"/var/run/systemd at /mnt", `"allowHostMounts": ["/run/systemd"]`}},
 	}, off)
