@@ -231,6 +231,9 @@ type Allowances struct {
 	// as host root ("org.criu.config", "org.systemd.property.<Name>",
 	// matched exactly) that a container may carry.
 	AllowRuntimeAnnotations []string `json:"allowRuntimeAnnotations,omitempty"`
+	// AllowRdtClasses lists the resctrl groups (linux.intelRdt.closID,
+	// matched exactly) a container may join and set the schemata of.
+	AllowRdtClasses []string `json:"allowRdtClasses,omitempty"`
 }
 
 // OrchestratorAnnotations returns the annotation keys that exceptions may
@@ -542,6 +545,11 @@ func (a *Allowances) normalize(prefix string) error {
 			return fmt.Errorf("key %q: %q is not a network interface name", prefix+"allowNetDevices", n)
 		}
 	}
+	for _, c := range a.AllowRdtClasses {
+		if c == "" || c == "." || c == ".." || (len(c) > 1 && strings.Contains(c, "/")) {
+			return fmt.Errorf("key %q: %q is not a resctrl group name", prefix+"allowRdtClasses", c)
+		}
+	}
 	for _, k := range a.AllowRuntimeAnnotations {
 		if !validRuntimeAnnotation(k) {
 			return fmt.Errorf("key %q: %q is not %q or an %q key", prefix+"allowRuntimeAnnotations", k, RuntimeAnnotationCRIUConfig, RuntimeAnnotationPrefix+"<Name>")
@@ -663,6 +671,7 @@ func (a *Allowances) add(b Allowances) {
 	a.IDMapMountSources = appendNew(a.IDMapMountSources, b.IDMapMountSources...)
 	a.AllowNetDevices = appendNew(a.AllowNetDevices, b.AllowNetDevices...)
 	a.AllowRuntimeAnnotations = appendNew(a.AllowRuntimeAnnotations, b.AllowRuntimeAnnotations...)
+	a.AllowRdtClasses = appendNew(a.AllowRdtClasses, b.AllowRdtClasses...)
 }
 
 // clone returns a copy of a that shares no slice with it.
@@ -678,6 +687,7 @@ func (a Allowances) clone() Allowances {
 	out.IDMapMountSources = slices.Clone(a.IDMapMountSources)
 	out.AllowNetDevices = slices.Clone(a.AllowNetDevices)
 	out.AllowRuntimeAnnotations = slices.Clone(a.AllowRuntimeAnnotations)
+	out.AllowRdtClasses = slices.Clone(a.AllowRdtClasses)
 	return out
 }
 

@@ -68,6 +68,7 @@ const (
 	RuleSharedCgroup       = "shared-cgroup"
 	RuleProcessPriority    = "process-priority"
 	RuleCgroupFiles        = "cgroup-files"
+	RuleIntelRdt           = "intel-rdt"
 	RuleNetDevices         = "net-devices"
 	RuleRuntimeAnnotations = "runtime-annotations"
 )
@@ -110,6 +111,7 @@ func Rules() []Rule {
 		{ID: RuleIDMappedMounts, Kind: KindRefusal, AllowKey: "idmapMountSources", Apply: RefuseIDMappedMounts},
 		{ID: RuleSeccompListener, Kind: KindRefusal, AllowKey: "allowSeccompListeners", Apply: RefuseSeccompListener},
 		{ID: RuleCgroupFiles, Kind: KindRefusal, Apply: RefuseCgroupFiles},
+		{ID: RuleIntelRdt, Kind: KindRefusal, AllowKey: "allowRdtClasses", Apply: RefuseRdtClasses},
 		{ID: RuleNetDevices, Kind: KindRefusal, AllowKey: "allowNetDevices", Apply: RefuseNetDevices},
 		{ID: RuleRuntimeAnnotations, Kind: KindRefusal, AllowKey: "allowRuntimeAnnotations", Apply: RefuseRuntimeAnnotations},
 		{ID: RuleHookPaths, Kind: KindTransform, Apply: PinHooks},
