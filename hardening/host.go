@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 
 	hardenedspec "github.com/hardened-runtime/hardened/spec"
 
@@ -27,6 +29,17 @@ type HostFacts struct {
 	// Rootfs is the absolute host path of the container's rootfs with
 	// symlinks resolved. Empty: computed from Bundle and root.path.
 	Rootfs string `json:"rootfs,omitempty"`
+	// RootfsNotOverlayMount is true when Rootfs was looked at and is not
+	// the root of an overlay mount (an engine's merged directory) but a
+	// directory of its filesystem: below an engine's store only such a
+	// mount is a container's rootfs (RefuseHostRootfs). False: an overlay
+	// mount, or not looked at.
+	RootfsNotOverlayMount bool `json:"rootfsNotOverlayMount,omitempty"`
+	// RootfsRootOf lists processes whose root directory is the rootfs,
+	// an overlay mount: the rootfs of a running container of another
+	// runtime (looked for only on an overlay mount, which is one
+	// container's; a directory may be shared).
+	RootfsRootOf []int `json:"rootfsRootOf,omitempty"`
 	// ExistingDirs maps container paths (the policy's writablePaths) to
 	// true when the rootfs holds a real directory there, no component of
 	// the path being a symlink. Paths missing or false are not mounted.
@@ -192,6 +205,10 @@ func GatherHostFactsFor(bundle string, spec *specs.Spec, pol *Policy, rootfs str
 	}
 	if resolved != "" {
 		f.Rootfs = resolved
+		f.RootfsNotOverlayMount = !isOverlayMountRoot(resolved)
+		if !f.RootfsNotOverlayMount {
+			f.RootfsRootOf = processesRootedAt(resolved)
+		}
 		f.ExistingDirs = map[string]bool{}
 		for _, p := range pol.WritablePaths {
 			f.ExistingDirs[p] = realDirUnder(resolved, p)
@@ -251,6 +268,49 @@ func GatherHostFactsFor(bundle string, spec *specs.Spec, pol *Policy, rootfs str
 	f.DeviceNodes = GatherDeviceNodes(spec)
 	f.ProcessLimits = GatherProcessLimits()
 	return f, nil
+}
+
+// isOverlayMountRoot reports whether the directory p is the root of an
+// overlay mount: on an overlayfs, on another device than its parent.
+// Only root mounts an overlay on the host, so what this finds below an
+// engine's store is the engine's.
+func isOverlayMountRoot(p string) bool {
+	var fs unix.Statfs_t
+	var st, parent unix.Stat_t
+	if unix.Statfs(p, &fs) != nil || fs.Type != unix.OVERLAYFS_SUPER_MAGIC || p == "/" {
+		return false
+	}
+	if unix.Lstat(p, &st) != nil || unix.Lstat(filepath.Dir(p), &parent) != nil {
+		return false
+	}
+	return st.Dev != parent.Dev
+}
+
+// processesRootedAt returns (up to a few) processes whose root directory
+// is the directory p itself (same device and inode).
+func processesRootedAt(p string) []int {
+	var want unix.Stat_t
+	if unix.Stat(p, &want) != nil {
+		return nil
+	}
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	var pids []int
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid <= 0 {
+			continue
+		}
+		var st unix.Stat_t
+		if unix.Stat("/proc/"+e.Name()+"/root", &st) == nil && st.Dev == want.Dev && st.Ino == want.Ino {
+			if pids = append(pids, pid); len(pids) == 3 {
+				break
+			}
+		}
+	}
+	return pids
 }
 
 // realDirUnder reports whether rootfs/p is a directory with no symlink in

@@ -2,8 +2,11 @@ package hardening
 
 import (
 	"fmt"
+	"path"
 	"path/filepath"
 	"slices"
+	"strconv"
+	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
@@ -30,6 +33,36 @@ func hostSystemDirs() []string {
 		"/run/containerd/io.containerd.runtime.v2.task", "/run/docker/runtime-runc",
 		"/run/hardened-idmap",
 	}
+}
+
+// engineStores are the engines' stores of layers, volumes and
+// per-container state (path.Match patterns: dockerd --userns-remap keeps
+// its own in <data-root>/<uid>.<gid>). Below them a container's rootfs is
+// only ever the engine's overlay mount (<id>/merged); a plain directory
+// there is another container's or an image's layer, a volume, or a pod's
+// secrets, which the idmapped rootfs would give container root as host
+// root.
+func engineStores() []string {
+	return []string{
+		"/var/lib/docker/overlay2", "/var/lib/docker/*.*/overlay2",
+		"/var/lib/docker/volumes", "/var/lib/docker/*.*/volumes",
+		"/var/lib/docker/containers", "/var/lib/docker/*.*/containers",
+		"/var/lib/docker/image", "/var/lib/docker/*.*/image",
+		"/var/lib/containerd", "/var/lib/containers/storage", "/var/lib/kubelet",
+	}
+}
+
+// engineStoreOf returns the engine store (engineStores) that the clean
+// host path p lies strictly below, or "".
+func engineStoreOf(p string) string {
+	for q := path.Dir(p); q != "/" && q != "."; q = path.Dir(q) {
+		for _, pat := range engineStores() {
+			if ok, _ := path.Match(pat, q); ok {
+				return q
+			}
+		}
+	}
+	return ""
 }
 
 // rootfsForbiddenTrees are host trees no rootfs may lie in, at any depth:
@@ -78,8 +111,15 @@ func hostRootfsProblem(rootfs string) string {
 // of the opened directory and mounts that directory, so a rename or a
 // symlink swapped in after the check changes nothing). Refused: "/", a
 // directory of hostSystemDirs, anything in /proc, /sys, /dev, /boot,
-// /etc or /root, and any ancestor of a path the host-mounts rule holds
-// sensitive (e.g. /var, /var/lib/docker, /run).
+// /etc or /root, any ancestor of a path the host-mounts rule holds
+// sensitive (e.g. /var, /var/lib/docker, /run), and anything below an
+// engine's store of layers, volumes or state (engineStores: Docker's
+// overlay2, volumes, containers, image; /var/lib/containerd,
+// /var/lib/containers/storage, /var/lib/kubelet) that is not an overlay
+// mount (HostFacts.RootfsNotOverlayMount), i.e. not the engine's merged
+// directory. An overlay mount that is the root directory of a running
+// process (HostFacts.RootfsRootOf: another runtime's container) is
+// refused with no key.
 //
 // Relaxed by: "allowRootfs" (host paths, exactly as resolved, that may be
 // a rootfs although they are refused here; the host-mounts rule still
@@ -92,6 +132,18 @@ func RefuseHostRootfs(s *specs.Spec, pol *Policy, f HostFacts, r *Report) error 
 	}
 	rootfs = filepath.Clean(rootfs)
 	why := hostRootfsProblem(rootfs)
+	if store := engineStoreOf(aliasVarRun(rootfs)); why == "" && store != "" && f.RootfsNotOverlayMount {
+		why = "lies in the engine store " + store + " and is not an overlay mount (the engine's merged directory): another container's or an image's files"
+	}
+	if len(f.RootfsRootOf) > 0 {
+		pids := make([]string, len(f.RootfsRootOf))
+		for i, pid := range f.RootfsRootOf {
+			pids[i] = strconv.Itoa(pid)
+		}
+		r.refuse(RuleHostRootfs, "rootfs "+rootfs+" is an overlay mount in use as the root directory of running process "+strings.Join(pids, ", ")+
+			" (another container's rootfs)", `no key: a running container's rootfs is never another's`)
+		return nil
+	}
 	switch {
 	case why == "":
 	case aliasVarRun(rootfs) == "/":

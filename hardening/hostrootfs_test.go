@@ -14,6 +14,14 @@ import (
 
 func rootfsAt(p string) HostFacts { return HostFacts{Bundle: "/bundles/x", Rootfs: p} }
 
+// plainRootfsAt is rootfsAt of a rootfs found to be a plain directory,
+// not an overlay mount.
+func plainRootfsAt(p string) HostFacts {
+	f := rootfsAt(p)
+	f.RootfsNotOverlayMount = true
+	return f
+}
+
 func TestRefuseHostRootfs(t *testing.T) {
 	t.Parallel()
 	docker := func(t testing.TB) *specs.Spec { return dockerSpec(t) }
@@ -42,6 +50,21 @@ func TestRefuseHostRootfs(t *testing.T) {
 		{name: "inside /dev", facts: rootfsAt("/dev/shm/rootfs"), want: []string{"lies in the host's /dev"}},
 		{name: "inside /root", facts: rootfsAt("/root/rootfs"), want: []string{"lies in the host's /root"}},
 		{name: "/var/run is /run", facts: rootfsAt("/var/run"), want: []string{"/var/run is a host system directory"}},
+		{name: "docker merged overlay mount passes", facts: rootfsAt("/var/lib/docker/overlay2/5b1c/merged")},
+		{name: "another layer of docker's store as a directory", facts: plainRootfsAt("/var/lib/docker/overlay2/5b1c/diff"),
+			want: []string{`rootfs /var/lib/docker/overlay2/5b1c/diff lies in the engine store /var/lib/docker/overlay2 and is not an overlay mount (the engine's merged directory): another container's or an image's files / "allowRootfs": ["/var/lib/docker/overlay2/5b1c/diff"]`}},
+		{name: "a docker merged directory not mounted", facts: plainRootfsAt("/var/lib/docker/overlay2/5b1c/merged"), want: []string{"engine store /var/lib/docker/overlay2"}},
+		{name: "a remapped docker's layer", facts: plainRootfsAt("/var/lib/docker/1000.1000/overlay2/5b1c/diff"), want: []string{"engine store /var/lib/docker/1000.1000/overlay2"}},
+		{name: "a docker named volume", facts: plainRootfsAt("/var/lib/docker/volumes/pgdata/_data"), want: []string{"engine store /var/lib/docker/volumes"}},
+		{name: "a containerd snapshot", facts: plainRootfsAt("/var/lib/containerd/io.containerd.snapshotter.v1.overlayfs/snapshots/12/fs"), want: []string{"engine store /var/lib/containerd"}},
+		{name: "a podman layer", facts: plainRootfsAt("/var/lib/containers/storage/overlay/ab/diff"), want: []string{"engine store /var/lib/containers/storage"}},
+		{name: "a pod's volumes", facts: plainRootfsAt("/var/lib/kubelet/pods/uid/volumes"), want: []string{"engine store /var/lib/kubelet"}},
+		{name: "a plain directory elsewhere passes", facts: plainRootfsAt("/srv/images/alpine")},
+		{name: "an overlay that is a running process's root", facts: HostFacts{Bundle: "/bundles/x", Rootfs: "/var/lib/docker/overlay2/5b1c/merged", RootfsRootOf: []int{4242}},
+			pol:  allow("/var/lib/docker/overlay2/5b1c/merged"),
+			want: []string{"rootfs /var/lib/docker/overlay2/5b1c/merged is an overlay mount in use as the root directory of running process 4242 (another container's rootfs) / no key: a running container's rootfs is never another's"}},
+		{name: "a containerd bundle rootfs directory passes", facts: plainRootfsAt("/run/containerd/io.containerd.runtime.v2.task/k8s.io/abc/rootfs")},
+		{name: "allowRootfs relaxes an engine store's directory", facts: plainRootfsAt("/var/lib/docker/overlay2/5b1c/diff"), pol: allow("/var/lib/docker/overlay2/5b1c/diff")},
 		{name: "allowRootfs relaxes a system directory", facts: rootfsAt("/opt"), pol: allow("/opt")},
 		{name: "allowRootfs matches exactly", facts: rootfsAt("/usr"), pol: allow("/usr/local"), want: []string{`"allowRootfs": ["/usr"]`}},
 	})

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -280,10 +281,21 @@ func MountOverlayAttr(o Overlay, target string, attr uint64) error {
 	if left != 0 {
 		return fmt.Errorf("mount overlay at %s: mount attributes %#x not supported", target, left)
 	}
+	// The target is looked up once, following no symlink: whoever can
+	// write a directory on its way (a bundle's owner) cannot send the
+	// mount elsewhere on the host.
+	to, err := unix.Openat2(unix.AT_FDCWD, target, &unix.OpenHow{
+		Flags:   unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC,
+		Resolve: unix.RESOLVE_NO_SYMLINKS,
+	})
+	if err != nil {
+		return fmt.Errorf("mount overlay at %s: %w", target, &os.PathError{Op: "open", Path: target, Err: err})
+	}
+	defer unix.Close(to)
 	if err := o.clearVolatileMark(); err != nil {
 		return fmt.Errorf("mount overlay at %s: %w", target, err)
 	}
-	err := fsmountOverlay(o, target, attr)
+	err = fsmountOverlay(o, target, to, attr)
 	if err == nil || !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOSYS) {
 		return err
 	}
@@ -298,7 +310,7 @@ func MountOverlayAttr(o Overlay, target string, attr uint64) error {
 	for _, opt := range o.Options {
 		data += "," + opt
 	}
-	if err2 := unix.Mount("overlay", target, "overlay", flags, data); err2 != nil {
+	if err2 := unix.Mount("overlay", "/proc/self/fd/"+strconv.Itoa(to), "overlay", flags, data); err2 != nil {
 		return fmt.Errorf("mount overlay at %s: %w (fsconfig: %v)", target, err2, err)
 	}
 	return nil
@@ -326,7 +338,7 @@ func (o Overlay) clearVolatileMark() error {
 	return nil
 }
 
-func fsmountOverlay(o Overlay, target string, attr uint64) error {
+func fsmountOverlay(o Overlay, target string, to int, attr uint64) error {
 	fd, err := unix.Fsopen("overlay", unix.FSOPEN_CLOEXEC)
 	if err != nil {
 		return fmt.Errorf("mount overlay at %s: fsopen: %w", target, err)
@@ -378,7 +390,7 @@ func fsmountOverlay(o Overlay, target string, attr uint64) error {
 		return fmt.Errorf("mount overlay at %s: fsmount: %w", target, err)
 	}
 	defer unix.Close(mfd)
-	if err := unix.MoveMount(mfd, "", unix.AT_FDCWD, target, unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
+	if err := unix.MoveMount(mfd, "", to, "", unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH); err != nil {
 		// %v, not %w: an EINVAL here must not send MountOverlay to its
 		// fallback.
 		return fmt.Errorf("mount overlay at %s: move_mount: %v", target, err)
@@ -400,57 +412,134 @@ func escapeOpt(s string) string {
 
 // ShiftOwners walks the tree at root (not following symlinks, not
 // crossing into other filesystems) and gives every file whose uid or gid
-// shift maps a new one that owner (lchown). The set-user-ID and
-// set-group-ID bits, which chown clears, are put back. It returns the
-// number of files changed. The cost is one lstat per file: it is meant
-// for a container's own layer, not an image.
+// shift maps a new one that owner. The set-user-ID and set-group-ID bits,
+// which chown clears, are put back. It returns the number of files
+// changed. The cost is one open and fstat per file: it is meant for a
+// container's own layer, not an image.
+//
+// Whoever can write the layer (another container binding it, racing a
+// pause or resume) may swap a directory for a symlink while the walk
+// runs: every directory is listed through a descriptor opened beneath the
+// one before without following symlinks, and every file is changed
+// through a descriptor of its own (O_PATH, O_NOFOLLOW), never by a path,
+// so no change lands outside the layer.
 func ShiftOwners(root string, shift func(id uint32) (uint32, bool)) (int, error) {
-	var rootSt unix.Stat_t
-	if err := unix.Lstat(root, &rootSt); err != nil {
+	fd, err := unix.Open(root, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return 0, fmt.Errorf("shift owners of %s: %w", root, &os.PathError{Op: "open", Path: root, Err: err})
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		unix.Close(fd)
 		return 0, fmt.Errorf("shift owners of %s: %w", root, err)
 	}
-	n := 0
-	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		var st unix.Stat_t
-		if err := unix.Lstat(path, &st); err != nil {
-			if errors.Is(err, unix.ENOENT) {
-				return nil
-			}
-			return err
-		}
-		if st.Dev != rootSt.Dev {
-			if d.IsDir() {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		uid, uok := shift(st.Uid)
-		gid, gok := shift(st.Gid)
-		if !uok && !gok {
-			return nil
-		}
-		if !uok {
-			uid = st.Uid
-		}
-		if !gok {
-			gid = st.Gid
-		}
-		if err := unix.Lchown(path, int(uid), int(gid)); err != nil {
-			return err
-		}
-		n++
-		if st.Mode&unix.S_IFMT != unix.S_IFLNK && st.Mode&(unix.S_ISUID|unix.S_ISGID) != 0 {
-			if err := unix.Chmod(path, st.Mode&0o7777); err != nil {
+	w := shiftWalk{dev: st.Dev, shift: shift}
+	if err := w.change(fd, st); err != nil {
+		unix.Close(fd)
+		return 0, fmt.Errorf("shift owners of %s: %w", root, err)
+	}
+	if err := w.dir(fd, ""); err != nil {
+		return w.changed, fmt.Errorf("shift owners of %s: %w", root, err)
+	}
+	return w.changed, nil
+}
+
+// shiftWalk is one ShiftOwners walk: the layer's filesystem, the shift
+// and the count of files changed.
+type shiftWalk struct {
+	dev     uint64
+	shift   func(id uint32) (uint32, bool)
+	changed int
+}
+
+// dir walks the directory open at fd (rel beneath the root) and closes
+// fd.
+func (w *shiftWalk) dir(fd int, rel string) error {
+	f := os.NewFile(uintptr(fd), rel)
+	defer f.Close()
+	for {
+		names, err := f.Readdirnames(256)
+		for _, name := range names {
+			if err := w.entry(fd, rel, name); err != nil {
 				return err
 			}
 		}
-		return nil
-	})
-	if err != nil {
-		return n, fmt.Errorf("shift owners of %s: %w", root, err)
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
 	}
-	return n, nil
+}
+
+// entry shifts name of the directory open at fd and walks it when it is
+// a directory of the layer's filesystem.
+func (w *shiftWalk) entry(dirFd int, rel, name string) error {
+	path := filepath.Join(rel, name)
+	fd, err := unix.Openat(dirFd, name, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if errors.Is(err, unix.ENOENT) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		unix.Close(fd)
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	if st.Dev != w.dev {
+		unix.Close(fd)
+		return nil
+	}
+	err = w.change(fd, st)
+	unix.Close(fd)
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
+		return nil
+	}
+	child, err := unix.Openat(dirFd, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	switch {
+	case errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ENOTDIR) || errors.Is(err, unix.ELOOP):
+		return nil
+	case err != nil:
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	var cst unix.Stat_t
+	if err := unix.Fstat(child, &cst); err != nil || cst.Dev != st.Dev || cst.Ino != st.Ino {
+		// Swapped since it was changed: not this walk's to descend.
+		unix.Close(child)
+		return err
+	}
+	return w.dir(child, path)
+}
+
+// change gives the file open at fd (st its status) the owner shift maps.
+func (w *shiftWalk) change(fd int, st unix.Stat_t) error {
+	uid, uok := w.shift(st.Uid)
+	gid, gok := w.shift(st.Gid)
+	if !uok && !gok {
+		return nil
+	}
+	if !uok {
+		uid = st.Uid
+	}
+	if !gok {
+		gid = st.Gid
+	}
+	if err := unix.Fchownat(fd, "", int(uid), int(gid), unix.AT_EMPTY_PATH|unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return err
+	}
+	w.changed++
+	if st.Mode&unix.S_IFMT != unix.S_IFLNK && st.Mode&(unix.S_ISUID|unix.S_ISGID) != 0 {
+		// An O_PATH descriptor takes no fchmod; its /proc link names
+		// the very inode.
+		if err := unix.Chmod("/proc/self/fd/"+strconv.Itoa(fd), st.Mode&0o7777); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -48,6 +48,17 @@ func PinInRoot(root *Pinned, rel string) (*Pinned, error) {
 	})
 }
 
+// PinInRootNoSymlinks is PinInRoot for a path that had no symlink on its
+// way when it was checked: it follows none (RESOLVE_NO_SYMLINKS), so a
+// directory swapped for a symlink since fails instead of leading
+// elsewhere inside root.
+func PinInRootNoSymlinks(root *Pinned, rel string) (*Pinned, error) {
+	return pin(int(root.File.Fd()), rel, &unix.OpenHow{
+		Flags:   unix.O_PATH | unix.O_CLOEXEC,
+		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS,
+	})
+}
+
 func pin(dirfd int, path string, how *unix.OpenHow) (*Pinned, error) {
 	fd, err := unix.Openat2(dirfd, path, how)
 	if err != nil {

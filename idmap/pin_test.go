@@ -73,3 +73,37 @@ func TestClonePinnedUsesTheDescriptor(t *testing.T) {
 		t.Error("clone shows the host's /etc/passwd: it followed the swapped path")
 	}
 }
+
+// TestPinInRootNoSymlinks: a path with a symlink on its way is not
+// followed, not even to a directory inside root; a real path pins.
+func TestPinInRootNoSymlinks(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	for _, d := range []string{"etc", "tmp"} {
+		if err := os.Mkdir(filepath.Join(dir, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Symlink("/etc", filepath.Join(dir, "run")); err != nil {
+		t.Fatal(err)
+	}
+	root, err := PinDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer root.Close()
+	p, err := PinInRootNoSymlinks(root, "tmp")
+	if err != nil {
+		t.Fatalf("a real directory: %v", err)
+	}
+	p.Close()
+	if p, err := PinInRootNoSymlinks(root, "run"); err == nil {
+		t.Errorf("a symlink to /etc pinned as %s", p.Path)
+		p.Close()
+	}
+	if p, err := PinInRoot(root, "run"); err != nil || p.Path != filepath.Join(root.Path, "etc") {
+		t.Errorf("PinInRoot follows it inside root: %v", err)
+	} else {
+		p.Close()
+	}
+}

@@ -19,7 +19,7 @@ func TestStagingDirDetachesEverythingOnIt(t *testing.T) {
 	if whole, err := DetachStagingDir(dir); err != nil || whole {
 		t.Fatalf("DetachStagingDir of a plain directory: %v, %v; want false, nil", whole, err)
 	}
-	if err := MountStagingDir(dir); err != nil {
+	if err := MountStagingDir(dir, -1); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _, _ = DetachStagingDir(dir) })

@@ -8,8 +8,10 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 )
 
 // ConfigName is the name of a bundle's configuration file.
@@ -29,6 +31,30 @@ type Bundle struct {
 	Spec *specs.Spec
 	// Warnings lists what was tolerated while decoding (unknown fields).
 	Warnings []string
+	// dir is the bundle directory opened once at load (O_PATH): config.json
+	// is read, and rewritten, in that directory whatever becomes of the
+	// path Dir afterwards (a directory on it swapped for a symlink by
+	// whoever can write there). Nil for a Bundle not loaded from disk.
+	dir *os.File
+}
+
+// inDir returns the path of name in the bundle directory as it was
+// opened at load (through the descriptor's /proc/self/fd link), or below
+// Dir for a Bundle not loaded from disk.
+func (b *Bundle) inDir(name string) string {
+	if b.dir == nil {
+		return filepath.Join(b.Dir, name)
+	}
+	return "/proc/self/fd/" + strconv.Itoa(int(b.dir.Fd())) + "/" + name
+}
+
+// OpenedDir returns a path that names the bundle directory opened at load
+// (see inDir), for the runtime's own writes there.
+func (b *Bundle) OpenedDir() string {
+	if b.dir == nil {
+		return b.Dir
+	}
+	return "/proc/self/fd/" + strconv.Itoa(int(b.dir.Fd()))
 }
 
 // ConfigPath returns the path of the bundle's config.json.
@@ -55,7 +81,7 @@ func LoadBundle(dir string) (*Bundle, error) {
 // be a regular file of at most maxConfigSize bytes (the policy's
 // "maxConfigSize"; not positive: DefaultMaxConfigSize), checked before it
 // is opened for reading (see ReadRegularFile).
-func LoadBundleLimit(dir string, maxConfigSize int64) (*Bundle, error) {
+func LoadBundleLimit(dir string, maxConfigSize int64) (_ *Bundle, retErr error) {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return nil, fmt.Errorf("%w %q: %w", ErrInvalidBundle, dir, err)
@@ -68,7 +94,17 @@ func LoadBundleLimit(dir string, maxConfigSize int64) (*Bundle, error) {
 	if !fi.IsDir() {
 		return nil, b.errorf("not a directory")
 	}
-	raw, err := ReadRegularFile(b.ConfigPath(), maxConfigSize)
+	fd, err := unix.Open(abs, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, b.errorf("%w", &os.PathError{Op: "open", Path: abs, Err: err})
+	}
+	b.dir = os.NewFile(uintptr(fd), abs)
+	defer func() {
+		if retErr != nil {
+			b.dir.Close()
+		}
+	}()
+	raw, err := readRegularFileNamed(b.inDir(ConfigName), b.ConfigPath(), maxConfigSize)
 	if err != nil {
 		return nil, b.errorf("%w", err)
 	}
@@ -168,13 +204,13 @@ func (b *Bundle) SaveRewritten(s *specs.Spec) error {
 		return fmt.Errorf("bundle %s: encode %s: %w", b.Dir, ConfigName, err)
 	}
 	mode := os.FileMode(0o644)
-	if fi, err := os.Stat(b.ConfigPath()); err == nil {
+	if fi, err := os.Stat(b.inDir(ConfigName)); err == nil {
 		mode = fi.Mode().Perm()
 	}
 	if err := b.keepOriginal(mode); err != nil {
 		return fmt.Errorf("bundle %s: keep original config: %w", b.Dir, err)
 	}
-	if err := WriteFileAtomic(b.ConfigPath(), out, mode); err != nil {
+	if err := WriteFileAtomic(b.inDir(ConfigName), out, mode); err != nil {
 		return fmt.Errorf("bundle %s: %w", b.Dir, err)
 	}
 	return nil
@@ -185,10 +221,10 @@ func (b *Bundle) SaveRewritten(s *specs.Spec) error {
 // config.json.orig, so a reader never finds that name missing or partial.
 // Where hard links are not possible the bytes read at load are written.
 func (b *Bundle) keepOriginal(mode os.FileMode) error {
-	orig := filepath.Join(b.Dir, OriginalConfigName)
+	orig := b.inDir(OriginalConfigName)
 	tmp := orig + ".tmp"
 	_ = os.Remove(tmp)
-	if err := os.Link(b.ConfigPath(), tmp); err != nil {
+	if err := os.Link(b.inDir(ConfigName), tmp); err != nil {
 		return WriteFileAtomic(orig, b.Raw, mode)
 	}
 	err := os.Rename(tmp, orig)

@@ -27,40 +27,46 @@ var ErrTooLarge = errors.New("file too large")
 // have side effects. A larger file is refused (wrapping ErrTooLarge)
 // without being read whole.
 func ReadRegularFile(path string, limit int64) ([]byte, error) {
+	return readRegularFileNamed(path, path, limit)
+}
+
+// readRegularFileNamed is ReadRegularFile of the file at path, named
+// name in errors (path may be a /proc/self/fd link of a held directory).
+func readRegularFileNamed(path, name string, limit int64) ([]byte, error) {
 	if limit <= 0 {
 		limit = DefaultMaxConfigSize
 	}
 	pathFd, err := unix.Open(path, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return nil, &os.PathError{Op: "open", Path: path, Err: err}
+		return nil, &os.PathError{Op: "open", Path: name, Err: err}
 	}
 	defer unix.Close(pathFd)
 	var st unix.Stat_t
 	if err := unix.Fstat(pathFd, &st); err != nil {
-		return nil, &os.PathError{Op: "stat", Path: path, Err: err}
+		return nil, &os.PathError{Op: "stat", Path: name, Err: err}
 	}
-	if err := checkRegular(path, st, limit); err != nil {
+	if err := checkRegular(name, st, limit); err != nil {
 		return nil, err
 	}
 	// Reopen the inode just checked, not the path, which may have changed.
 	f, err := os.OpenFile("/proc/self/fd/"+strconv.Itoa(pathFd), os.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return nil, fmt.Errorf("reopen %s: %w", path, err)
+		return nil, fmt.Errorf("reopen %s: %w", name, err)
 	}
 	defer f.Close()
 	var again unix.Stat_t
 	if err := unix.Fstat(int(f.Fd()), &again); err != nil {
-		return nil, &os.PathError{Op: "stat", Path: path, Err: err}
+		return nil, &os.PathError{Op: "stat", Path: name, Err: err}
 	}
 	if again.Dev != st.Dev || again.Ino != st.Ino {
-		return nil, fmt.Errorf("%s changed while it was opened", path)
+		return nil, fmt.Errorf("%s changed while it was opened", name)
 	}
 	data, err := io.ReadAll(io.LimitReader(f, limit+1))
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
+		return nil, fmt.Errorf("read %s: %w", name, err)
 	}
 	if int64(len(data)) > limit {
-		return nil, fmt.Errorf("%w: %s grew past %d bytes while it was read", ErrTooLarge, path, limit)
+		return nil, fmt.Errorf("%w: %s grew past %d bytes while it was read", ErrTooLarge, name, limit)
 	}
 	return data, nil
 }

@@ -180,7 +180,7 @@ func (c *creation) load() error {
 	for _, w := range bundle.Warnings {
 		logrus.Warnf("container %s: %s: %s", id, bundle.ConfigPath(), w)
 	}
-	if err := spec.RemoveInterruptedWrites(bundle.Dir); err != nil {
+	if err := spec.RemoveInterruptedWrites(bundle.OpenedDir()); err != nil {
 		logrus.Warnf("container %s: %v", id, err)
 	}
 	c.pol, c.bundle = pol, bundle

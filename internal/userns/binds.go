@@ -22,7 +22,8 @@ import (
 // were gathered (checked, HostFacts.MountSources); a source that resolves
 // elsewhere now was swapped during create and is refused. Sources inside
 // the rootfs (the writable paths) are opened beneath the staged rootfs,
-// resolved as the container would (symlinks stay inside it). So no
+// resolved as the container would (symlinks stay inside it), and with
+// no symlink at all when the check saw none on their way. So no
 // source is looked up twice: not by us, not by libcontainer.
 func (u *Stage) PinBinds(s *specs.Spec, bundleDir string, checked map[string]string) error {
 	// The staged rootfs is ours (under stagingBase, only root writes
@@ -46,7 +47,17 @@ func (u *Stage) PinBinds(s *specs.Spec, bundleDir string, checked map[string]str
 		var p *idmap.Pinned
 		var err error
 		if rel, ok := u.inRootfs(src); ok {
-			p, err = idmap.PinInRoot(staged, rel)
+			// A source the rules saw without a symlink on its way (the
+			// writable paths, added by the transforms from directories
+			// found real; a caller's source that resolved to itself)
+			// must still have none: another container writing to a
+			// shared rootfs could swap one in, and the bind would make
+			// another directory of the rootfs writable.
+			if want, ok := checked[m.Source]; !ok || filepath.Clean(want) == src {
+				p, err = idmap.PinInRootNoSymlinks(staged, rel)
+			} else {
+				p, err = idmap.PinInRoot(staged, rel)
+			}
 		} else {
 			want, ok := checked[m.Source]
 			if !ok {

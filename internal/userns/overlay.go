@@ -688,8 +688,36 @@ func chownDockerFiles(s *specs.Spec, f *hardening.HostFacts, id string, rng idma
 		default:
 			continue
 		}
-		if err := unix.Lchown(src, owner, owner); err != nil {
+		if err := chownChecked(src, owner); err != nil {
 			logrus.Warnf("container %s: chown %s to the mapped root: %v", id, src, err)
 		}
 	}
+}
+
+// chownChecked gives the file at the checked path src (symlinks resolved
+// when the facts were gathered) to owner. The file is opened once and
+// changed through that descriptor, after the opened file was found at src
+// itself: a directory on the way swapped for a symlink since the check
+// (by whoever owns it, a host user or another container writing to a
+// shared rootfs) would otherwise have the chown land on a host file such
+// as /etc/hosts. Only a regular file with one link is changed, so that a
+// hard link to another file is never given away either.
+func chownChecked(src string, owner int) error {
+	p, err := idmap.PinPath(src)
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	if p.Path != src {
+		return fmt.Errorf("resolves to %s, not to itself as when it was checked; left alone", p.Path)
+	}
+	fd := int(p.File.Fd())
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return err
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG || st.Nlink != 1 {
+		return fmt.Errorf("not a regular file with one link (mode %#o, %d links); left alone", st.Mode, st.Nlink)
+	}
+	return unix.Fchownat(fd, "", owner, owner, unix.AT_EMPTY_PATH)
 }

@@ -251,7 +251,7 @@ func StageRootfs(root, id string, s *specs.Spec, checked *hardening.Checked, fac
 	if err := os.Mkdir(staged, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
 		return nil, fmt.Errorf("rootfs staging: %w", err)
 	}
-	if err := idmap.MountStagingDir(dir); err != nil {
+	if err := idmap.MountStagingDir(dir, rootGroup(s, plan, *facts)); err != nil {
 		return nil, fmt.Errorf("rootfs staging: %w", err)
 	}
 	if err := os.Mkdir(staged, 0o755); err != nil {
@@ -283,6 +283,47 @@ func StageRootfs(root, id string, s *specs.Spec, checked *hardening.Checked, fac
 		return nil, fmt.Errorf("rootfs staging: %w", err)
 	}
 	return &Stage{rootfs: rootfs.Path, staged: staged, written: written, dir: dir}, nil
+}
+
+// rootGroup returns the host group that the container's group 0 maps to,
+// whose members alone (with the runtime) may traverse the staging
+// directory: the allocated range's first ID, the joined namespace's or
+// the caller's mapping of group 0, host group 0 without a user namespace.
+// -1 when it is not known for certain (the directory then stays
+// traversable by everyone).
+func rootGroup(s *specs.Spec, plan hardening.UsernsPlan, facts hardening.HostFacts) int64 {
+	groupZero := func(ms []idmap.Mapping) int64 {
+		for _, m := range ms {
+			if m.ContainerID == 0 && m.Host.Size > 0 {
+				return int64(m.Host.Start)
+			}
+		}
+		return -1
+	}
+	switch {
+	case facts.IDRange != nil:
+		return int64(facts.IDRange.Start)
+	case plan.Join != "":
+		for path, info := range facts.Usernses {
+			if path == plan.Join || info.Path == plan.Join {
+				if info.Host {
+					return 0
+				}
+				return groupZero(info.GIDMap)
+			}
+		}
+		return -1
+	case s.Linux != nil && len(s.Linux.GIDMappings) > 0:
+		for _, m := range s.Linux.GIDMappings {
+			if m.ContainerID == 0 && m.Size > 0 {
+				return int64(m.HostID)
+			}
+		}
+		return -1
+	case plan.New || plan.Caller:
+		return -1
+	}
+	return 0
 }
 
 // callerRange returns the caller's mapping as a range to ask the
