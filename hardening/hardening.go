@@ -181,7 +181,7 @@ func (c *Checked) Apply(spec *specs.Spec, facts HostFacts) (*Report, error) {
 }
 
 // ClampProcess applies the process-level rules (capabilities in all five
-// sets, no-new-privileges, rlimits, oomScoreAdj) to a process about to be
+// sets, no-new-privileges, rlimits, oomScoreAdj, priority) to a process about to be
 // exec'd into a container. It runs the same code as those rules of Harden;
 // facts need only ProcessLimits (GatherProcessLimits). The caller passes the effective policy
 // of the container (Policy.ForAnnotations with the container's
@@ -205,7 +205,7 @@ func ClampProcess(p *specs.Process, pol *Policy, facts HostFacts) (*Report, erro
 			return rep, fmt.Errorf("clamp process: copy: %w", err)
 		}
 	}
-	for _, clamp := range []ProcessFunc{ClampCapabilities, SetNoNewPrivileges, ClampRlimits, ClampOOMScoreAdj} {
+	for _, clamp := range []ProcessFunc{ClampCapabilities, SetNoNewPrivileges, ClampRlimits, ClampOOMScoreAdj, ClampPriority} {
 		if err := clamp(work, pol, facts, rep); err != nil {
 			return rep, fmt.Errorf("clamp process: %w", err)
 		}

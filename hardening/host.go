@@ -231,6 +231,17 @@ func GatherHostFactsFor(bundle string, spec *specs.Spec, pol *Policy, rootfs str
 			f.MountSources[m.Source] = resolved
 		}
 	}
+	for _, m := range spec.Mounts {
+		dirs, _ := overlayDirs(m)
+		for _, d := range dirs {
+			if resolved, err := filepath.EvalSymlinks(d.path); err == nil {
+				if f.MountSources == nil {
+					f.MountSources = map[string]string{}
+				}
+				f.MountSources[d.path] = resolved
+			}
+		}
+	}
 	f.Namespaces = OpenNamespaceFiles(spec)
 	if pol.UserNamespace.Enabled {
 		GatherUsernsFacts(spec, &f)

@@ -48,10 +48,27 @@ func sensitiveHostPaths() []sensitivePath {
 		{path: "/root", under: true},
 		{path: "/var/lib/docker", under: true},
 		{path: "/var/lib/containerd", under: true},
+		// Podman's and CRI-O's storage: other containers' layers and
+		// volumes.
+		{path: "/var/lib/containers", under: true},
+		{path: "/run/containers", under: true},
+		// The kubelet's: every pod's volumes (secrets, tokens: files of
+		// mode 0644 on tmpfs), its API sockets (pod-resources,
+		// device-plugins), its credentials.
+		{path: "/var/lib/kubelet", under: true},
 		{path: "/run/containerd", under: true},
 		{path: "/run/docker", under: true},
 		{path: "/run/runc", under: true},
 		{path: "/run/hardened", under: true},
+		// The runtime's own state: staged root filesystems of other
+		// containers, the seccomp filter cache and learned profiles that
+		// later containers load, the learn recorders' sockets, the audit
+		// log.
+		{path: "/run/hardened-idmap", under: true},
+		{path: "/run/hardened-seccomp", under: true},
+		{path: "/run/hardened-learn", under: true},
+		{path: "/var/lib/hardened", under: true},
+		{path: "/var/log/hardened", under: true},
 	}
 }
 
@@ -62,9 +79,9 @@ func runtimeSocketNames() []string {
 }
 
 // runtimeOwnedSources are bind sources under sensitive directories that
-// Docker, containerd's CRI plugin and nerdctl create for every container
-// (hosts, hostname, resolv.conf, /dev/shm, named volumes). A source
-// matching a pattern, or under one, is not sensitive.
+// Docker, containerd's CRI plugin, nerdctl, Podman, CRI-O and the kubelet
+// create for every container (hosts, hostname, resolv.conf, /dev/shm,
+// named volumes, a pod's volumes and termination logs). A source matching a pattern, or under one, is not sensitive.
 func runtimeOwnedSources() []string {
 	return []string{
 		"/var/lib/docker/containers/*/hosts",
@@ -83,13 +100,26 @@ func runtimeOwnedSources() []string {
 		"/var/lib/containerd/io.containerd.grpc.v1.cri/sandboxes/*/resolv.conf",
 		"/var/lib/containerd/io.containerd.grpc.v1.cri/containers/*/volumes/*",
 		"/run/containerd/io.containerd.grpc.v1.cri/sandboxes/*/shm",
+		"/run/containers/storage/overlay-containers/*/userdata",
+		"/var/lib/containers/storage/overlay-containers/*/userdata",
+		"/var/lib/containers/storage/volumes/*/_data",
+		"/var/lib/kubelet/pods/*/volumes",
+		"/var/lib/kubelet/pods/*/volume-subpaths",
+		"/var/lib/kubelet/pods/*/etc-hosts",
+		"/var/lib/kubelet/pods/*/containers",
 	}
 }
 
 // kernelFilesystems are filesystem types that expose host-wide kernel
 // state whatever the namespaces.
 func kernelFilesystems() []string {
-	return []string{"devtmpfs", "debugfs", "tracefs", "securityfs", "bpf", "configfs", "efivarfs", "pstore"}
+	return []string{"devtmpfs", "debugfs", "tracefs", "securityfs", "bpf", "configfs", "efivarfs", "pstore",
+		// Without a user namespace of its own, binfmt_misc is the host's
+		// instance (a handler runs for every exec on the host); fusectl
+		// aborts the host's FUSE connections; resctrl sets the host's
+		// cache and memory bandwidth allocation; the others are host
+		// security and NFS server state.
+		"binfmt_misc", "fusectl", "resctrl", "selinuxfs", "smackfs", "nfsd", "rpc_pipefs"}
 }
 
 // RefuseHostMounts is the host-mounts rule.
@@ -97,7 +127,9 @@ func kernelFilesystems() []string {
 // Threat: a bind mount of a sensitive host path hands the container the
 // host: the Docker or containerd socket is root on the host; /, /etc,
 // /root, /boot, /lib/modules, /dev, /proc and the runtimes' state
-// directories let it read secrets or plant code the host runs. A
+// directories (this runtime's own among them: its seccomp filter cache,
+// learned profiles, other containers' staged root filesystems) let it
+// read secrets or plant code the host runs. A
 // read-write sysfs or cgroup filesystem lets it change host kernel
 // settings; devtmpfs, debugfs and similar expose the host directly.
 //
@@ -110,16 +142,26 @@ func kernelFilesystems() []string {
 // Sources inside the container's own rootfs (one the host-rootfs rule
 // finds no host directory) and the files runtimes create
 // per container (runtimeOwnedSources: hosts, resolv.conf, shm, volumes)
-// are allowed. Mounts of type sysfs, cgroup or cgroup2 must be read-only;
-// the user-namespace rule makes the cgroup mount of a container kept in
-// an engine's remap range read-only instead (dockerd --userns-remap
-// clears its read-only flag, for kernels of old).
+// are allowed. Mounts of type sysfs, cgroup, cgroup2 or cpuset must be
+// read-only; the user-namespace rule makes the cgroup mount of a
+// container kept in an engine's remap range read-only instead (dockerd
+// --userns-remap clears its read-only flag, for kernels of old). A proc
+// mount goes at /proc only (elsewhere the masked and read-only paths
+// would not cover it: sys/kernel/core_pattern, sysrq-trigger).
+// Without a user namespace of its own (container root is host root),
+// hostRootSensitivePaths count too: anything under /run, and read-write
+// the host's program and library directories and /var/spool.
+// The host directories of an overlay mount's options (lowerdir, upperdir,
+// workdir...: its real sources) are checked the same way, the lower
+// layers as read-only binds (overlayDirs); escapes and relative paths in
+// them are refused.
 //
 // Relaxed by: "allowHostMounts" (a host path allows itself and what is
 // under it; "/sys" and "/sys/fs/cgroup" allow the read-write sysfs and
 // cgroup mounts).
 func RefuseHostMounts(s *specs.Spec, pol *Policy, f HostFacts, r *Report) error {
 	rootfs := rootfsPath(s, f)
+	hostRoot := containerRootIsHostRoot(s, pol, f)
 	for _, m := range s.Mounts {
 		switch {
 		case slices.Contains(kernelFilesystems(), m.Type):
@@ -127,16 +169,21 @@ func RefuseHostMounts(s *specs.Spec, pol *Policy, f HostFacts, r *Report) error 
 				fmt.Sprintf(`"allowHostMounts": [%q]`, filepath.Clean("/"+m.Destination)))
 		case m.Type == "sysfs" && !readOnly(m.Options) && !hostMountAllowed(pol, "/sys"):
 			r.refuse(RuleHostMounts, fmt.Sprintf("read-write sysfs at %s", m.Destination), `"allowHostMounts": ["/sys"]`)
+		case m.Type == "proc" && filepath.Clean("/"+m.Destination) != "/proc" && !hostMountAllowed(pol, filepath.Clean("/"+m.Destination)):
+			r.refuse(RuleHostMounts, fmt.Sprintf("proc filesystem at %s (only /proc gets the masked and read-only paths)", m.Destination),
+				fmt.Sprintf(`"allowHostMounts": [%q]`, filepath.Clean("/"+m.Destination)))
 		case isCgroupMount(m) && !readOnly(m.Options) && !hostMountAllowed(pol, "/sys/fs/cgroup") && !inEngineRemapRange(f):
 			r.refuse(RuleHostMounts, fmt.Sprintf("read-write cgroup filesystem at %s", m.Destination), `"allowHostMounts": ["/sys/fs/cgroup"]`)
 		case spec.IsBind(m):
-			checkBindSource(m, pol, f, rootfs, r)
+			checkBindSource(m, pol, f, rootfs, hostRoot, r)
+		default:
+			checkOverlayDirs(m, pol, f, rootfs, hostRoot, r)
 		}
 	}
 	return nil
 }
 
-func checkBindSource(m specs.Mount, pol *Policy, f HostFacts, rootfs string, r *Report) {
+func checkBindSource(m specs.Mount, pol *Policy, f HostFacts, rootfs string, hostRoot bool, r *Report) {
 	src := m.Source
 	if !filepath.IsAbs(src) {
 		base := f.Bundle
@@ -145,11 +192,20 @@ func checkBindSource(m specs.Mount, pol *Policy, f HostFacts, rootfs string, r *
 		}
 		src = filepath.Join(base, src)
 	}
-	candidates := []string{filepath.Clean(src)}
-	if resolved, ok := f.MountSources[m.Source]; ok && filepath.Clean(resolved) != candidates[0] {
+	checkHostSource(m.Source, filepath.Clean(src), readOnly(m.Options),
+		fmt.Sprintf("bind mount of host path %s at %s", m.Source, m.Destination), pol, f, rootfs, hostRoot, r)
+}
+
+// checkHostSource checks one host directory a mount exposes: src (clean,
+// absolute) and where written, the text config.json has, resolves on the
+// host (HostFacts.MountSources). ro says whether the mount only reads it,
+// hostRoot whether container root is host root (containerRootIsHostRoot);
+// reason starts the refusal.
+func checkHostSource(written, src string, ro bool, reason string, pol *Policy, f HostFacts, rootfs string, hostRoot bool, r *Report) {
+	candidates := []string{src}
+	if resolved, ok := f.MountSources[written]; ok && filepath.Clean(resolved) != candidates[0] {
 		candidates = append(candidates, filepath.Clean(resolved))
 	}
-	ro := readOnly(m.Options)
 	for _, c := range candidates {
 		// The container's own files are no host path, but only in a
 		// rootfs that is no host directory itself (host-rootfs): in /
@@ -158,16 +214,18 @@ func checkBindSource(m specs.Mount, pol *Policy, f HostFacts, rootfs string, r *
 		if rootfs != "" && spec.Within(c, rootfs) && hostRootfsProblem(rootfs) == "" {
 			continue
 		}
-		bad := sensitiveMatch(aliasVarRun(c), ro)
+		bad, asHostRoot := sensitiveMatch(aliasVarRun(c), ro, hostRoot)
 		if bad == "" || hostMountAllowed(pol, c) || hostMountAllowed(pol, aliasVarRun(c)) {
 			continue
 		}
-		reason := fmt.Sprintf("bind mount of host path %s at %s", m.Source, m.Destination)
-		if c != filepath.Clean(src) {
+		if c != src {
 			reason += " (resolves to " + c + ")"
 		}
 		if bad != aliasVarRun(c) {
 			reason += " exposes " + bad
+		}
+		if asHostRoot {
+			reason += " (container root is host root)"
 		}
 		r.refuse(RuleHostMounts, reason, fmt.Sprintf(`"allowHostMounts": [%q]`, aliasVarRun(c)))
 		return
@@ -175,27 +233,34 @@ func checkBindSource(m specs.Mount, pol *Policy, f HostFacts, rootfs string, r *
 }
 
 // sensitiveMatch returns the sensitive path that a bind of host path p
-// exposes, or "".
-func sensitiveMatch(p string, ro bool) string {
+// exposes, or "". With hostRoot, hostRootSensitivePaths count too, and
+// asHostRoot says the match is one of them.
+func sensitiveMatch(p string, ro, hostRoot bool) (bad string, asHostRoot bool) {
 	if slices.Contains(runtimeSocketNames(), path.Base(p)) {
-		return p
+		return p, false
 	}
 	for q := p; q != "/" && q != "."; q = path.Dir(q) {
 		for _, pat := range runtimeOwnedSources() {
 			if ok, _ := path.Match(pat, q); ok {
-				return ""
+				return "", false
 			}
 		}
 	}
-	for _, sp := range sensitiveHostPaths() {
-		if sp.rwOnly && ro {
-			continue
-		}
-		if spec.Within(sp.path, p) || (sp.under && spec.Within(p, sp.path)) {
-			return sp.path
+	lists := [][]sensitivePath{sensitiveHostPaths()}
+	if hostRoot {
+		lists = append(lists, hostRootSensitivePaths())
+	}
+	for i, list := range lists {
+		for _, sp := range list {
+			if sp.rwOnly && ro {
+				continue
+			}
+			if spec.Within(sp.path, p) || (sp.under && spec.Within(p, sp.path)) {
+				return sp.path, i == 1
+			}
 		}
 	}
-	return ""
+	return "", false
 }
 
 // aliasVarRun reads /var/run as /run.
@@ -210,15 +275,18 @@ func hostMountAllowed(pol *Policy, p string) bool {
 	return slices.ContainsFunc(pol.AllowHostMounts, func(a string) bool { return spec.Within(p, aliasVarRun(a)) || spec.Within(p, a) })
 }
 
-// readOnly reports whether mount options end up read-only (the last of
-// ro and rw wins, as in runc).
-// isCgroupMount reports whether m mounts a cgroup filesystem.
-func isCgroupMount(m specs.Mount) bool { return m.Type == "cgroup" || m.Type == "cgroup2" }
+// isCgroupMount reports whether m mounts a cgroup filesystem (a v1
+// cpuset hierarchy included).
+func isCgroupMount(m specs.Mount) bool {
+	return m.Type == "cgroup" || m.Type == "cgroup2" || m.Type == "cpuset"
+}
 
 // inEngineRemapRange reports whether Check planned to keep the container
 // in an engine's remap range (UsernsPlan.Remap).
 func inEngineRemapRange(f HostFacts) bool { return f.UsernsPlan != nil && f.UsernsPlan.Remap != "" }
 
+// readOnly reports whether mount options end up read-only (the last of
+// ro and rw wins, as in runc).
 func readOnly(opts []string) bool {
 	ro := false
 	for _, o := range opts {

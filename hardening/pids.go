@@ -59,7 +59,8 @@ func clampPids(res *specs.LinuxResources, pol *Policy, r *Report, ensure bool) {
 // ClampUpdate applies the policy to the resources of an `update`: the
 // same ceiling on the pids limit as at create (pids-limit), the same
 // check of device cgroup rules (host-devices; update does not apply them,
-// but a refused rule is refused all the same). pol is the container's
+// but a refused rule is refused all the same), and of the unified cgroup
+// files written (cgroup-files). pol is the container's
 // effective policy (Policy.ForAnnotations with its annotations). In
 // enforce mode res is rewritten and a refusal returns an error wrapping
 // ErrRefused; in audit mode res is left as is; in off mode nothing
@@ -76,6 +77,7 @@ func ClampUpdate(res *specs.LinuxResources, pol *Policy) (*Report, error) {
 		return rep, nil
 	}
 	RefuseHostDevices(&specs.Spec{Linux: &specs.Linux{Resources: res}}, pol, HostFacts{}, rep)
+	refuseCgroupFiles(res.Unified, rep)
 	if rep.Refused() && pol.Mode == ModeEnforce {
 		return rep, rep.Err(pol.Level)
 	}

@@ -224,6 +224,16 @@ type Allowances struct {
 	// wildcards (not in its first component), matched against as many
 	// leading components of the source.
 	IDMapMountSources []string `json:"idmapMountSources,omitempty"`
+	// AllowNetDevices lists host network interfaces (names, matched
+	// exactly) that linux.netDevices may move into a container.
+	AllowNetDevices []string `json:"allowNetDevices,omitempty"`
+	// AllowRuntimeAnnotations lists the annotations libcontainer acts on
+	// as host root ("org.criu.config", "org.systemd.property.<Name>",
+	// matched exactly) that a container may carry.
+	AllowRuntimeAnnotations []string `json:"allowRuntimeAnnotations,omitempty"`
+	// AllowRdtClasses lists the resctrl groups (linux.intelRdt.closID,
+	// matched exactly) a container may join and set the schemata of.
+	AllowRdtClasses []string `json:"allowRdtClasses,omitempty"`
 }
 
 // OrchestratorAnnotations returns the annotation keys that exceptions may
@@ -530,6 +540,21 @@ func (a *Allowances) normalize(prefix string) error {
 			return fmt.Errorf("key %q: %q is not a directory below /, or a pattern whose first component is a name", prefix+"idmapMountSources", d)
 		}
 	}
+	for _, n := range a.AllowNetDevices {
+		if !validInterfaceName(n) {
+			return fmt.Errorf("key %q: %q is not a network interface name", prefix+"allowNetDevices", n)
+		}
+	}
+	for _, c := range a.AllowRdtClasses {
+		if c == "" || c == "." || c == ".." || (len(c) > 1 && strings.Contains(c, "/")) {
+			return fmt.Errorf("key %q: %q is not a resctrl group name", prefix+"allowRdtClasses", c)
+		}
+	}
+	for _, k := range a.AllowRuntimeAnnotations {
+		if !validRuntimeAnnotation(k) {
+			return fmt.Errorf("key %q: %q is not %q or an %q key", prefix+"allowRuntimeAnnotations", k, RuntimeAnnotationCRIUConfig, RuntimeAnnotationPrefix+"<Name>")
+		}
+	}
 	for _, d := range a.AllowDevices {
 		if _, err := parseDeviceSpec(d); err != nil {
 			return fmt.Errorf("key %q: %w", prefix+"allowDevices", err)
@@ -644,6 +669,9 @@ func (a *Allowances) add(b Allowances) {
 	a.AllowSysctls = appendNew(a.AllowSysctls, b.AllowSysctls...)
 	a.AllowedHooks = appendNewHooks(a.AllowedHooks, b.AllowedHooks...)
 	a.IDMapMountSources = appendNew(a.IDMapMountSources, b.IDMapMountSources...)
+	a.AllowNetDevices = appendNew(a.AllowNetDevices, b.AllowNetDevices...)
+	a.AllowRuntimeAnnotations = appendNew(a.AllowRuntimeAnnotations, b.AllowRuntimeAnnotations...)
+	a.AllowRdtClasses = appendNew(a.AllowRdtClasses, b.AllowRdtClasses...)
 }
 
 // clone returns a copy of a that shares no slice with it.
@@ -657,6 +685,9 @@ func (a Allowances) clone() Allowances {
 	out.AllowSysctls = slices.Clone(a.AllowSysctls)
 	out.AllowedHooks = cloneHooks(a.AllowedHooks)
 	out.IDMapMountSources = slices.Clone(a.IDMapMountSources)
+	out.AllowNetDevices = slices.Clone(a.AllowNetDevices)
+	out.AllowRuntimeAnnotations = slices.Clone(a.AllowRuntimeAnnotations)
+	out.AllowRdtClasses = slices.Clone(a.AllowRdtClasses)
 	return out
 }
 

@@ -40,32 +40,37 @@ type ProcessFunc func(p *specs.Process, pol *Policy, f HostFacts, r *Report) err
 
 // Rule IDs.
 const (
-	RuleHostRootfs      = "host-rootfs"
-	RuleHostNamespaces  = "host-namespaces"
-	RuleHostMounts      = "host-mounts"
-	RuleHostDevices     = "host-devices"
-	RuleSysctls         = "sysctls"
-	RuleHooks           = "hooks"
-	RuleIDMappedMounts  = "idmapped-mounts"
-	RuleHookPaths       = "hook-paths"
-	RuleIDMappedOptions = "idmapped-mount-options"
-	RuleUserNamespace   = "user-namespace"
-	RuleUsernsJoin      = "user-namespace-join"
-	RuleCgroupNamespace = "cgroup-namespace"
-	RuleCapabilities    = "capabilities"
-	RuleNoNewPrivileges = "no-new-privileges"
-	RuleSeccomp         = "seccomp"
-	RuleReadonlyRootfs  = "readonly-rootfs"
-	RuleWritablePaths   = "writable-paths"
-	RuleMaskedPaths     = "masked-paths"
-	RuleReadonlyPaths   = "readonly-paths"
-	RulePidsLimit       = "pids-limit"
-	RuleDeviceNodes     = "device-nodes"
-	RuleRlimits         = "rlimits"
-	RuleOOMScoreAdj     = "oom-score-adj"
-	RuleSeccompListener = "seccomp-listener"
-	RuleNamespaceJoins  = "namespace-joins"
-	RuleSharedCgroup    = "shared-cgroup"
+	RuleHostRootfs         = "host-rootfs"
+	RuleHostNamespaces     = "host-namespaces"
+	RuleHostMounts         = "host-mounts"
+	RuleHostDevices        = "host-devices"
+	RuleSysctls            = "sysctls"
+	RuleHooks              = "hooks"
+	RuleIDMappedMounts     = "idmapped-mounts"
+	RuleHookPaths          = "hook-paths"
+	RuleIDMappedOptions    = "idmapped-mount-options"
+	RuleUserNamespace      = "user-namespace"
+	RuleUsernsJoin         = "user-namespace-join"
+	RuleCgroupNamespace    = "cgroup-namespace"
+	RuleCapabilities       = "capabilities"
+	RuleNoNewPrivileges    = "no-new-privileges"
+	RuleSeccomp            = "seccomp"
+	RuleReadonlyRootfs     = "readonly-rootfs"
+	RuleWritablePaths      = "writable-paths"
+	RuleMaskedPaths        = "masked-paths"
+	RuleReadonlyPaths      = "readonly-paths"
+	RulePidsLimit          = "pids-limit"
+	RuleDeviceNodes        = "device-nodes"
+	RuleRlimits            = "rlimits"
+	RuleOOMScoreAdj        = "oom-score-adj"
+	RuleSeccompListener    = "seccomp-listener"
+	RuleNamespaceJoins     = "namespace-joins"
+	RuleSharedCgroup       = "shared-cgroup"
+	RuleProcessPriority    = "process-priority"
+	RuleCgroupFiles        = "cgroup-files"
+	RuleIntelRdt           = "intel-rdt"
+	RuleNetDevices         = "net-devices"
+	RuleRuntimeAnnotations = "runtime-annotations"
 )
 
 // Rules returns the ordered rule list, fresh on each call. The order:
@@ -89,7 +94,8 @@ const (
 //   - readonly-rootfs before writable-paths, which only adds its mounts on
 //     a read-only rootfs.
 //   - Masked/readonly paths, the pids limit, rlimits and oomScoreAdj are
-//     independent of the rest.
+//     independent of the rest; the process priority comes after the
+//     capabilities, which it reads.
 func Rules() []Rule {
 	return []Rule{
 		{ID: RuleUsernsJoin, Kind: KindRefusal, AllowKey: "allowHostNamespaces", Apply: RefuseUsernsJoin},
@@ -104,6 +110,10 @@ func Rules() []Rule {
 		{ID: RuleHooks, Kind: KindRefusal, AllowKey: "allowedHooks", Apply: RefuseHooks},
 		{ID: RuleIDMappedMounts, Kind: KindRefusal, AllowKey: "idmapMountSources", Apply: RefuseIDMappedMounts},
 		{ID: RuleSeccompListener, Kind: KindRefusal, AllowKey: "allowSeccompListeners", Apply: RefuseSeccompListener},
+		{ID: RuleCgroupFiles, Kind: KindRefusal, Apply: RefuseCgroupFiles},
+		{ID: RuleIntelRdt, Kind: KindRefusal, AllowKey: "allowRdtClasses", Apply: RefuseRdtClasses},
+		{ID: RuleNetDevices, Kind: KindRefusal, AllowKey: "allowNetDevices", Apply: RefuseNetDevices},
+		{ID: RuleRuntimeAnnotations, Kind: KindRefusal, AllowKey: "allowRuntimeAnnotations", Apply: RefuseRuntimeAnnotations},
 		{ID: RuleHookPaths, Kind: KindTransform, Apply: PinHooks},
 		{ID: RuleUserNamespace, Kind: KindTransform, AllowKey: "userNamespace", Apply: UserNamespace},
 		{ID: RuleIDMappedOptions, Kind: KindTransform, Apply: IDMappedMountOptions},
@@ -118,6 +128,7 @@ func Rules() []Rule {
 		{ID: RulePidsLimit, Kind: KindTransform, AllowKey: "pidsLimit", Apply: LimitPids},
 		{ID: RuleRlimits, Kind: KindTransform, Apply: onProcess(ClampRlimits)},
 		{ID: RuleOOMScoreAdj, Kind: KindTransform, AllowKey: "minOomScoreAdj", Apply: onProcess(ClampOOMScoreAdj)},
+		{ID: RuleProcessPriority, Kind: KindTransform, AllowKey: "allowCapabilities", Apply: onProcess(ClampPriority)},
 	}
 }
 

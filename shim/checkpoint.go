@@ -6,9 +6,11 @@ import (
 	"path/filepath"
 
 	"github.com/opencontainers/runc/libcontainer"
+	"github.com/opencontainers/runc/libcontainer/utils"
 	"github.com/sirupsen/logrus"
 	"github.com/urfave/cli/v2"
 
+	"github.com/hardened-runtime/hardened/hardening"
 	"github.com/hardened-runtime/hardened/internal/criu"
 )
 
@@ -37,12 +39,22 @@ EXAMPLE:
 			if err := checkArgs(c, 1, 1); err != nil {
 				return err
 			}
-			if err := requireCriu(c, "checkpoint"); err != nil {
-				return fmt.Errorf("container %s: %w", c.Args().First(), err)
-			}
 			ct, err := loadContainer(c)
 			if err != nil {
 				return err
+			}
+			// The annotations first: CRIU must not read a configuration
+			// file the policy refuses now, whatever create allowed.
+			pol, _, err := containerPolicy(c, ct)
+			if err != nil {
+				return fmt.Errorf("container %s: %w", ct.ID(), err)
+			}
+			_, annotations := utils.Annotations(ct.Config().Labels)
+			if err := hardening.CheckCheckpointAnnotations(annotations, pol); err != nil {
+				return fmt.Errorf("container %s: checkpoint: %w", ct.ID(), err)
+			}
+			if err := requireCriu(c, "checkpoint"); err != nil {
+				return fmt.Errorf("container %s: %w", ct.ID(), err)
 			}
 			if err := checkpoint(c, ct); err != nil {
 				return fmt.Errorf("container %s: %w", ct.ID(), err)
