@@ -3,8 +3,6 @@ package idmap
 import (
 	"errors"
 	"fmt"
-	"io"
-	"os"
 	"path/filepath"
 	"strconv"
 
@@ -86,28 +84,10 @@ type adoptWalk struct {
 	seen, changed int
 }
 
-// adoptBatch is how many entries of a directory are read at once.
-const adoptBatch = 256
-
 // dir walks the directory open at fd, rel beneath the upperdir, and
 // closes fd.
 func (w *adoptWalk) dir(fd int, rel string) error {
-	f := os.NewFile(uintptr(fd), rel)
-	defer f.Close()
-	for {
-		names, err := f.Readdirnames(adoptBatch)
-		for _, name := range names {
-			if err := w.entry(fd, rel, name); err != nil {
-				return err
-			}
-		}
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-	}
+	return eachName(fd, func(name string) error { return w.entry(fd, rel, name) })
 }
 
 // entry adopts name of the directory open at fd (rel beneath the
@@ -142,12 +122,9 @@ func (w *adoptWalk) entry(fd int, rel, name string) error {
 	if kind != unix.S_IFDIR || len(path) >= unix.PathMax {
 		return nil
 	}
-	child, err := unix.Openat(fd, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
-	switch {
-	case errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ENOTDIR) || errors.Is(err, unix.ELOOP):
-		return nil
-	case err != nil:
-		return fmt.Errorf("%s: %w", path, err)
+	child, ok, err := openSubdir(fd, name)
+	if err != nil || !ok {
+		return wrapPath(path, err)
 	}
 	var cst unix.Stat_t
 	if err := unix.Fstat(child, &cst); err != nil || cst.Dev != w.dev || cst.Ino != st.Ino {

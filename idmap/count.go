@@ -46,7 +46,7 @@ func (c *fileCount) dir(fd int) error {
 	f := os.NewFile(uintptr(fd), "")
 	defer f.Close()
 	for {
-		entries, err := f.ReadDir(adoptBatch)
+		entries, err := f.ReadDir(walkBatch)
 		for _, e := range entries {
 			if c.n++; c.limit > 0 && c.n > c.limit {
 				return fmt.Errorf("%w: more than %d files", ErrLayerTooLarge, c.limit)
@@ -54,12 +54,12 @@ func (c *fileCount) dir(fd int) error {
 			if !e.IsDir() {
 				continue
 			}
-			child, err := unix.Openat(fd, e.Name(), unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
-			switch {
-			case errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ENOTDIR) || errors.Is(err, unix.ELOOP):
-				continue
-			case err != nil:
+			child, ok, err := openSubdir(fd, e.Name())
+			if err != nil {
 				return err
+			}
+			if !ok {
+				continue
 			}
 			var st unix.Stat_t
 			if err := unix.Fstat(child, &st); err != nil || st.Dev != c.dev {

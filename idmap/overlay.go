@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -455,22 +454,7 @@ type shiftWalk struct {
 // dir walks the directory open at fd (rel beneath the root) and closes
 // fd.
 func (w *shiftWalk) dir(fd int, rel string) error {
-	f := os.NewFile(uintptr(fd), rel)
-	defer f.Close()
-	for {
-		names, err := f.Readdirnames(256)
-		for _, name := range names {
-			if err := w.entry(fd, rel, name); err != nil {
-				return err
-			}
-		}
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-	}
+	return eachName(fd, func(name string) error { return w.entry(fd, rel, name) })
 }
 
 // entry shifts name of the directory open at fd and walks it when it is
@@ -501,12 +485,9 @@ func (w *shiftWalk) entry(dirFd int, rel, name string) error {
 	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
 		return nil
 	}
-	child, err := unix.Openat(dirFd, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
-	switch {
-	case errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ENOTDIR) || errors.Is(err, unix.ELOOP):
-		return nil
-	case err != nil:
-		return fmt.Errorf("%s: %w", path, err)
+	child, ok, err := openSubdir(dirFd, name)
+	if err != nil || !ok {
+		return wrapPath(path, err)
 	}
 	var cst unix.Stat_t
 	if err := unix.Fstat(child, &cst); err != nil || cst.Dev != st.Dev || cst.Ino != st.Ino {
