@@ -100,9 +100,10 @@ func TestHostileWritablePathSwapRace(t *testing.T) {
 // opened inside the staged rootfs, was the symlink by then (which
 // resolves there to nothing) or moved while it was opened; or
 // libcontainer's init found the mount point (the same directory, now
-// the destination) swapped while it mounted there.
+// the destination) swapped while it mounted there, or a symlink on the
+// way to it when it scoped the destination to the rootfs.
 func writableSwapRefusal(stderr string) bool {
-	for _, s := range []string{"rule host-mounts", "bind mount source", "no longer names the opened", "reopen mountpoint after mount"} {
+	for _, s := range []string{"rule host-mounts", "bind mount source", "no longer names the opened", "reopen mountpoint after mount", "failed to construct hallucinated target path"} {
 		if strings.Contains(stderr, s) {
 			return true
 		}
