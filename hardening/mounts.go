@@ -154,7 +154,9 @@ func kernelFilesystems() []string {
 // The host directories of an overlay mount's options (lowerdir, upperdir,
 // workdir...: its real sources) are checked the same way, the lower
 // layers as read-only binds (overlayDirs); escapes and relative paths in
-// them are refused.
+// them are refused. The check is by path: the runtime then opens each
+// directory once, compares it with what was checked and has the init
+// mount clones of them (userns Stage.PinOverlays), not the paths.
 //
 // Relaxed by: "allowHostMounts" (a host path allows itself and what is
 // under it; "/sys" and "/sys/fs/cgroup" allow the read-write sysfs and

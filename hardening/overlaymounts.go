@@ -74,3 +74,45 @@ func checkOverlayDirs(m specs.Mount, pol *Policy, f HostFacts, rootfs string, ho
 		checkHostSource(d.path, filepath.Clean(d.path), d.ro, fmt.Sprintf("overlay mount at %s: %s %s", m.Destination, d.key, d.path), pol, f, rootfs, hostRoot, r)
 	}
 }
+
+// RewriteOverlayDirs returns opts with every host directory that an
+// overlay mount's options name (the ones overlayDirs reads: lowerdir and
+// its layers, lowerdir+, datadir+, upperdir, workdir) replaced by what
+// with returns for it; key is the option naming the directory. Options
+// naming no directory, and the order of everything, are kept. The runtime
+// uses it to hand libcontainer the layers it opened once (the clones of
+// Stage.PinOverlays) instead of paths that may lead elsewhere by then.
+func RewriteOverlayDirs(opts []string, with func(key, dir string) (string, error)) ([]string, error) {
+	keys := overlayDirKeys()
+	out := make([]string, 0, len(opts))
+	for _, opt := range opts {
+		parts := strings.Split(opt, ",")
+		for i, o := range parts {
+			key, val, ok := strings.Cut(o, "=")
+			if _, named := keys[key]; !ok || !named {
+				continue
+			}
+			dirs := []string{val}
+			if key == "lowerdir" {
+				dirs = strings.Split(val, ":")
+			}
+			for j, d := range dirs {
+				repl, err := with(key, d)
+				if err != nil {
+					return nil, err
+				}
+				dirs[j] = repl
+			}
+			parts[i] = key + "=" + strings.Join(dirs, ":")
+		}
+		out = append(out, strings.Join(parts, ","))
+	}
+	return out, nil
+}
+
+// OverlayDirIsLayer reports whether the overlay option key names a layer
+// the overlay only reads (lowerdir, lowerdir+, datadir+), not its upper
+// or work directory.
+func OverlayDirIsLayer(key string) bool {
+	return overlayDirKeys()[key]
+}

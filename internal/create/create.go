@@ -207,7 +207,8 @@ func (c *creation) load() error {
 //  6. pinSources (with a stage): every bind source is opened once,
 //     compared with what the rules checked and cloned into the staging
 //     directory (Stage.PinBinds), so libcontainer mounts what was
-//     checked; in a pod's network namespace owned by the host's user
+//     checked; so is every host directory of an overlay mount's
+//     options (Stage.PinOverlays); in a pod's network namespace owned by the host's user
 //     namespace, sysfs is mounted and net.* sysctls written from the host
 //     side (Stage.PreparePodNetwork);
 //  7. save: the rewritten spec is saved.
@@ -343,6 +344,9 @@ func (c *creation) pinSources() error {
 		return nil
 	}
 	if err := c.stage.PinBinds(c.bundle.Spec, c.bundle.Dir, c.facts.MountSources); err != nil {
+		return fmt.Errorf("container %s: %w", c.opts.ID, err)
+	}
+	if err := c.stage.PinOverlays(c.bundle.Spec, c.facts.MountSources); err != nil {
 		return fmt.Errorf("container %s: %w", c.opts.ID, err)
 	}
 	if err := c.stage.PreparePodNetwork(c.bundle.Spec, c.facts); err != nil {

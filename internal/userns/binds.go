@@ -44,30 +44,7 @@ func (u *Stage) PinBinds(s *specs.Spec, bundleDir string, checked map[string]str
 			src = filepath.Join(bundleDir, src)
 		}
 		src = filepath.Clean(src)
-		var p *idmap.Pinned
-		var err error
-		if rel, ok := u.inRootfs(src); ok {
-			// A source the rules saw without a symlink on its way (the
-			// writable paths, added by the transforms from directories
-			// found real; a caller's source that resolved to itself)
-			// must still have none: another container writing to a
-			// shared rootfs could swap one in, and the bind would make
-			// another directory of the rootfs writable.
-			if want, ok := checked[m.Source]; !ok || filepath.Clean(want) == src {
-				p, err = idmap.PinInRootNoSymlinks(staged, rel)
-			} else {
-				p, err = idmap.PinInRoot(staged, rel)
-			}
-		} else {
-			want, ok := checked[m.Source]
-			if !ok {
-				want = src
-			}
-			if p, err = idmap.PinPath(src); err == nil && p.Path != filepath.Clean(want) {
-				p.Close()
-				err = fmt.Errorf("resolves to %s, not to %s as when it was checked", p.Path, want)
-			}
-		}
+		p, err := u.pinSource(staged, m.Source, src, checked)
 		if err != nil {
 			return fmt.Errorf("bind mount source %s at %s: %w", m.Source, m.Destination, err)
 		}
@@ -85,6 +62,37 @@ func (u *Stage) PinBinds(s *specs.Spec, bundleDir string, checked map[string]str
 		u.binds[i] = target
 	}
 	return nil
+}
+
+// pinSource opens src (written as config.json has it, clean and
+// absolute) once, as the host-mounts rule checked it (checked,
+// HostFacts.MountSources, keyed by written): inside the rootfs beneath
+// the staged rootfs (with no symlink at all when the check saw none on
+// its way), elsewhere on the host following symlinks, refused when it
+// resolves elsewhere than when it was checked.
+func (u *Stage) pinSource(staged *idmap.Pinned, written, src string, checked map[string]string) (*idmap.Pinned, error) {
+	if rel, ok := u.inRootfs(src); ok {
+		// A source the rules saw without a symlink on its way (the
+		// writable paths, added by the transforms from directories
+		// found real; a caller's source that resolved to itself)
+		// must still have none: another container writing to a
+		// shared rootfs could swap one in, and the bind would make
+		// another directory of the rootfs writable.
+		if want, ok := checked[written]; !ok || filepath.Clean(want) == src {
+			return idmap.PinInRootNoSymlinks(staged, rel)
+		}
+		return idmap.PinInRoot(staged, rel)
+	}
+	want, ok := checked[written]
+	if !ok {
+		want = src
+	}
+	p, err := idmap.PinPath(src)
+	if err == nil && p.Path != filepath.Clean(want) {
+		p.Close()
+		return nil, fmt.Errorf("resolves to %s, not to %s as when it was checked", p.Path, want)
+	}
+	return p, err
 }
 
 // inRootfs returns src relative to the rootfs when src lies in it, by

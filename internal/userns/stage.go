@@ -56,6 +56,9 @@ type Stage struct {
 	// mount to the clone of its source there (PinBinds).
 	dir   string
 	binds map[int]string
+	// overlays maps the index of each overlay mount to its options
+	// naming the clones of its directories (PinOverlays).
+	overlays map[int][]string
 	// podNet is the sysfs and the sysctls done from the host side in a
 	// pod's network namespace (PreparePodNetwork); nil: none.
 	podNet *podNetwork
@@ -77,6 +80,10 @@ func (u *Stage) Rewrite(s *specs.Spec) {
 	}
 	s.Root.Path = u.staged
 	for i, m := range s.Mounts {
+		if opts, ok := u.overlays[i]; ok {
+			s.Mounts[i].Options = slices.Clone(opts)
+			continue
+		}
 		if !spec.IsBind(m) {
 			continue
 		}
