@@ -27,11 +27,7 @@ import (
 func TestHostileLiveOverlaySetuid(t *testing.T) {
 	rt := testutil.NewRuntime(t)
 	v := overlayMountVictim(t)
-	for d := filepath.Dir(v.merged); d != "/" && d != os.TempDir(); d = filepath.Dir(d) {
-		if err := os.Chmod(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
+	openToHostUsers(t, v.merged)
 	prog := liveSetuidEuidProbe(t)
 	if err := os.WriteFile(filepath.Join(v.lower, "idprobe"), prog, 0o755); err != nil {
 		t.Fatal(err)

@@ -26,14 +26,7 @@ import (
 func TestHostilePauseViewSetuid(t *testing.T) {
 	rt := testutil.NewRuntime(t)
 	v := overlayMountVictim(t)
-	// A host user reaches the engine's path (Docker's overlay2 directory
-	// is 0710 root:root; any host process of root's group, or one whose
-	// mount namespace got a bind of it, would do).
-	for d := filepath.Dir(v.merged); d != "/" && d != os.TempDir(); d = filepath.Dir(d) {
-		if err := os.Chmod(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
+	openToHostUsers(t, v.merged)
 	idBin, err := exec.LookPath("id")
 	if err != nil {
 		t.Skip(err)
@@ -81,5 +74,19 @@ func TestHostilePauseViewSetuid(t *testing.T) {
 	out, err := cmd.CombinedOutput()
 	if got := strings.TrimSpace(string(out)); err != nil || got != "65534" {
 		t.Errorf("the container's set-user-ID file, run by host user 65534 at the engine's path while paused: euid %q (%v), want 65534", got, err)
+	}
+}
+
+// openToHostUsers makes the directories above path (up to the temporary
+// directory) searchable by every host user, as when a host user reaches
+// an engine's path (Docker's overlay2 directory is 0710 root:root; any
+// host process of root's group, or one whose mount namespace got a bind
+// of it, would do).
+func openToHostUsers(t *testing.T, path string) {
+	t.Helper()
+	for d := filepath.Dir(path); d != "/" && d != os.TempDir(); d = filepath.Dir(d) {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
