@@ -145,11 +145,9 @@ func (u *Stage) pinOverlayDir(staged *idmap.Pinned, key, dir string, checked map
 // parent). The same writer could have made that rename before the
 // create: the rule, which checks the options by path, would then have
 // seen the same path and let the same directory be mounted, with no race
-// at all. And the container works in it with its own mapped IDs, under
-// the same permission checks as through any other path (overlayfs in a
-// user namespace writes user.overlay.* xattrs, and cleans the work
-// directory's "work" with the mounter's, the container's, credentials).
-// What the pinning must prevent is a symlink or a mount leading to
+// at all, and the container would work in it with the same credentials
+// (the mounter's, its init's, for what overlayfs does in the upper and
+// work directories). What the pinning must prevent is a symlink or a mount leading to
 // another filesystem, such as the host's /etc, which the path check
 // would have refused: the nosymfollow clone of one mount does.
 func (u *Stage) pinUpperWork(staged *idmap.Pinned, i int, upper, work string, checked map[string]string) (map[string]string, error) {
