@@ -90,7 +90,8 @@ type HostFacts struct {
 	DockerRoot string `json:"dockerRoot,omitempty"`
 	// PodmanRoot is Podman's storage root (containers/storage graphroot)
 	// when the container is Podman's: the spec binds the container's own
-	// /dev/shm from <PodmanRoot>/overlay-containers/<id>/userdata/shm.
+	// /dev/shm from <PodmanRoot>/overlay-containers/<id>/userdata/shm, the
+	// bundle is that userdata directory and the rootfs an overlay mount.
 	// Set by the runtime; named volumes are found under
 	// <PodmanRoot>/volumes, Podman's default volume_path.
 	PodmanRoot string `json:"podmanRoot,omitempty"`

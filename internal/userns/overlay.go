@@ -717,6 +717,24 @@ func podmanRoot(s *specs.Spec, f hardening.HostFacts, id string) string {
 	return ""
 }
 
+// ownPodmanRoot returns Podman's storage root when this container is
+// that Podman's own: the spec binds its /dev/shm from
+// <root>/overlay-containers/<id>/userdata/shm (podmanRoot), the bundle is
+// that userdata directory itself, as Podman passes it (its config.json
+// is then Podman's: only root writes there), and the rootfs is an
+// overlay mount (Podman's, mounted while it starts or runs the
+// container). Only then are Podman's per-container files chowned to the
+// container's range, else "": a caller choosing the ID of a Podman
+// container, with a config.json of its own, got that container's
+// /etc/hosts and resolv.conf to rewrite (see ownDockerRoot).
+func ownPodmanRoot(s *specs.Spec, f hardening.HostFacts, id string) string {
+	root := podmanRoot(s, f, id)
+	if root == "" || f.Rootfs == "" || f.RootfsNotOverlayMount || f.Bundle != filepath.Join(root, "overlay-containers", id, "userdata") {
+		return ""
+	}
+	return root
+}
+
 func resolvedSource(m specs.Mount, f hardening.HostFacts) string {
 	if r, ok := f.MountSources[m.Source]; ok {
 		return r

@@ -355,3 +355,29 @@ func TestOwnDockerRoot(t *testing.T) {
 		t.Errorf("ownDockerRoot with a mount-id file others write = %q", got)
 	}
 }
+
+// Podman's per-container files are the container's own only when the
+// bundle is its userdata directory (Podman's config.json) and the rootfs
+// an overlay mount.
+func TestOwnPodmanRoot(t *testing.T) {
+	const root = "/var/lib/containers/storage"
+	userdata := root + "/overlay-containers/c1/userdata"
+	s := &specs.Spec{Mounts: []specs.Mount{{Destination: "/dev/shm", Type: "bind", Source: userdata + "/shm", Options: []string{"rbind"}}}}
+	for _, tc := range []struct {
+		name string
+		f    hardening.HostFacts
+		id   string
+		want string
+	}{
+		{name: "Podman's bundle", f: hardening.HostFacts{Bundle: userdata, Rootfs: root + "/overlay/l1/merged"}, id: "c1", want: root},
+		{name: "a bundle of the caller's", f: hardening.HostFacts{Bundle: "/bundles/c1", Rootfs: root + "/overlay/l1/merged"}, id: "c1"},
+		{name: "rootfs no overlay mount", f: hardening.HostFacts{Bundle: userdata, Rootfs: root + "/overlay/l1/merged", RootfsNotOverlayMount: true}, id: "c1"},
+		{name: "another container's files", f: hardening.HostFacts{Bundle: root + "/overlay-containers/c2/userdata", Rootfs: root + "/overlay/l1/merged"}, id: "c2"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := ownPodmanRoot(s, tc.f, tc.id); got != tc.want {
+				t.Errorf("ownPodmanRoot = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}

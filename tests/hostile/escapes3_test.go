@@ -288,3 +288,82 @@ func TestEscapesDockerFilesOwnContainer(t *testing.T) {
 		})
 	}
 }
+
+// escapesPodmanUserdata makes container id's userdata directory in a
+// stand-in for Podman's storage root, <root>/overlay-containers/<id>/
+// userdata, with the shm directory and the hosts file (root's, mode
+// 0644) Podman binds, and returns the directory.
+func escapesPodmanUserdata(t *testing.T, id, content string) string {
+	t.Helper()
+	userdata := filepath.Join(t.TempDir(), "storage", "overlay-containers", id, "userdata")
+	if err := os.MkdirAll(filepath.Join(userdata, "shm"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(userdata, "hosts"), []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return userdata
+}
+
+// escapesBindPodmanFiles binds userdata's shm at /dev/shm and its hosts
+// file at /etc/hosts, as Podman does.
+func escapesBindPodmanFiles(s *specs.Spec, userdata string) {
+	s.Mounts = append(review2WithoutDest(s.Mounts, "/dev/shm"), specs.Mount{Destination: "/dev/shm", Type: "bind", Source: filepath.Join(userdata, "shm"), Options: []string{"rbind", "rw"}})
+	escapesBindHosts(s, filepath.Join(userdata, "hosts"))
+}
+
+// TestEscapesPodmanFilesOfAnotherContainer is
+// TestEscapesDockerFilesOfAnotherContainer for Podman's per-container
+// files (<storage>/overlay-containers/<id>/userdata/hosts, hostname,
+// resolv.conf, .containerenv), which were chowned for any container of
+// the same ID that bound them with its /dev/shm from that userdata
+// directory: now only when the bundle is that userdata directory, where
+// Podman alone writes config.json, and the rootfs an overlay mount.
+func TestEscapesPodmanFilesOfAnotherContainer(t *testing.T) {
+	const content = "10.0.0.5 db\n"
+	rt := testutil.NewRuntime(t)
+	b := testutil.NewBundle(t)
+	d := escapesNewDockerData(t) // an overlay rootfs, as Podman's
+	id := rt.NewID()             // the victim's ID, chosen by the caller
+	userdata := escapesPodmanUserdata(t, id, content)
+	b.Edit(t, func(s *specs.Spec) {
+		escapesBindPodmanFiles(s, userdata)
+		s.Root.Path = d.merged
+	})
+	b.SetArgs(t, "sh", "-c", escapesHostsScript)
+	out, errOut, exit := rt.Run("run", "--bundle", b.Dir, id)
+	t.Logf("exit %d, stdout %q, stderr %q", exit, out, errOut)
+	if strings.Contains(out, "wrote") {
+		t.Errorf("the container rewrote the other container's /etc/hosts (stdout %q)", out)
+	}
+	hosts := filepath.Join(userdata, "hosts")
+	var st unix.Stat_t
+	if err := unix.Stat(hosts, &st); err != nil {
+		t.Fatal(err)
+	}
+	if st.Uid != 0 || st.Gid != 0 {
+		t.Errorf("the other container's hosts file was chowned to %d:%d", st.Uid, st.Gid)
+	}
+	if got, _ := os.ReadFile(hosts); string(got) != content {
+		t.Errorf("the other container's hosts file now holds %q", got)
+	}
+}
+
+// TestEscapesPodmanFilesOwnContainer: Podman's own container (bundle its
+// userdata directory, rootfs an overlay mount) still gets its /etc/hosts.
+func TestEscapesPodmanFilesOwnContainer(t *testing.T) {
+	rt := testutil.NewRuntime(t)
+	b := testutil.NewBundle(t)
+	d := escapesNewDockerData(t)
+	id := rt.NewID()
+	b.Dir = escapesPodmanUserdata(t, id, "10.0.0.5 db\n")
+	b.Edit(t, func(s *specs.Spec) {
+		escapesBindPodmanFiles(s, b.Dir)
+		s.Root.Path = d.merged
+	})
+	b.SetArgs(t, "sh", "-c", escapesHostsScript)
+	out, errOut, exit := rt.Run("run", "--bundle", b.Dir, id)
+	if exit != 0 || out != "0\nwrote\n" {
+		t.Errorf("Podman's own container: exit %d, stdout %q (want /etc/hosts owned by its root and written), stderr %q", exit, out, errOut)
+	}
+}
