@@ -17,14 +17,7 @@ import (
 // outlives the container, not only to the runtime's log.
 func TestDockerPauseLargeLayerAudited(t *testing.T) {
 	c := runDetachedArgs(t, nil, "sh", "-c", `mkdir /tmp/many && cd /tmp/many && seq 1 100001 | xargs touch && touch /tmp/ready && sleep 1000`)
-	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-		if _, err := os.Lstat(filepath.Join(c.Merged, "tmp", "ready")); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the container did not make its 100,001 files")
-		}
-	}
+	waitForMergedFile(t, c, "tmp/ready", 60*time.Second, "its 100,001 files")
 	mustDocker(t, "pause", c.Name)
 	mustDocker(t, "unpause", c.Name)
 	f, err := os.Open(filepath.Join(filepath.Dir(dockerd.Log), "audit.log"))
