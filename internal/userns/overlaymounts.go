@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
+	"github.com/opencontainers/runc/libcontainer/specconv"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
@@ -33,17 +35,27 @@ import (
 // checked, not whatever a writer of a directory on their way (another
 // container sharing a volume) swapped in since: libcontainer looks the
 // options' paths up again when it mounts the overlay.
+//
+// In a user namespace, an overlay with an upper directory is mounted
+// here, on the host, from those clones, and the container gets a bind of
+// it (mountOverlayOnHost): the init, as the container's mapped root,
+// cannot mount it itself when the upper and work directories belong to
+// host root, as an engine makes them (Podman's -v SRC:DST:O).
 func (u *Stage) PinOverlays(s *specs.Spec, checked map[string]string) error {
 	staged, err := idmap.PinDir(u.staged)
 	if err != nil {
 		return fmt.Errorf("staged rootfs: %w", err)
 	}
 	defer staged.Close()
+	userns := s.Linux != nil && slices.ContainsFunc(s.Linux.Namespaces, func(ns specs.LinuxNamespace) bool { return ns.Type == specs.UserNamespace })
 	for i, m := range s.Mounts {
 		if spec.IsBind(m) {
 			continue
 		}
 		opts, err := u.pinOverlay(staged, i, m.Options, checked)
+		if err == nil && opts != nil && userns {
+			err = u.mountOverlayOnHost(i, m, opts)
+		}
 		if err != nil {
 			return fmt.Errorf("overlay mount at %s: %w", m.Destination, err)
 		}
@@ -55,6 +67,52 @@ func (u *Stage) PinOverlays(s *specs.Spec, checked map[string]string) error {
 		}
 		u.overlays[i] = opts
 	}
+	return nil
+}
+
+// mountOverlayOnHost mounts overlay mount i of the spec, m with its
+// options opts naming the clones, in the staging directory
+// (overlay<i>-merged, nosuid and nodev) when it has an upper directory,
+// and records the bind of it that Rewrite gives the init instead, with
+// m's mount flags. The overlay's creator is then host root: the
+// container's processes still meet the layers' owners as they are (host
+// root's files are nobody's to the mapped root, read-only unless the
+// host made them writable for all), and what they write lands in the
+// upper directory as their host IDs. Podman does the same since 5.x for
+// its overlay volumes in a user namespace.
+func (u *Stage) mountOverlayOnHost(i int, m specs.Mount, opts []string) error {
+	flags := map[string]bool{}
+	for _, f := range specconv.KnownMountOptions() {
+		flags[f] = true
+	}
+	var data, kept []string
+	for _, o := range opts {
+		for _, part := range strings.Split(o, ",") {
+			if !flags[part] {
+				data = append(data, part)
+			}
+		}
+	}
+	for _, o := range m.Options {
+		if flags[o] && o != "bind" && o != "rbind" {
+			kept = append(kept, o)
+		}
+	}
+	ov, err := idmap.ParseOverlayOptions(strings.Join(data, ","))
+	if err != nil || ov.Upper == "" {
+		return err
+	}
+	target, err := u.overlayTarget(i, "merged")
+	if err == nil {
+		err = idmap.MountOverlayAttr(ov, target, unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV)
+	}
+	if err != nil {
+		return err
+	}
+	if u.overlayBinds == nil {
+		u.overlayBinds = map[int]specs.Mount{}
+	}
+	u.overlayBinds[i] = specs.Mount{Destination: m.Destination, Type: "bind", Source: target, Options: append([]string{"rbind"}, kept...)}
 	return nil
 }
 
