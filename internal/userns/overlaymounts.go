@@ -190,6 +190,24 @@ func (u *Stage) pinOverlayDir(staged *idmap.Pinned, key, dir string, checked map
 // is cloned alone. Both must lie beneath the common directory, as the
 // same files, with no symlink and no other mount on the way; the clone
 // is nosymfollow, since the init looks them up in it by path.
+//
+// The clone shows the common directory as it is when the init mounts,
+// not as it was when the two were found beneath it: a writer of that
+// directory (or of one between it and them) may rename another directory
+// into the upper's or work's place meanwhile, and the overlay then uses
+// that one. This gives nobody anything, so it is not checked again after
+// the mount. A rename cannot cross a mount (EXDEV) nor move a mount
+// point (EBUSY), and the clone follows no symlink: what can take the
+// place is a directory of the same mount that the writer may rename
+// (write access to its parent, and to itself to move it to another
+// parent). The same writer could have made that rename before the
+// create: the rule, which checks the options by path, would then have
+// seen the same path and let the same directory be mounted, with no race
+// at all, and the container would work in it with the same credentials
+// (the mounter's, its init's, for what overlayfs does in the upper and
+// work directories). What the pinning must prevent is a symlink or a mount leading to
+// another filesystem, such as the host's /etc, which the path check
+// would have refused: the nosymfollow clone of one mount does.
 func (u *Stage) pinUpperWork(staged *idmap.Pinned, i int, upper, work string, checked map[string]string) (map[string]string, error) {
 	out := map[string]string{}
 	given := map[string]string{}

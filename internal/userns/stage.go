@@ -224,8 +224,8 @@ func StageRootfs(root, id string, s *specs.Spec, checked *hardening.Checked, fac
 				return nil, err
 			}
 			facts.IDRange = &rng
-			facts.DockerRoot = DockerRoot(s, *facts, id)
-			facts.PodmanRoot = podmanRoot(s, *facts, id)
+			facts.DockerRoot = ownDockerRoot(s, *facts, id)
+			facts.PodmanRoot = ownPodmanRoot(s, *facts, id)
 			// What compares with the range is checked now, before
 			// anything but the registry entry (undone below) is touched.
 			if err := checked.Recheck(s, *facts); err != nil {
