@@ -167,49 +167,10 @@ func findCommand(cmds []*cli.Command, name string) *cli.Command {
 
 // hasName reports whether name is one of f's names.
 func hasName(f cli.Flag, name string) bool {
-	main, aliases, ok := declaredNames(f)
-	if !ok {
-		return slices.Contains(f.Names(), name)
-	}
-	if flagName(main) == name {
-		return true
-	}
-	for _, a := range aliases {
-		if flagName(a) == name {
+	for _, n := range f.Names() {
+		if n == name {
 			return true
 		}
 	}
 	return false
-}
-
-// declaredNames returns the name and aliases of the flag types the
-// runtime declares, so that a lookup does not go through Names(): that
-// runs a regular expression on each name (cli.FlagNames), and every
-// command line is looked up flag by flag against every flag of its
-// command (~0.1 ms of every runtime command).
-func declaredNames(f cli.Flag) (name string, aliases []string, ok bool) {
-	switch f := f.(type) {
-	case *cli.BoolFlag:
-		return f.Name, f.Aliases, true
-	case *cli.StringFlag:
-		return f.Name, f.Aliases, true
-	case *cli.StringSliceFlag:
-		return f.Name, f.Aliases, true
-	case *cli.IntFlag:
-		return f.Name, f.Aliases, true
-	case *cli.DurationFlag:
-		return f.Name, f.Aliases, true
-	case *cli.Int64SliceFlag:
-		return f.Name, f.Aliases, true
-	}
-	return "", nil, false
-}
-
-// flagName is what cli.FlagNames makes of a declared name: the name up to
-// its first comma or space.
-func flagName(declared string) string {
-	if i := strings.IndexAny(declared, ", "); i >= 0 {
-		return declared[:i]
-	}
-	return declared
 }
