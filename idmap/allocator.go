@@ -311,6 +311,26 @@ func (a *Allocator) Lookup(id string) (Range, bool, error) {
 	return e.Range, ok, nil
 }
 
+// Holds reports whether id has an entry (a range or a reservation)
+// without decoding it: its entry file is there, or the registry file of
+// the previous format names it. Release's caller asks this rather than
+// Lookup: delete decodes no JSON for it.
+func (a *Allocator) Holds(id string) (bool, error) {
+	_, err := os.Lstat(filepath.Join(a.entriesDir(), entryFileName(id)))
+	if err == nil {
+		return true, nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return false, fmt.Errorf("idmap: %w", err)
+	}
+	old, err := a.readLegacy()
+	if err != nil || old == nil {
+		return false, err
+	}
+	_, ok := old.Ranges[id]
+	return ok, nil
+}
+
 // Reclaim drops the entries of containers that no longer exist and whose
 // creator is gone. Allocate does it too; this is for tests and tools.
 func (a *Allocator) Reclaim() error {
