@@ -4,13 +4,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/opencontainers/runtime-spec/specs-go"
-	"golang.org/x/sys/unix"
 
 	"github.com/hardened-runtime/hardened/tests/testutil"
 )
@@ -85,27 +81,11 @@ func ovlpinSwapRace(t *testing.T, key string, options func(b *testutil.Bundle, s
 		s.Mounts = append(s.Mounts, specs.Mount{Destination: "/mnt", Type: "overlay", Source: "overlay", Options: opts})
 	})
 	b.SetArgs(t, "/bin/sh", "-c", "if test -e /mnt/shadow || test -e /mnt/passwd; then echo HOST-ETC; fi; cat /mnt/marker 2>/dev/null || echo no-marker; true")
-	var stop atomic.Bool
-	var swaps atomic.Int64
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for !stop.Load() {
-			if err := unix.Renameat2(unix.AT_FDCWD, swapped, unix.AT_FDCWD, alt, unix.RENAME_EXCHANGE); err != nil {
-				t.Errorf("swap: %v", err)
-				return
-			}
-			// Each state is held a while, so that some creates see
-			// the directory at both the check and the pin, and some
-			// see it change between.
-			swaps.Add(1)
-			time.Sleep(time.Millisecond)
-		}
-	}()
+	swapper := startSwapping(t, swapped, alt)
 	const runs = 40
 	var layer, leaked, refused int
 	for i := 0; i < runs; i++ {
+		swapper.holdForRun(i)
 		out, errOut, exit := rt.Run("run", "--bundle", b.Dir, rt.NewID())
 		switch got := strings.TrimSpace(out); {
 		case strings.Contains(out, "HOST-ETC"):
@@ -124,14 +104,8 @@ func ovlpinSwapRace(t *testing.T, key string, options func(b *testutil.Bundle, s
 			t.Errorf("run %d: exit %d, stdout %q, stderr %q: neither the volume's layer nor a refusal", i, exit, out, errOut)
 		}
 	}
-	stop.Store(true)
-	wg.Wait()
-	if fi, err := os.Lstat(swapped); err == nil && fi.Mode()&os.ModeSymlink != 0 {
-		if err := unix.Renameat2(unix.AT_FDCWD, swapped, unix.AT_FDCWD, alt, unix.RENAME_EXCHANGE); err != nil {
-			t.Fatal(err)
-		}
-	}
-	t.Logf("%d runs: %d with the volume's %s, %d with the host's /etc, %d refused; %d swaps", runs, layer, key, leaked, refused, swaps.Load())
+	swaps := swapper.finish()
+	t.Logf("%d runs: %d with the volume's %s, %d with the host's /etc, %d refused; %d swaps", runs, layer, key, leaked, refused, swaps)
 	if leaked > 0 {
 		t.Errorf("%d of %d runs had the host's /etc as the overlay's %s", leaked, runs, key)
 	}

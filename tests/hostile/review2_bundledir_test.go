@@ -3,11 +3,7 @@ package hostile
 import (
 	"os"
 	"path/filepath"
-	"sync"
-	"sync/atomic"
 	"testing"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/hardened-runtime/hardened/tests/testutil"
 )
@@ -37,26 +33,10 @@ func TestHostileBundleDirSwapRace(t *testing.T) {
 		if err := os.WriteFile(b.ConfigPath(), raw, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		var stop atomic.Bool
-		var wg sync.WaitGroup
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for !stop.Load() {
-				if err := unix.Renameat2(unix.AT_FDCWD, b.Dir, unix.AT_FDCWD, alt, unix.RENAME_EXCHANGE); err != nil {
-					t.Errorf("swap: %v", err)
-					return
-				}
-			}
-		}()
+		swapper := startSwapping(t, b.Dir, alt)
+		swapper.holdForRun(i)
 		_, _, exit := rt.Run("run", "--bundle", b.Dir, rt.NewID())
-		stop.Store(true)
-		wg.Wait()
-		if fi, err := os.Lstat(b.Dir); err == nil && fi.Mode()&os.ModeSymlink != 0 {
-			if err := unix.Renameat2(unix.AT_FDCWD, b.Dir, unix.AT_FDCWD, alt, unix.RENAME_EXCHANGE); err != nil {
-				t.Fatal(err)
-			}
-		}
+		swapper.finish()
 		if exit == 0 {
 			ran++
 		}

@@ -4,8 +4,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 
 	"github.com/opencontainers/runtime-spec/specs-go"
@@ -74,21 +72,10 @@ func TestHostileDockerFilesChownSwapRace(t *testing.T) {
 				Destination: "/etc/hosts", Type: "bind", Source: filepath.Join(dir, "hosts"), Options: []string{"rbind", "ro"},
 			})
 		})
-		var stop atomic.Bool
-		var wg sync.WaitGroup
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for !stop.Load() {
-				if err := unix.Renameat2(unix.AT_FDCWD, dir, unix.AT_FDCWD, alt, unix.RENAME_EXCHANGE); err != nil {
-					t.Errorf("swap: %v", err)
-					return
-				}
-			}
-		}()
+		swapper := startSwapping(t, dir, alt)
+		swapper.holdForRun(i)
 		_, errOut, exit := rt.Run("run", "--bundle", b.Dir, id)
-		stop.Store(true)
-		wg.Wait()
+		swapper.finish()
 		if exit == 0 {
 			ran++
 		} else {

@@ -3,11 +3,7 @@ package hostile
 import (
 	"os"
 	"path/filepath"
-	"sync"
-	"sync/atomic"
 	"testing"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/hardened-runtime/hardened/tests/testutil"
 )
@@ -31,21 +27,11 @@ func TestHostileWritablePathSwapIntoImage(t *testing.T) {
 	if err := os.Symlink("/etc", alt); err != nil {
 		t.Fatal(err)
 	}
-	var stop atomic.Bool
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for !stop.Load() {
-			if err := unix.Renameat2(unix.AT_FDCWD, tmp, unix.AT_FDCWD, alt, unix.RENAME_EXCHANGE); err != nil {
-				t.Errorf("swap: %v", err)
-				return
-			}
-		}
-	}()
+	swapper := startSwapping(t, tmp, alt)
 	leaked := filepath.Join(b.Rootfs, "etc", "review2-marker")
 	var ran int
 	for i := 0; i < 40; i++ {
+		swapper.holdForRun(i)
 		if _, _, exit := rt.Run("run", "--bundle", b.Dir, rt.NewID()); exit == 0 {
 			ran++
 		}
@@ -54,12 +40,6 @@ func TestHostileWritablePathSwapIntoImage(t *testing.T) {
 			break
 		}
 	}
-	stop.Store(true)
-	wg.Wait()
-	if fi, err := os.Lstat(tmp); err == nil && fi.Mode()&os.ModeSymlink != 0 {
-		if err := unix.Renameat2(unix.AT_FDCWD, tmp, unix.AT_FDCWD, alt, unix.RENAME_EXCHANGE); err != nil {
-			t.Fatal(err)
-		}
-	}
+	swapper.finish()
 	t.Logf("%d runs ran", ran)
 }

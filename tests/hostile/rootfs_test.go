@@ -4,12 +4,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 
 	"github.com/opencontainers/runtime-spec/specs-go"
-	"golang.org/x/sys/unix"
 
 	"github.com/hardened-runtime/hardened/idmap"
 	"github.com/hardened-runtime/hardened/tests/testutil"
@@ -162,23 +159,11 @@ func rootfsSwapRace(t *testing.T, global ...string) {
 	if err := os.Symlink("/", alt); err != nil {
 		t.Fatal(err)
 	}
-	var stop atomic.Bool
-	var swaps atomic.Int64
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for !stop.Load() {
-			if err := unix.Renameat2(unix.AT_FDCWD, b.Rootfs, unix.AT_FDCWD, alt, unix.RENAME_EXCHANGE); err != nil {
-				t.Errorf("swap: %v", err)
-				return
-			}
-			swaps.Add(1)
-		}
-	}()
+	swapper := startSwapping(t, b.Rootfs, alt)
 	const runs = 30
 	var ran, refused int
 	for i := 0; i < runs; i++ {
+		swapper.holdForRun(i)
 		args := append(append([]string{}, global...), "run", "--bundle", b.Dir, rt.NewID())
 		out, errOut, exit := rt.Run(args...)
 		if strings.Contains(out, "host-") || strings.Contains(out, "no-marker") {
@@ -193,15 +178,8 @@ func rootfsSwapRace(t *testing.T, global ...string) {
 			t.Errorf("run %d: exit %d, stdout %q, stderr %q: neither a run on the real rootfs nor a rootfs refusal", i, exit, out, errOut)
 		}
 	}
-	stop.Store(true)
-	wg.Wait()
-	// Leave the real directory at rootfs for the cleanup.
-	if fi, err := os.Lstat(b.Rootfs); err == nil && fi.Mode()&os.ModeSymlink != 0 {
-		if err := unix.Renameat2(unix.AT_FDCWD, b.Rootfs, unix.AT_FDCWD, alt, unix.RENAME_EXCHANGE); err != nil {
-			t.Fatal(err)
-		}
-	}
-	t.Logf("%d runs: %d on the real rootfs, %d refused; %d swaps", runs, ran, refused, swaps.Load())
+	swaps := swapper.finish()
+	t.Logf("%d runs: %d on the real rootfs, %d refused; %d swaps", runs, ran, refused, swaps)
 	if ran == 0 || refused == 0 {
 		t.Logf("the race did not hit both outcomes this time (ran %d, refused %d)", ran, refused)
 	}
@@ -264,20 +242,10 @@ func TestHostileBindSourceSwapRace(t *testing.T) {
 		s.Process.Args = []string{"/bin/sh", "-c", "cat /data/marker 2>/dev/null || echo no-marker; test -e /data/shadow && echo host-shadow; true"}
 		rootfsRelativeBind(s, "data", "/data", "ro")
 	})
-	var stop atomic.Bool
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for !stop.Load() {
-			if err := unix.Renameat2(unix.AT_FDCWD, src, unix.AT_FDCWD, alt, unix.RENAME_EXCHANGE); err != nil {
-				t.Errorf("swap: %v", err)
-				return
-			}
-		}
-	}()
+	swapper := startSwapping(t, src, alt)
 	var ran, refused int
 	for i := 0; i < 30; i++ {
+		swapper.holdForRun(i)
 		out, errOut, exit := rt.Run("run", "--bundle", b.Dir, rt.NewID())
 		switch {
 		case strings.Contains(out, "host-") || strings.Contains(out, "no-marker"):
@@ -291,12 +259,6 @@ func TestHostileBindSourceSwapRace(t *testing.T) {
 			t.Errorf("run %d: exit %d, stdout %q, stderr %q", i, exit, out, errOut)
 		}
 	}
-	stop.Store(true)
-	wg.Wait()
-	if fi, err := os.Lstat(src); err == nil && fi.Mode()&os.ModeSymlink != 0 {
-		if err := unix.Renameat2(unix.AT_FDCWD, src, unix.AT_FDCWD, alt, unix.RENAME_EXCHANGE); err != nil {
-			t.Fatal(err)
-		}
-	}
+	swapper.finish()
 	t.Logf("30 runs: %d mounted the bundle's directory, %d refused", ran, refused)
 }

@@ -4,11 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/hardened-runtime/hardened/tests/testutil"
 )
@@ -46,23 +42,11 @@ func TestHostileWritablePathSwapRace(t *testing.T) {
 		t.Fatal(err)
 	}
 	b.SetArgs(t, "/bin/sh", "-c", "cat /var/lib/marker 2>/dev/null || echo no-marker; true")
-	var stop atomic.Bool
-	var swaps atomic.Int64
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for !stop.Load() {
-			if err := unix.Renameat2(unix.AT_FDCWD, lib, unix.AT_FDCWD, alt, unix.RENAME_EXCHANGE); err != nil {
-				t.Errorf("swap: %v", err)
-				return
-			}
-			swaps.Add(1)
-		}
-	}()
+	swapper := startSwapping(t, lib, alt)
 	const runs = 30
 	var bound, unbound, refused int
 	for i := 0; i < runs; i++ {
+		swapper.holdForRun(i)
 		out, errOut, exit := rt.Run("run", "--bundle", b.Dir, rt.NewID())
 		switch got := strings.TrimSpace(out); {
 		case strings.Contains(out, "host-secret"):
@@ -80,15 +64,8 @@ func TestHostileWritablePathSwapRace(t *testing.T) {
 			t.Errorf("run %d: exit %d, stdout %q, stderr %q: neither the image's /var/lib, nor none, nor a refusal", i, exit, out, errOut)
 		}
 	}
-	stop.Store(true)
-	wg.Wait()
-	// Leave the real directory at var/lib for the cleanup.
-	if fi, err := os.Lstat(lib); err == nil && fi.Mode()&os.ModeSymlink != 0 {
-		if err := unix.Renameat2(unix.AT_FDCWD, lib, unix.AT_FDCWD, alt, unix.RENAME_EXCHANGE); err != nil {
-			t.Fatal(err)
-		}
-	}
-	t.Logf("%d runs: %d with the image's /var/lib, %d without the bind, %d refused; %d swaps", runs, bound, unbound, refused, swaps.Load())
+	swaps := swapper.finish()
+	t.Logf("%d runs: %d with the image's /var/lib, %d without the bind, %d refused; %d swaps", runs, bound, unbound, refused, swaps)
 	if bound == 0 {
 		t.Errorf("no run mounted the image's /var/lib: the race was not exercised")
 	}
@@ -100,10 +77,11 @@ func TestHostileWritablePathSwapRace(t *testing.T) {
 // opened inside the staged rootfs, was the symlink by then (which
 // resolves there to nothing) or moved while it was opened; or
 // libcontainer's init found the mount point (the same directory, now
-// the destination) swapped while it mounted there, or a symlink on the
-// way to it when it scoped the destination to the rootfs.
+// the destination) swapped while it mounted there, a symlink on the
+// way to it when it scoped the destination to the rootfs, or the
+// symlink in its place when it made the mount point.
 func writableSwapRefusal(stderr string) bool {
-	for _, s := range []string{"rule host-mounts", "bind mount source", "no longer names the opened", "reopen mountpoint after mount", "failed to construct hallucinated target path"} {
+	for _, s := range []string{"rule host-mounts", "bind mount source", "no longer names the opened", "reopen mountpoint after mount", "failed to construct hallucinated target path", "create mountpoint for /var/lib mount"} {
 		if strings.Contains(stderr, s) {
 			return true
 		}
