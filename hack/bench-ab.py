@@ -11,7 +11,9 @@ more environment. The first variant is the reference of the ratios.
 BUNDLE holds rootfs/ and config.json. Each variant gets N copies of it
 under $AB_DIR (default /var/tmp/hardened-ab; not /tmp, which tests clean),
 made once and reused (config.json is put back before every round: the
-default policy rewrites it), and the state root /dev/shm/ab-NAME. Each
+default policy rewrites it; with AB_FRESH_CONFIG=1 before every run, as
+an engine writes a fresh one per container, outside the timing), and the
+state root /dev/shm/ab-NAME. Each
 round runs OPS containers per variant through N loops, the variants in
 an order rotated every round, and prints containers/s, the median
 latency and the CPU per container (user + system of every process the
@@ -66,6 +68,7 @@ def one_round(v, dirs, ops, tag):
     env.update(v["env"])
     root = "/dev/shm/ab-" + v["name"]
     lat, errs, lock, nxt = [], [], threading.Lock(), [0]
+    fresh = os.environ.get("AB_FRESH_CONFIG") == "1"
 
     def loop(w):
         while True:
@@ -74,6 +77,8 @@ def one_round(v, dirs, ops, tag):
                 nxt[0] += 1
             if k >= ops:
                 return
+            if fresh:
+                shutil.copy(v["config"], os.path.join(dirs[w], "config.json"))
             t = time.perf_counter()
             p = subprocess.run([v["bin"], "--root", root, "run", "--bundle", dirs[w], f"{tag}-{k}"],
                                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
