@@ -12,7 +12,9 @@ BUNDLE holds rootfs/ and config.json. Each variant gets N copies of it
 under $AB_DIR (default /var/tmp/hardened-ab; not /tmp, which tests clean),
 made once and reused (config.json is put back before every round: the
 default policy rewrites it; with AB_FRESH_CONFIG=1 before every run, as
-an engine writes a fresh one per container, outside the timing), and the
+an engine writes a fresh one per container, outside the timing; with
+AB_CGROUPS_PATH=/prefix also with linux.cgroupsPath /prefix/<id>, absolute
+as Docker and containerd give it), and the
 state root /dev/shm/ab-NAME. Each
 round runs OPS containers per variant through N loops, the variants in
 an order rotated every round, and prints containers/s, the median
@@ -20,6 +22,7 @@ latency and the CPU per container (user + system of every process the
 runs started, from RUSAGE_CHILDREN: `run` reaps the container's init).
 Quote ratios of one run only: the machine is shared.
 """
+import json
 import os
 import resource
 import shutil
@@ -69,6 +72,9 @@ def one_round(v, dirs, ops, tag):
     root = "/dev/shm/ab-" + v["name"]
     lat, errs, lock, nxt = [], [], threading.Lock(), [0]
     fresh = os.environ.get("AB_FRESH_CONFIG") == "1"
+    cgprefix = os.environ.get("AB_CGROUPS_PATH", "")
+    with open(v["config"]) as f:
+        base_config = f.read()
 
     def loop(w):
         while True:
@@ -77,7 +83,12 @@ def one_round(v, dirs, ops, tag):
                 nxt[0] += 1
             if k >= ops:
                 return
-            if fresh:
+            if cgprefix:
+                s = json.loads(base_config)
+                s.setdefault("linux", {})["cgroupsPath"] = f"{cgprefix}/{tag}-{k}"
+                with open(os.path.join(dirs[w], "config.json"), "w") as f:
+                    json.dump(s, f)
+            elif fresh:
                 shutil.copy(v["config"], os.path.join(dirs[w], "config.json"))
             t = time.perf_counter()
             p = subprocess.run([v["bin"], "--root", root, "run", "--bundle", dirs[w], f"{tag}-{k}"],
