@@ -84,12 +84,15 @@ type HostFacts struct {
 	Usernses map[string]idmap.UsernsInfo `json:"usernses,omitempty"`
 	// DockerRoot is Docker's data root when the container is Docker's: the
 	// spec binds the container's own /etc/hosts from
-	// <DockerRoot>/containers/<id>/hosts. Set by the runtime, which knows
-	// the container ID; named volumes are found under <DockerRoot>/volumes.
+	// <DockerRoot>/containers/<id>/hosts and its rootfs is the overlay
+	// Docker mounted for that container ID (a caller chooses the ID, not
+	// that mount). Set by the runtime, which knows the container ID; named
+	// volumes are found under <DockerRoot>/volumes.
 	DockerRoot string `json:"dockerRoot,omitempty"`
 	// PodmanRoot is Podman's storage root (containers/storage graphroot)
 	// when the container is Podman's: the spec binds the container's own
-	// /dev/shm from <PodmanRoot>/overlay-containers/<id>/userdata/shm.
+	// /dev/shm from <PodmanRoot>/overlay-containers/<id>/userdata/shm, the
+	// bundle is that userdata directory and the rootfs an overlay mount.
 	// Set by the runtime; named volumes are found under
 	// <PodmanRoot>/volumes, Podman's default volume_path.
 	PodmanRoot string `json:"podmanRoot,omitempty"`

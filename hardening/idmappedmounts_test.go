@@ -132,6 +132,7 @@ func TestIDMappedMountsThroughHarden(t *testing.T) {
 	t.Parallel()
 	own := mapping(testRange.Start, testRange.Size)
 	s := exampleSpec()
+	s.Annotations = map[string]string{AnnotationCRISandboxUID: "x"} // the pod's own volume
 	s.Mounts = append(s.Mounts, specs.Mount{Destination: "/cache", Type: "bind", Source: "/var/lib/kubelet/pods/x/volumes/c", Options: []string{"rbind"}, UIDMappings: own, GIDMappings: own})
 	f := allDirs("/bundles/example/rootfs")
 	if _, err := Harden(s, DefaultPolicy(), f); err != nil {

@@ -81,7 +81,8 @@ func runtimeSocketNames() []string {
 // runtimeOwnedSources are bind sources under sensitive directories that
 // Docker, containerd's CRI plugin, nerdctl, Podman, CRI-O and the kubelet
 // create for every container (hosts, hostname, resolv.conf, /dev/shm,
-// named volumes, a pod's volumes and termination logs). A source matching a pattern, or under one, is not sensitive.
+// named volumes). A source matching a pattern, or under one, is not
+// sensitive.
 func runtimeOwnedSources() []string {
 	return []string{
 		"/var/lib/docker/containers/*/hosts",
@@ -103,10 +104,8 @@ func runtimeOwnedSources() []string {
 		"/run/containers/storage/overlay-containers/*/userdata",
 		"/var/lib/containers/storage/overlay-containers/*/userdata",
 		"/var/lib/containers/storage/volumes/*/_data",
-		"/var/lib/kubelet/pods/*/volumes",
-		"/var/lib/kubelet/pods/*/volume-subpaths",
-		"/var/lib/kubelet/pods/*/etc-hosts",
-		"/var/lib/kubelet/pods/*/containers",
+		// The kubelet's per-pod sources are allowed only into that
+		// pod's containers (kubeletPodSources, PodUID).
 	}
 }
 
@@ -142,7 +141,13 @@ func kernelFilesystems() []string {
 // Sources inside the container's own rootfs (one the host-rootfs rule
 // finds no host directory) and the files runtimes create
 // per container (runtimeOwnedSources: hosts, resolv.conf, shm, volumes)
-// are allowed. Mounts of type sysfs, cgroup, cgroup2 or cpuset must be
+// are allowed, and so are the kubelet's per-pod sources
+// (/var/lib/kubelet/pods/<uid>/volumes, volume-subpaths, etc-hosts,
+// containers) of the container's own pod only: <uid> must be the pod UID
+// its CRI implementation annotated (PodUID: containerd's
+// io.kubernetes.cri.sandbox-uid, CRI-O's io.kubernetes.pod.uid); another
+// pod's secrets and tokens, or any pod's without that annotation, are
+// refused. Mounts of type sysfs, cgroup, cgroup2 or cpuset must be
 // read-only; the user-namespace rule makes the cgroup mount of a
 // container kept in an engine's remap range read-only instead (dockerd
 // --userns-remap clears its read-only flag, for kernels of old). A proc
@@ -164,6 +169,7 @@ func kernelFilesystems() []string {
 func RefuseHostMounts(s *specs.Spec, pol *Policy, f HostFacts, r *Report) error {
 	rootfs := rootfsPath(s, f)
 	hostRoot := containerRootIsHostRoot(s, pol, f)
+	podUID := PodUID(s)
 	for _, m := range s.Mounts {
 		switch {
 		case slices.Contains(kernelFilesystems(), m.Type):
@@ -177,15 +183,15 @@ func RefuseHostMounts(s *specs.Spec, pol *Policy, f HostFacts, r *Report) error 
 		case isCgroupMount(m) && !readOnly(m.Options) && !hostMountAllowed(pol, "/sys/fs/cgroup") && !inEngineRemapRange(f):
 			r.refuse(RuleHostMounts, fmt.Sprintf("read-write cgroup filesystem at %s", m.Destination), `"allowHostMounts": ["/sys/fs/cgroup"]`)
 		case spec.IsBind(m):
-			checkBindSource(m, pol, f, rootfs, hostRoot, r)
+			checkBindSource(m, pol, f, rootfs, hostRoot, podUID, r)
 		default:
-			checkOverlayDirs(m, pol, f, rootfs, hostRoot, r)
+			checkOverlayDirs(m, pol, f, rootfs, hostRoot, podUID, r)
 		}
 	}
 	return nil
 }
 
-func checkBindSource(m specs.Mount, pol *Policy, f HostFacts, rootfs string, hostRoot bool, r *Report) {
+func checkBindSource(m specs.Mount, pol *Policy, f HostFacts, rootfs string, hostRoot bool, podUID string, r *Report) {
 	src := m.Source
 	if !filepath.IsAbs(src) {
 		base := f.Bundle
@@ -195,15 +201,15 @@ func checkBindSource(m specs.Mount, pol *Policy, f HostFacts, rootfs string, hos
 		src = filepath.Join(base, src)
 	}
 	checkHostSource(m.Source, filepath.Clean(src), readOnly(m.Options),
-		fmt.Sprintf("bind mount of host path %s at %s", m.Source, m.Destination), pol, f, rootfs, hostRoot, r)
+		fmt.Sprintf("bind mount of host path %s at %s", m.Source, m.Destination), pol, f, rootfs, hostRoot, podUID, r)
 }
 
 // checkHostSource checks one host directory a mount exposes: src (clean,
 // absolute) and where written, the text config.json has, resolves on the
 // host (HostFacts.MountSources). ro says whether the mount only reads it,
-// hostRoot whether container root is host root (containerRootIsHostRoot);
-// reason starts the refusal.
-func checkHostSource(written, src string, ro bool, reason string, pol *Policy, f HostFacts, rootfs string, hostRoot bool, r *Report) {
+// hostRoot whether container root is host root (containerRootIsHostRoot),
+// podUID the container's pod (PodUID); reason starts the refusal.
+func checkHostSource(written, src string, ro bool, reason string, pol *Policy, f HostFacts, rootfs string, hostRoot bool, podUID string, r *Report) {
 	candidates := []string{src}
 	if resolved, ok := f.MountSources[written]; ok && filepath.Clean(resolved) != candidates[0] {
 		candidates = append(candidates, filepath.Clean(resolved))
@@ -216,7 +222,7 @@ func checkHostSource(written, src string, ro bool, reason string, pol *Policy, f
 		if rootfs != "" && spec.Within(c, rootfs) && hostRootfsProblem(rootfs) == "" {
 			continue
 		}
-		bad, asHostRoot := sensitiveMatch(aliasVarRun(c), ro, hostRoot)
+		bad, asHostRoot := sensitiveMatch(aliasVarRun(c), ro, hostRoot, podUID)
 		if bad == "" || hostMountAllowed(pol, c) || hostMountAllowed(pol, aliasVarRun(c)) {
 			continue
 		}
@@ -229,6 +235,7 @@ func checkHostSource(written, src string, ro bool, reason string, pol *Policy, f
 		if asHostRoot {
 			reason += " (container root is host root)"
 		}
+		reason += otherPodNote(c, podUID)
 		r.refuse(RuleHostMounts, reason, fmt.Sprintf(`"allowHostMounts": [%q]`, aliasVarRun(c)))
 		return
 	}
@@ -236,10 +243,14 @@ func checkHostSource(written, src string, ro bool, reason string, pol *Policy, f
 
 // sensitiveMatch returns the sensitive path that a bind of host path p
 // exposes, or "". With hostRoot, hostRootSensitivePaths count too, and
-// asHostRoot says the match is one of them.
-func sensitiveMatch(p string, ro, hostRoot bool) (bad string, asHostRoot bool) {
+// asHostRoot says the match is one of them. podUID is the container's
+// pod (PodUID), whose kubelet sources are its own.
+func sensitiveMatch(p string, ro, hostRoot bool, podUID string) (bad string, asHostRoot bool) {
 	if slices.Contains(runtimeSocketNames(), path.Base(p)) {
 		return p, false
+	}
+	if ownPodSource(p, podUID) {
+		return "", false
 	}
 	for q := p; q != "/" && q != "."; q = path.Dir(q) {
 		for _, pat := range runtimeOwnedSources() {

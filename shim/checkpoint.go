@@ -47,7 +47,7 @@ EXAMPLE:
 			// file the policy refuses now, whatever create allowed.
 			pol, _, err := containerPolicy(c, ct)
 			if err != nil {
-				return fmt.Errorf("container %s: %w", ct.ID(), err)
+				return err
 			}
 			_, annotations := utils.Annotations(ct.Config().Labels)
 			if err := hardening.CheckCheckpointAnnotations(annotations, pol); err != nil {

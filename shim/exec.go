@@ -80,7 +80,7 @@ func execInContainer(c *cli.Context) (int, error) {
 	}
 	pol, _, err := containerPolicy(c, ct)
 	if err != nil {
-		return -1, fmt.Errorf("container %s: %w", ct.ID(), err)
+		return -1, err
 	}
 	p, err := execProcessSpec(c, ct, pol.MaxConfigSize)
 	if err != nil {
@@ -139,7 +139,7 @@ func execInContainer(c *cli.Context) (int, error) {
 func containerPolicy(c *cli.Context, ct *libcontainer.Container) (*hardening.Policy, string, error) {
 	pol, path, err := loadPolicy(c)
 	if err != nil {
-		return nil, path, err
+		return nil, path, fmt.Errorf("container %s: %w", ct.ID(), err)
 	}
 	_, annotations := utils.Annotations(ct.Config().Labels)
 	eff, _ := pol.ForAnnotations(annotations)

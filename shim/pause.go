@@ -4,11 +4,16 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"time"
 
 	"github.com/opencontainers/runc/libcontainer"
+	"github.com/opencontainers/runc/libcontainer/utils"
 	"github.com/sirupsen/logrus"
 	"github.com/urfave/cli/v2"
 
+	"github.com/hardened-runtime/hardened/hardening"
+	"github.com/hardened-runtime/hardened/internal/audit"
+	"github.com/hardened-runtime/hardened/internal/create"
 	"github.com/hardened-runtime/hardened/internal/userns"
 )
 
@@ -56,7 +61,7 @@ func freezeAction(c *cli.Context, verb string, op func(*libcontainer.Container) 
 	// the container from being frozen or thawed.
 	if verb == "resume" {
 		if err := userns.ShowLiveLayer(root, ct.ID()); err != nil {
-			logrus.Warnf("container %s: %v", ct.ID(), err)
+			warnPauseView(c, ct, root, verb, err)
 		}
 	}
 	if err := op(ct); err != nil {
@@ -67,8 +72,36 @@ func freezeAction(c *cli.Context, verb string, op func(*libcontainer.Container) 
 	}
 	if verb == "pause" {
 		if err := userns.ShowLayerAtRest(root, ct.ID()); err != nil {
-			logrus.Warnf("container %s: %v", ct.ID(), err)
+			warnPauseView(c, ct, root, verb, err)
 		}
 	}
 	return nil
+}
+
+// warnPauseView reports that pause or resume (verb) of ct could not
+// change the engine's view of its layer (err): on stderr and in the
+// runtime's log, and in the audit log, which outlives the container (a
+// layer too large to shift at pause means docker commit records host IDs).
+func warnPauseView(c *cli.Context, ct *libcontainer.Container, root, verb string, err error) {
+	logrus.Warnf("container %s: %v", ct.ID(), err)
+	fmt.Fprintf(c.App.ErrWriter, "hardened: warning: container %s: %v\n", ct.ID(), err)
+	pol, _, perr := containerPolicy(c, ct)
+	if perr != nil {
+		logrus.Warnf("container %s: %v", ct.ID(), perr)
+		return
+	}
+	_, ann := utils.Annotations(ct.Config().Labels)
+	rec := audit.Record{
+		Time:     time.Now().UTC(),
+		Event:    audit.EventPauseView,
+		ID:       ct.ID(),
+		Root:     root,
+		Workload: audit.DescribeWorkload(root, ct.ID(), ann, ""),
+		Mode:     pol.Mode,
+		Level:    pol.Level,
+		Warnings: []hardening.Note{{Rule: "pause-view", Message: verb + ": " + err.Error()}},
+	}
+	if werr := create.AuditLog(pol).Write(&rec); werr != nil {
+		logrus.Warnf("container %s: %v", ct.ID(), werr)
+	}
 }

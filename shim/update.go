@@ -66,7 +66,7 @@ EXAMPLE:
 			}
 			pol, polPath, err := containerPolicy(c, ct)
 			if err != nil {
-				return fmt.Errorf("container %s: %w", ct.ID(), err)
+				return err
 			}
 			var res *specs.LinuxResources
 			if src := c.String("resources"); src != "" {

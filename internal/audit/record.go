@@ -23,6 +23,11 @@ const (
 	// container's learned profile lacks, denied with EPERM (one record per
 	// container and system call).
 	EventSyscallDenied = "syscall-denied"
+	// EventPauseView is a pause or resume whose change of the engine's
+	// view of the container's layer (the layer at rest while paused)
+	// failed or was skipped: the record's warning says why, and what
+	// the engine's path showed meanwhile.
+	EventPauseView = "pause-view"
 )
 
 // Record is one line of the audit log: everything hardening decided for

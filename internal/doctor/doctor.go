@@ -340,18 +340,29 @@ func checkPool(h Host, pol *hardening.Policy) []Check {
 	for _, r := range pool {
 		total += uint64(r.Size) / size
 	}
-	used := 0
+	used, reserved := 0, 0
 	registry := idmap.NewHostAllocator(pool, pol.UserNamespace.RangeSize)
 	registry.Dir = h.Registry
 	if entries, err := registry.Entries(); err == nil {
-		used = len(entries)
+		// Reservations (a caller's mapping, a namespace joined, an
+		// engine's shared remap range) take nothing from the pool.
+		for _, e := range entries {
+			if e.Reserved || e.Shares != "" {
+				reserved++
+			} else {
+				used++
+			}
+		}
 	}
 	var ranges []string
 	for _, r := range pool {
 		ranges = append(ranges, r.String())
 	}
-	out := []Check{{Name: "ID pool", Status: OK,
-		Detail: fmt.Sprintf("%s (%s): %d ranges of %d, %d in use, %d free", strings.Join(ranges, ", "), source, total, size, used, total-uint64(min(uint64(used), total)))}}
+	detail := fmt.Sprintf("%s (%s): %d ranges of %d, %d in use, %d free", strings.Join(ranges, ", "), source, total, size, used, total-uint64(min(uint64(used), total)))
+	if reserved > 0 {
+		detail += fmt.Sprintf("; %d containers on callers' or engines' own mappings", reserved)
+	}
+	out := []Check{{Name: "ID pool", Status: OK, Detail: detail}}
 	if total-uint64(min(uint64(used), total)) == 0 {
 		out[0].Status, out[0].Fix = Fail, "delete stopped containers, or widen the pool (\"userNamespace\": {\"pool\": ...})"
 	}

@@ -1,10 +1,13 @@
 package doctor
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/hardened-runtime/hardened/hardening"
+	"github.com/hardened-runtime/hardened/idmap"
 )
 
 // TestDoctorRemapRanges: with dockremap named in "remapSubidUsers", its
@@ -49,5 +52,38 @@ func TestDoctorRemapRanges(t *testing.T) {
 				t.Errorf("details %q lack %q", details, tt.detail)
 			}
 		})
+	}
+}
+
+// TestDoctorPoolInUse: the pool's count of ranges in use leaves out the
+// registry's reservations (a caller's mapping, an engine's shared remap
+// range), which take nothing from the pool, and names them apart.
+func TestDoctorPoolInUse(t *testing.T) {
+	t.Parallel()
+	pol := hardening.DefaultPolicy()
+	pol.UserNamespace.RemapSubIDUsers = []string{"dockremap"}
+	subids := "hardened:300000:131072\ndockremap:500000:65536\n"
+	h := fakeDoctorHost(t, map[string]string{"etc/subuid": subids, "etc/subgid": subids})
+	pool := []idmap.Range{{Start: 300000, Size: 131072}}
+	registry := idmap.NewHostAllocator(pool, pol.UserNamespace.RangeSize)
+	registry.Dir = h.Registry
+	// The entries' keys name directories that exist, so none is reclaimed.
+	live := t.TempDir()
+	if _, err := registry.Allocate(filepath.Join(live, "a"), nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"b", "c"} {
+		if err := registry.Reserve(filepath.Join(live, k), []idmap.Range{{Start: 500000, Size: 65536}}, idmap.EngineRangeKey("dockremap")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, k := range []string{"a", "b", "c"} {
+		if err := os.Mkdir(filepath.Join(live, k), 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := checkPool(h, pol)[0].Detail
+	if !strings.Contains(got, "1 in use, 1 free") || !strings.Contains(got, "2 containers on callers' or engines' own mappings") {
+		t.Errorf("pool check %q, want 1 in use, 1 free and the 2 reservations named apart", got)
 	}
 }

@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
+	"github.com/opencontainers/runc/libcontainer/specconv"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
@@ -33,17 +35,27 @@ import (
 // checked, not whatever a writer of a directory on their way (another
 // container sharing a volume) swapped in since: libcontainer looks the
 // options' paths up again when it mounts the overlay.
+//
+// In a user namespace, an overlay with an upper directory is mounted
+// here, on the host, from those clones, and the container gets a bind of
+// it (mountOverlayOnHost): the init, as the container's mapped root,
+// cannot mount it itself when the upper and work directories belong to
+// host root, as an engine makes them (Podman's -v SRC:DST:O).
 func (u *Stage) PinOverlays(s *specs.Spec, checked map[string]string) error {
 	staged, err := idmap.PinDir(u.staged)
 	if err != nil {
 		return fmt.Errorf("staged rootfs: %w", err)
 	}
 	defer staged.Close()
+	userns := s.Linux != nil && slices.ContainsFunc(s.Linux.Namespaces, func(ns specs.LinuxNamespace) bool { return ns.Type == specs.UserNamespace })
 	for i, m := range s.Mounts {
 		if spec.IsBind(m) {
 			continue
 		}
 		opts, err := u.pinOverlay(staged, i, m.Options, checked)
+		if err == nil && opts != nil && userns {
+			err = u.mountOverlayOnHost(i, m, opts)
+		}
 		if err != nil {
 			return fmt.Errorf("overlay mount at %s: %w", m.Destination, err)
 		}
@@ -55,6 +67,52 @@ func (u *Stage) PinOverlays(s *specs.Spec, checked map[string]string) error {
 		}
 		u.overlays[i] = opts
 	}
+	return nil
+}
+
+// mountOverlayOnHost mounts overlay mount i of the spec, m with its
+// options opts naming the clones, in the staging directory
+// (overlay<i>-merged, nosuid and nodev) when it has an upper directory,
+// and records the bind of it that Rewrite gives the init instead, with
+// m's mount flags. The overlay's creator is then host root: the
+// container's processes still meet the layers' owners as they are (host
+// root's files are nobody's to the mapped root, read-only unless the
+// host made them writable for all), and what they write lands in the
+// upper directory as their host IDs. Podman does the same since 5.x for
+// its overlay volumes in a user namespace.
+func (u *Stage) mountOverlayOnHost(i int, m specs.Mount, opts []string) error {
+	flags := map[string]bool{}
+	for _, f := range specconv.KnownMountOptions() {
+		flags[f] = true
+	}
+	var data, kept []string
+	for _, o := range opts {
+		for _, part := range strings.Split(o, ",") {
+			if !flags[part] {
+				data = append(data, part)
+			}
+		}
+	}
+	for _, o := range m.Options {
+		if flags[o] && o != "bind" && o != "rbind" {
+			kept = append(kept, o)
+		}
+	}
+	ov, err := idmap.ParseOverlayOptions(strings.Join(data, ","))
+	if err != nil || ov.Upper == "" {
+		return err
+	}
+	target, err := u.overlayTarget(i, "merged")
+	if err == nil {
+		err = idmap.MountOverlayAttr(ov, target, unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV)
+	}
+	if err != nil {
+		return err
+	}
+	if u.overlayBinds == nil {
+		u.overlayBinds = map[int]specs.Mount{}
+	}
+	u.overlayBinds[i] = specs.Mount{Destination: m.Destination, Type: "bind", Source: target, Options: append([]string{"rbind"}, kept...)}
 	return nil
 }
 
@@ -132,6 +190,24 @@ func (u *Stage) pinOverlayDir(staged *idmap.Pinned, key, dir string, checked map
 // is cloned alone. Both must lie beneath the common directory, as the
 // same files, with no symlink and no other mount on the way; the clone
 // is nosymfollow, since the init looks them up in it by path.
+//
+// The clone shows the common directory as it is when the init mounts,
+// not as it was when the two were found beneath it: a writer of that
+// directory (or of one between it and them) may rename another directory
+// into the upper's or work's place meanwhile, and the overlay then uses
+// that one. This gives nobody anything, so it is not checked again after
+// the mount. A rename cannot cross a mount (EXDEV) nor move a mount
+// point (EBUSY), and the clone follows no symlink: what can take the
+// place is a directory of the same mount that the writer may rename
+// (write access to its parent, and to itself to move it to another
+// parent). The same writer could have made that rename before the
+// create: the rule, which checks the options by path, would then have
+// seen the same path and let the same directory be mounted, with no race
+// at all, and the container would work in it with the same credentials
+// (the mounter's, its init's, for what overlayfs does in the upper and
+// work directories). What the pinning must prevent is a symlink or a mount leading to
+// another filesystem, such as the host's /etc, which the path check
+// would have refused: the nosymfollow clone of one mount does.
 func (u *Stage) pinUpperWork(staged *idmap.Pinned, i int, upper, work string, checked map[string]string) (map[string]string, error) {
 	out := map[string]string{}
 	given := map[string]string{}

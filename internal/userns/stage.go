@@ -59,6 +59,10 @@ type Stage struct {
 	// overlays maps the index of each overlay mount to its options
 	// naming the clones of its directories (PinOverlays).
 	overlays map[int][]string
+	// overlayBinds maps the index of an overlay mount that staging
+	// mounted on the host to the bind of it the init gets instead
+	// (mountOverlayOnHost).
+	overlayBinds map[int]specs.Mount
 	// podNet is the sysfs and the sysctls done from the host side in a
 	// pod's network namespace (PreparePodNetwork); nil: none.
 	podNet *podNetwork
@@ -80,6 +84,10 @@ func (u *Stage) Rewrite(s *specs.Spec) {
 	}
 	s.Root.Path = u.staged
 	for i, m := range s.Mounts {
+		if b, ok := u.overlayBinds[i]; ok {
+			s.Mounts[i] = b
+			continue
+		}
 		if opts, ok := u.overlays[i]; ok {
 			s.Mounts[i].Options = slices.Clone(opts)
 			continue
@@ -216,8 +224,8 @@ func StageRootfs(root, id string, s *specs.Spec, checked *hardening.Checked, fac
 				return nil, err
 			}
 			facts.IDRange = &rng
-			facts.DockerRoot = DockerRoot(s, *facts, id)
-			facts.PodmanRoot = podmanRoot(s, *facts, id)
+			facts.DockerRoot = ownDockerRoot(s, *facts, id)
+			facts.PodmanRoot = ownPodmanRoot(s, *facts, id)
 			// What compares with the range is checked now, before
 			// anything but the registry entry (undone below) is touched.
 			if err := checked.Recheck(s, *facts); err != nil {

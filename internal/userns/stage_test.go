@@ -308,3 +308,76 @@ func TestInRootfs(t *testing.T) {
 		}
 	}
 }
+
+// Docker's per-container files are the container's own only when its
+// rootfs is the overlay Docker mounted for that container ID: the ID in
+// the files' path alone is the caller's choice.
+func TestOwnDockerRoot(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("Docker's layer store is root's: the mount-id file must be")
+	}
+	data := filepath.Join(t.TempDir(), "docker")
+	s := &specs.Spec{Mounts: []specs.Mount{{Destination: "/etc/hosts", Type: "bind", Source: filepath.Join(data, "containers", "c1", "hosts"), Options: []string{"rbind"}}}}
+	mounts := filepath.Join(data, "image", "overlay2", "layerdb", "mounts", "c1")
+	if err := os.MkdirAll(mounts, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(mounts, "mount-id"), []byte("abc123\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	overlay := func(rootfs string) hardening.HostFacts { return hardening.HostFacts{Rootfs: rootfs} }
+	for _, tc := range []struct {
+		name string
+		f    hardening.HostFacts
+		id   string
+		want string
+	}{
+		{name: "overlay2 layer of the container", f: overlay(filepath.Join(data, "overlay2", "abc123", "merged")), id: "c1", want: data},
+		{name: "containerd image store", f: overlay(filepath.Join(data, "rootfs", "overlayfs", "c1")), id: "c1", want: data},
+		{name: "a rootfs of the caller's", f: overlay("/bundles/c1/rootfs")},
+		{name: "the layer unmounted", f: hardening.HostFacts{Rootfs: filepath.Join(data, "overlay2", "abc123", "merged"), RootfsNotOverlayMount: true}, id: "c1"},
+		{name: "another layer", f: overlay(filepath.Join(data, "overlay2", "def456", "merged")), id: "c1"},
+		{name: "another container's image-store rootfs", f: overlay(filepath.Join(data, "rootfs", "overlayfs", "c2")), id: "c1"},
+		{name: "no rootfs", id: "c1"},
+		{name: "another container's files", f: overlay(filepath.Join(data, "overlay2", "abc123", "merged")), id: "c2"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := ownDockerRoot(s, tc.f, tc.id); got != tc.want {
+				t.Errorf("ownDockerRoot = %q, want %q", got, tc.want)
+			}
+		})
+	}
+	// A mount-id file that is not root's alone is not Docker's.
+	if err := os.Chmod(filepath.Join(mounts, "mount-id"), 0o666); err != nil {
+		t.Fatal(err)
+	}
+	if got := ownDockerRoot(s, overlay(filepath.Join(data, "overlay2", "abc123", "merged")), "c1"); got != "" {
+		t.Errorf("ownDockerRoot with a mount-id file others write = %q", got)
+	}
+}
+
+// Podman's per-container files are the container's own only when the
+// bundle is its userdata directory (Podman's config.json) and the rootfs
+// an overlay mount.
+func TestOwnPodmanRoot(t *testing.T) {
+	const root = "/var/lib/containers/storage"
+	userdata := root + "/overlay-containers/c1/userdata"
+	s := &specs.Spec{Mounts: []specs.Mount{{Destination: "/dev/shm", Type: "bind", Source: userdata + "/shm", Options: []string{"rbind"}}}}
+	for _, tc := range []struct {
+		name string
+		f    hardening.HostFacts
+		id   string
+		want string
+	}{
+		{name: "Podman's bundle", f: hardening.HostFacts{Bundle: userdata, Rootfs: root + "/overlay/l1/merged"}, id: "c1", want: root},
+		{name: "a bundle of the caller's", f: hardening.HostFacts{Bundle: "/bundles/c1", Rootfs: root + "/overlay/l1/merged"}, id: "c1"},
+		{name: "rootfs no overlay mount", f: hardening.HostFacts{Bundle: userdata, Rootfs: root + "/overlay/l1/merged", RootfsNotOverlayMount: true}, id: "c1"},
+		{name: "another container's files", f: hardening.HostFacts{Bundle: root + "/overlay-containers/c2/userdata", Rootfs: root + "/overlay/l1/merged"}, id: "c2"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := ownPodmanRoot(s, tc.f, tc.id); got != tc.want {
+				t.Errorf("ownPodmanRoot = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}

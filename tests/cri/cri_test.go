@@ -76,6 +76,7 @@ func scenarios() []scenario {
 		{"kubelet-range-overlap", testKubeletOverlap},
 		{"privileged", testPrivileged},
 		{"host-network", testHostNetwork},
+		{"kubelet-pod-volumes", testKubeletPodVolumes},
 	}
 }
 

@@ -8,10 +8,14 @@ package e2e
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/moby/sys/mountinfo"
 
 	"github.com/hardened-runtime/hardened/tests/testutil"
 )
@@ -32,6 +36,32 @@ func runDetachedArgs(t *testing.T, dockerArgs []string, cmd ...string) *containe
 	st := inspect(t, c.Name)
 	c.Pid, c.Merged = st.State.Pid, st.GraphDriver.Data["MergedDir"]
 	return c
+}
+
+// waitForMergedFile waits up to timeout for the detached container c to
+// make the file rel of its rootfs, looked for at Docker's MergedDir; what
+// names it in the failure.
+func waitForMergedFile(t *testing.T, c *container, rel string, timeout time.Duration, what string) {
+	t.Helper()
+	for deadline := time.Now().Add(timeout); ; time.Sleep(50 * time.Millisecond) {
+		if _, err := os.Lstat(filepath.Join(c.Merged, rel)); err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the container did not make %s in %s", what, timeout)
+		}
+	}
+}
+
+// mergedMountOptions returns the options of the mount that shows at
+// Docker's MergedDir of c now (the topmost there).
+func mergedMountOptions(t *testing.T, c *container) []string {
+	t.Helper()
+	mounts, err := mountinfo.GetMounts(mountinfo.SingleEntryFilter(c.Merged))
+	if err != nil || len(mounts) == 0 {
+		t.Fatalf("mountinfo of %s: %v", c.Merged, err)
+	}
+	return strings.Split(mounts[len(mounts)-1].Options, ",")
 }
 
 // limits are the values the tests read back from a container's cgroup.

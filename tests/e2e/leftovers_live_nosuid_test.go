@@ -1,15 +1,12 @@
 package e2e
 
 import (
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/moby/sys/mountinfo"
 )
 
 // TestDockerLiveMergedNosuid: while a container runs Docker's MergedDir
@@ -19,24 +16,13 @@ import (
 // container's own rootfs is not (its set-user-ID file keeps its mode).
 func TestDockerLiveMergedNosuid(t *testing.T) {
 	c := runDetachedArgs(t, nil, "sh", "-c", `cp /bin/busybox /tmp/suid && chmod 4755 /tmp/suid && touch /tmp/ready && sleep 1000`)
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		if _, err := os.Lstat(filepath.Join(c.Merged, "tmp", "ready")); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the container did not make its set-user-ID file")
-		}
-	}
+	waitForMergedFile(t, c, "tmp/ready", 10*time.Second, "its set-user-ID file")
 	var st syscall.Stat_t
 	if err := syscall.Lstat(filepath.Join(c.Merged, "tmp", "suid"), &st); err != nil || st.Uid == 0 || st.Mode&syscall.S_ISUID == 0 {
 		t.Errorf("/tmp/suid at %s while running: owner %d mode %o (%v), want a host ID of the container's range, set-user-ID", c.Merged, st.Uid, st.Mode, err)
 	}
-	mounts, err := mountinfo.GetMounts(mountinfo.SingleEntryFilter(c.Merged))
-	if err != nil || len(mounts) == 0 {
-		t.Fatalf("mountinfo of %s: %v", c.Merged, err)
-	}
-	if opts := strings.Split(mounts[len(mounts)-1].Options, ","); !slices.Contains(opts, "nosuid") || !slices.Contains(opts, "nodev") {
-		t.Errorf("the running container's overlay at %s is mounted %s, want nosuid,nodev", c.Merged, mounts[len(mounts)-1].Options)
+	if opts := mergedMountOptions(t, c); !slices.Contains(opts, "nosuid") || !slices.Contains(opts, "nodev") {
+		t.Errorf("the running container's overlay at %s is mounted %s, want nosuid,nodev", c.Merged, strings.Join(opts, ","))
 	}
 	if got := mustDocker(t, "exec", c.Name, "grep", " / / ", "/proc/self/mountinfo"); strings.Contains(got, "nosuid") || strings.Contains(got, "nodev") {
 		t.Errorf("the container's rootfs: %q, want neither nosuid nor nodev", got)

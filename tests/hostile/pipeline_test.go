@@ -23,11 +23,15 @@ import (
 
 // pipelineDockerFiles binds Docker-like per-container files
 // (<data-root>/containers/<id>/hosts, hostname, resolv.conf, owned by
-// root) into the spec, which is what makes the runtime give them to the
-// container's mapped root; it returns their host paths.
+// root) into the spec and makes its rootfs the overlay "Docker" mounted
+// for the container (escapesDockerData), which is what makes the runtime
+// give them to the container's mapped root; it returns their host paths.
 func pipelineDockerFiles(t *testing.T, s *specs.Spec, id string) []string {
 	t.Helper()
-	dir := filepath.Join(t.TempDir(), "docker", "containers", id)
+	docker := escapesNewDockerData(t)
+	docker.claim(t, id)
+	s.Root.Path = docker.merged
+	dir := filepath.Join(docker.root, "containers", id)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}

@@ -14,8 +14,9 @@ import (
 
 // TestHostileDockerFilesChownSwapRace: config.json binds
 // <dir>/containers/<id>/hosts at /etc/hosts, which makes the runtime take
-// the container for Docker's and give that file to the container's
-// mapped root. Someone who owns <dir> (an unprivileged host user, or a
+// the container for Docker's (its rootfs is the overlay "Docker" mounted
+// for that ID, see escapesDockerData) and give that file to the
+// container's mapped root. Someone who owns <dir> (an unprivileged host user, or a
 // process in another container writing to a rootfs shared with this
 // bundle) swaps <dir>/containers/<id> with a symlink to a host directory
 // (standing for /etc) in a loop while containers are run. The chown must
@@ -32,10 +33,15 @@ func TestHostileDockerFilesChownSwapRace(t *testing.T) {
 	if err := os.Chown(victimHosts, 0, 0); err != nil {
 		t.Fatal(err)
 	}
-	fake := filepath.Join(t.TempDir(), "fake")
+	// The files are chowned only for Docker's own container: its rootfs
+	// is the overlay Docker mounted for that container ID.
+	docker := escapesNewDockerData(t)
+	fake := docker.root
+	b.Edit(t, func(s *specs.Spec) { s.Root.Path = docker.merged })
 	// Unraced, the file is the container's: its root owns it inside.
 	{
 		id := rt.NewID()
+		docker.claim(t, id)
 		dir := filepath.Join(fake, "containers", id)
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			t.Fatal(err)
@@ -56,6 +62,7 @@ func TestHostileDockerFilesChownSwapRace(t *testing.T) {
 	var chowned, ran, refused int
 	for i := 0; i < runs && chowned == 0; i++ {
 		id := rt.NewID()
+		docker.claim(t, id)
 		dir := filepath.Join(fake, "containers", id)
 		alt := dir + ".alt"
 		if err := os.MkdirAll(dir, 0o755); err != nil {
