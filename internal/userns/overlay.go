@@ -623,19 +623,9 @@ func isPodmanFile(dest, src, id string) bool {
 
 // DockerRoot returns Docker's data root when the spec binds this
 // container's own /etc/hosts from <data-root>/containers/<id>/hosts,
-// else "".
+// else "" (hardening.DockerRootOf).
 func DockerRoot(s *specs.Spec, f hardening.HostFacts, id string) string {
-	for _, m := range s.Mounts {
-		if m.Destination != "/etc/hosts" || !spec.IsBind(m) {
-			continue
-		}
-		src := resolvedSource(m, f)
-		dir := filepath.Dir(src)
-		if filepath.Base(src) == "hosts" && filepath.Base(dir) == id && filepath.Base(filepath.Dir(dir)) == "containers" {
-			return filepath.Dir(filepath.Dir(dir))
-		}
-	}
-	return ""
+	return hardening.DockerRootOf(s, f, id)
 }
 
 // ownDockerRoot returns Docker's data root when this container is that

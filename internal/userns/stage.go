@@ -395,7 +395,7 @@ func Release(root, id string) error {
 	// there is released: a release of nothing touches no file, so delete
 	// works on a read-only registry for containers that hold no range.
 	alloc := idmap.NewHostAllocator(nil, 0)
-	_, held, lerr := alloc.Lookup(idmap.Key(root, id))
+	held, lerr := alloc.Holds(idmap.Key(root, id))
 	_, legacy := os.Stat(filepath.Join(root, idmap.StateName))
 	if held || lerr != nil || legacy == nil {
 		if err := alloc.Release(idmap.Key(root, id)); err != nil {
