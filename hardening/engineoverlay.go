@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 
 	hardenedspec "github.com/hardened-runtime/hardened/spec"
 )
@@ -21,11 +22,8 @@ import (
 //     <bundle>/rootfs, the bundle being the container's own directory
 //     (named id), where containerd's shim mounts the snapshot before it
 //     calls create;
-//   - Docker's: the rootfs is <data-root>/overlay2/<mount-id>/merged,
-//     where <data-root>/image/overlay2/layerdb/mounts/<id>/mount-id (the
-//     engine's own record of the container's layer) names <mount-id>;
-//     the data root is found from the container's own /etc/hosts bind
-//     (DockerRootOf).
+//   - Docker's: OwnDockerRoot (the overlay Docker mounted for this ID,
+//     as its own layer store records it).
 //
 // Paths are compared as resolved on the host (f.Rootfs, f.MountSources),
 // so config.json (untrusted) can only name another container's overlay
@@ -40,16 +38,7 @@ func EngineOwnOverlay(s *specs.Spec, f HostFacts, id string) bool {
 		filepath.Base(f.Bundle) == id && rootfs == filepath.Join(f.Bundle, "rootfs") {
 		return true
 	}
-	root := DockerRootOf(s, f, id)
-	if root == "" {
-		return false
-	}
-	data, err := os.ReadFile(filepath.Join(root, "image", "overlay2", "layerdb", "mounts", id, "mount-id"))
-	if err != nil {
-		return false
-	}
-	mountID := strings.TrimSpace(string(data))
-	return isPlainName(mountID) && rootfs == filepath.Join(root, "overlay2", mountID, "merged")
+	return OwnDockerRoot(s, f, id) != ""
 }
 
 // DockerRootOf returns Docker's data root when the spec binds this
@@ -76,4 +65,65 @@ func DockerRootOf(s *specs.Spec, f HostFacts, id string) string {
 // ".", ".." or holding a slash.
 func isPlainName(name string) bool {
 	return name != "" && name != "." && name != ".." && !strings.Contains(name, "/")
+}
+
+// OwnDockerRoot returns Docker's data root when this container is that
+// Docker's own: the spec binds its /etc/hosts from
+// <data-root>/containers/<id>/hosts (DockerRootOf) and its rootfs is the
+// overlay mount Docker made for the container with this same ID. Only
+// then are the per-container files chowned to the container's range
+// (chownDockerFiles) and its named volumes treated as Docker's, else "".
+//
+// A container ID alone proves nothing: any caller of the runtime (ctr or
+// a containerd client with another --root, a second dockerd) chooses its
+// own, and one equal to an existing Docker container's had that
+// container's /etc/hosts, hostname and resolv.conf chowned to its own
+// range, then rewrote them (DNS spoofing of another container). The
+// caller's --root and bundle are no better: a containerd client chooses
+// both. The rootfs is: Docker mounts the container's overlay at
+// <data-root>/overlay2/<mount-id>/merged (mount-id in Docker's own layer
+// store, <data-root>/image/overlay2/layerdb/mounts/<id>/mount-id, a file
+// only root writes) or, with the containerd image store, at
+// <data-root>/rootfs/<snapshotter>/<id>; only host root mounts there, it
+// is mounted only while Docker starts or runs that container, and a
+// rootfs some process already runs in is refused (host-rootfs). A
+// caller other than Docker gets no chown: its bind of such a file stays
+// owned by the other container's IDs, which its mapped root cannot
+// write.
+func OwnDockerRoot(s *specs.Spec, f HostFacts, id string) string {
+	root := DockerRootOf(s, f, id)
+	if root == "" || f.Rootfs == "" || f.RootfsNotOverlayMount {
+		return ""
+	}
+	rootfs := filepath.Clean(f.Rootfs)
+	if dir := filepath.Dir(rootfs); filepath.Base(rootfs) == id && filepath.Dir(filepath.Dir(dir)) == root && filepath.Base(filepath.Dir(dir)) == "rootfs" {
+		return root
+	}
+	if mountID := dockerMountID(root, id); mountID != "" && rootfs == filepath.Join(root, "overlay2", mountID, "merged") {
+		return root
+	}
+	return ""
+}
+
+// dockerMountID reads the overlay2 layer that holds container id's
+// rootfs from Docker's layer store under its data root, "" when it cannot
+// or the file is not Docker's (a regular file of root's that only root
+// writes, naming one directory).
+func dockerMountID(root, id string) string {
+	f, err := os.OpenFile(filepath.Join(root, "image", "overlay2", "layerdb", "mounts", id, "mount-id"), os.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	var st unix.Stat_t
+	if unix.Fstat(int(f.Fd()), &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFREG || st.Uid != 0 || st.Mode&0o022 != 0 || st.Size > 256 {
+		return ""
+	}
+	b := make([]byte, 257)
+	n, _ := f.Read(b)
+	mountID := strings.TrimSpace(string(b[:n]))
+	if mountID == "" || strings.ContainsAny(mountID, "/\x00") || mountID == "." || mountID == ".." {
+		return ""
+	}
+	return mountID
 }

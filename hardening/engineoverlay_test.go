@@ -23,6 +23,8 @@ func TestEngineOwnOverlay(t *testing.T) {
 	}
 	writeMountID("c1", "L1")
 	writeMountID("c2", "../L1")
+	// Docker's record counts only as a file of root's (OwnDockerRoot).
+	root := os.Geteuid() == 0
 	hosts := func(id string) specs.Mount {
 		return specs.Mount{Destination: "/etc/hosts", Type: "bind", Source: filepath.Join(docker, "containers", id, "hosts"), Options: []string{"rbind"}}
 	}
@@ -65,10 +67,60 @@ func TestEngineOwnOverlay(t *testing.T) {
 			facts:  HostFacts{Rootfs: merged("L1"), MountSources: map[string]string{"/elsewhere/hosts": filepath.Join(docker, "containers", "c1", "hosts")}}, want: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			if tc.want && len(tc.mounts) > 0 && !root {
+				t.Skip("Docker's layer store is root's: the mount-id file must be")
+			}
 			s := &specs.Spec{Root: &specs.Root{Path: tc.rootPath}, Mounts: tc.mounts}
 			if got := EngineOwnOverlay(s, tc.facts, tc.id); got != tc.want {
 				t.Errorf("EngineOwnOverlay = %v, want %v", got, tc.want)
 			}
 		})
+	}
+}
+
+// Docker's per-container files are the container's own only when its
+// rootfs is the overlay Docker mounted for that container ID: the ID in
+// the files' path alone is the caller's choice.
+func TestOwnDockerRoot(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("Docker's layer store is root's: the mount-id file must be")
+	}
+	data := filepath.Join(t.TempDir(), "docker")
+	s := &specs.Spec{Mounts: []specs.Mount{{Destination: "/etc/hosts", Type: "bind", Source: filepath.Join(data, "containers", "c1", "hosts"), Options: []string{"rbind"}}}}
+	mounts := filepath.Join(data, "image", "overlay2", "layerdb", "mounts", "c1")
+	if err := os.MkdirAll(mounts, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(mounts, "mount-id"), []byte("abc123\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	overlay := func(rootfs string) HostFacts { return HostFacts{Rootfs: rootfs} }
+	for _, tc := range []struct {
+		name string
+		f    HostFacts
+		id   string
+		want string
+	}{
+		{name: "overlay2 layer of the container", f: overlay(filepath.Join(data, "overlay2", "abc123", "merged")), id: "c1", want: data},
+		{name: "containerd image store", f: overlay(filepath.Join(data, "rootfs", "overlayfs", "c1")), id: "c1", want: data},
+		{name: "a rootfs of the caller's", f: overlay("/bundles/c1/rootfs")},
+		{name: "the layer unmounted", f: HostFacts{Rootfs: filepath.Join(data, "overlay2", "abc123", "merged"), RootfsNotOverlayMount: true}, id: "c1"},
+		{name: "another layer", f: overlay(filepath.Join(data, "overlay2", "def456", "merged")), id: "c1"},
+		{name: "another container's image-store rootfs", f: overlay(filepath.Join(data, "rootfs", "overlayfs", "c2")), id: "c1"},
+		{name: "no rootfs", id: "c1"},
+		{name: "another container's files", f: overlay(filepath.Join(data, "overlay2", "abc123", "merged")), id: "c2"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := OwnDockerRoot(s, tc.f, tc.id); got != tc.want {
+				t.Errorf("OwnDockerRoot = %q, want %q", got, tc.want)
+			}
+		})
+	}
+	// A mount-id file that is not root's alone is not Docker's.
+	if err := os.Chmod(filepath.Join(mounts, "mount-id"), 0o666); err != nil {
+		t.Fatal(err)
+	}
+	if got := OwnDockerRoot(s, overlay(filepath.Join(data, "overlay2", "abc123", "merged")), "c1"); got != "" {
+		t.Errorf("OwnDockerRoot with a mount-id file others write = %q", got)
 	}
 }

@@ -224,7 +224,7 @@ func StageRootfs(root, id string, s *specs.Spec, checked *hardening.Checked, fac
 				return nil, err
 			}
 			facts.IDRange = &rng
-			facts.DockerRoot = ownDockerRoot(s, *facts, id)
+			facts.DockerRoot = hardening.OwnDockerRoot(s, *facts, id)
 			facts.PodmanRoot = ownPodmanRoot(s, *facts, id)
 			// What compares with the range is checked now, before
 			// anything but the registry entry (undone below) is touched.
