@@ -11,13 +11,18 @@ more environment. The first variant is the reference of the ratios.
 BUNDLE holds rootfs/ and config.json. Each variant gets N copies of it
 under $AB_DIR (default /var/tmp/hardened-ab; not /tmp, which tests clean),
 made once and reused (config.json is put back before every round: the
-default policy rewrites it), and the state root /dev/shm/ab-NAME. Each
+default policy rewrites it; with AB_FRESH_CONFIG=1 before every run, as
+an engine writes a fresh one per container, outside the timing; with
+AB_CGROUPS_PATH=/prefix also with linux.cgroupsPath /prefix/<id>, absolute
+as Docker and containerd give it), and the
+state root /dev/shm/ab-NAME. Each
 round runs OPS containers per variant through N loops, the variants in
 an order rotated every round, and prints containers/s, the median
 latency and the CPU per container (user + system of every process the
 runs started, from RUSAGE_CHILDREN: `run` reaps the container's init).
 Quote ratios of one run only: the machine is shared.
 """
+import json
 import os
 import resource
 import shutil
@@ -66,6 +71,10 @@ def one_round(v, dirs, ops, tag):
     env.update(v["env"])
     root = "/dev/shm/ab-" + v["name"]
     lat, errs, lock, nxt = [], [], threading.Lock(), [0]
+    fresh = os.environ.get("AB_FRESH_CONFIG") == "1"
+    cgprefix = os.environ.get("AB_CGROUPS_PATH", "")
+    with open(v["config"]) as f:
+        base_config = f.read()
 
     def loop(w):
         while True:
@@ -74,6 +83,13 @@ def one_round(v, dirs, ops, tag):
                 nxt[0] += 1
             if k >= ops:
                 return
+            if cgprefix:
+                s = json.loads(base_config)
+                s.setdefault("linux", {})["cgroupsPath"] = f"{cgprefix}/{tag}-{k}"
+                with open(os.path.join(dirs[w], "config.json"), "w") as f:
+                    json.dump(s, f)
+            elif fresh:
+                shutil.copy(v["config"], os.path.join(dirs[w], "config.json"))
             t = time.perf_counter()
             p = subprocess.run([v["bin"], "--root", root, "run", "--bundle", dirs[w], f"{tag}-{k}"],
                                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)

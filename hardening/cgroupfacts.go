@@ -1,13 +1,13 @@
 package hardening
 
 import (
-	"bufio"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 
+	"github.com/opencontainers/cgroups"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
@@ -27,8 +27,11 @@ func GatherCgroupFacts(s *specs.Spec, f *HostFacts) {
 		return
 	}
 	paths := cgroupCandidates(s.Linux.CgroupsPath)
+	// The runtime's own cgroup by controller ("" for v2, "name=systemd"
+	// for a named hierarchy), for a relative path.
+	owns, _ := cgroups.ParseCgroupFile("/proc/self/cgroup")
 	for _, mnt := range cgroupMounts() {
-		own := ownCgroup(mnt.controllers)
+		own := owns[mnt.key]
 		for _, p := range paths {
 			bases := []string{p}
 			if !filepath.IsAbs(p) && own != "" {
@@ -93,107 +96,50 @@ func expandSlice(slice string) (string, bool) {
 // cgroupMount is one mounted cgroup hierarchy.
 type cgroupMount struct {
 	point string
-	// controllers is the hierarchy's key in /proc/self/cgroup: "" for v2,
-	// else the comma-separated controllers ("cpu,cpuacct", "name=systemd").
-	controllers string
+	// key is the hierarchy's key in /proc/self/cgroup as
+	// cgroups.ParseCgroupFile gives it: "" for v2, else one of its
+	// controllers ("cpu" for "cpu,cpuacct", "name=systemd").
+	key string
 }
 
-// cgroupMounts lists the cgroup and cgroup2 mounts of /proc/self/mountinfo.
+// cgroupMounts lists the mounted cgroup hierarchies a container is placed
+// in: the mounts of the cgroup v1 hierarchies' roots, from the cgroups
+// package, whose one read of /proc/self/mountinfo libcontainer's cgroup
+// manager then reuses (it reads it too on this kind of host: a second read
+// cost ~3 ms per create at 50-way, the table holding every staged mount of
+// every container in flight), and the cgroup v2 mount libcontainer uses,
+// /sys/fs/cgroup (unified) or /sys/fs/cgroup/unified (hybrid).
 func cgroupMounts() []cgroupMount {
-	fh, err := os.Open("/proc/self/mountinfo")
-	if err != nil {
-		return nil
+	if cgroups.IsCgroup2UnifiedMode() {
+		return []cgroupMount{{point: unifiedCgroupMountpoint}}
 	}
-	defer fh.Close()
 	var out []cgroupMount
 	seen := map[string]bool{}
-	sc := bufio.NewScanner(fh)
-	for sc.Scan() {
-		pre, post, ok := strings.Cut(sc.Text(), " - ")
-		fields, tail := strings.Fields(pre), strings.Fields(post)
-		if !ok || len(fields) < 5 || len(tail) < 3 || fields[3] != "/" {
+	mounts, _ := cgroups.GetCgroupMounts(true)
+	owns, _ := cgroups.ParseCgroupFile("/proc/self/cgroup")
+	for _, m := range mounts {
+		if m.Root != "/" || len(m.Subsystems) == 0 || seen[m.Mountpoint] {
 			continue
 		}
-		point := unescapeMountPath(fields[4])
-		switch tail[0] {
-		case "cgroup2":
-			if !seen[point] {
-				out = append(out, cgroupMount{point: point})
-			}
-		case "cgroup":
-			var ctrls []string
-			for _, o := range strings.Split(tail[2], ",") {
-				if o == "rw" || o == "ro" || strings.HasPrefix(o, "release_agent=") || o == "clone_children" || o == "noprefix" || o == "xattr" || o == "nsdelegate" {
-					continue
-				}
-				ctrls = append(ctrls, o)
-			}
-			if !seen[point] {
-				out = append(out, cgroupMount{point: point, controllers: strings.Join(ctrls, ",")})
-			}
-		default:
-			continue
+		seen[m.Mountpoint] = true
+		// The package drops the "name=" of a named hierarchy.
+		key := m.Subsystems[0]
+		if _, ok := owns[key]; !ok {
+			key = cgroups.CgroupNamePrefix + key
 		}
-		seen[point] = true
+		out = append(out, cgroupMount{point: m.Mountpoint, key: key})
+	}
+	if cgroups.IsCgroup2HybridMode() {
+		out = append(out, cgroupMount{point: hybridCgroupMountpoint})
 	}
 	return out
 }
 
-// unescapeMountPath undoes mountinfo's octal escapes (\040 for a space).
-func unescapeMountPath(p string) string {
-	if !strings.Contains(p, `\`) {
-		return p
-	}
-	var b strings.Builder
-	for i := 0; i < len(p); i++ {
-		if p[i] == '\\' && i+3 < len(p) {
-			if n, err := strconv.ParseUint(p[i+1:i+4], 8, 8); err == nil {
-				b.WriteByte(byte(n))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(p[i])
-	}
-	return b.String()
-}
-
-// ownCgroup returns the runtime's own cgroup in the hierarchy whose
-// /proc/self/cgroup key is controllers ("" for v2).
-func ownCgroup(controllers string) string {
-	data, err := os.ReadFile("/proc/self/cgroup")
-	if err != nil {
-		return ""
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		parts := strings.SplitN(line, ":", 3)
-		if len(parts) != 3 {
-			continue
-		}
-		if parts[1] == controllers || (controllers != "" && sameControllers(parts[1], controllers)) {
-			return parts[2]
-		}
-	}
-	return ""
-}
-
-// sameControllers compares two comma-separated controller lists as sets.
-func sameControllers(a, b string) bool {
-	as, bs := strings.Split(a, ","), strings.Split(b, ",")
-	if len(as) != len(bs) {
-		return false
-	}
-	for _, x := range as {
-		found := false
-		for _, y := range bs {
-			found = found || x == y
-		}
-		if !found {
-			return false
-		}
-	}
-	return true
-}
+// The cgroup v2 mount points libcontainer uses (the cgroups package's).
+const (
+	unifiedCgroupMountpoint = "/sys/fs/cgroup"
+	hybridCgroupMountpoint  = "/sys/fs/cgroup/unified"
+)
 
 // collectCgroupProcs records the processes of dir and of every cgroup
 // below it in f.CgroupProcs.

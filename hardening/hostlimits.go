@@ -2,12 +2,12 @@ package hardening
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 
-	"github.com/moby/sys/capability"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
@@ -81,15 +81,17 @@ func GatherProcessLimits() ProcessLimits {
 	return pl
 }
 
+// hasSysResource reports whether this process has CAP_SYS_RESOURCE in
+// its effective set, from one capget(2) (the capability package's Load
+// also reads and scans /proc/self/status: ~0.1 ms per create).
 func hasSysResource() (bool, error) {
-	c, err := capability.NewPid2(0)
-	if err != nil {
-		return false, err
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	if err := unix.Capget(&hdr, &data[0]); err != nil {
+		return false, fmt.Errorf("capget: %w", err)
 	}
-	if err := c.Load(); err != nil {
-		return false, err
-	}
-	return c.Get(capability.EFFECTIVE, capability.CAP_SYS_RESOURCE), nil
+	const c = unix.CAP_SYS_RESOURCE
+	return data[c/32].Effective&(1<<(c%32)) != 0, nil
 }
 
 // GatherDeviceNodes looks at the host path of every linux.devices entry

@@ -118,8 +118,9 @@ func hostRootfsProblem(rootfs string) string {
 // /var/lib/containers/storage, /var/lib/kubelet) that is not an overlay
 // mount (HostFacts.RootfsNotOverlayMount), i.e. not the engine's merged
 // directory. An overlay mount that is the root directory of a running
-// process (HostFacts.RootfsRootOf: another runtime's container) is
-// refused with no key.
+// process (HostFacts.RootfsRootOf: another runtime's container; not
+// looked for on the overlay the engine mounted for this very container,
+// EngineOwnOverlay) is refused with no key.
 //
 // Relaxed by: "allowRootfs" (host paths, exactly as resolved, that may be
 // a rootfs although they are refused here; the host-mounts rule still

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/moby/sys/capability"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
@@ -294,5 +295,25 @@ func TestPolicyLimitKeys(t *testing.T) {
 		if _, err := ParsePolicy("p.json", []byte(body)); !errors.Is(err, ErrInvalidPolicy) || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s: %v, want %q", body, err, want)
 		}
+	}
+}
+
+// TestHasSysResourceAgreesWithCapabilityPackage: the one capget(2) of
+// hasSysResource reads what the capability package's Load reads.
+func TestHasSysResourceAgreesWithCapabilityPackage(t *testing.T) {
+	t.Parallel()
+	c, err := capability.NewPid2(0)
+	if err == nil {
+		err = c.Load()
+	}
+	if err != nil {
+		t.Skip(err)
+	}
+	got, err := hasSysResource()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := c.Get(capability.EFFECTIVE, capability.CAP_SYS_RESOURCE); got != want {
+		t.Errorf("hasSysResource = %v, the capability package says %v", got, want)
 	}
 }

@@ -58,6 +58,13 @@ type Entry struct {
 	// yet, is not reclaimed, while one killed mid-create is.
 	Pid      int    `json:"pid"`
 	PidStart uint64 `json:"pidStart"`
+	// PidIno is the creator's pidfs inode number (fstat of a pidfd,
+	// Linux 6.9+), which no other process of the boot has: live asks a
+	// pidfd for it (~9 µs) rather than reading /proc/<pid>/stat (~25 µs,
+	// for every entry of a create in progress, on every allocation). 0:
+	// not known (an older kernel, or an entry of an older version, which
+	// ignores it); PidStart is compared then.
+	PidIno uint64 `json:"pidIno,omitempty"`
 	// Reserved marks a mapping the runtime did not choose but accepted (a
 	// user namespace joined by path, a caller's mapping): Range and Also
 	// are recorded so that no allocation overlaps them; they need not lie
@@ -189,6 +196,7 @@ func (a *Allocator) Allocate(id string, want *Range) (Range, error) {
 		}
 		e := Entry{Range: got, Pid: os.Getpid()}
 		e.PidStart, _ = procStart(e.Pid)
+		e.PidIno, _ = pidfsIno(e.Pid)
 		st.Ranges[id] = e
 		return nil
 	})
@@ -231,6 +239,7 @@ func (a *Allocator) Reserve(key string, ranges []Range, shares string) error {
 		}
 		e := Entry{Range: ranges[0], Also: slices.Clone(ranges[1:]), Reserved: true, Shares: shares, Pid: os.Getpid()}
 		e.PidStart, _ = procStart(e.Pid)
+		e.PidIno, _ = pidfsIno(e.Pid)
 		st.Ranges[key] = e
 		return nil
 	})
@@ -311,6 +320,26 @@ func (a *Allocator) Lookup(id string) (Range, bool, error) {
 	return e.Range, ok, nil
 }
 
+// Holds reports whether id has an entry (a range or a reservation)
+// without decoding it: its entry file is there, or the registry file of
+// the previous format names it. Release's caller asks this rather than
+// Lookup: delete decodes no JSON for it.
+func (a *Allocator) Holds(id string) (bool, error) {
+	_, err := os.Lstat(filepath.Join(a.entriesDir(), entryFileName(id)))
+	if err == nil {
+		return true, nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return false, fmt.Errorf("idmap: %w", err)
+	}
+	old, err := a.readLegacy()
+	if err != nil || old == nil {
+		return false, err
+	}
+	_, ok := old.Ranges[id]
+	return ok, nil
+}
+
 // Reclaim drops the entries of containers that no longer exist and whose
 // creator is gone. Allocate does it too; this is for tests and tools.
 func (a *Allocator) Reclaim() error {
@@ -360,13 +389,22 @@ func (a *Allocator) reclaim(st *state) {
 // directory exists, or its creator is still running (a create in
 // progress). A container killed with kill -9 keeps its state directory
 // and its range until delete; a runtime killed mid-create, or a reboot
-// (the root is on tmpfs), leaves neither.
+// (the root is on tmpfs), leaves neither. The creator is known by its
+// pidfs inode number when the entry has one (a creator that exited but
+// is not reaped yet then still counts, a while longer), else by its
+// start time (a zombie counts as gone).
 func (a *Allocator) live(id string, e Entry) bool {
 	if a.Exists != nil && a.Exists(id) {
 		return true
 	}
 	if e.Pid <= 0 {
 		return false
+	}
+	if e.PidIno != 0 {
+		ino, err := pidfsIno(e.Pid)
+		if err == nil || errors.Is(err, unix.ESRCH) {
+			return err == nil && ino == e.PidIno
+		}
 	}
 	start, err := procStart(e.Pid)
 	return err == nil && start == e.PidStart
@@ -809,6 +847,34 @@ func procStart(pid int) (uint64, error) {
 		return 0, fmt.Errorf("pid %d has exited", pid)
 	}
 	return strconv.ParseUint(fields[19], 10, 64)
+}
+
+// pidfsMagic is the file system type of pidfds on Linux 6.9+ (pidfs),
+// whose inode numbers are unique among the processes of one boot; the
+// anonymous inode of older pidfds is one for all.
+const pidfsMagic = 0x50494446
+
+// pidfsIno returns pid's pidfs inode number. It fails with ESRCH when no
+// process has the PID, and with another error when pidfds are not pidfs
+// (Linux before 6.9) or cannot be opened.
+func pidfsIno(pid int) (uint64, error) {
+	fd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		return 0, err
+	}
+	defer unix.Close(fd)
+	var fs unix.Statfs_t
+	if err := unix.Fstatfs(fd, &fs); err != nil {
+		return 0, err
+	}
+	if fs.Type != pidfsMagic {
+		return 0, fmt.Errorf("pidfd of %d: file system %#x is not pidfs", pid, fs.Type)
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return 0, err
+	}
+	return st.Ino, nil
 }
 
 // ProcessStartTime returns the start time of pid in clock ticks since

@@ -4,16 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"time"
 
 	"github.com/opencontainers/runc/libcontainer"
-	"github.com/opencontainers/runc/libcontainer/utils"
 	"github.com/sirupsen/logrus"
 	"github.com/urfave/cli/v2"
 
 	"github.com/hardened-runtime/hardened/hardening"
 	"github.com/hardened-runtime/hardened/internal/audit"
-	"github.com/hardened-runtime/hardened/internal/create"
 	"github.com/hardened-runtime/hardened/internal/userns"
 )
 
@@ -87,21 +84,10 @@ func warnPauseView(c *cli.Context, ct *libcontainer.Container, root, verb string
 	fmt.Fprintf(c.App.ErrWriter, "hardened: warning: container %s: %v\n", ct.ID(), err)
 	pol, _, perr := containerPolicy(c, ct)
 	if perr != nil {
-		logrus.Warnf("container %s: %v", ct.ID(), perr)
+		logrus.Warn(perr)
 		return
 	}
-	_, ann := utils.Annotations(ct.Config().Labels)
-	rec := audit.Record{
-		Time:     time.Now().UTC(),
-		Event:    audit.EventPauseView,
-		ID:       ct.ID(),
-		Root:     root,
-		Workload: audit.DescribeWorkload(root, ct.ID(), ann, ""),
-		Mode:     pol.Mode,
-		Level:    pol.Level,
-		Warnings: []hardening.Note{{Rule: "pause-view", Message: verb + ": " + err.Error()}},
-	}
-	if werr := create.AuditLog(pol).Write(&rec); werr != nil {
-		logrus.Warnf("container %s: %v", ct.ID(), werr)
-	}
+	rec := containerRecord(ct, root, pol, audit.EventPauseView)
+	rec.Warnings = []hardening.Note{{Rule: "pause-view", Message: verb + ": " + err.Error()}}
+	writeRecord(pol, &rec)
 }

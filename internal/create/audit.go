@@ -13,7 +13,6 @@ import (
 
 	"github.com/hardened-runtime/hardened/hardening"
 	"github.com/hardened-runtime/hardened/internal/audit"
-	"github.com/hardened-runtime/hardened/internal/userns"
 	"github.com/hardened-runtime/hardened/spec"
 )
 
@@ -73,7 +72,7 @@ func (a *createAudit) dockerFacts(s *specs.Spec, facts hardening.HostFacts) {
 	}
 	root := facts.DockerRoot
 	if root == "" {
-		root = userns.DockerRoot(s, facts, a.rec.ID)
+		root = hardening.DockerRootOf(s, facts, a.rec.ID)
 	}
 	if root != "" {
 		a.rec.Workload = audit.DescribeWorkload(a.rec.Root, a.rec.ID, s.Annotations, root)

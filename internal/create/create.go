@@ -286,7 +286,7 @@ func (c *creation) pinRootfs() error {
 // gatherFacts reads everything the rules need from the host, once.
 func (c *creation) gatherFacts() error {
 	s := c.bundle.Spec
-	facts, err := hardening.GatherHostFactsFor(c.bundle.Dir, s, c.pol, c.rootfs.Path)
+	facts, err := hardening.GatherHostFactsOf(c.bundle.Dir, c.opts.ID, s, c.pol, c.rootfs.Path)
 	if err != nil {
 		return fmt.Errorf("container %s: %w", c.opts.ID, err)
 	}

@@ -621,84 +621,6 @@ func isPodmanFile(dest, src, id string) bool {
 		filepath.Base(filepath.Dir(userdata)) == id && filepath.Base(filepath.Dir(filepath.Dir(userdata))) == "overlay-containers"
 }
 
-// DockerRoot returns Docker's data root when the spec binds this
-// container's own /etc/hosts from <data-root>/containers/<id>/hosts,
-// else "".
-func DockerRoot(s *specs.Spec, f hardening.HostFacts, id string) string {
-	for _, m := range s.Mounts {
-		if m.Destination != "/etc/hosts" || !spec.IsBind(m) {
-			continue
-		}
-		src := resolvedSource(m, f)
-		dir := filepath.Dir(src)
-		if filepath.Base(src) == "hosts" && filepath.Base(dir) == id && filepath.Base(filepath.Dir(dir)) == "containers" {
-			return filepath.Dir(filepath.Dir(dir))
-		}
-	}
-	return ""
-}
-
-// ownDockerRoot returns Docker's data root when this container is that
-// Docker's own: the spec binds its /etc/hosts from
-// <data-root>/containers/<id>/hosts (DockerRoot) and its rootfs is the
-// overlay mount Docker made for the container with this same ID. Only
-// then are the per-container files chowned to the container's range
-// (chownDockerFiles) and its named volumes treated as Docker's, else "".
-//
-// A container ID alone proves nothing: any caller of the runtime (ctr or
-// a containerd client with another --root, a second dockerd) chooses its
-// own, and one equal to an existing Docker container's had that
-// container's /etc/hosts, hostname and resolv.conf chowned to its own
-// range, then rewrote them (DNS spoofing of another container). The
-// caller's --root and bundle are no better: a containerd client chooses
-// both. The rootfs is: Docker mounts the container's overlay at
-// <data-root>/overlay2/<mount-id>/merged (mount-id in Docker's own layer
-// store, <data-root>/image/overlay2/layerdb/mounts/<id>/mount-id, a file
-// only root writes) or, with the containerd image store, at
-// <data-root>/rootfs/<snapshotter>/<id>; only host root mounts there, it
-// is mounted only while Docker starts or runs that container, and a
-// rootfs some process already runs in is refused (host-rootfs). A
-// caller other than Docker gets no chown: its bind of such a file stays
-// owned by the other container's IDs, which its mapped root cannot
-// write.
-func ownDockerRoot(s *specs.Spec, f hardening.HostFacts, id string) string {
-	root := DockerRoot(s, f, id)
-	if root == "" || f.Rootfs == "" || f.RootfsNotOverlayMount {
-		return ""
-	}
-	rootfs := filepath.Clean(f.Rootfs)
-	if dir := filepath.Dir(rootfs); filepath.Base(rootfs) == id && filepath.Dir(filepath.Dir(dir)) == root && filepath.Base(filepath.Dir(dir)) == "rootfs" {
-		return root
-	}
-	if mountID := dockerMountID(root, id); mountID != "" && rootfs == filepath.Join(root, "overlay2", mountID, "merged") {
-		return root
-	}
-	return ""
-}
-
-// dockerMountID reads the overlay2 layer that holds container id's
-// rootfs from Docker's layer store under its data root, "" when it cannot
-// or the file is not Docker's (a regular file of root's that only root
-// writes, naming one directory).
-func dockerMountID(root, id string) string {
-	f, err := os.OpenFile(filepath.Join(root, "image", "overlay2", "layerdb", "mounts", id, "mount-id"), os.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return ""
-	}
-	defer f.Close()
-	var st unix.Stat_t
-	if unix.Fstat(int(f.Fd()), &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFREG || st.Uid != 0 || st.Mode&0o022 != 0 || st.Size > 256 {
-		return ""
-	}
-	b := make([]byte, 257)
-	n, _ := f.Read(b)
-	mountID := strings.TrimSpace(string(b[:n]))
-	if mountID == "" || strings.ContainsAny(mountID, "/\x00") || mountID == "." || mountID == ".." {
-		return ""
-	}
-	return mountID
-}
-
 // podmanRoot returns Podman's storage root when the spec binds this
 // container's own /dev/shm from
 // <root>/overlay-containers/<id>/userdata/shm, else "".
@@ -726,7 +648,7 @@ func podmanRoot(s *specs.Spec, f hardening.HostFacts, id string) string {
 // container). Only then are Podman's per-container files chowned to the
 // container's range, else "": a caller choosing the ID of a Podman
 // container, with a config.json of its own, got that container's
-// /etc/hosts and resolv.conf to rewrite (see ownDockerRoot).
+// /etc/hosts and resolv.conf to rewrite (see hardening.OwnDockerRoot).
 func ownPodmanRoot(s *specs.Spec, f hardening.HostFacts, id string) string {
 	root := podmanRoot(s, f, id)
 	if root == "" || f.Rootfs == "" || f.RootfsNotOverlayMount || f.Bundle != filepath.Join(root, "overlay-containers", id, "userdata") {
@@ -746,7 +668,7 @@ func resolvedSource(m specs.Mount, f hardening.HostFacts) string {
 // /etc/resolv.conf (and Podman's, with its /run/.containerenv) of this
 // container to its mapped root, so that
 // container root owns them as without a user namespace. They belong to
-// this container alone (ownDockerRoot: Docker's only for Docker's own
+// this container alone (hardening.OwnDockerRoot: Docker's only for Docker's own
 // container, not for any caller choosing its ID); a chown is safer than an idmapped bind, through
 // which container root would act as host root on them. With
 // "idmapBindMounts" they are idmapped like every host bind, and so given

@@ -224,7 +224,7 @@ func StageRootfs(root, id string, s *specs.Spec, checked *hardening.Checked, fac
 				return nil, err
 			}
 			facts.IDRange = &rng
-			facts.DockerRoot = ownDockerRoot(s, *facts, id)
+			facts.DockerRoot = hardening.OwnDockerRoot(s, *facts, id)
 			facts.PodmanRoot = ownPodmanRoot(s, *facts, id)
 			// What compares with the range is checked now, before
 			// anything but the registry entry (undone below) is touched.
@@ -395,7 +395,7 @@ func Release(root, id string) error {
 	// there is released: a release of nothing touches no file, so delete
 	// works on a read-only registry for containers that hold no range.
 	alloc := idmap.NewHostAllocator(nil, 0)
-	_, held, lerr := alloc.Lookup(idmap.Key(root, id))
+	held, lerr := alloc.Holds(idmap.Key(root, id))
 	_, legacy := os.Stat(filepath.Join(root, idmap.StateName))
 	if held || lerr != nil || legacy == nil {
 		if err := alloc.Release(idmap.Key(root, id)); err != nil {

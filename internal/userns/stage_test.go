@@ -255,11 +255,11 @@ func TestEngineRoots(t *testing.T) {
 		bind("/etc/hosts", "/var/lib/docker/containers/c1/hosts"),
 		bind("/dev/shm", "/var/lib/containers/storage/overlay-containers/c1/userdata/shm"),
 	}}
-	if got := DockerRoot(s, hardening.HostFacts{}, "c1"); got != "/var/lib/docker" {
-		t.Errorf("DockerRoot = %q", got)
+	if got := hardening.DockerRootOf(s, hardening.HostFacts{}, "c1"); got != "/var/lib/docker" {
+		t.Errorf("DockerRootOf = %q", got)
 	}
-	if got := DockerRoot(s, hardening.HostFacts{}, "c2"); got != "" {
-		t.Errorf("DockerRoot of another container's hosts file = %q", got)
+	if got := hardening.DockerRootOf(s, hardening.HostFacts{}, "c2"); got != "" {
+		t.Errorf("DockerRootOf of another container's hosts file = %q", got)
 	}
 	if got := podmanRoot(s, hardening.HostFacts{}, "c1"); got != "/var/lib/containers/storage" {
 		t.Errorf("podmanRoot = %q", got)
@@ -267,8 +267,8 @@ func TestEngineRoots(t *testing.T) {
 	// The source as resolved when the facts were gathered counts, not as
 	// written.
 	f := hardening.HostFacts{MountSources: map[string]string{"/var/lib/docker/containers/c1/hosts": "/srv/docker/containers/c1/hosts"}}
-	if got := DockerRoot(s, f, "c1"); got != "/srv/docker" {
-		t.Errorf("DockerRoot from the resolved source = %q", got)
+	if got := hardening.DockerRootOf(s, f, "c1"); got != "/srv/docker" {
+		t.Errorf("DockerRootOf from the resolved source = %q", got)
 	}
 	if !isPodmanFile("/run/.containerenv", "/run/containers/storage/overlay-containers/c1/userdata/.containerenv", "c1") {
 		t.Error("Podman's .containerenv not recognised")
@@ -306,53 +306,6 @@ func TestInRootfs(t *testing.T) {
 		if ok != (want != "") || rel != want {
 			t.Errorf("inRootfs(%s) = %q, %v; want %q", src, rel, ok, want)
 		}
-	}
-}
-
-// Docker's per-container files are the container's own only when its
-// rootfs is the overlay Docker mounted for that container ID: the ID in
-// the files' path alone is the caller's choice.
-func TestOwnDockerRoot(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("Docker's layer store is root's: the mount-id file must be")
-	}
-	data := filepath.Join(t.TempDir(), "docker")
-	s := &specs.Spec{Mounts: []specs.Mount{{Destination: "/etc/hosts", Type: "bind", Source: filepath.Join(data, "containers", "c1", "hosts"), Options: []string{"rbind"}}}}
-	mounts := filepath.Join(data, "image", "overlay2", "layerdb", "mounts", "c1")
-	if err := os.MkdirAll(mounts, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(mounts, "mount-id"), []byte("abc123\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	overlay := func(rootfs string) hardening.HostFacts { return hardening.HostFacts{Rootfs: rootfs} }
-	for _, tc := range []struct {
-		name string
-		f    hardening.HostFacts
-		id   string
-		want string
-	}{
-		{name: "overlay2 layer of the container", f: overlay(filepath.Join(data, "overlay2", "abc123", "merged")), id: "c1", want: data},
-		{name: "containerd image store", f: overlay(filepath.Join(data, "rootfs", "overlayfs", "c1")), id: "c1", want: data},
-		{name: "a rootfs of the caller's", f: overlay("/bundles/c1/rootfs")},
-		{name: "the layer unmounted", f: hardening.HostFacts{Rootfs: filepath.Join(data, "overlay2", "abc123", "merged"), RootfsNotOverlayMount: true}, id: "c1"},
-		{name: "another layer", f: overlay(filepath.Join(data, "overlay2", "def456", "merged")), id: "c1"},
-		{name: "another container's image-store rootfs", f: overlay(filepath.Join(data, "rootfs", "overlayfs", "c2")), id: "c1"},
-		{name: "no rootfs", id: "c1"},
-		{name: "another container's files", f: overlay(filepath.Join(data, "overlay2", "abc123", "merged")), id: "c2"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			if got := ownDockerRoot(s, tc.f, tc.id); got != tc.want {
-				t.Errorf("ownDockerRoot = %q, want %q", got, tc.want)
-			}
-		})
-	}
-	// A mount-id file that is not root's alone is not Docker's.
-	if err := os.Chmod(filepath.Join(mounts, "mount-id"), 0o666); err != nil {
-		t.Fatal(err)
-	}
-	if got := ownDockerRoot(s, overlay(filepath.Join(data, "overlay2", "abc123", "merged")), "c1"); got != "" {
-		t.Errorf("ownDockerRoot with a mount-id file others write = %q", got)
 	}
 }
 

@@ -3,7 +3,6 @@ package hostile
 import (
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -24,40 +23,6 @@ func escapesPodUID(t *testing.T) string {
 	}
 	h := hex.EncodeToString(b)
 	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
-}
-
-// escapesKubeletSecret makes a pod's secret volume as the kubelet does,
-// /var/lib/kubelet/pods/<uid>/volumes/kubernetes.io~secret/creds/token
-// (mode 0644), and returns the token's path. The cleanup removes the
-// pod's directory, and the kubelet's directories it made.
-func escapesKubeletSecret(t *testing.T, uid, content string) string {
-	t.Helper()
-	var made []string
-	for _, d := range []string{"/var/lib/kubelet", "/var/lib/kubelet/pods"} {
-		if err := os.Mkdir(d, 0o755); err == nil {
-			made = append(made, d)
-		} else if !errors.Is(err, os.ErrExist) {
-			t.Fatal(err)
-		}
-	}
-	pod := filepath.Join("/var/lib/kubelet/pods", uid)
-	t.Cleanup(func() {
-		if err := os.RemoveAll(pod); err != nil {
-			t.Error(err)
-		}
-		for i := len(made) - 1; i >= 0; i-- {
-			_ = os.Remove(made[i]) // only if nothing else lives there
-		}
-	})
-	dir := filepath.Join(pod, "volumes", "kubernetes.io~secret", "creds")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	token := filepath.Join(dir, "token")
-	if err := os.WriteFile(token, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return token
 }
 
 // escapesPodBind binds src read-only at /mnt/token, the spec annotated
@@ -82,7 +47,7 @@ func escapesPodBind(src string, ann map[string]string) func(*testing.T, *testuti
 // refuses).
 func TestEscapesKubeletOtherPod(t *testing.T) {
 	victim, attacker := escapesPodUID(t), escapesPodUID(t)
-	token := escapesKubeletSecret(t, victim, "victim-token\n")
+	token := testutil.KubeletPodSecret(t, victim, "victim-token\n")
 	allow := `(rule host-mounts, allow with "allowHostMounts": ["` + token + `"])`
 	expectAllRefused(t, []attack{
 		{name: "containerd pod", tweak: escapesPodBind(token, map[string]string{"io.kubernetes.cri.sandbox-uid": attacker}),
@@ -100,7 +65,7 @@ func TestEscapesKubeletOtherPod(t *testing.T) {
 // volume, under either CRI implementation's annotation.
 func TestEscapesKubeletOwnPod(t *testing.T) {
 	uid := escapesPodUID(t)
-	token := escapesKubeletSecret(t, uid, "own-token\n")
+	token := testutil.KubeletPodSecret(t, uid, "own-token\n")
 	for _, key := range []string{"io.kubernetes.cri.sandbox-uid", "io.kubernetes.pod.uid"} {
 		t.Run(key, func(t *testing.T) {
 			rt := testutil.NewRuntime(t)

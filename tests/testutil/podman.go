@@ -22,6 +22,7 @@ type Podman struct {
 	Dir     string // everything of this podman lives below
 	Runtime string // path registered as the "hardened" runtime
 	env     []string
+	cgroups podmanCgroupLeftovers
 }
 
 // PodmanRunArgs returns the flags every test container needs on these
@@ -41,7 +42,7 @@ func NewPodman(ctx context.Context, runtimePath string) (*Podman, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Podman{Dir: dir, Runtime: runtimePath}
+	p := &Podman{Dir: dir, Runtime: runtimePath, cgroups: notePodmanCgroups()}
 	storage := fmt.Sprintf("[storage]\ndriver = \"overlay\"\ngraphroot = %q\nrunroot = %q\n",
 		filepath.Join(dir, "root"), filepath.Join(dir, "run"))
 	conf := fmt.Sprintf(`# private configuration of a test podman
@@ -191,6 +192,9 @@ func (p *Podman) Close() error {
 		errs = append(errs, fmt.Sprintf("mounts left under %s: %v %v", p.Dir, leaked, err))
 	}
 	if err := os.RemoveAll(p.Dir); err != nil {
+		errs = append(errs, err.Error())
+	}
+	if err := p.cgroups.remove(); err != nil {
 		errs = append(errs, err.Error())
 	}
 	if len(errs) > 0 {
