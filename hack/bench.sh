@@ -24,14 +24,19 @@
 # HARDENED_BENCH_ROOTS (default /dev/shm, a tmpfs like /run in production),
 # where the state roots are (see tests/bench/README.md).
 # HARDENED_BENCH_RUNC picks another runc binary.
+# HARDENED_BENCH_BASE=/path/to/an/older/hardened adds that build's off and
+# default variants to BenchmarkCycle's rounds (a regression check between
+# two builds in one interleaved run; keep it out of HARDENED_BENCH_ROOTS too).
 set -eu
 runs=${1:-${RUNS:-20}}
 top=$(cd "$(dirname "$0")/.." && pwd)
 bin=${HARDENED_BIN:-$top/hardened}
 roots=${HARDENED_BENCH_ROOTS:-/dev/shm}
-case "$bin" in
-"$roots"/*) echo "bench.sh: $bin is under $roots, where the state roots are; build it elsewhere" >&2; exit 1 ;;
-esac
+for b in "$bin" ${HARDENED_BENCH_BASE:-}; do
+	case "$b" in
+	"$roots"/*) echo "bench.sh: $b is under $roots, where the state roots are; build it elsewhere" >&2; exit 1 ;;
+	esac
+done
 cd "$top"
 if [ -z "${HARDENED_BENCH_RUNC:-}" ]; then
 	HARDENED_BENCH_RUNC=$(./hack/runc-ref.sh) || {

@@ -42,13 +42,12 @@ func RefuseUnrelatedJoins(s *specs.Spec, pol *Policy, f HostFacts, r *Report) er
 	if s.Linux == nil {
 		return nil
 	}
-	hostPath := hostNamespacePath()
 	sandbox := s.Annotations[AnnotationSandboxID]
 	for _, ns := range s.Linux.Namespaces {
 		if ns.Path == "" || slices.Contains(pol.AllowUnrelatedJoins, string(ns.Type)) {
 			continue
 		}
-		if hostPath.MatchString(filepath.Clean(ns.Path)) || f.HostNamespaces[ns.Path] {
+		if isHostNamespacePath(filepath.Clean(ns.Path)) || f.HostNamespaces[ns.Path] {
 			continue
 		}
 		t, known := f.Joins[ns.Path]

@@ -62,7 +62,7 @@ func PlanPodNetwork(s *specs.Spec, f HostFacts) (PodNetworkPlan, bool) {
 	if info, ok := f.Usernses[plan.Netns]; !ok || !info.Host {
 		return plan, false
 	}
-	if f.HostNamespaces[plan.Netns] || hostNamespacePath().MatchString(plan.Netns) {
+	if f.HostNamespaces[plan.Netns] || isHostNamespacePath(plan.Netns) {
 		return plan, false
 	}
 	for i, m := range s.Mounts {

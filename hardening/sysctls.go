@@ -92,10 +92,9 @@ func ownNamespace(s *specs.Spec, t specs.LinuxNamespaceType) bool {
 	if s.Linux == nil {
 		return false
 	}
-	host := hostNamespacePath()
 	for _, ns := range s.Linux.Namespaces {
 		if ns.Type == t {
-			return ns.Path == "" || !host.MatchString(filepath.Clean(ns.Path))
+			return ns.Path == "" || !isHostNamespacePath(filepath.Clean(ns.Path))
 		}
 	}
 	return false

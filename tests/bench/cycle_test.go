@@ -51,7 +51,10 @@ type sample struct {
 // and create times in ms, each variant's ratio to runc, and the median
 // peak memory of create. HARDENED_BENCH_RUNC names the runc binary
 // (hack/bench.sh builds the one hardened embeds); without it, the runc in
-// PATH.
+// PATH. HARDENED_BENCH_BASE names an earlier build of hardened, run as
+// two more variants ("base-off", "base-default") in the same rounds: a
+// regression is a ratio between builds of one run, not between the
+// tables of two hours of this machine (tests/bench/README.md).
 func BenchmarkCycle(b *testing.B) {
 	testutil.RequireRoot(b)
 	runc := os.Getenv("HARDENED_BENCH_RUNC")
@@ -78,6 +81,14 @@ func BenchmarkCycle(b *testing.B) {
 		{name: "runc-docker", bin: runc, edit: withDockerProfile},
 		{name: "hardened-off", bin: bin, env: []string{"HARDENED_POLICY=" + offPolicy}},
 		{name: "hardened-default", bin: bin, env: []string{"HARDENED_POLICY=" + defaultPolicy}},
+	}
+	if base := os.Getenv("HARDENED_BENCH_BASE"); base != "" {
+		if base == bin {
+			b.Fatal("HARDENED_BENCH_BASE names the binary under test")
+		}
+		variants = append(variants,
+			runtimeUnderTest{name: "base-off", bin: base, env: []string{"HARDENED_POLICY=" + offPolicy}},
+			runtimeUnderTest{name: "base-default", bin: base, env: []string{"HARDENED_POLICY=" + defaultPolicy}})
 	}
 	for _, size := range []struct {
 		name  string
