@@ -106,7 +106,8 @@ func TestRunDetach(t *testing.T) {
 	if st.Pid <= 0 || st.Bundle != b.Dir {
 		t.Fatalf("state %+v", st)
 	}
-	if cmd := procCmdline(st.Pid); cmd != "sleep 1000" {
+	// start returns once the init was told to exec, maybe before it did.
+	if cmd := waitCmdline(st.Pid, "sleep 1000", 5*time.Second); cmd != "sleep 1000" {
 		t.Errorf("init's cmdline %q, want %q", cmd, "sleep 1000")
 	}
 	rt.MustRun("kill", id, "KILL")
