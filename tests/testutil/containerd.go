@@ -22,6 +22,7 @@ type Containerd struct {
 	Address string // gRPC socket, for ctr -a
 	Log     string
 	d       *daemon
+	cgroups cgroupLeftovers
 }
 
 // NewContainerd starts a private containerd and waits until it answers.
@@ -33,7 +34,8 @@ func NewContainerd(ctx context.Context) (*Containerd, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Containerd{Dir: dir, Address: filepath.Join(dir, "containerd.sock"), Log: filepath.Join(dir, "containerd.log")}
+	c := &Containerd{Dir: dir, Address: filepath.Join(dir, "containerd.sock"), Log: filepath.Join(dir, "containerd.log"),
+		cgroups: noteCgroupLeftovers(CtrNamespace)}
 	config := fmt.Sprintf(`version = 2
 root = %q
 state = %q
@@ -143,6 +145,9 @@ func (c *Containerd) Close() error {
 		errs = append(errs, fmt.Sprintf("mounts left under %s after containerd stopped: %v %v", c.Dir, left, err))
 	}
 	if err := os.RemoveAll(c.Dir); err != nil {
+		errs = append(errs, err.Error())
+	}
+	if err := c.cgroups.remove(); err != nil {
 		errs = append(errs, err.Error())
 	}
 	if len(errs) > 0 {

@@ -22,7 +22,7 @@ type Podman struct {
 	Dir     string // everything of this podman lives below
 	Runtime string // path registered as the "hardened" runtime
 	env     []string
-	cgroups podmanCgroupLeftovers
+	cgroups cgroupLeftovers
 }
 
 // PodmanRunArgs returns the flags every test container needs on these
@@ -42,7 +42,7 @@ func NewPodman(ctx context.Context, runtimePath string) (*Podman, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Podman{Dir: dir, Runtime: runtimePath, cgroups: notePodmanCgroups()}
+	p := &Podman{Dir: dir, Runtime: runtimePath, cgroups: noteCgroupLeftovers("libpod_parent")}
 	storage := fmt.Sprintf("[storage]\ndriver = \"overlay\"\ngraphroot = %q\nrunroot = %q\n",
 		filepath.Join(dir, "root"), filepath.Join(dir, "run"))
 	conf := fmt.Sprintf(`# private configuration of a test podman
