@@ -194,21 +194,7 @@ func TestEscapesDockerFilesOfAnotherContainer(t *testing.T) {
 				tc.setup(t, d, id, s)
 			})
 			b.SetArgs(t, "sh", "-c", escapesHostsScript)
-			out, errOut, exit := rt.Run("run", "--bundle", b.Dir, id)
-			t.Logf("exit %d, stdout %q, stderr %q", exit, out, errOut)
-			if strings.Contains(out, "wrote") {
-				t.Errorf("the container rewrote the other container's /etc/hosts (stdout %q)", out)
-			}
-			var st unix.Stat_t
-			if err := unix.Stat(hosts, &st); err != nil {
-				t.Fatal(err)
-			}
-			if st.Uid != 0 || st.Gid != 0 {
-				t.Errorf("the other container's hosts file was chowned to %d:%d", st.Uid, st.Gid)
-			}
-			if got, _ := os.ReadFile(hosts); string(got) != content {
-				t.Errorf("the other container's hosts file now holds %q", got)
-			}
+			escapesExpectHostsKept(t, rt, b.Dir, id, hosts, content)
 		})
 	}
 }
@@ -296,22 +282,7 @@ func TestEscapesPodmanFilesOfAnotherContainer(t *testing.T) {
 		s.Root.Path = d.merged
 	})
 	b.SetArgs(t, "sh", "-c", escapesHostsScript)
-	out, errOut, exit := rt.Run("run", "--bundle", b.Dir, id)
-	t.Logf("exit %d, stdout %q, stderr %q", exit, out, errOut)
-	if strings.Contains(out, "wrote") {
-		t.Errorf("the container rewrote the other container's /etc/hosts (stdout %q)", out)
-	}
-	hosts := filepath.Join(userdata, "hosts")
-	var st unix.Stat_t
-	if err := unix.Stat(hosts, &st); err != nil {
-		t.Fatal(err)
-	}
-	if st.Uid != 0 || st.Gid != 0 {
-		t.Errorf("the other container's hosts file was chowned to %d:%d", st.Uid, st.Gid)
-	}
-	if got, _ := os.ReadFile(hosts); string(got) != content {
-		t.Errorf("the other container's hosts file now holds %q", got)
-	}
+	escapesExpectHostsKept(t, rt, b.Dir, id, filepath.Join(userdata, "hosts"), content)
 }
 
 // TestEscapesPodmanFilesOwnContainer: Podman's own container (bundle its
@@ -330,5 +301,28 @@ func TestEscapesPodmanFilesOwnContainer(t *testing.T) {
 	out, errOut, exit := rt.Run("run", "--bundle", b.Dir, id)
 	if exit != 0 || out != "0\nwrote\n" {
 		t.Errorf("Podman's own container: exit %d, stdout %q (want /etc/hosts owned by its root and written), stderr %q", exit, out, errOut)
+	}
+}
+
+// escapesExpectHostsKept runs container id of the bundle, which binds
+// another container's hosts file (content, root's) and tries to rewrite
+// it (escapesHostsScript), and checks that it neither wrote nor got the
+// file chowned.
+func escapesExpectHostsKept(t *testing.T, rt *testutil.Runtime, bundle, id, hosts, content string) {
+	t.Helper()
+	out, errOut, exit := rt.Run("run", "--bundle", bundle, id)
+	t.Logf("exit %d, stdout %q, stderr %q", exit, out, errOut)
+	if strings.Contains(out, "wrote") {
+		t.Errorf("the container rewrote the other container's /etc/hosts (stdout %q)", out)
+	}
+	var st unix.Stat_t
+	if err := unix.Stat(hosts, &st); err != nil {
+		t.Fatal(err)
+	}
+	if st.Uid != 0 || st.Gid != 0 {
+		t.Errorf("the other container's hosts file was chowned to %d:%d", st.Uid, st.Gid)
+	}
+	if got, _ := os.ReadFile(hosts); string(got) != content {
+		t.Errorf("the other container's hosts file now holds %q", got)
 	}
 }
