@@ -3,6 +3,7 @@ package hardening
 import (
 	"encoding/json"
 	"os"
+	"path/filepath"
 	"slices"
 	"testing"
 
@@ -27,7 +28,13 @@ func exampleSpec() *specs.Spec {
 // dockerSpec returns the Docker 20.10-shaped fixture.
 func dockerSpec(t testing.TB) *specs.Spec {
 	t.Helper()
-	b, err := os.ReadFile("testdata/docker-20.10.json")
+	return specFixture(t, "docker-20.10.json")
+}
+
+// specFixture returns the config.json testdata/name.
+func specFixture(t testing.TB, name string) *specs.Spec {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", name))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,9 +1,7 @@
 package hardening
 
 import (
-	"encoding/json"
 	"errors"
-	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -22,15 +20,7 @@ var remapRange = idmap.Range{Start: 420_000_000, Size: 65536}
 // remapSpec returns the config.json dockerd 20.10 --userns-remap wrote.
 func remapSpec(t testing.TB) *specs.Spec {
 	t.Helper()
-	b, err := os.ReadFile("testdata/docker-20.10-userns-remap.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := new(specs.Spec)
-	if err := json.Unmarshal(b, s); err != nil {
-		t.Fatal(err)
-	}
-	return s
+	return specFixture(t, "docker-20.10-userns-remap.json")
 }
 
 // remapFacts are the host facts of the fixture: the remap user's ranges
