@@ -200,7 +200,7 @@ func checkBindSource(m specs.Mount, pol *Policy, f HostFacts, rootfs string, hos
 		}
 		src = filepath.Join(base, src)
 	}
-	checkHostSource(m.Source, filepath.Clean(src), readOnly(m.Options),
+	checkHostSource(m.Source, filepath.Clean(src), spec.BindReadOnly(m.Options),
 		fmt.Sprintf("bind mount of host path %s at %s", m.Source, m.Destination), pol, f, rootfs, hostRoot, podUID, r)
 }
 

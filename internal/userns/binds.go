@@ -49,7 +49,13 @@ func (u *Stage) PinBinds(s *specs.Spec, bundleDir string, checked map[string]str
 			return fmt.Errorf("bind mount source %s at %s: %w", m.Source, m.Destination, err)
 		}
 		target, err := u.bindTarget(i, p)
-		if err == nil {
+		switch {
+		case err != nil:
+		case spec.BindReadOnly(m.Options):
+			// Checked as read-only: so are the mounts an rbind
+			// brings along (runc's "ro" reaches the top one only).
+			err = idmap.ClonePinnedReadOnly(p, target)
+		default:
 			err = idmap.ClonePinned(p, target, nil)
 		}
 		p.Close()
