@@ -137,7 +137,12 @@ func kernelFilesystems() []string {
 // the bundle), /var/run is read as /run, and both that path and where it
 // resolves on the host (HostFacts.MountSources) are checked against
 // sensitiveHostPaths: the path itself or an ancestor of it, anything
-// below it for most of them, any file named like a runtime socket.
+// below it for most of them, any file named like a runtime socket. A
+// bind is read-only as runc leaves it (spec.BindReadOnly: a last "rrw"
+// makes a bind with "ro" read-write all the way down, a last "rro"
+// read-only); the mounts below a read-only bind's source that an rbind
+// brings along are made read-only by the runtime (userns
+// Stage.PinBinds), since runc's "ro" reaches the top mount only.
 // Sources inside the container's own rootfs (one the host-rootfs rule
 // finds no host directory) and the files runtimes create
 // per container (runtimeOwnedSources: hosts, resolv.conf, shm, volumes)

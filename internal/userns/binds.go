@@ -24,7 +24,11 @@ import (
 // the rootfs (the writable paths) are opened beneath the staged rootfs,
 // resolved as the container would (symlinks stay inside it), and with
 // no symlink at all when the check saw none on their way. So no
-// source is looked up twice: not by us, not by libcontainer.
+// source is looked up twice: not by us, not by libcontainer. The clone
+// of a read-only bind's source (spec.BindReadOnly, as the rule checked
+// it) is read-only throughout: runc's "ro" reaches only the top mount,
+// and an rbind would bring the host's mounts below the source along
+// read-write (/sys: the cgroup hierarchies, tracefs).
 func (u *Stage) PinBinds(s *specs.Spec, bundleDir string, checked map[string]string) error {
 	// The staged rootfs is ours (under stagingBase, only root writes
 	// there) and shows the pinned rootfs with the container's mapping:
