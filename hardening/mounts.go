@@ -224,7 +224,7 @@ func checkHostSource(written, src string, ro bool, reason string, pol *Policy, f
 		// rootfs that is no host directory itself (host-rootfs): in /
 		// every path is "inside the rootfs". An allowRootfs allowance
 		// does not extend to this exemption.
-		if rootfs != "" && spec.Within(c, rootfs) && hostRootfsProblem(rootfs) == "" {
+		if rootfs != "" && spec.Within(c, rootfs) && hostRootfsProblem(rootfs) == "" && !plainRootfsOutsideBundle(f) {
 			continue
 		}
 		bad, asHostRoot := sensitiveMatch(aliasVarRun(c), ro, hostRoot, podUID)
