@@ -295,7 +295,9 @@ func runWith(rt runtimeUnderTest, wrapper []string, args ...string) error {
 
 // copyBundle makes a bundle that shares the rootfs but has its own
 // config.json (changed by edit when not nil), so that one runtime's
-// rewrite does not reach another.
+// rewrite does not reach another. The shared rootfs is bind-mounted at
+// the copy's own rootfs, as an engine mounts an image there (the
+// host-rootfs rule refuses a plain directory outside the bundle).
 func copyBundle(tb testing.TB, src string, edit func(*specs.Spec) error) string {
 	tb.Helper()
 	dst := tb.TempDir()
@@ -310,7 +312,17 @@ func copyBundle(tb testing.TB, src string, edit func(*specs.Spec) error) string 
 	if err := json.Unmarshal(raw, &s); err != nil {
 		tb.Fatal(err)
 	}
-	s.Root.Path = filepath.Join(src, s.Root.Path)
+	if !filepath.IsAbs(s.Root.Path) {
+		own := filepath.Join(dst, "rootfs")
+		if err := os.Mkdir(own, 0o755); err != nil {
+			tb.Fatal(err)
+		}
+		if err := unix.Mount(filepath.Join(src, s.Root.Path), own, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+			tb.Fatal(err)
+		}
+		tb.Cleanup(func() { _ = unix.Unmount(own, unix.MNT_DETACH) })
+		s.Root.Path = "rootfs"
+	}
 	if edit != nil {
 		if err := edit(&s); err != nil {
 			tb.Fatal(err)
