@@ -12,7 +12,10 @@ import (
 	"time"
 )
 
-// CtrNamespace is the containerd namespace the tests use.
+// CtrNamespace is the containerd namespace the tests use. containerd
+// makes a parent cgroup of that name for its containers (cgroupfs) in
+// every hierarchy and never removes it: a test that starts a containerd
+// of its own calls RemoveCgroupLeftovers(tb, CtrNamespace).
 const CtrNamespace = "hardened-test"
 
 // Containerd is a private containerd (Debian's) with its own root, state

@@ -29,7 +29,12 @@ type Dockerd struct {
 	Log     string // dockerd's output
 	d       *daemon
 	bridge  *Bridge
+	cgroups cgroupLeftovers
 }
+
+// DockerCgroupParent is the parent cgroup dockerd (cgroupfs driver, the
+// default on a v1 host) makes in every hierarchy and never removes.
+const DockerCgroupParent = "docker"
 
 // NewDockerd starts a private dockerd and waits until it answers. Close
 // stops it. Its default network is a bridge of its own (NewBridge), never
@@ -70,6 +75,7 @@ func NewDockerdArgs(ctx context.Context, runtimePath string, more ...string) (*D
 	}
 	dd := &Dockerd{
 		bridge:  bridge,
+		cgroups: noteCgroupLeftovers(DockerCgroupParent),
 		Dir:     dir,
 		Host:    "unix://" + filepath.Join(dir, "docker.sock"),
 		Runtime: runtimePath,
@@ -194,6 +200,9 @@ func (dd *Dockerd) Close() error {
 		if err := dd.bridge.Remove(); err != nil {
 			errs = append(errs, err.Error())
 		}
+	}
+	if err := dd.cgroups.remove(); err != nil {
+		errs = append(errs, err.Error())
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("dockerd cleanup: %s", strings.Join(errs, "; "))
