@@ -208,6 +208,9 @@ off) echo '{"mode": "off"}' >"$run/policy.json" ;;
 default) env -u HARDENED_POLICY "$bin" --policy "" policy >"$run/policy.json" ;;
 esac
 export HARDENED_POLICY=$run/policy.json
+# The runtime's audit records go with the run, not to the machine's
+# /var/log/hardened.
+export HARDENED_AUDIT_LOG=$run/audit.log
 # runc's helpers.bash makes a $BATS_TMPDIR/losetup.XXXXXX file in every
 # test and never removes it: bats and the suite get a temporary directory
 # of this run's, removed with it (BATS_TMPDIR follows TMPDIR).
