@@ -144,8 +144,8 @@ func (c *Containerd) Close() error {
 			errs = append(errs, err.Error())
 		}
 	}
-	if left, err := UnmountUnder(c.Dir); len(left) > 0 || err != nil {
-		errs = append(errs, fmt.Sprintf("mounts left under %s after containerd stopped: %v %v", c.Dir, left, err))
+	if err := mountsLeftUnder("containerd stopped", c.Dir); err != nil {
+		errs = append(errs, err.Error())
 	}
 	if err := os.RemoveAll(c.Dir); err != nil {
 		errs = append(errs, err.Error())

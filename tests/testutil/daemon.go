@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -120,6 +121,24 @@ func UnmountUnder(dir string) ([]string, error) {
 		}
 	}
 	return found, errors.Join(errs...)
+}
+
+// mountsLeftUnder detaches what is mounted under dir, a daemon's
+// directory, once what (its stop, the removal of its containers) is done,
+// and returns an error naming what was: a leak, but for own, mounts the
+// daemon makes for itself and may leave (detached without a report).
+func mountsLeftUnder(what, dir string, own ...string) error {
+	left, err := UnmountUnder(dir)
+	var leaked []string
+	for _, mp := range left {
+		if !slices.Contains(own, mp) {
+			leaked = append(leaked, mp)
+		}
+	}
+	if len(leaked) > 0 || err != nil {
+		return fmt.Errorf("mounts left under %s after %s: %v %v", dir, what, leaked, err)
+	}
+	return nil
 }
 
 // runCapture runs cmd with a timeout and returns stdout, stderr and the

@@ -179,16 +179,8 @@ func (dd *Dockerd) Close() error {
 	// (the host's / is private here). dockerd 20.10 usually removes that on
 	// shutdown but, after longer runs, was seen to leave it: it is
 	// dockerd's own, not a container's, so it is removed without a report.
-	dataRoot := filepath.Join(dd.Dir, "data")
-	left, err := UnmountUnder(dd.Dir)
-	var leaked []string
-	for _, mp := range left {
-		if mp != dataRoot {
-			leaked = append(leaked, mp)
-		}
-	}
-	if len(leaked) > 0 || err != nil {
-		errs = append(errs, fmt.Sprintf("mounts left under %s after dockerd stopped: %v %v", dd.Dir, leaked, err))
+	if err := mountsLeftUnder("dockerd stopped", dd.Dir, filepath.Join(dd.Dir, "data")); err != nil {
+		errs = append(errs, err.Error())
 	}
 	if len(errs) > 0 {
 		errs = append(errs, "dockerd log:\n"+tail(dd.Log, 40))

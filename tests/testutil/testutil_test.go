@@ -151,3 +151,30 @@ func TestCleanupFindsLeaks(t *testing.T) {
 		}
 	}
 }
+
+// TestMountsLeftUnderReportsAllButOwn: every mount under a daemon's
+// directory is detached, and each is reported but the daemon's own.
+func TestMountsLeftUnderReportsAllButOwn(t *testing.T) {
+	RequireRoot(t)
+	dir := t.TempDir()
+	own, leaked := filepath.Join(dir, "own"), filepath.Join(dir, "a", "leaked")
+	for _, mp := range []string{own, leaked} {
+		if err := os.MkdirAll(mp, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := unix.Mount("tmpfs", mp, "tmpfs", 0, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	err := mountsLeftUnder("the test", dir, own)
+	if err == nil || !strings.Contains(err.Error(), leaked) || strings.Contains(err.Error(), own+" ") || strings.Contains(err.Error(), own+"]") {
+		t.Errorf("mountsLeftUnder: %v, want %s reported and %s not", err, leaked, own)
+	}
+	if left := leftoverMounts(dir, nil); len(left) != 0 {
+		t.Errorf("still mounted: %v", left)
+	}
+	if err := mountsLeftUnder("the test", dir, own); err != nil {
+		t.Errorf("nothing mounted: %v", err)
+	}
+}
+
