@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -178,3 +179,34 @@ func TestMountsLeftUnderReportsAllButOwn(t *testing.T) {
 	}
 }
 
+// TestCgroupLeftoversSinceFindsANewEmptyCgroup: a top-level cgroup made
+// after the listing is reported (what testutil.Main fails on), and no
+// longer once removed.
+func TestCgroupLeftoversSinceFindsANewEmptyCgroup(t *testing.T) {
+	RequireRoot(t)
+	before := cgroupTops()
+	var hierarchy string
+	for _, h := range []string{"pids", "memory", "unified", ""} {
+		if _, err := os.Stat(filepath.Join(cgroupRoot, h, "cgroup.procs")); err == nil {
+			hierarchy = filepath.Join(cgroupRoot, h)
+			break
+		}
+	}
+	if hierarchy == "" {
+		t.Skip("no cgroup hierarchy found in " + cgroupRoot)
+	}
+	cg := filepath.Join(hierarchy, fmt.Sprintf("hardened-testutil-%d", os.Getpid()))
+	if err := os.Mkdir(cg, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.Remove(cg) })
+	if left := cgroupLeftoversSince(before, 0); !slices.Contains(left, cg) {
+		t.Errorf("left %v, want %s among them", left, cg)
+	}
+	if err := os.Remove(cg); err != nil {
+		t.Fatal(err)
+	}
+	if left := cgroupLeftoversSince(before, 0); slices.Contains(left, cg) {
+		t.Errorf("left %v after %s was removed", left, cg)
+	}
+}
