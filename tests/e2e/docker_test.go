@@ -21,9 +21,16 @@ const dockerTimeout = 90 * time.Second
 func docker(t *testing.T, args ...string) (stdout, stderr string, exit int) {
 	t.Helper()
 	testutil.RequireRoot(t)
+	return dockerOn(t, dockerd, args...)
+}
+
+// dockerOn runs docker against dd, with dockerTimeout (a timeout fails
+// the test), and returns its output and exit code.
+func dockerOn(t *testing.T, dd *testutil.Dockerd, args ...string) (stdout, stderr string, exit int) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), dockerTimeout)
 	defer cancel()
-	stdout, stderr, exit = dockerd.Run(ctx, args...)
+	stdout, stderr, exit = dd.Run(ctx, args...)
 	if ctx.Err() != nil {
 		t.Errorf("docker %s: timed out", strings.Join(args, " "))
 	}
@@ -33,7 +40,15 @@ func docker(t *testing.T, args ...string) (stdout, stderr string, exit int) {
 // mustDocker runs docker and fails the test unless it exits 0.
 func mustDocker(t *testing.T, args ...string) string {
 	t.Helper()
-	out, errOut, exit := docker(t, args...)
+	testutil.RequireRoot(t)
+	return mustDockerOn(t, dockerd, args...)
+}
+
+// mustDockerOn runs docker against dd and fails the test unless it exits
+// 0.
+func mustDockerOn(t *testing.T, dd *testutil.Dockerd, args ...string) string {
+	t.Helper()
+	out, errOut, exit := dockerOn(t, dd, args...)
 	if exit != 0 {
 		t.Fatalf("docker %s: exit %d\nstdout: %s\nstderr: %s", strings.Join(args, " "), exit, out, errOut)
 	}

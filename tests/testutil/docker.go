@@ -112,8 +112,14 @@ func NewDockerdArgs(ctx context.Context, runtimePath string, more ...string) (*D
 // StartDockerd is NewDockerd for one test, stopped at its cleanup.
 func StartDockerd(tb testing.TB, runtimePath string) *Dockerd {
 	tb.Helper()
+	return StartDockerdArgs(tb, runtimePath)
+}
+
+// StartDockerdArgs is NewDockerdArgs for one test, stopped at its cleanup.
+func StartDockerdArgs(tb testing.TB, runtimePath string, more ...string) *Dockerd {
+	tb.Helper()
 	return startForTest(tb, 90*time.Second, func(ctx context.Context) (*Dockerd, error) {
-		return NewDockerd(ctx, runtimePath)
+		return NewDockerdArgs(ctx, runtimePath, more...)
 	})
 }
 
