@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -42,6 +43,15 @@ func mustDocker(t *testing.T, args ...string) string {
 	t.Helper()
 	testutil.RequireRoot(t)
 	return mustDockerOn(t, dockerd, args...)
+}
+
+// dockerDiff returns the lines of docker diff of the container name on
+// dd, sorted.
+func dockerDiff(t *testing.T, dd *testutil.Dockerd, name string) []string {
+	t.Helper()
+	l := strings.Split(strings.TrimSpace(mustDockerOn(t, dd, "diff", name)), "\n")
+	slices.Sort(l)
+	return l
 }
 
 // mustDockerOn runs docker against dd and fails the test unless it exits

@@ -174,11 +174,7 @@ func TestDockerRemap(t *testing.T) {
 		h := remapRun(t, dd, "hardened", "sh", "-c", script)
 		ref := remapRun(t, dd, "runc", "sh", "-c", script)
 		time.Sleep(time.Second)
-		lines := func(name string) []string {
-			l := strings.Split(strings.TrimSpace(mustDockerOn(t, dd, "diff", name)), "\n")
-			slices.Sort(l)
-			return l
-		}
+		lines := func(name string) []string { return dockerDiff(t, dd, name) }
 		want := lines(ref)
 		if got := lines(h); !slices.Equal(got, want) {
 			t.Errorf("docker diff: %d lines %.300q, runc's %d lines %q", len(got), got, len(want), want)
