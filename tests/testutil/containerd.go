@@ -144,15 +144,7 @@ func (c *Containerd) Close() error {
 			errs = append(errs, err.Error())
 		}
 	}
-	if err := mountsLeftUnder("containerd stopped", c.Dir); err != nil {
-		errs = append(errs, err.Error())
-	}
-	if err := os.RemoveAll(c.Dir); err != nil {
-		errs = append(errs, err.Error())
-	}
-	if err := c.cgroups.remove(); err != nil {
-		errs = append(errs, err.Error())
-	}
+	errs = append(errs, releaseDaemonDir("containerd stopped", c.Dir, c.cgroups)...)
 	if len(errs) > 0 {
 		return fmt.Errorf("containerd cleanup: %s", strings.Join(errs, "; "))
 	}

@@ -141,6 +141,24 @@ func mountsLeftUnder(what, dir string, own ...string) error {
 	return nil
 }
 
+// releaseDaemonDir detaches the mounts left under dir, a daemon's
+// directory, once what is done (mountsLeftUnder, with the daemon's own
+// mounts own), removes dir and the cgroups the daemon left, and returns
+// what went wrong.
+func releaseDaemonDir(what, dir string, cgroups cgroupLeftovers, own ...string) []string {
+	var errs []string
+	if err := mountsLeftUnder(what, dir, own...); err != nil {
+		errs = append(errs, err.Error())
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		errs = append(errs, err.Error())
+	}
+	if err := cgroups.remove(); err != nil {
+		errs = append(errs, err.Error())
+	}
+	return errs
+}
+
 // runCapture runs cmd with a timeout and returns stdout, stderr and the
 // exit code (-1 if it did not run to an exit).
 func runCapture(ctx context.Context, cmd *exec.Cmd) (stdout, stderr string, exit int) {

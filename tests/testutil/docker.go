@@ -185,22 +185,15 @@ func (dd *Dockerd) Close() error {
 	// (the host's / is private here). dockerd 20.10 usually removes that on
 	// shutdown but, after longer runs, was seen to leave it: it is
 	// dockerd's own, not a container's, so it is removed without a report.
-	if err := mountsLeftUnder("dockerd stopped", dd.Dir, filepath.Join(dd.Dir, "data")); err != nil {
-		errs = append(errs, err.Error())
-	}
-	if len(errs) > 0 {
-		errs = append(errs, "dockerd log:\n"+tail(dd.Log, 40))
-	}
-	if err := os.RemoveAll(dd.Dir); err != nil {
-		errs = append(errs, err.Error())
-	}
+	logTail := tail(dd.Log, 40) // read before the directory goes
+	errs = append(errs, releaseDaemonDir("dockerd stopped", dd.Dir, dd.cgroups, filepath.Join(dd.Dir, "data"))...)
 	if dd.bridge != nil {
 		if err := dd.bridge.Remove(); err != nil {
 			errs = append(errs, err.Error())
 		}
 	}
-	if err := dd.cgroups.remove(); err != nil {
-		errs = append(errs, err.Error())
+	if len(errs) > 0 {
+		errs = append(errs, "dockerd log:\n"+logTail)
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("dockerd cleanup: %s", strings.Join(errs, "; "))

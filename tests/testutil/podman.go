@@ -180,15 +180,7 @@ func (p *Podman) Close() error {
 	}
 	// containers/storage bind-mounts its overlay directory onto itself
 	// (private); it is its own, not a container's.
-	if err := mountsLeftUnder("podman rm -af", p.Dir, filepath.Join(p.Dir, "root", "overlay"), filepath.Join(p.Dir, "run")); err != nil {
-		errs = append(errs, err.Error())
-	}
-	if err := os.RemoveAll(p.Dir); err != nil {
-		errs = append(errs, err.Error())
-	}
-	if err := p.cgroups.remove(); err != nil {
-		errs = append(errs, err.Error())
-	}
+	errs = append(errs, releaseDaemonDir("podman rm -af", p.Dir, p.cgroups, filepath.Join(p.Dir, "root", "overlay"), filepath.Join(p.Dir, "run"))...)
 	if len(errs) > 0 {
 		return fmt.Errorf("podman cleanup: %s", strings.Join(errs, "; "))
 	}
