@@ -388,7 +388,7 @@ func TestDockerUpdateMemory(t *testing.T) {
 	if st := inspect(t, c.Name); st.HostConfig.Memory != 64<<20 {
 		t.Errorf("docker inspect: Memory %d, want %d", st.HostConfig.Memory, 64<<20)
 	}
-	if v := hostCgroupValue(t, c.Pid, (*testutil.Cgroup).MemoryLimit); v != strconv.Itoa(64<<20) {
+	if v := testutil.CgroupValue(t, c.Pid, (*testutil.Cgroup).MemoryLimit); v != strconv.Itoa(64<<20) {
 		t.Errorf("memory limit = %s, want %d", v, 64<<20)
 	}
 	// And the container sees the limit in its own cgroup view (v1: the
@@ -401,21 +401,6 @@ func TestDockerUpdateMemory(t *testing.T) {
 // insideMemoryLimit prints the memory limit a container sees, on either
 // cgroup layout.
 const insideMemoryLimit = `cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max`
-
-// hostCgroupValue reads one value of pid's cgroup as the host sees it,
-// with read (a testutil.Cgroup method: either cgroup layout).
-func hostCgroupValue(t *testing.T, pid int, read func(*testutil.Cgroup) (string, error)) string {
-	t.Helper()
-	cg, err := testutil.ProcessCgroup(pid)
-	if err != nil {
-		t.Fatal(err)
-	}
-	v, err := read(cg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return v
-}
 
 func TestDockerRmForce(t *testing.T) {
 	img := image(t)

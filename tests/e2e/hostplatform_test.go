@@ -69,9 +69,9 @@ type limits struct{ memory, pids, cpu string }
 func readLimits(t *testing.T, pid int) limits {
 	t.Helper()
 	return limits{
-		memory: hostCgroupValue(t, pid, (*testutil.Cgroup).MemoryLimit),
-		pids:   hostCgroupValue(t, pid, (*testutil.Cgroup).PidsLimit),
-		cpu:    hostCgroupValue(t, pid, (*testutil.Cgroup).CPUQuota),
+		memory: testutil.CgroupValue(t, pid, (*testutil.Cgroup).MemoryLimit),
+		pids:   testutil.CgroupValue(t, pid, (*testutil.Cgroup).PidsLimit),
+		cpu:    testutil.CgroupValue(t, pid, (*testutil.Cgroup).CPUQuota),
 	}
 }
 
@@ -200,7 +200,7 @@ func TestDockerRestart(t *testing.T) {
 		}
 		c.Pid = st.State.Pid
 		waitLogs(t, c.Name, strings.Repeat("up\n", i+1))
-		if v := hostCgroupValue(t, c.Pid, (*testutil.Cgroup).MemoryLimit); v != strconv.Itoa(32<<20) {
+		if v := testutil.CgroupValue(t, c.Pid, (*testutil.Cgroup).MemoryLimit); v != strconv.Itoa(32<<20) {
 			t.Errorf("after restart %d: memory limit %s, want %d", i, v, 32<<20)
 		}
 	}
