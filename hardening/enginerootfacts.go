@@ -2,6 +2,7 @@ package hardening
 
 import (
 	"encoding/json"
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
@@ -34,7 +35,7 @@ func EngineConfigDir() string {
 // containerd's containerd/config.toml top-level "root" and "state", and
 // containers/storage's containers/storage.conf "graphroot" (table
 // [storage]); and, for these and the default roots, the path each
-// resolves to when a symlink moves it (/var/lib/docker -> /data/docker).
+// resolves to when it is a symlink (/var/lib/docker -> /data/docker).
 // A missing, unreadable or malformed file, or a file over 1 MiB, adds
 // nothing, nor does a value that is not an absolute path or is "/". The
 // files are the host's (config.json names none of them); a couple of
@@ -65,8 +66,12 @@ func GatherEngineRoots(etc string, f *HostFacts) {
 			}
 			r = filepath.Clean(r)
 			f.addEngineRoot(kind, r)
-			if resolved, err := filepath.EvalSymlinks(r); err == nil {
-				f.addEngineRoot(kind, resolved)
+			// One lstat of the root itself: a root moved by a
+			// symlink in one of its parents is not seen.
+			if fi, err := os.Lstat(r); err == nil && fi.Mode()&os.ModeSymlink != 0 {
+				if resolved, err := filepath.EvalSymlinks(r); err == nil {
+					f.addEngineRoot(kind, resolved)
+				}
 			}
 		}
 	}
@@ -84,19 +89,26 @@ func (f *HostFacts) addEngineRoot(kind, root string) {
 	f.EngineRoots[kind] = append(f.EngineRoots[kind], root)
 }
 
-// readEngineConfig returns the contents of the file at path, or nil when
-// it cannot be read or is larger than maxEngineConfigSize.
+// readEngineConfig returns the contents of the regular file at path, or
+// nil when it cannot be read, is larger than maxEngineConfigSize or grows
+// while it is read.
 func readEngineConfig(path string) []byte {
 	file, err := os.Open(path)
 	if err != nil {
 		return nil
 	}
 	defer file.Close()
-	data, err := io.ReadAll(io.LimitReader(file, maxEngineConfigSize+1))
-	if err != nil || len(data) > maxEngineConfigSize {
+	fi, err := file.Stat()
+	if err != nil || !fi.Mode().IsRegular() || fi.Size() > maxEngineConfigSize {
 		return nil
 	}
-	return data
+	// One byte more than the size: a file that grew since is not read.
+	data := make([]byte, fi.Size()+1)
+	n, err := io.ReadFull(file, data)
+	if int64(n) > fi.Size() || (err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF)) {
+		return nil
+	}
+	return data[:n]
 }
 
 // tomlTableStrings returns the string values of keys in table ("": the

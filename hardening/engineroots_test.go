@@ -275,3 +275,40 @@ func TestGatherEngineRoots(t *testing.T) {
 		}
 	})
 }
+
+// BenchmarkGatherEngineRoots is what finding the engines' roots adds to
+// every create: this host's /etc, and the three files, containerd's
+// written by `containerd config default` (the root and state keys first,
+// ~10 KiB of tables after them, not read), with symlinked roots.
+func BenchmarkGatherEngineRoots(b *testing.B) {
+	b.Run("host-etc", func(b *testing.B) {
+		for b.Loop() {
+			var f HostFacts
+			GatherEngineRoots("/etc", &f)
+		}
+	})
+	b.Run("three-files", func(b *testing.B) {
+		etc := b.TempDir()
+		tables := strings.Repeat("[plugins.\"io.containerd.x\"]\n  key = \"value\"\n  list = [\"a\", \"b\"]\n", 200)
+		for name, body := range map[string]string{
+			"docker/daemon.json":      `{"data-root": "/data/docker", "log-driver": "json-file", "log-opts": {"max-size": "10m"}}`,
+			"containerd/config.toml":  "version = 2\nroot = \"/data/containerd\"\nstate = \"/run/containerd\"\n\n" + tables,
+			"containers/storage.conf": "[storage]\ndriver = \"overlay\"\nrunroot = \"/run/containers/storage\"\ngraphroot = \"/data/containers/storage\"\n\n[storage.options]\n" + tables,
+		} {
+			p := filepath.Join(etc, name)
+			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+				b.Fatal(err)
+			}
+			if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+				b.Fatal(err)
+			}
+		}
+		for b.Loop() {
+			var f HostFacts
+			GatherEngineRoots(etc, &f)
+			if len(f.EngineRoots[EngineDocker]) == 0 {
+				b.Fatal("no docker root")
+			}
+		}
+	})
+}
