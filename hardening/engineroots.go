@@ -2,12 +2,9 @@ package hardening
 
 import (
 	"fmt"
-	"maps"
 	"slices"
 	"sort"
 	"strings"
-
-	"github.com/hardened-runtime/hardened/spec"
 )
 
 // Engine kinds: the keys of the policy's "engineRoots" and of
@@ -47,9 +44,10 @@ func defaultEngineRoots() map[string]string {
 	}
 }
 
-// EngineKinds returns the engine kinds, the keys "engineRoots" takes.
+// EngineKinds returns the engine kinds, the keys "engineRoots" takes
+// (those of defaultEngineRoots), sorted.
 func EngineKinds() []string {
-	return slices.Sorted(maps.Keys(defaultEngineRoots()))
+	return []string{EngineContainerd, EngineContainerdState, EngineContainersStorage, EngineDocker, EngineKubelet}
 }
 
 // wellKnownEngineRoots returns the roots Kubernetes distributions give
@@ -147,8 +145,13 @@ func (l engineLayout) rebase(list []string, patterns bool) []string {
 	defaults := defaultEngineRoots()
 	for _, kind := range EngineKinds() {
 		def := defaults[kind]
+		if len(l.extra[kind]) == 0 {
+			continue
+		}
 		for _, e := range list {
-			if !spec.Within(e, def) {
+			// spec.Within without its concatenation: this runs for
+			// every entry of the lists on every create.
+			if e != def && (!strings.HasPrefix(e, def) || e[len(def)] != '/') {
 				continue
 			}
 			for _, r := range l.extra[kind] {

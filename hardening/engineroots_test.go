@@ -2,6 +2,7 @@ package hardening
 
 import (
 	"errors"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -170,6 +171,14 @@ func TestEngineRootsNote(t *testing.T) {
 	}
 }
 
+// EngineKinds lists the kinds of defaultEngineRoots, sorted.
+func TestEngineKinds(t *testing.T) {
+	t.Parallel()
+	if got, want := EngineKinds(), slices.Sorted(maps.Keys(defaultEngineRoots())); !slices.Equal(got, want) {
+		t.Errorf("EngineKinds() = %v, want %v", got, want)
+	}
+}
+
 // "engineRoots" takes known kinds and absolute paths other than "/".
 func TestParsePolicyEngineRoots(t *testing.T) {
 	t.Parallel()
@@ -311,4 +320,17 @@ func BenchmarkGatherEngineRoots(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkEngineLayout is what each of the three rules that read the
+// engines' roots pays to build their lists, with one root found on the
+// host.
+func BenchmarkEngineLayout(b *testing.B) {
+	pol := DefaultPolicy()
+	f := HostFacts{EngineRoots: map[string][]string{EngineDocker: {"/data/docker"}}}
+	for b.Loop() {
+		if l := engineLayoutOf(pol, f); len(l.sensitive) == 0 {
+			b.Fatal("no sensitive paths")
+		}
+	}
 }
