@@ -1,10 +1,12 @@
 package hostile
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/opencontainers/runtime-spec/specs-go"
 
@@ -172,6 +174,46 @@ func TestEngineRootsExplain(t *testing.T) {
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("explain output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// TestEngineRootsDockerDataRoot: behind a real dockerd whose data root is
+// not /var/lib/docker and whose daemon.json says so, a `docker run -v`
+// of a directory of that data root (its image store) is refused, while
+// what Docker itself binds from there runs as before: the container's
+// hosts, hostname, resolv.conf and /dev/shm from
+// <data-root>/containers/<id>/, and a named volume.
+func TestEngineRootsDockerDataRoot(t *testing.T) {
+	etc := t.TempDir()
+	wrapper := filepath.Join(t.TempDir(), "hardened-engineroots")
+	script := "#!/bin/sh\n" + hardening.EngineConfigDirEnv + "=" + etc + " exec " + testutil.Binary(t) + " \"$@\"\n"
+	if err := os.WriteFile(wrapper, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	dd := testutil.StartDockerd(t, wrapper)
+	dataRoot, err := filepath.EvalSymlinks(filepath.Join(dd.Dir, "data"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(etc, "docker"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(etc, "docker", "daemon.json"), []byte(`{"data-root": "`+dataRoot+`"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	img := testutil.DockerImportBusybox(t, dd)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	out, errOut, exit := dd.Run(ctx, "run", "--rm", "--runtime=hardened", "-v", "engineroots:/data", img,
+		"sh", "-c", "grep -q localhost /etc/hosts && cat /etc/hostname >/dev/null && touch /dev/shm/x && echo volume > /data/f && cat /data/f")
+	if exit != 0 || out != "volume\n" {
+		t.Errorf("docker run with Docker's own files below the found data root: exit %d, stdout %q, stderr %s", exit, out, errOut)
+	}
+	_, errOut, exit = dd.Run(ctx, "run", "--rm", "--runtime=hardened", "-v", dataRoot+"/image:/mnt:ro", img, "ls", "/mnt")
+	for _, want := range []string{"bind mount of host path " + dataRoot + "/image at /mnt exposes " + dataRoot, "rule host-mounts"} {
+		if exit == 0 || !strings.Contains(errOut, want) {
+			t.Errorf("docker run -v <data-root>/image: exit %d, stderr %s; want a refusal holding %q", exit, errOut, want)
 		}
 	}
 }
