@@ -185,8 +185,9 @@ func GatherUsernsFacts(s *specs.Spec, f *HostFacts) {
 // (absolute, or relative to the bundle) and hook binaries resolve, and
 // with user namespaces on, which user namespaces own the namespaces the
 // spec joins (GatherUsernsFacts), and where the engines keep their state
-// (GatherEngineRoots). It never follows a symlink inside the rootfs. The rootfs is resolved by path here; the runtime pins it first
-// and calls GatherHostFactsFor.
+// (GatherEngineRoots). It never follows a symlink inside the rootfs. The
+// rootfs is resolved by path here; the runtime pins it first and calls
+// GatherHostFactsFor.
 func GatherHostFacts(bundle string, spec *specs.Spec, pol *Policy) (HostFacts, error) {
 	return GatherHostFactsFor(bundle, spec, pol, "")
 }

@@ -42,9 +42,8 @@ func idmapped(m specs.Mount) bool {
 // (HostFacts.MountSources), lies below a directory of
 // "idmapMountSources" (an entry below an engine's default root applies
 // below its further roots too, engineLayout): a kubelet's hostUsers:
-// false pod's volumes. The
-// idmapped-mount-options rule then makes every idmapped mount
-// nosuid,nodev.
+// false pod's volumes. The idmapped-mount-options rule then makes every
+// idmapped mount nosuid,nodev.
 //
 // Relaxed by: "idmapMountSources" (host directories below which an
 // engine may idmap with the container's own mapping). Other mappings,

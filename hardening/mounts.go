@@ -153,11 +153,11 @@ func kernelFilesystems() []string {
 // containerd's root and state...) and of the well-known distributions
 // (k3s, RKE2, MicroK8s, k0s) is sensitive like the default one, and
 // what is allowed below a default root (per-container files, volumes, a
-// pod's own directories) is allowed below it.
-// Mounts of type sysfs, cgroup, cgroup2 or cpuset must be
-// read-only; the user-namespace rule makes the cgroup mount of a
-// container kept in an engine's remap range read-only instead (dockerd
-// --userns-remap clears its read-only flag, for kernels of old). A proc
+// pod's own directories) is allowed below it. Mounts of type sysfs,
+// cgroup, cgroup2 or cpuset must be read-only; the user-namespace rule
+// makes the cgroup mount of a container kept in an engine's remap range
+// read-only instead (dockerd --userns-remap clears its read-only flag,
+// for kernels of old). A proc
 // mount goes at /proc only (elsewhere the masked and read-only paths
 // would not cover it: sys/kernel/core_pattern, sysrq-trigger).
 // Without a user namespace of its own (container root is host root),
