@@ -117,6 +117,8 @@ func engineLayoutOf(pol *Policy, f HostFacts) engineLayout {
 	for _, src := range []map[string][]string{wellKnownEngineRoots(), pol.EngineRoots, f.EngineRoots} {
 		for kind, roots := range src {
 			for _, r := range roots {
+				// Read as the rules read the paths they check.
+				r = aliasVarRun(r)
 				if def, ok := defaults[kind]; ok && r != def && r != "/" && !slices.Contains(extra[kind], r) {
 					extra[kind] = append(extra[kind], r)
 				}

@@ -90,6 +90,12 @@ func TestRefuseHostMountsEngineRoots(t *testing.T) {
 		{name: "k3s containerd sandbox's hosts", tweak: addBind("/var/lib/rancher/k3s/agent/containerd/io.containerd.grpc.v1.cri/sandboxes/ab12/hosts", "/etc/hosts")},
 		{name: "k3s containerd state", tweak: addBind("/run/k3s/containerd/io.containerd.runtime.v2.task", "/mnt", "ro"), want: []string{"exposes /run/k3s/containerd"}},
 		{name: "a sibling of the root", pol: docker, tweak: addBind("/data/dockerfiles", "/mnt")},
+		{name: "a root under /var/run, bound as /run", facts: engineRootsFacts(map[string][]string{EngineContainerdState: {"/var/run/ctd"}}),
+			tweak: addBind("/run/ctd/io.containerd.runtime.v2.task", "/mnt"), want: []string{"exposes /run/ctd"}},
+		{name: "a root under /var/run, bound as written", facts: engineRootsFacts(map[string][]string{EngineContainerdState: {"/var/run/ctd"}}),
+			tweak: addBind("/var/run/ctd/io.containerd.runtime.v2.task", "/mnt"), want: []string{"exposes /run/ctd"}},
+		{name: "a root under /var/run, the sandbox's shm", facts: engineRootsFacts(map[string][]string{EngineContainerdState: {"/var/run/ctd"}}),
+			tweak: addBind("/var/run/ctd/io.containerd.grpc.v1.cri/sandboxes/ab12/shm", "/dev/shm")},
 	})
 }
 
