@@ -232,11 +232,7 @@ func GatherHostFactsOf(bundle, id string, spec *specs.Spec, pol *Policy, rootfs 
 		}
 		// A relative source is taken against the bundle, as the runtime
 		// hands it to libcontainer.
-		src := m.Source
-		if !filepath.IsAbs(src) {
-			src = filepath.Join(abs, src)
-		}
-		if resolved, err := filepath.EvalSymlinks(src); err == nil {
+		if resolved, err := filepath.EvalSymlinks(hardenedspec.BindSource(m, abs)); err == nil {
 			if f.MountSources == nil {
 				f.MountSources = map[string]string{}
 			}

@@ -192,15 +192,11 @@ func RefuseHostMounts(s *specs.Spec, pol *Policy, f HostFacts, r *Report) error 
 }
 
 func checkBindSource(m specs.Mount, pol *Policy, f HostFacts, rootfs string, hostRoot bool, podUID string, r *Report) {
-	src := m.Source
-	if !filepath.IsAbs(src) {
-		base := f.Bundle
-		if base == "" {
-			base = "/"
-		}
-		src = filepath.Join(base, src)
+	base := f.Bundle
+	if base == "" {
+		base = "/"
 	}
-	checkHostSource(m.Source, filepath.Clean(src), readOnly(m.Options),
+	checkHostSource(m.Source, spec.BindSource(m, base), readOnly(m.Options),
 		fmt.Sprintf("bind mount of host path %s at %s", m.Source, m.Destination), pol, f, rootfs, hostRoot, podUID, r)
 }
 

@@ -1,6 +1,7 @@
 package spec
 
 import (
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -11,6 +12,16 @@ import (
 // "bind", or a "bind" or "rbind" option with any type.
 func IsBind(m specs.Mount) bool {
 	return m.Type == "bind" || slices.Contains(m.Options, "bind") || slices.Contains(m.Options, "rbind")
+}
+
+// BindSource returns the host path a bind mount's source names, as the
+// runtime hands it to libcontainer: a relative source is taken against
+// bundleDir. The path is clean.
+func BindSource(m specs.Mount, bundleDir string) string {
+	if filepath.IsAbs(m.Source) {
+		return filepath.Clean(m.Source)
+	}
+	return filepath.Join(bundleDir, m.Source)
 }
 
 // Within reports whether path p is dir or below it. Both must be clean

@@ -336,7 +336,8 @@ func copyBundle(tb testing.TB, src string, edit func(*specs.Spec) error) string 
 func cycleOf(s sample) time.Duration  { return s.cycle }
 func createOf(s sample) time.Duration { return s.create }
 
-func medianOf(ss []sample, f func(sample) time.Duration) time.Duration {
+// medianOf is the median of f over the samples ss.
+func medianOf[S any](ss []S, f func(S) time.Duration) time.Duration {
 	ds := make([]time.Duration, len(ss))
 	for i, s := range ss {
 		ds[i] = f(s)

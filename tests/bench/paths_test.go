@@ -175,8 +175,8 @@ func pathTable(b *testing.B, variants []runtimeUnderTest, bundles []string, kind
 	for i, rt := range variants {
 		fmt.Fprintf(&table, "%-18s", rt.name)
 		for p, path := range paths {
-			w, c := medianPath(samples[p][i], wallOf), medianPath(samples[p][i], cpuOf)
-			w0, c0 := medianPath(samples[p][0], wallOf), medianPath(samples[p][0], cpuOf)
+			w, c := medianOf(samples[p][i], wallOf), medianOf(samples[p][i], cpuOf)
+			w0, c0 := medianOf(samples[p][0], wallOf), medianOf(samples[p][0], cpuOf)
 			fmt.Fprintf(&table, " %9.1f %6.2f %9d %6.2f", ms(w), float64(w)/float64(w0), c.Microseconds(), float64(c)/float64(c0))
 			b.ReportMetric(ms(w), rt.name+"-"+kind[:3]+"-"+path.name+"-ms")
 			b.ReportMetric(float64(c.Microseconds()), rt.name+"-"+kind[:3]+"-"+path.name+"-cpu-µs")
@@ -446,14 +446,6 @@ func loadAvg() string {
 
 func wallOf(s pathSample) time.Duration { return s.wall }
 func cpuOf(s pathSample) time.Duration  { return s.cpu }
-
-func medianPath(ss []pathSample, f func(pathSample) time.Duration) time.Duration {
-	ds := make([]time.Duration, len(ss))
-	for i, s := range ss {
-		ds[i] = f(s)
-	}
-	return median(ds)
-}
 
 // percentile is the p-th percentile (nearest rank) of ds.
 func percentile(ds []time.Duration, p int) time.Duration {
