@@ -295,10 +295,17 @@ func runWith(rt runtimeUnderTest, wrapper []string, args ...string) error {
 
 // copyBundle makes a bundle that shares the rootfs but has its own
 // config.json (changed by edit when not nil), so that one runtime's
-// rewrite does not reach another.
+// rewrite does not reach another. The bundle lives under rootsDir, a
+// tmpfs like the /run where containerd, Docker (through containerd) and
+// CRI-O keep their bundles: a config.json that a runtime rewrites is
+// synced there at the cost of a tmpfs, not of this machine's ext4 /tmp.
 func copyBundle(tb testing.TB, src string, edit func(*specs.Spec) error) string {
 	tb.Helper()
-	dst := tb.TempDir()
+	dst, err := os.MkdirTemp(rootsDir(), "hardened-bench-bundle-")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { os.RemoveAll(dst) })
 	if err := os.Chmod(dst, 0o755); err != nil {
 		tb.Fatal(err)
 	}
