@@ -61,6 +61,28 @@ failure_reason() {
 		}'
 }
 
+# cgroup_dirs lists what a run may leave in /sys/fs/cgroup, sorted: on a
+# v1 host (a tmpfs there) the directories on it and the top-level cgroups
+# of each hierarchy; on a v2 host the top-level cgroups.
+cgroup_dirs() {
+	local depth=1
+	[ "$(stat -f -c %T /sys/fs/cgroup 2>/dev/null)" = tmpfs ] && depth=2
+	find /sys/fs/cgroup -mindepth 1 -maxdepth "$depth" -type d 2>/dev/null | sort
+}
+
+# remove_new_cgroups removes, deepest first and with rmdir only (an empty
+# cgroup or directory; one in use stays and is reported), what cgroup_dirs
+# lists now and did not in the file $1.
+remove_new_cgroups() {
+	local d
+	cgroup_dirs | comm -13 "$1" - | while read -r d; do
+		[ -d "$d" ] || continue # went with its parent
+		mountpoint -q "$d" && continue
+		find "$d" -depth -type d -exec rmdir {} + 2>/dev/null ||
+			echo "conformance-runc: left in /sys/fs/cgroup (in use?): $d" >&2
+	done
+}
+
 main() {
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -167,7 +189,14 @@ if [ ! -f "$data/debian-$arch.tar.xz" ]; then
 fi
 
 run=$(mktemp -d "${TMPDIR:-/tmp}/conformance-runc.XXXXXX")
-trap 'rm -rf "$run"' EXIT
+# runc's helpers leave cgroups behind: create_parent (update.bats' pod
+# tests) makes the pod's parent in every controller /proc/cgroups lists,
+# mounted or not (on a v1 host without a hugetlb, net_cls, net_prio or
+# perf_event mount, plain directories on the /sys/fs/cgroup tmpfs), and
+# remove_parent removes only the pod's level. What appeared in
+# /sys/fs/cgroup during the run goes with the run.
+cgroup_dirs >"$run/cgroups-before"
+trap 'remove_new_cgroups "$run/cgroups-before"; rm -rf "$run"' EXIT
 # A copy named hardened: the suite matches help texts against the
 # binary's name, and a rebuild during the run does not change it.
 mkdir "$run/bin"
@@ -179,6 +208,9 @@ off) echo '{"mode": "off"}' >"$run/policy.json" ;;
 default) env -u HARDENED_POLICY "$bin" --policy "" policy >"$run/policy.json" ;;
 esac
 export HARDENED_POLICY=$run/policy.json
+# The runtime's audit records go with the run, not to the machine's
+# /var/log/hardened.
+export HARDENED_AUDIT_LOG=$run/audit.log
 # runc's helpers.bash makes a $BATS_TMPDIR/losetup.XXXXXX file in every
 # test and never removes it: bats and the suite get a temporary directory
 # of this run's, removed with it (BATS_TMPDIR follows TMPDIR).

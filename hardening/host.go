@@ -100,6 +100,13 @@ type HostFacts struct {
 	// Set by the runtime; named volumes are found under
 	// <PodmanRoot>/volumes, Podman's default volume_path.
 	PodmanRoot string `json:"podmanRoot,omitempty"`
+	// EngineRoots are the engines' state roots beyond their defaults
+	// that the host's own configuration of the engines names (Docker's
+	// daemon.json "data-root"...), or that a symlink moves a root to, by
+	// engine kind (EngineKinds; GatherEngineRoots). The rules hold them
+	// sensitive like the defaults, with those of the policy's
+	// "engineRoots".
+	EngineRoots map[string][]string `json:"engineRoots,omitempty"`
 	// DeviceNodes maps the paths of linux.devices to the node the host has
 	// at that same path, no symlink followed in any component
 	// (GatherDeviceNodes). A path missing here holds nothing, or is
@@ -181,9 +188,10 @@ func GatherUsernsFacts(s *specs.Spec, f *HostFacts) {
 // out of the rootfs, gets no mount there), where bind-mount sources
 // (absolute, or relative to the bundle) and hook binaries resolve, and
 // with user namespaces on, which user namespaces own the namespaces the
-// spec joins (GatherUsernsFacts). It never follows a symlink inside the
-// rootfs. The rootfs is resolved by path here; the runtime pins it first
-// and calls GatherHostFactsFor.
+// spec joins (GatherUsernsFacts), and where the engines keep their state
+// (GatherEngineRoots). It never follows a symlink inside the rootfs. The
+// rootfs is resolved by path here; the runtime pins it first and calls
+// GatherHostFactsFor.
 func GatherHostFacts(bundle string, spec *specs.Spec, pol *Policy) (HostFacts, error) {
 	return GatherHostFactsFor(bundle, spec, pol, "")
 }
@@ -216,6 +224,7 @@ func GatherHostFactsOf(bundle, id string, spec *specs.Spec, pol *Policy, rootfs 
 	if spec == nil {
 		return f, nil
 	}
+	GatherEngineRoots(EngineConfigDir(), &f)
 	resolved := rootfs
 	if p := rootfsPath(spec, f); resolved == "" && p != "" {
 		if resolved, err = filepath.EvalSymlinks(p); err != nil {
@@ -241,11 +250,7 @@ func GatherHostFactsOf(bundle, id string, spec *specs.Spec, pol *Policy, rootfs 
 		}
 		// A relative source is taken against the bundle, as the runtime
 		// hands it to libcontainer.
-		src := m.Source
-		if !filepath.IsAbs(src) {
-			src = filepath.Join(abs, src)
-		}
-		if resolved, err := filepath.EvalSymlinks(src); err == nil {
+		if resolved, err := filepath.EvalSymlinks(hardenedspec.BindSource(m, abs)); err == nil {
 			if f.MountSources == nil {
 				f.MountSources = map[string]string{}
 			}

@@ -52,11 +52,12 @@ func engineStores() []string {
 	}
 }
 
-// engineStoreOf returns the engine store (engineStores) that the clean
-// host path p lies strictly below, or "".
-func engineStoreOf(p string) string {
+// engineStoreOf returns the engine store (engineStores, and the same
+// below every further engine root: layout.stores) that the clean host path
+// p lies strictly below, or "".
+func engineStoreOf(p string, layout engineLayout) string {
 	for q := path.Dir(p); q != "/" && q != "."; q = path.Dir(q) {
-		for _, pat := range engineStores() {
+		for _, pat := range layout.stores {
 			if ok, _ := path.Match(pat, q); ok {
 				return q
 			}
@@ -79,13 +80,14 @@ func plainRootfsOutsideBundle(f HostFacts) bool {
 }
 
 // hostRootfsProblem says why the host path rootfs (clean, symlinks
-// resolved) cannot be a container's rootfs, or returns "".
-func hostRootfsProblem(rootfs string) string {
+// resolved) cannot be a container's rootfs, or returns "". layout adds
+// the engines' further state roots (engineLayoutOf).
+func hostRootfsProblem(rootfs string, layout engineLayout) string {
 	p := aliasVarRun(rootfs)
 	if p == "/" {
 		return "is the host's root directory"
 	}
-	if slices.Contains(hostSystemDirs(), p) || slices.Contains(hostSystemDirs(), rootfs) {
+	if slices.Contains(layout.systemDirs, p) || slices.Contains(layout.systemDirs, rootfs) {
 		return "is a host system directory"
 	}
 	for _, t := range rootfsForbiddenTrees() {
@@ -93,7 +95,7 @@ func hostRootfsProblem(rootfs string) string {
 			return "lies in the host's " + t
 		}
 	}
-	for _, sp := range sensitiveHostPaths() {
+	for _, sp := range layout.sensitive {
 		if sp.path != "/" && spec.Within(sp.path, p) {
 			return "contains the sensitive host path " + sp.path
 		}
@@ -125,7 +127,8 @@ func hostRootfsProblem(rootfs string) string {
 // sensitive (e.g. /var, /var/lib/docker, /run), and anything below an
 // engine's store of layers, volumes or state (engineStores: Docker's
 // overlay2, volumes, containers, image; /var/lib/containerd,
-// /var/lib/containers/storage, /var/lib/kubelet) that is not an overlay
+// /var/lib/containers/storage, /var/lib/kubelet; the same below every
+// further root of those engines, engineLayout) that is not an overlay
 // mount (HostFacts.RootfsNotOverlayMount), i.e. not the engine's merged
 // directory, and a plain directory outside the bundle that is no overlay
 // mount (HostFacts.RootfsOutsideBundle: a user's home, a service's state,
@@ -146,8 +149,9 @@ func RefuseHostRootfs(s *specs.Spec, pol *Policy, f HostFacts, r *Report) error 
 		return nil
 	}
 	rootfs = filepath.Clean(rootfs)
-	why := hostRootfsProblem(rootfs)
-	if store := engineStoreOf(aliasVarRun(rootfs)); why == "" && store != "" && f.RootfsNotOverlayMount {
+	layout := engineLayoutOf(pol, f)
+	why := hostRootfsProblem(rootfs, layout)
+	if store := engineStoreOf(aliasVarRun(rootfs), layout); why == "" && store != "" && f.RootfsNotOverlayMount {
 		why = "lies in the engine store " + store + " and is not an overlay mount (the engine's merged directory): another container's or an image's files"
 	}
 	if why == "" && plainRootfsOutsideBundle(f) {

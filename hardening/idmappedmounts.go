@@ -40,9 +40,10 @@ func idmapped(m specs.Mount) bool {
 // user-namespace rule's Docker volumes, or every host bind with
 // "idmapBindMounts"), its source, as written and as resolved
 // (HostFacts.MountSources), lies below a directory of
-// "idmapMountSources": a kubelet's hostUsers: false pod's volumes. The
-// idmapped-mount-options rule then makes every idmapped mount
-// nosuid,nodev.
+// "idmapMountSources" (an entry below an engine's default root applies
+// below its further roots too, engineLayout): a kubelet's hostUsers:
+// false pod's volumes. The idmapped-mount-options rule then makes every
+// idmapped mount nosuid,nodev.
 //
 // Relaxed by: "idmapMountSources" (host directories below which an
 // engine may idmap with the container's own mapping). Other mappings,
@@ -236,8 +237,8 @@ func runtimeWouldIDMap(s *specs.Spec, m specs.Mount, pol *Policy, f HostFacts) b
 }
 
 // outsideIDMapSources returns the source path (as written, or as
-// resolved) that is not strictly below an "idmapMountSources" directory,
-// or "".
+// resolved) that is not strictly below an "idmapMountSources" directory
+// (or the same below an engine's further root, engineLayout), or "".
 func outsideIDMapSources(m specs.Mount, pol *Policy, f HostFacts) string {
 	if !filepath.IsAbs(m.Source) {
 		return m.Source
@@ -246,8 +247,9 @@ func outsideIDMapSources(m specs.Mount, pol *Policy, f HostFacts) string {
 	if resolved, ok := f.MountSources[m.Source]; ok {
 		candidates = append(candidates, filepath.Clean(resolved))
 	}
+	sources := engineLayoutOf(pol, f).idmapSources(pol.IDMapMountSources)
 	for _, c := range candidates {
-		if !slices.ContainsFunc(pol.IDMapMountSources, func(dir string) bool { return strictlyBelow(c, dir) }) {
+		if !slices.ContainsFunc(sources, func(dir string) bool { return strictlyBelow(c, dir) }) {
 			return c
 		}
 	}

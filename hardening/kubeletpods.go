@@ -2,6 +2,7 @@ package hardening
 
 import (
 	"path"
+	"slices"
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -60,19 +61,21 @@ func PodUID(s *specs.Spec) string {
 }
 
 // kubeletPodSource splits the clean host path p when it is in one of the
-// kubelet's per-pod bind sources (kubeletPodSources):
-// /var/lib/kubelet/pods/<uid>/<source>[/...]. ok is false otherwise.
-func kubeletPodSource(p string) (uid string, ok bool) {
-	rest, found := strings.CutPrefix(p, kubeletPodsDir+"/")
-	if !found {
-		return "", false
-	}
-	parts := strings.SplitN(rest, "/", 3)
-	if len(parts) < 2 || parts[0] == "" {
-		return "", false
-	}
-	for _, src := range kubeletPodSources() {
-		if parts[1] == src {
+// kubelet's per-pod bind sources (kubeletPodSources) in one of the pod
+// directories podsDirs (kubeletPodsDir, and <root>/pods of every further
+// kubelet root, engineLayout): <pods dir>/<uid>/<source>[/...]. ok is
+// false otherwise.
+func kubeletPodSource(p string, podsDirs []string) (uid string, ok bool) {
+	for _, dir := range podsDirs {
+		rest, found := strings.CutPrefix(p, dir+"/")
+		if !found {
+			continue
+		}
+		parts := strings.SplitN(rest, "/", 3)
+		if len(parts) < 2 || parts[0] == "" {
+			continue
+		}
+		if slices.Contains(kubeletPodSources(), parts[1]) {
 			return parts[0], true
 		}
 	}
@@ -80,17 +83,18 @@ func kubeletPodSource(p string) (uid string, ok bool) {
 }
 
 // ownPodSource reports whether the clean host path p is in one of the
-// kubelet's per-pod bind sources of the pod podUID (not empty).
-func ownPodSource(p, podUID string) bool {
-	uid, ok := kubeletPodSource(path.Clean(p))
+// kubelet's per-pod bind sources of the pod podUID (not empty), in one of
+// the pod directories podsDirs.
+func ownPodSource(p, podUID string, podsDirs []string) bool {
+	uid, ok := kubeletPodSource(path.Clean(p), podsDirs)
 	return ok && podUID != "" && uid == podUID
 }
 
 // otherPodNote explains why a bind of the clean host path p, one of the
 // kubelet's per-pod bind sources, was not allowed as the container's own:
-// "" when p is no such source.
-func otherPodNote(p, podUID string) string {
-	uid, ok := kubeletPodSource(p)
+// "" when p is no such source (in one of the pod directories podsDirs).
+func otherPodNote(p, podUID string, podsDirs []string) string {
+	uid, ok := kubeletPodSource(p, podsDirs)
 	switch {
 	case !ok:
 		return ""

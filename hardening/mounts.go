@@ -152,10 +152,17 @@ func kernelFilesystems() []string {
 // its CRI implementation annotated (PodUID: containerd's
 // io.kubernetes.cri.sandbox-uid, CRI-O's io.kubernetes.pod.uid); another
 // pod's secrets and tokens, or any pod's without that annotation, are
-// refused. Mounts of type sysfs, cgroup, cgroup2 or cpuset must be
-// read-only; the user-namespace rule makes the cgroup mount of a
-// container kept in an engine's remap range read-only instead (dockerd
-// --userns-remap clears its read-only flag, for kernels of old). A proc
+// refused. The engines' state directories count wherever the host keeps
+// them (engineLayout): every root of the policy's "engineRoots", of the
+// engines' own configuration (HostFacts.EngineRoots: Docker's data-root,
+// containerd's root and state...) and of the well-known distributions
+// (k3s, RKE2, MicroK8s, k0s) is sensitive like the default one, and
+// what is allowed below a default root (per-container files, volumes, a
+// pod's own directories) is allowed below it. Mounts of type sysfs,
+// cgroup, cgroup2 or cpuset must be read-only; the user-namespace rule
+// makes the cgroup mount of a container kept in an engine's remap range
+// read-only instead (dockerd --userns-remap clears its read-only flag,
+// for kernels of old). A proc
 // mount goes at /proc only (elsewhere the masked and read-only paths
 // would not cover it: sys/kernel/core_pattern, sysrq-trigger).
 // Without a user namespace of its own (container root is host root),
@@ -170,11 +177,15 @@ func kernelFilesystems() []string {
 //
 // Relaxed by: "allowHostMounts" (a host path allows itself and what is
 // under it; "/sys" and "/sys/fs/cgroup" allow the read-write sysfs and
-// cgroup mounts).
+// cgroup mounts). Narrowed by: "engineRoots".
 func RefuseHostMounts(s *specs.Spec, pol *Policy, f HostFacts, r *Report) error {
 	rootfs := rootfsPath(s, f)
 	hostRoot := containerRootIsHostRoot(s, pol, f)
 	podUID := PodUID(s)
+	layout := engineLayoutOf(pol, f)
+	if note := engineRootsNote(pol, f); note != "" {
+		r.note(RuleHostMounts, "%s", note)
+	}
 	for _, m := range s.Mounts {
 		switch {
 		case slices.Contains(kernelFilesystems(), m.Type):
@@ -188,33 +199,30 @@ func RefuseHostMounts(s *specs.Spec, pol *Policy, f HostFacts, r *Report) error 
 		case isCgroupMount(m) && !readOnly(m.Options) && !hostMountAllowed(pol, "/sys/fs/cgroup") && !inEngineRemapRange(f):
 			r.refuse(RuleHostMounts, fmt.Sprintf("read-write cgroup filesystem at %s", m.Destination), `"allowHostMounts": ["/sys/fs/cgroup"]`)
 		case spec.IsBind(m):
-			checkBindSource(m, pol, f, rootfs, hostRoot, podUID, r)
+			checkBindSource(m, pol, f, layout, rootfs, hostRoot, podUID, r)
 		default:
-			checkOverlayDirs(m, pol, f, rootfs, hostRoot, podUID, r)
+			checkOverlayDirs(m, pol, f, layout, rootfs, hostRoot, podUID, r)
 		}
 	}
 	return nil
 }
 
-func checkBindSource(m specs.Mount, pol *Policy, f HostFacts, rootfs string, hostRoot bool, podUID string, r *Report) {
-	src := m.Source
-	if !filepath.IsAbs(src) {
-		base := f.Bundle
-		if base == "" {
-			base = "/"
-		}
-		src = filepath.Join(base, src)
+func checkBindSource(m specs.Mount, pol *Policy, f HostFacts, layout engineLayout, rootfs string, hostRoot bool, podUID string, r *Report) {
+	base := f.Bundle
+	if base == "" {
+		base = "/"
 	}
-	checkHostSource(m.Source, filepath.Clean(src), spec.BindReadOnly(m.Options),
-		fmt.Sprintf("bind mount of host path %s at %s", m.Source, m.Destination), pol, f, rootfs, hostRoot, podUID, r)
+	checkHostSource(m.Source, spec.BindSource(m, base), spec.BindReadOnly(m.Options),
+		fmt.Sprintf("bind mount of host path %s at %s", m.Source, m.Destination), pol, f, layout, rootfs, hostRoot, podUID, r)
 }
 
 // checkHostSource checks one host directory a mount exposes: src (clean,
 // absolute) and where written, the text config.json has, resolves on the
 // host (HostFacts.MountSources). ro says whether the mount only reads it,
 // hostRoot whether container root is host root (containerRootIsHostRoot),
-// podUID the container's pod (PodUID); reason starts the refusal.
-func checkHostSource(written, src string, ro bool, reason string, pol *Policy, f HostFacts, rootfs string, hostRoot bool, podUID string, r *Report) {
+// podUID the container's pod (PodUID), layout where the engines keep
+// their state (engineLayoutOf); reason starts the refusal.
+func checkHostSource(written, src string, ro bool, reason string, pol *Policy, f HostFacts, layout engineLayout, rootfs string, hostRoot bool, podUID string, r *Report) {
 	candidates := []string{src}
 	if resolved, ok := f.MountSources[written]; ok && filepath.Clean(resolved) != candidates[0] {
 		candidates = append(candidates, filepath.Clean(resolved))
@@ -224,10 +232,10 @@ func checkHostSource(written, src string, ro bool, reason string, pol *Policy, f
 		// rootfs that is no host directory itself (host-rootfs): in /
 		// every path is "inside the rootfs". An allowRootfs allowance
 		// does not extend to this exemption.
-		if rootfs != "" && spec.Within(c, rootfs) && hostRootfsProblem(rootfs) == "" && !plainRootfsOutsideBundle(f) {
+		if rootfs != "" && spec.Within(c, rootfs) && hostRootfsProblem(rootfs, layout) == "" && !plainRootfsOutsideBundle(f) {
 			continue
 		}
-		bad, asHostRoot := sensitiveMatch(aliasVarRun(c), ro, hostRoot, podUID)
+		bad, asHostRoot := sensitiveMatch(aliasVarRun(c), ro, hostRoot, podUID, layout)
 		if bad == "" || hostMountAllowed(pol, c) || hostMountAllowed(pol, aliasVarRun(c)) {
 			continue
 		}
@@ -240,7 +248,7 @@ func checkHostSource(written, src string, ro bool, reason string, pol *Policy, f
 		if asHostRoot {
 			reason += " (container root is host root)"
 		}
-		reason += otherPodNote(c, podUID)
+		reason += otherPodNote(c, podUID, layout.podsDirs)
 		r.refuse(RuleHostMounts, reason, fmt.Sprintf(`"allowHostMounts": [%q]`, aliasVarRun(c)))
 		return
 	}
@@ -249,22 +257,23 @@ func checkHostSource(written, src string, ro bool, reason string, pol *Policy, f
 // sensitiveMatch returns the sensitive path that a bind of host path p
 // exposes, or "". With hostRoot, hostRootSensitivePaths count too, and
 // asHostRoot says the match is one of them. podUID is the container's
-// pod (PodUID), whose kubelet sources are its own.
-func sensitiveMatch(p string, ro, hostRoot bool, podUID string) (bad string, asHostRoot bool) {
+// pod (PodUID), whose kubelet sources are its own; layout has the
+// engines' state roots (sensitive) and their per-container files (not).
+func sensitiveMatch(p string, ro, hostRoot bool, podUID string, layout engineLayout) (bad string, asHostRoot bool) {
 	if slices.Contains(runtimeSocketNames(), path.Base(p)) {
 		return p, false
 	}
-	if ownPodSource(p, podUID) {
+	if ownPodSource(p, podUID, layout.podsDirs) {
 		return "", false
 	}
 	for q := p; q != "/" && q != "."; q = path.Dir(q) {
-		for _, pat := range runtimeOwnedSources() {
+		for _, pat := range layout.ownedSources {
 			if ok, _ := path.Match(pat, q); ok {
 				return "", false
 			}
 		}
 	}
-	lists := [][]sensitivePath{sensitiveHostPaths()}
+	lists := [][]sensitivePath{layout.sensitive}
 	if hostRoot {
 		lists = append(lists, hostRootSensitivePaths())
 	}

@@ -65,13 +65,13 @@ func overlayDirs(m specs.Mount) (dirs []overlayDir, problems []string) {
 // overlay mount's options name: each is checked like a bind source (the
 // layers the overlay only reads like a read-only bind), where it resolves
 // on the host (HostFacts.MountSources) included.
-func checkOverlayDirs(m specs.Mount, pol *Policy, f HostFacts, rootfs string, hostRoot bool, podUID string, r *Report) {
+func checkOverlayDirs(m specs.Mount, pol *Policy, f HostFacts, layout engineLayout, rootfs string, hostRoot bool, podUID string, r *Report) {
 	dirs, problems := overlayDirs(m)
 	for _, p := range problems {
 		r.refuse(RuleHostMounts, fmt.Sprintf("overlay mount at %s: %s", m.Destination, p), "")
 	}
 	for _, d := range dirs {
-		checkHostSource(d.path, filepath.Clean(d.path), d.ro, fmt.Sprintf("overlay mount at %s: %s %s", m.Destination, d.key, d.path), pol, f, rootfs, hostRoot, podUID, r)
+		checkHostSource(d.path, filepath.Clean(d.path), d.ro, fmt.Sprintf("overlay mount at %s: %s %s", m.Destination, d.key, d.path), pol, f, layout, rootfs, hostRoot, podUID, r)
 	}
 }
 

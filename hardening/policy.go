@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
@@ -90,6 +91,18 @@ type Policy struct {
 	// matched exactly) a container's linux.seccomp.listenerPath may name:
 	// the host's own seccomp agents. Exceptions cannot add to this list.
 	AllowSeccompListeners []string `json:"allowSeccompListeners"`
+	// EngineRoots names, by engine kind (EngineKinds: docker,
+	// containerd, containerdState, kubelet, containersStorage), the
+	// engines' state directories beyond their defaults (dockerd
+	// --data-root, kubelet --root-dir...). Each is sensitive like the
+	// default (a bind of it, below it or of an ancestor is refused, and so
+	// is a rootfs below it that is not an overlay mount), and what the
+	// rules allow below the default they allow below it: the engine's
+	// per-container files and volumes, a kubelet pod's own directories to
+	// that pod, "idmapMountSources" entries. Adds to what the runtime
+	// finds in the engines' configuration (HostFacts.EngineRoots) and to
+	// the distributions' well-known roots; exceptions cannot change it.
+	EngineRoots map[string][]string `json:"engineRoots"`
 	// Exceptions widen the allow-lists for containers whose
 	// orchestrator-set annotations match.
 	Exceptions []Exception `json:"exceptions"`
@@ -300,6 +313,7 @@ func DefaultPolicy() *Policy {
 			AllowedHooks:      DefaultAllowedHooks(),
 			IDMapMountSources: DefaultIDMapMountSources(),
 		},
+		EngineRoots:   map[string][]string{},
 		UserNamespace: DefaultUserNamespacePolicy(),
 		AuditLog:      DefaultAuditLogPolicy(),
 	}
@@ -437,6 +451,9 @@ func (p *Policy) normalize() error {
 	}
 	if slices.Contains(p.WritablePaths, "/") {
 		return errors.New("key \"writablePaths\": \"/\" would undo the read-only rootfs")
+	}
+	if err := normalizeEngineRoots(p.EngineRoots); err != nil {
+		return err
 	}
 	if err := p.Allowances.normalize(""); err != nil {
 		return err
@@ -649,6 +666,7 @@ func (p *Policy) clone() *Policy {
 	out.WritablePaths = slices.Clone(p.WritablePaths)
 	out.AllowRootfs = slices.Clone(p.AllowRootfs)
 	out.AllowSeccompListeners = slices.Clone(p.AllowSeccompListeners)
+	out.EngineRoots = maps.Clone(p.EngineRoots)
 	out.Exceptions = slices.Clone(p.Exceptions)
 	out.Learn = slices.Clone(p.Learn)
 	out.Replace = slices.Clone(p.Replace)

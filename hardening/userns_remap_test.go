@@ -214,7 +214,7 @@ func TestRemapDataRootSources(t *testing.T) {
 		"/var/lib/docker/420000000.420000000/overlay2":                      "/var/lib/docker",
 		"/var/lib/docker/420000000.420000000":                               "/var/lib/docker",
 	} {
-		if got, _ := sensitiveMatch(p, false, false, ""); got != want {
+		if got, _ := sensitiveMatch(p, false, false, "", engineLayoutOf(DefaultPolicy(), HostFacts{})); got != want {
 			t.Errorf("bind of %s exposes %q, want %q", p, got, want)
 		}
 	}

@@ -12,9 +12,7 @@ import (
 // target swapped for a symlink (by whoever owns it) makes the mount fail;
 // it never lands where the symlink points.
 func TestMountOverlayFollowsNoSymlinkToTarget(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to mount")
-	}
+	requireRoot(t)
 	base := t.TempDir()
 	p := func(n string) string { return filepath.Join(base, n) }
 	for _, d := range []string{"lower", "upper", "work", "elsewhere", "elsewhere/rootfs"} {

@@ -10,10 +10,12 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-func requireRoot(t *testing.T) {
-	t.Helper()
+// requireRoot skips the test (or benchmark) unless it runs as root: the
+// package's mounts, chowns and user namespaces need it.
+func requireRoot(tb testing.TB) {
+	tb.Helper()
 	if os.Geteuid() != 0 {
-		t.Skip("needs root")
+		tb.Skip("needs root")
 	}
 }
 

@@ -12,9 +12,7 @@ import (
 // Docker's layers are on, on most hosts) and returns it.
 func shiftBenchLayer(b *testing.B, dirs, files int) string {
 	b.Helper()
-	if os.Geteuid() != 0 {
-		b.Skip("needs root")
-	}
+	requireRoot(b)
 	root := filepath.Join(b.TempDir(), "upper")
 	for d := 0; d < dirs; d++ {
 		dir := filepath.Join(root, fmt.Sprintf("d%d", d))

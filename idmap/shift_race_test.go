@@ -15,9 +15,7 @@ import (
 // (a process that can write the layer, racing a pause or resume). No
 // file outside the layer may change owner.
 func TestShiftOwnersFollowsNoSwappedDirectory(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to chown")
-	}
+	requireRoot(t)
 	base := t.TempDir()
 	layer, victim := filepath.Join(base, "upper"), filepath.Join(base, "host-etc")
 	for _, d := range []string{layer, victim} {

@@ -107,15 +107,7 @@ func readEngineFlags(c *cli.Context, add bool) (install.Options, error) {
 }
 
 func dockerEngineCommand(add bool) *cli.Command {
-	usage := "add the runtime to Docker's daemon.json and reload dockerd"
-	if !add {
-		usage = "remove the runtime from Docker's daemon.json and reload dockerd"
-	}
-	return &cli.Command{
-		Name:      "docker",
-		Usage:     usage,
-		ArgsUsage: " ",
-		Description: `Edits "runtimes" (and with --default "default-runtime") in daemon.json,
+	return engineCommand(add, "docker", "Docker's daemon.json and reload dockerd", `Edits "runtimes" (and with --default "default-runtime") in daemon.json,
 keeping every other key and its value, then sends SIGHUP to the dockerd
 named by --pidfile and waits until "docker info" agrees. When dockerd is not
 running, the file is edited and the new setting applies when it starts.
@@ -130,13 +122,13 @@ its own policy beside the default one.
 Examples:
        hardened install docker --default --dry-run
        hardened install docker --name hardened-audit -- --policy=/etc/hardened/audit.json`,
-		Flags: append(engineFlags(add, install.DefaultDockerConfig),
+		append(engineFlags(add, install.DefaultDockerConfig),
 			&cli.StringFlag{Name: "pidfile", Value: install.DefaultDockerPidFile, Usage: "dockerd's PID file (its --pidfile)"},
 			&cli.StringFlag{Name: "host", Aliases: []string{"H"}, Usage: "dockerd's socket for the check, as docker -H (default: the client's default)"},
 			&cli.BoolFlag{Name: "no-reload", Usage: "edit the file only: do not signal dockerd or check docker info"},
 			&cli.DurationFlag{Name: "timeout", Value: 15 * time.Second, Usage: "how long to wait for docker info to list the change"},
 		),
-		Action: func(c *cli.Context) error {
+		func(c *cli.Context) error {
 			eo, err := readEngineFlags(c, add)
 			if err != nil {
 				return err
@@ -155,46 +147,21 @@ Examples:
 				o.Reload, o.NotPointed = false, true
 			}
 			return install.Docker(c.Context, install.HostEngines(c.App.Writer, c.App.ErrWriter), o)
-		},
-	}
+		})
 }
 
 func containerdEngineCommand(add bool) *cli.Command {
-	usage := "add the runtime to containerd's config.toml (then restart containerd)"
-	if !add {
-		usage = "remove the runtime from containerd's config.toml (then restart containerd)"
-	}
-	return &cli.Command{
-		Name:      "containerd",
-		Usage:     usage,
-		ArgsUsage: " ",
-		Description: `Adds a runc-v2 runtime whose options.BinaryName is hardened to the CRI
+	return engineCommand(add, "containerd", "containerd's config.toml (then restart containerd)", `Adds a runc-v2 runtime whose options.BinaryName is hardened to the CRI
 plugin's runtimes, in the table the file's "version" calls for (1: plugins.cri,
 2: plugins."io.containerd.grpc.v1.cri", 3: plugins."io.containerd.cri.v1.runtime").
 containerd reads its configuration only at start: restart it afterwards.
 The file is edited in place: comments and layout are kept (and a backup of the
 previous file is written beside it).`,
-		Flags: engineFlags(add, install.DefaultContainerdConfig),
-		Action: func(c *cli.Context) error {
-			o, err := readEngineOptions(c, add)
-			if err != nil {
-				return err
-			}
-			return install.Containerd(install.HostEngines(c.App.Writer, c.App.ErrWriter), o)
-		},
-	}
+		engineFlags(add, install.DefaultContainerdConfig), editConfigAction(add, install.Containerd))
 }
 
 func podmanEngineCommand(add bool) *cli.Command {
-	usage := "add the runtime to Podman's containers.conf"
-	if !add {
-		usage = "remove the runtime from Podman's containers.conf"
-	}
-	return &cli.Command{
-		Name:      "podman",
-		Usage:     usage,
-		ArgsUsage: " ",
-		Description: `Adds [engine.runtimes] NAME = ["PATH"] (and with --default [engine] runtime)
+	return engineCommand(add, "podman", "Podman's containers.conf", `Adds [engine.runtimes] NAME = ["PATH"] (and with --default [engine] runtime)
 to containers.conf; podman reads it at every command, so nothing is restarted.
 Debian ships no /etc/containers/containers.conf (only the commented defaults
 in /usr/share/containers): it is created then, and Podman reads it over the
@@ -204,14 +171,29 @@ per-runtime arguments: another policy file is chosen per command with
 "podman --runtime-flag policy=/etc/hardened/audit.json run ...".
 
 Example: hardened install podman --default --dry-run`,
-		Flags: engineFlags(add, install.DefaultPodmanConfig),
-		Action: func(c *cli.Context) error {
-			o, err := readEngineOptions(c, add)
-			if err != nil {
-				return err
-			}
-			return install.Podman(install.HostEngines(c.App.Writer, c.App.ErrWriter), o)
-		},
+		engineFlags(add, install.DefaultPodmanConfig), editConfigAction(add, install.Podman))
+}
+
+// engineCommand is the install (add) or uninstall subcommand name for an
+// engine, whose usage says it adds the runtime to, or removes it from,
+// what (the engine's configuration file and what follows the edit).
+func engineCommand(add bool, name, what, description string, flags []cli.Flag, action cli.ActionFunc) *cli.Command {
+	usage := "add the runtime to " + what
+	if !add {
+		usage = "remove the runtime from " + what
+	}
+	return &cli.Command{Name: name, Usage: usage, ArgsUsage: " ", Description: description, Flags: flags, Action: action}
+}
+
+// editConfigAction is the action of an engine subcommand that takes the
+// common flags only and no argument, and has edit change the file.
+func editConfigAction(add bool, edit func(install.Host, install.Options) error) cli.ActionFunc {
+	return func(c *cli.Context) error {
+		o, err := readEngineOptions(c, add)
+		if err != nil {
+			return err
+		}
+		return edit(install.HostEngines(c.App.Writer, c.App.ErrWriter), o)
 	}
 }
 

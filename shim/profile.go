@@ -46,6 +46,23 @@ func formatFlag() cli.Flag {
 	return &cli.StringFlag{Name: "format", Aliases: []string{"f"}, Value: "text", Usage: "text or json"}
 }
 
+// loadProfileArgs checks that the command has n arguments, the keys of
+// learned profiles, and loads the profiles in that order.
+func loadProfileArgs(c *cli.Context, n int) ([]*learn.Profile, error) {
+	if err := checkArgs(c, n, n); err != nil {
+		return nil, err
+	}
+	ps := make([]*learn.Profile, n)
+	for i := range ps {
+		p, err := learn.DefaultStore().MustLoad(c.Args().Get(i))
+		if err != nil {
+			return nil, err
+		}
+		ps[i] = p
+	}
+	return ps, nil
+}
+
 func profileListCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "list",
@@ -101,13 +118,11 @@ func profileShowCommand() *cli.Command {
 		ArgsUsage: "<key>",
 		Flags:     []cli.Flag{formatFlag()},
 		Action: func(c *cli.Context) error {
-			if err := checkArgs(c, 1, 1); err != nil {
-				return err
-			}
-			p, err := learn.DefaultStore().MustLoad(c.Args().First())
+			ps, err := loadProfileArgs(c, 1)
 			if err != nil {
 				return err
 			}
+			p := ps[0]
 			if c.String("format") == "json" {
 				return writeJSON(c.App.Writer, p, "  ")
 			}
@@ -153,13 +168,11 @@ calls: what enforce gives the container, with the unlearned calls denied by the
 default action. Docker takes it with --security-opt seccomp=<file>, Kubernetes
 as a Localhost seccompProfile.`,
 		Action: func(c *cli.Context) error {
-			if err := checkArgs(c, 1, 1); err != nil {
-				return err
-			}
-			p, err := learn.DefaultStore().MustLoad(c.Args().First())
+			ps, err := loadProfileArgs(c, 1)
 			if err != nil {
 				return err
 			}
+			p := ps[0]
 			pol, _, err := loadPolicy(c)
 			if err != nil {
 				return err
@@ -179,17 +192,11 @@ func profileDiffCommand() *cli.Command {
 		Usage:     "compare two learned profiles: calls only the first (-) or only the second (+) has",
 		ArgsUsage: "<key> <other-key>",
 		Action: func(c *cli.Context) error {
-			if err := checkArgs(c, 2, 2); err != nil {
-				return err
-			}
-			a, err := learn.DefaultStore().MustLoad(c.Args().Get(0))
+			ps, err := loadProfileArgs(c, 2)
 			if err != nil {
 				return err
 			}
-			b, err := learn.DefaultStore().MustLoad(c.Args().Get(1))
-			if err != nil {
-				return err
-			}
+			a, b := ps[0], ps[1]
 			for _, n := range a.Names() {
 				if _, ok := b.Syscalls[n]; !ok {
 					fmt.Fprintln(c.App.Writer, "- "+n)

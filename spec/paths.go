@@ -1,6 +1,7 @@
 package spec
 
 import (
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -39,6 +40,16 @@ func BindReadOnly(opts []string) bool {
 		return rec
 	}
 	return ro
+}
+
+// BindSource returns the host path a bind mount's source names, as the
+// runtime hands it to libcontainer: a relative source is taken against
+// bundleDir. The path is clean.
+func BindSource(m specs.Mount, bundleDir string) string {
+	if filepath.IsAbs(m.Source) {
+		return filepath.Clean(m.Source)
+	}
+	return filepath.Join(bundleDir, m.Source)
 }
 
 // Within reports whether path p is dir or below it. Both must be clean

@@ -66,3 +66,21 @@ func TestBindReadOnly(t *testing.T) {
 		}
 	}
 }
+
+func TestBindSource(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		source, bundle, want string
+	}{
+		{"/srv/data", "/b", "/srv/data"},
+		{"/srv//data/../x/", "/b", "/srv/x"},
+		{"data", "/b", "/b/data"},
+		{"./rootfs/../data", "/b", "/b/data"},
+		{"../escape", "/b", "/escape"},
+		{"data", "/", "/data"},
+	} {
+		if got := BindSource(specs.Mount{Source: tc.source, Type: "bind"}, tc.bundle); got != tc.want {
+			t.Errorf("BindSource(%q, bundle %q) = %q, want %q", tc.source, tc.bundle, got, tc.want)
+		}
+	}
+}

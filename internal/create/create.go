@@ -568,7 +568,7 @@ func libcontainerConfig(opts Options, bundle *spec.Bundle, stage *userns.Stage) 
 	s.Mounts = make([]specs.Mount, len(bundle.Spec.Mounts))
 	for i, m := range bundle.Spec.Mounts {
 		if m.Source != "" && !filepath.IsAbs(m.Source) && spec.IsBind(m) {
-			m.Source = filepath.Join(bundle.Dir, m.Source)
+			m.Source = spec.BindSource(m, bundle.Dir)
 		}
 		s.Mounts[i] = m
 	}

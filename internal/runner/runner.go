@@ -89,7 +89,6 @@ func (r Process) Run(p *specs.Process) (status int, retErr error) {
 	var forwarder *signalForwarder
 	if !r.Detach {
 		forwarder = newSignalForwarder(r.Subreaper)
-		defer forwarder.stop()
 	}
 	io, err := setupStdio(process, stdioOptions{
 		terminal:      p.Terminal,

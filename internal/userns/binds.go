@@ -43,12 +43,7 @@ func (u *Stage) PinBinds(s *specs.Spec, bundleDir string, checked map[string]str
 		if !spec.IsBind(m) || m.Source == "" {
 			continue
 		}
-		src := m.Source
-		if !filepath.IsAbs(src) {
-			src = filepath.Join(bundleDir, src)
-		}
-		src = filepath.Clean(src)
-		p, err := u.pinSource(staged, m.Source, src, checked)
+		p, err := u.pinSource(staged, m.Source, spec.BindSource(m, bundleDir), checked)
 		if err != nil {
 			return fmt.Errorf("bind mount source %s at %s: %w", m.Source, m.Destination, err)
 		}

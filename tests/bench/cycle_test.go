@@ -295,12 +295,20 @@ func runWith(rt runtimeUnderTest, wrapper []string, args ...string) error {
 
 // copyBundle makes a bundle that shares the rootfs but has its own
 // config.json (changed by edit when not nil), so that one runtime's
-// rewrite does not reach another. The shared rootfs is bind-mounted at
-// the copy's own rootfs, as an engine mounts an image there (the
-// host-rootfs rule refuses a plain directory outside the bundle).
+// rewrite does not reach another. The bundle lives under rootsDir, a
+// tmpfs like the /run where containerd, Docker (through containerd) and
+// CRI-O keep their bundles: a config.json that a runtime rewrites is
+// synced there at the cost of a tmpfs, not of this machine's ext4 /tmp.
+// The shared rootfs is bind-mounted at the copy's own rootfs, as an
+// engine mounts an image there (the host-rootfs rule refuses a plain
+// directory outside the bundle).
 func copyBundle(tb testing.TB, src string, edit func(*specs.Spec) error) string {
 	tb.Helper()
-	dst := tb.TempDir()
+	dst, err := os.MkdirTemp(rootsDir(), "hardened-bench-bundle-")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { os.RemoveAll(dst) })
 	if err := os.Chmod(dst, 0o755); err != nil {
 		tb.Fatal(err)
 	}
@@ -341,7 +349,8 @@ func copyBundle(tb testing.TB, src string, edit func(*specs.Spec) error) string 
 func cycleOf(s sample) time.Duration  { return s.cycle }
 func createOf(s sample) time.Duration { return s.create }
 
-func medianOf(ss []sample, f func(sample) time.Duration) time.Duration {
+// medianOf is the median of f over the samples ss.
+func medianOf[S any](ss []S, f func(S) time.Duration) time.Duration {
 	ds := make([]time.Duration, len(ss))
 	for i, s := range ss {
 		ds[i] = f(s)

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -21,9 +22,16 @@ const dockerTimeout = 90 * time.Second
 func docker(t *testing.T, args ...string) (stdout, stderr string, exit int) {
 	t.Helper()
 	testutil.RequireRoot(t)
+	return dockerOn(t, dockerd, args...)
+}
+
+// dockerOn runs docker against dd, with dockerTimeout (a timeout fails
+// the test), and returns its output and exit code.
+func dockerOn(t *testing.T, dd *testutil.Dockerd, args ...string) (stdout, stderr string, exit int) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), dockerTimeout)
 	defer cancel()
-	stdout, stderr, exit = dockerd.Run(ctx, args...)
+	stdout, stderr, exit = dd.Run(ctx, args...)
 	if ctx.Err() != nil {
 		t.Errorf("docker %s: timed out", strings.Join(args, " "))
 	}
@@ -33,7 +41,24 @@ func docker(t *testing.T, args ...string) (stdout, stderr string, exit int) {
 // mustDocker runs docker and fails the test unless it exits 0.
 func mustDocker(t *testing.T, args ...string) string {
 	t.Helper()
-	out, errOut, exit := docker(t, args...)
+	testutil.RequireRoot(t)
+	return mustDockerOn(t, dockerd, args...)
+}
+
+// dockerDiff returns the lines of docker diff of the container name on
+// dd, sorted.
+func dockerDiff(t *testing.T, dd *testutil.Dockerd, name string) []string {
+	t.Helper()
+	l := strings.Split(strings.TrimSpace(mustDockerOn(t, dd, "diff", name)), "\n")
+	slices.Sort(l)
+	return l
+}
+
+// mustDockerOn runs docker against dd and fails the test unless it exits
+// 0.
+func mustDockerOn(t *testing.T, dd *testutil.Dockerd, args ...string) string {
+	t.Helper()
+	out, errOut, exit := dockerOn(t, dd, args...)
 	if exit != 0 {
 		t.Fatalf("docker %s: exit %d\nstdout: %s\nstderr: %s", strings.Join(args, " "), exit, out, errOut)
 	}
@@ -363,7 +388,7 @@ func TestDockerUpdateMemory(t *testing.T) {
 	if st := inspect(t, c.Name); st.HostConfig.Memory != 64<<20 {
 		t.Errorf("docker inspect: Memory %d, want %d", st.HostConfig.Memory, 64<<20)
 	}
-	if v := hostCgroupValue(t, c.Pid, (*testutil.Cgroup).MemoryLimit); v != strconv.Itoa(64<<20) {
+	if v := testutil.CgroupValue(t, c.Pid, (*testutil.Cgroup).MemoryLimit); v != strconv.Itoa(64<<20) {
 		t.Errorf("memory limit = %s, want %d", v, 64<<20)
 	}
 	// And the container sees the limit in its own cgroup view (v1: the
@@ -376,21 +401,6 @@ func TestDockerUpdateMemory(t *testing.T) {
 // insideMemoryLimit prints the memory limit a container sees, on either
 // cgroup layout.
 const insideMemoryLimit = `cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max`
-
-// hostCgroupValue reads one value of pid's cgroup as the host sees it,
-// with read (a testutil.Cgroup method: either cgroup layout).
-func hostCgroupValue(t *testing.T, pid int, read func(*testutil.Cgroup) (string, error)) string {
-	t.Helper()
-	cg, err := testutil.ProcessCgroup(pid)
-	if err != nil {
-		t.Fatal(err)
-	}
-	v, err := read(cg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return v
-}
 
 func TestDockerRmForce(t *testing.T) {
 	img := image(t)

@@ -7,7 +7,6 @@ package e2e
 // them in a Debian 12 guest that has both (tests/vm).
 
 import (
-	"context"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -70,9 +69,9 @@ type limits struct{ memory, pids, cpu string }
 func readLimits(t *testing.T, pid int) limits {
 	t.Helper()
 	return limits{
-		memory: hostCgroupValue(t, pid, (*testutil.Cgroup).MemoryLimit),
-		pids:   hostCgroupValue(t, pid, (*testutil.Cgroup).PidsLimit),
-		cpu:    hostCgroupValue(t, pid, (*testutil.Cgroup).CPUQuota),
+		memory: testutil.CgroupValue(t, pid, (*testutil.Cgroup).MemoryLimit),
+		pids:   testutil.CgroupValue(t, pid, (*testutil.Cgroup).PidsLimit),
+		cpu:    testutil.CgroupValue(t, pid, (*testutil.Cgroup).CPUQuota),
 	}
 }
 
@@ -120,32 +119,15 @@ func TestDockerLimitsRunAndUpdate(t *testing.T) {
 // limits, and docker rm leaves no unit or cgroup behind.
 func TestDockerSystemdCgroupDriver(t *testing.T) {
 	testutil.RequireSystemd(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	dd, err := testutil.NewDockerdArgs(ctx, dockerd.Runtime, "--exec-opt", "native.cgroupdriver=systemd")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := dd.Close(); err != nil {
-			t.Error(err)
-		}
-	})
+	dd := testutil.StartDockerdArgs(t, dockerd.Runtime, "--exec-opt", "native.cgroupdriver=systemd")
 	run := func(args ...string) string {
 		t.Helper()
-		out, errOut, exit := dd.Run(ctx, args...)
-		if exit != 0 {
-			t.Fatalf("docker %s: exit %d\n%s%s", strings.Join(args, " "), exit, out, errOut)
-		}
-		return strings.TrimSpace(out)
+		return strings.TrimSpace(mustDockerOn(t, dd, args...))
 	}
 	if d := run("info", "--format", "{{.CgroupDriver}}"); d != "systemd" {
 		t.Fatalf("dockerd's cgroup driver %q, want systemd", d)
 	}
-	img, err := dd.ImportBusybox(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	img := testutil.DockerImportBusybox(t, dd)
 	id := run("run", "-d", "--runtime=hardened", "--memory", "48m", "--pids-limit", "40", img, "sleep", "1000")
 	pid, err := strconv.Atoi(run("inspect", "--format", "{{.State.Pid}}", id))
 	if err != nil {
@@ -218,7 +200,7 @@ func TestDockerRestart(t *testing.T) {
 		}
 		c.Pid = st.State.Pid
 		waitLogs(t, c.Name, strings.Repeat("up\n", i+1))
-		if v := hostCgroupValue(t, c.Pid, (*testutil.Cgroup).MemoryLimit); v != strconv.Itoa(32<<20) {
+		if v := testutil.CgroupValue(t, c.Pid, (*testutil.Cgroup).MemoryLimit); v != strconv.Itoa(32<<20) {
 			t.Errorf("after restart %d: memory limit %s, want %d", i, v, 32<<20)
 		}
 	}

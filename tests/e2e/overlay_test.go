@@ -114,6 +114,17 @@ func TestDockerCpRunningNoExec(t *testing.T) {
 	}
 }
 
+// runcReference starts a detached busybox container running script under
+// runc on the shared dockerd, removed at the test's end, and returns its
+// name: what a hardened container's view is compared with.
+func runcReference(t *testing.T, script string) string {
+	t.Helper()
+	ref := uniqueName("runc")
+	mustDocker(t, "run", "-d", "--runtime=runc", "--name", ref, image(t), "sh", "-c", script)
+	t.Cleanup(func() { docker(t, "rm", "-f", ref) })
+	return ref
+}
+
 // TestDockerDiffRunning: docker diff of a running container lists what
 // runc's lists for the same writes. (The runc container has a writable
 // rootfs: the hardened one's /tmp stays writable under its read-only
@@ -122,16 +133,9 @@ func TestDockerDiffRunning(t *testing.T) {
 	knownFailure(t, engineViewLimit)
 	script := `echo a > /tmp/new; sleep 1000`
 	hardened := runDetachedArgs(t, nil, "sh", "-c", script)
-	img := image(t)
-	ref := uniqueName("runc")
-	mustDocker(t, "run", "-d", "--runtime=runc", "--name", ref, img, "sh", "-c", script)
-	t.Cleanup(func() { docker(t, "rm", "-f", ref) })
+	ref := runcReference(t, script)
 	time.Sleep(time.Second)
-	lines := func(name string) []string {
-		l := strings.Split(strings.TrimSpace(mustDocker(t, "diff", name)), "\n")
-		slices.Sort(l)
-		return l
-	}
+	lines := func(name string) []string { return dockerDiff(t, dockerd, name) }
 	if got, want := lines(hardened.Name), lines(ref); !slices.Equal(got, want) {
 		t.Errorf("docker diff: %d lines %.300q, runc's %d lines %q", len(got), got, len(want), want)
 	}
@@ -161,16 +165,9 @@ func TestDockerCommitRunning(t *testing.T) {
 func TestDockerDiffPaused(t *testing.T) {
 	script := `echo a > /tmp/new; sleep 1000`
 	hardened := runDetachedArgs(t, nil, "sh", "-c", script)
-	img := image(t)
-	ref := uniqueName("runc")
-	mustDocker(t, "run", "-d", "--runtime=runc", "--name", ref, img, "sh", "-c", script)
-	t.Cleanup(func() { docker(t, "rm", "-f", ref) })
+	ref := runcReference(t, script)
 	time.Sleep(time.Second)
-	lines := func(name string) []string {
-		l := strings.Split(strings.TrimSpace(mustDocker(t, "diff", name)), "\n")
-		slices.Sort(l)
-		return l
-	}
+	lines := func(name string) []string { return dockerDiff(t, dockerd, name) }
 	mustDocker(t, "pause", hardened.Name)
 	got, want := lines(hardened.Name), lines(ref)
 	mustDocker(t, "unpause", hardened.Name)

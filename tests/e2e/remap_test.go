@@ -63,30 +63,7 @@ func remapDockerd(t *testing.T, policy string) *testutil.Dockerd {
 			t.Fatal(err)
 		}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	dd, err := testutil.NewDockerdArgs(ctx, wrapper, "--userns-remap="+remapTestUser)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := dd.Close(); err != nil {
-			t.Error(err)
-		}
-	})
-	return dd
-}
-
-// remapDocker runs docker against dd and fails the test unless it exits 0.
-func remapDocker(t *testing.T, dd *testutil.Dockerd, args ...string) string {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), dockerTimeout)
-	defer cancel()
-	out, errOut, exit := dd.Run(ctx, args...)
-	if exit != 0 {
-		t.Fatalf("docker %s: exit %d\nstdout: %s\nstderr: %s", strings.Join(args, " "), exit, out, errOut)
-	}
-	return out
+	return testutil.StartDockerdArgs(t, wrapper, "--userns-remap="+remapTestUser)
 }
 
 // remapRun starts a detached container of runtime on dd, removed at the
@@ -104,7 +81,7 @@ func remapRun(t *testing.T, dd *testutil.Dockerd, runtime string, cmd ...string)
 	if len(cmd) > 1 && strings.HasPrefix(cmd[0], "--") {
 		args, cmd = append(args, cmd[:2]...), cmd[2:]
 	}
-	remapDocker(t, dd, append(append(args, testutil.BusyboxImage), cmd...)...)
+	mustDockerOn(t, dd, append(append(args, testutil.BusyboxImage), cmd...)...)
 	return name
 }
 
@@ -125,11 +102,11 @@ func TestDockerRemap(t *testing.T) {
 		a := remapRun(t, dd, "hardened", "sleep", "1000")
 		b := remapRun(t, dd, "hardened", "sleep", "1000")
 		for _, name := range []string{a, b} {
-			got := strings.Join(strings.Fields(remapDocker(t, dd, "exec", name, "cat", "/proc/self/uid_map", "/proc/self/gid_map")), " ")
+			got := strings.Join(strings.Fields(mustDockerOn(t, dd, "exec", name, "cat", "/proc/self/uid_map", "/proc/self/gid_map")), " ")
 			if want := wantMap + " " + wantMap; got != want {
 				t.Errorf("%s: uid_map and gid_map %q, want %q", name, got, want)
 			}
-			pid := strings.TrimSpace(remapDocker(t, dd, "inspect", "-f", "{{.State.Pid}}", name))
+			pid := strings.TrimSpace(mustDockerOn(t, dd, "inspect", "-f", "{{.State.Pid}}", name))
 			status, err := os.ReadFile("/proc/" + pid + "/status")
 			if err != nil {
 				t.Fatal(err)
@@ -140,18 +117,18 @@ func TestDockerRemap(t *testing.T) {
 			// The rest of the policy holds: no new privileges, seccomp,
 			// read-only rootfs, and the cgroup mount (which dockerd
 			// --userns-remap makes read-write) read-only.
-			out := remapDocker(t, dd, "exec", name, "sh", "-c", "grep -E '^(NoNewPrivs|Seccomp):' /proc/self/status; touch /x 2>/dev/null && echo rootfs-writable || echo rootfs-read-only; awk '/ - cgroup2? / { n++; if ($6 !~ /^ro/) w++ } END { print (n > 0 && w == 0) ? \"cgroup-read-only\" : \"cgroup-writable\" }' /proc/self/mountinfo")
+			out := mustDockerOn(t, dd, "exec", name, "sh", "-c", "grep -E '^(NoNewPrivs|Seccomp):' /proc/self/status; touch /x 2>/dev/null && echo rootfs-writable || echo rootfs-read-only; awk '/ - cgroup2? / { n++; if ($6 !~ /^ro/) w++ } END { print (n > 0 && w == 0) ? \"cgroup-read-only\" : \"cgroup-writable\" }' /proc/self/mountinfo")
 			if got := strings.Join(strings.Fields(out), " "); got != "NoNewPrivs: 1 Seccomp: 2 rootfs-read-only cgroup-read-only" {
 				t.Errorf("%s: %q, want no new privileges, seccomp filtering, a read-only rootfs and cgroup mount", name, got)
 			}
 			// The container's rootfs is Docker's overlay (the same
 			// file system), not one the runtime rebuilt.
-			merged := strings.TrimSpace(remapDocker(t, dd, "inspect", "-f", "{{.GraphDriver.Data.MergedDir}}", name))
+			merged := strings.TrimSpace(mustDockerOn(t, dd, "inspect", "-f", "{{.GraphDriver.Data.MergedDir}}", name))
 			var st syscall.Stat_t
 			if err := syscall.Stat(merged, &st); err != nil {
 				t.Fatal(err)
 			}
-			if got := strings.TrimSpace(remapDocker(t, dd, "exec", name, "stat", "-c", "%d", "/")); got != strconv.FormatUint(st.Dev, 10) {
+			if got := strings.TrimSpace(mustDockerOn(t, dd, "exec", name, "stat", "-c", "%d", "/")); got != strconv.FormatUint(st.Dev, 10) {
 				t.Errorf("%s: the rootfs is device %s, Docker's overlay %s is %d: not Docker's own", name, got, merged, st.Dev)
 			}
 		}
@@ -164,7 +141,7 @@ func TestDockerRemap(t *testing.T) {
 		// the engine's range too, with the engine's rootfs.
 		a := remapRun(t, dd, "hardened", "sh", "-c", "mkdir -p /tmp/www && echo hello > /tmp/www/index.html && exec httpd -f -p 8080 -h /tmp/www")
 		b := remapRun(t, dd, "hardened", "--network", "container:"+a, "sleep", "1000")
-		got := strings.Join(strings.Fields(remapDocker(t, dd, "exec", b, "sh", "-c", "cat /proc/self/uid_map; stat -c %u:%g /bin/busybox")), " ")
+		got := strings.Join(strings.Fields(mustDockerOn(t, dd, "exec", b, "sh", "-c", "cat /proc/self/uid_map; stat -c %u:%g /bin/busybox")), " ")
 		if want := wantMap + " 0:0"; got != want {
 			t.Errorf("uid_map and owner of /bin/busybox in the joining container: %q, want %q", got, want)
 		}
@@ -187,8 +164,8 @@ func TestDockerRemap(t *testing.T) {
 		}
 		remapRegistryShared(t, dd, a, b)
 		page("first start")
-		remapDocker(t, dd, "restart", "-t", "1", a)
-		remapDocker(t, dd, "restart", "-t", "1", b)
+		mustDockerOn(t, dd, "restart", "-t", "1", a)
+		mustDockerOn(t, dd, "restart", "-t", "1", b)
 		page("after restart")
 	})
 
@@ -197,23 +174,19 @@ func TestDockerRemap(t *testing.T) {
 		h := remapRun(t, dd, "hardened", "sh", "-c", script)
 		ref := remapRun(t, dd, "runc", "sh", "-c", script)
 		time.Sleep(time.Second)
-		lines := func(name string) []string {
-			l := strings.Split(strings.TrimSpace(remapDocker(t, dd, "diff", name)), "\n")
-			slices.Sort(l)
-			return l
-		}
+		lines := func(name string) []string { return dockerDiff(t, dd, name) }
 		want := lines(ref)
 		if got := lines(h); !slices.Equal(got, want) {
 			t.Errorf("docker diff: %d lines %.300q, runc's %d lines %q", len(got), got, len(want), want)
 		}
 		// Paused (no view at rest is staged for it), the same.
-		remapDocker(t, dd, "pause", h)
+		mustDockerOn(t, dd, "pause", h)
 		got := lines(h)
-		remapDocker(t, dd, "unpause", h)
+		mustDockerOn(t, dd, "unpause", h)
 		if !slices.Equal(got, want) {
 			t.Errorf("docker diff while paused: %d lines %.300q, runc's %d lines %q", len(got), got, len(want), want)
 		}
-		if out := remapDocker(t, dd, "exec", h, "sh", "-c", "echo c >> /tmp/new && cat /tmp/new && stat -c %u:%g /tmp/new"); out != "a\nc\n0:0\n" {
+		if out := mustDockerOn(t, dd, "exec", h, "sh", "-c", "echo c >> /tmp/new && cat /tmp/new && stat -c %u:%g /tmp/new"); out != "a\nc\n0:0\n" {
 			t.Errorf("after the unpause: %q", out)
 		}
 	})
@@ -225,7 +198,7 @@ func TestDockerRemap(t *testing.T) {
 		if err := os.WriteFile(src, []byte("x\n"), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		remapDocker(t, dd, "cp", src, c+":/tmp/f")
+		mustDockerOn(t, dd, "cp", src, c+":/tmp/f")
 		var got string
 		for try := 0; try < 50 && got == ""; try++ {
 			time.Sleep(100 * time.Millisecond)
@@ -252,7 +225,7 @@ func TestDockerRemap(t *testing.T) {
 // remapExport returns the tar stream of docker export of container c.
 func remapExport(t *testing.T, dd *testutil.Dockerd, c string) *tar.Reader {
 	t.Helper()
-	return tar.NewReader(strings.NewReader(remapDocker(t, dd, "export", c)))
+	return tar.NewReader(strings.NewReader(mustDockerOn(t, dd, "export", c)))
 }
 
 // remapExportOwners returns "uid:gid" by path (without the leading / and
@@ -305,7 +278,7 @@ func remapRegistryShared(t *testing.T, dd *testutil.Dockerd, names ...string) {
 		t.Fatal(err)
 	}
 	for _, name := range names {
-		id := strings.TrimSpace(remapDocker(t, dd, "inspect", "-f", "{{.ID}}", name))
+		id := strings.TrimSpace(mustDockerOn(t, dd, "inspect", "-f", "{{.ID}}", name))
 		found := false
 		for key, e := range entries {
 			if filepath.Base(key) != id {

@@ -74,15 +74,9 @@ func TestDockerUserns(t *testing.T) {
 	testutil.RequireRoot(t)
 	dd := testutil.StartDockerd(t, usernsWrapper(t))
 	img := testutil.DockerImportBusybox(t, dd)
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
-	defer cancel()
 	run := func(args ...string) string {
 		t.Helper()
-		out, errOut, exit := dd.Run(ctx, args...)
-		if exit != 0 {
-			t.Fatalf("docker %s: exit %d: %s %s", strings.Join(args, " "), exit, out, errOut)
-		}
-		return out
+		return mustDockerOn(t, dd, args...)
 	}
 	name := uniqueName("userns")
 	run("run", "-d", "--runtime=hardened", "--name", name, img, "sh", "-c", "echo hi > /tmp/f; echo ready; exec sleep 1000")

@@ -55,7 +55,16 @@ func joinsTarget(t *testing.T, rt *testutil.Runtime, ann map[string]string, id s
 // returns its PID.
 func joinsHostSleep(t *testing.T, flags ...string) int {
 	t.Helper()
-	cmd := exec.Command("unshare", append(flags, "sleep", "1000")...)
+	return joinsSleeper(t, append(append([]string{"unshare"}, flags...), "sleep", "1000")...)
+}
+
+// joinsSleeper starts argv, a command that sets namespaces up and execs
+// `sleep` in the same process (unshare, ip netns exec), killed at the end
+// of the test, and returns its PID once it is sleep (the namespaces
+// exist).
+func joinsSleeper(t *testing.T, argv ...string) int {
+	t.Helper()
+	cmd := exec.Command(argv[0], argv[1:]...)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -63,7 +72,6 @@ func joinsHostSleep(t *testing.T, flags ...string) int {
 		cmd.Process.Kill()
 		cmd.Wait()
 	})
-	// unshare execs sleep in the same process once the namespaces exist.
 	for range 100 {
 		if exe, _ := os.Readlink("/proc/" + strconv.Itoa(cmd.Process.Pid) + "/exe"); strings.HasSuffix(exe, "/sleep") {
 			break
@@ -318,23 +326,10 @@ func TestJoinPinnedNetns(t *testing.T) {
 	if exit != 0 || out != string(want) {
 		t.Fatalf("CNI-style netns %s: exit %d, inside %q, want %q", path, exit, out, want)
 	}
-	cmd := exec.Command("ip", "netns", "exec", name, "sleep", "1000")
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-	})
-	for range 100 {
-		if exe, _ := os.Readlink("/proc/" + strconv.Itoa(cmd.Process.Pid) + "/exe"); strings.HasSuffix(exe, "/sleep") {
-			break
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	pid := joinsSleeper(t, "ip", "netns", "exec", name, "sleep", "1000")
 	b2 := testutil.NewBundle(t, "true")
 	b2.Edit(t, func(s *specs.Spec) { joinsNS(s, specs.NetworkNamespace, path) })
-	rt.ExpectRefused(t, b2, nil, "joins the network namespace at "+path+", which holds process "+strconv.Itoa(cmd.Process.Pid), joinsRule+`"allowUnrelatedJoins": ["network"]`)
+	rt.ExpectRefused(t, b2, nil, "joins the network namespace at "+path+", which holds process "+strconv.Itoa(pid), joinsRule+`"allowUnrelatedJoins": ["network"]`)
 }
 
 // joinsCgroup makes a fresh cgroup named after the test on the given

@@ -47,11 +47,7 @@ func TestLimitsPidsCeiling(t *testing.T) {
 			rt := testutil.NewRuntime(t)
 			b := testutil.NewBundle(t)
 			b.Edit(t, func(s *specs.Spec) { limitsSetPids(s, tc.limit) })
-			var global []string
-			if tc.policy != "" {
-				flag, _ := testutil.WritePolicy(t, tc.policy)
-				global = append(global, flag)
-			}
+			global := testutil.PolicyFlags(t, tc.policy)
 			out, exit := runInside(t, rt, b, limitsPidsMax, global...)
 			if exit != 0 || strings.TrimSpace(out) != tc.want {
 				t.Fatalf("pids.max inside = %q (exit %d), want %s", out, exit, tc.want)
@@ -99,11 +95,7 @@ func TestLimitsUpdatePids(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			rt := testutil.NewRuntime(t)
 			b := testutil.NewBundle(t)
-			var global []string
-			if tc.policy != "" {
-				flag, _ := testutil.WritePolicy(t, tc.policy)
-				global = append(global, flag)
-			}
+			global := testutil.PolicyFlags(t, tc.policy)
 			id := limitsDetached(t, rt, b, global...)
 			args := append(append(append([]string{}, global...), "update"), tc.args...)
 			args = append(args, id)
@@ -182,11 +174,7 @@ func TestLimitsOOMScoreAdj(t *testing.T) {
 			rt := testutil.NewRuntime(t)
 			b := testutil.NewBundle(t)
 			b.Edit(t, func(s *specs.Spec) { s.Process.OOMScoreAdj = &tc.adj })
-			var global []string
-			if tc.policy != "" {
-				flag, _ := testutil.WritePolicy(t, tc.policy)
-				global = append(global, flag)
-			}
+			global := testutil.PolicyFlags(t, tc.policy)
 			out, exit := runInside(t, rt, b, "cat /proc/self/oom_score_adj", global...)
 			if exit != 0 || strings.TrimSpace(out) != strconv.Itoa(tc.want) {
 				t.Fatalf("oom_score_adj inside = %q (exit %d), want %d", out, exit, tc.want)

@@ -152,11 +152,7 @@ func TestHostileNotifyDirReadOnly(t *testing.T) {
 	for name, policy := range map[string]string{"default": "", "off": `{"mode": "off"}`} {
 		t.Run(name, func(t *testing.T) {
 			rt := testutil.NewRuntime(t)
-			var global []string
-			if policy != "" {
-				flag, _ := testutil.WritePolicy(t, policy)
-				global = append(global, flag)
-			}
+			global := testutil.PolicyFlags(t, policy)
 			b := testutil.NewBundle(t)
 			// run --detach returns once the container is ready.
 			b.SetArgs(t, "sh", "-c", notifyInstallProbe(t, b)+" notify=READY=1 >/dev/null; exec sleep 1000")

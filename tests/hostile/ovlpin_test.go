@@ -81,35 +81,11 @@ func ovlpinSwapRace(t *testing.T, key string, options func(b *testutil.Bundle, s
 		s.Mounts = append(s.Mounts, specs.Mount{Destination: "/mnt", Type: "overlay", Source: "overlay", Options: opts})
 	})
 	b.SetArgs(t, "/bin/sh", "-c", "if test -e /mnt/shadow || test -e /mnt/passwd; then echo HOST-ETC; fi; cat /mnt/marker 2>/dev/null || echo no-marker; true")
-	swapper := startSwapping(t, swapped, alt)
-	const runs = 40
-	var layer, leaked, refused int
-	for i := 0; i < runs; i++ {
-		swapper.holdForRun(i)
-		out, errOut, exit := rt.Run("run", "--bundle", b.Dir, rt.NewID())
-		switch got := strings.TrimSpace(out); {
-		case strings.Contains(out, "HOST-ETC"):
-			if leaked == 0 {
-				t.Errorf("run %d mounted the host's /etc as the overlay's %s (exit %d): %q", i, key, exit, out)
-			}
-			leaked++
-		case exit == 0 && got == "volume-layer":
-			layer++
-		case exit != 0 && ovlpinSwapRefusal(errOut):
-			if refused == 0 {
-				t.Logf("run %d refused: %s", i, strings.TrimSpace(errOut))
-			}
-			refused++
-		default:
-			t.Errorf("run %d: exit %d, stdout %q, stderr %q: neither the volume's layer nor a refusal", i, exit, out, errOut)
-		}
-	}
-	swaps := swapper.finish()
-	t.Logf("%d runs: %d with the volume's %s, %d with the host's /etc, %d refused; %d swaps", runs, layer, key, leaked, refused, swaps)
-	if leaked > 0 {
-		t.Errorf("%d of %d runs had the host's /etc as the overlay's %s", leaked, runs, key)
-	}
-	if layer == 0 {
+	c := swapRace{path: swapped, alt: alt, runs: 40,
+		leaks: []string{"HOST-ETC"}, leaked: "the host's /etc as the overlay's " + key,
+		want: []string{"volume-layer"}, refusal: ovlpinSwapRefusal,
+	}.run(t, rt, b)
+	if c.seen["volume-layer"] == 0 {
 		t.Errorf("no run mounted the volume's %s: the race was not exercised", key)
 	}
 }

@@ -159,29 +159,12 @@ func rootfsSwapRace(t *testing.T, global ...string) {
 	if err := os.Symlink("/", alt); err != nil {
 		t.Fatal(err)
 	}
-	swapper := startSwapping(t, b.Rootfs, alt)
-	const runs = 30
-	var ran, refused int
-	for i := 0; i < runs; i++ {
-		swapper.holdForRun(i)
-		args := append(append([]string{}, global...), "run", "--bundle", b.Dir, rt.NewID())
-		out, errOut, exit := rt.Run(args...)
-		if strings.Contains(out, "host-") || strings.Contains(out, "no-marker") {
-			t.Errorf("run %d saw host files (exit %d): %q", i, exit, out)
-		}
-		switch {
-		case exit == 0 && strings.TrimSpace(out) == "real-rootfs":
-			ran++
-		case exit != 0 && rootfsRaceRefusal(errOut):
-			refused++
-		default:
-			t.Errorf("run %d: exit %d, stdout %q, stderr %q: neither a run on the real rootfs nor a rootfs refusal", i, exit, out, errOut)
-		}
-	}
-	swaps := swapper.finish()
-	t.Logf("%d runs: %d on the real rootfs, %d refused; %d swaps", runs, ran, refused, swaps)
-	if ran == 0 || refused == 0 {
-		t.Logf("the race did not hit both outcomes this time (ran %d, refused %d)", ran, refused)
+	c := swapRace{path: b.Rootfs, alt: alt, runs: 30, global: global,
+		leaks: []string{"host-", "no-marker"}, leaked: "host files",
+		want: []string{"real-rootfs"}, refusal: rootfsRaceRefusal,
+	}.run(t, rt, b)
+	if c.seen["real-rootfs"] == 0 || c.refused == 0 {
+		t.Logf("the race did not hit both outcomes this time (ran %d, refused %d)", c.seen["real-rootfs"], c.refused)
 	}
 	rootfsNoRanges(t, rt)
 }
@@ -242,23 +225,12 @@ func TestHostileBindSourceSwapRace(t *testing.T) {
 		s.Process.Args = []string{"/bin/sh", "-c", "cat /data/marker 2>/dev/null || echo no-marker; test -e /data/shadow && echo host-shadow; true"}
 		rootfsRelativeBind(s, "data", "/data", "ro")
 	})
-	swapper := startSwapping(t, src, alt)
-	var ran, refused int
-	for i := 0; i < 30; i++ {
-		swapper.holdForRun(i)
-		out, errOut, exit := rt.Run("run", "--bundle", b.Dir, rt.NewID())
-		switch {
-		case strings.Contains(out, "host-") || strings.Contains(out, "no-marker"):
-			t.Errorf("run %d saw host files (exit %d): %q", i, exit, out)
-		case exit == 0 && strings.TrimSpace(out) == "bundle-data":
-			ran++
-		case exit != 0 && (strings.Contains(errOut, "rule host-mounts") || strings.Contains(errOut, "as when it was checked") ||
-			strings.Contains(errOut, "no longer names the opened file")):
-			refused++
-		default:
-			t.Errorf("run %d: exit %d, stdout %q, stderr %q", i, exit, out, errOut)
-		}
-	}
-	swapper.finish()
-	t.Logf("30 runs: %d mounted the bundle's directory, %d refused", ran, refused)
+	swapRace{path: src, alt: alt, runs: 30,
+		leaks: []string{"host-", "no-marker"}, leaked: "host files",
+		want: []string{"bundle-data"},
+		refusal: func(stderr string) bool {
+			return strings.Contains(stderr, "rule host-mounts") || strings.Contains(stderr, "as when it was checked") ||
+				strings.Contains(stderr, "no longer names the opened file")
+		},
+	}.run(t, rt, b)
 }

@@ -185,10 +185,10 @@ func TestUpdate(t *testing.T) {
 	pid := rt.MustState(id).Pid
 
 	rt.MustRun("update", "--memory", "64M", "--pids-limit", "50", id)
-	if v := cgroupValue(t, pid, (*testutil.Cgroup).MemoryLimit); v != "67108864" {
+	if v := testutil.CgroupValue(t, pid, (*testutil.Cgroup).MemoryLimit); v != "67108864" {
 		t.Errorf("memory limit = %s, want 67108864", v)
 	}
-	if v := cgroupValue(t, pid, (*testutil.Cgroup).PidsLimit); v != "50" {
+	if v := testutil.CgroupValue(t, pid, (*testutil.Cgroup).PidsLimit); v != "50" {
 		t.Errorf("pids.max = %s, want 50", v)
 	}
 
@@ -197,30 +197,15 @@ func TestUpdate(t *testing.T) {
 	if exit != 0 {
 		t.Fatalf("update --resources -: exit %d: %s", exit, errOut)
 	}
-	if v := cgroupValue(t, pid, (*testutil.Cgroup).PidsLimit); v != "77" {
+	if v := testutil.CgroupValue(t, pid, (*testutil.Cgroup).PidsLimit); v != "77" {
 		t.Errorf("pids.max = %s, want 77", v)
 	}
-	if v := cgroupValue(t, pid, (*testutil.Cgroup).MemoryLimit); v != "100663296" {
+	if v := testutil.CgroupValue(t, pid, (*testutil.Cgroup).MemoryLimit); v != "100663296" {
 		t.Errorf("memory limit = %s, want 100663296", v)
 	}
 	if _, _, exit := rt.Run("update", "--pids-limit", "nonsense", id); exit == 0 {
 		t.Errorf("update with a bad value succeeded")
 	}
-}
-
-// cgroupValue reads one value of pid's cgroup with read (a
-// testutil.Cgroup method: either cgroup layout).
-func cgroupValue(t *testing.T, pid int, read func(*testutil.Cgroup) (string, error)) string {
-	t.Helper()
-	cg, err := testutil.ProcessCgroup(pid)
-	if err != nil {
-		t.Fatal(err)
-	}
-	v, err := read(cg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return v
 }
 
 // frozen reports whether pid's cgroup is frozen (either layout).

@@ -89,26 +89,11 @@ func TestExecTerminalConsoleSocket(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 
-	got := make(chan *os.File, 1)
-	errc := make(chan error, 1)
-	go func() {
-		f, err := cs.Receive(ctx)
-		if err != nil {
-			errc <- err
-			return
-		}
-		got <- f
-	}()
 	pidFile := filepath.Join(b.Dir, "exec.pid")
-	rt.MustRun("exec", "--tty", "--detach", "--console-socket", cs.Path, "--pid-file", pidFile, id,
-		"sh", "-c", `tty; [ -t 0 ] && echo stdin-is-tty; read line; echo "got:$line"`)
-	var master *os.File
-	select {
-	case master = <-got:
-	case err := <-errc:
-		t.Fatal(err)
-	}
-	defer master.Close()
+	master := consoleMaster(t, ctx, cs, func() {
+		rt.MustRun("exec", "--tty", "--detach", "--console-socket", cs.Path, "--pid-file", pidFile, id,
+			"sh", "-c", `tty; [ -t 0 ] && echo stdin-is-tty; read line; echo "got:$line"`)
+	})
 	if _, err := master.Write([]byte("ping\n")); err != nil {
 		t.Fatal(err)
 	}
@@ -130,6 +115,25 @@ func TestCreateTerminalConsoleSocket(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 
+	id := rt.NewID()
+	master := consoleMaster(t, ctx, cs, func() {
+		rt.MustRun("create", "--bundle", b.Dir, "--console-socket", cs.Path, id)
+	})
+	rt.MustRun("start", id)
+	if _, err := master.Write([]byte("pong\n")); err != nil {
+		t.Fatal(err)
+	}
+	out := readUntil(t, ctx, master, "init got:pong")
+	if !strings.Contains(out, "/dev/pts/0") {
+		t.Errorf("init's terminal output %q lacks /dev/pts/0", out)
+	}
+}
+
+// consoleMaster runs start, a runtime command given --console-socket
+// cs.Path, while it receives the terminal's master from cs, and returns
+// the master, closed at the test's end.
+func consoleMaster(t *testing.T, ctx context.Context, cs *testutil.ConsoleSocket, start func()) *os.File {
+	t.Helper()
 	got := make(chan *os.File, 1)
 	errc := make(chan error, 1)
 	go func() {
@@ -140,22 +144,14 @@ func TestCreateTerminalConsoleSocket(t *testing.T) {
 		}
 		got <- f
 	}()
-	id := rt.NewID()
-	rt.MustRun("create", "--bundle", b.Dir, "--console-socket", cs.Path, id)
-	var master *os.File
+	start()
 	select {
-	case master = <-got:
+	case master := <-got:
+		t.Cleanup(func() { master.Close() })
+		return master
 	case err := <-errc:
 		t.Fatal(err)
-	}
-	defer master.Close()
-	rt.MustRun("start", id)
-	if _, err := master.Write([]byte("pong\n")); err != nil {
-		t.Fatal(err)
-	}
-	out := readUntil(t, ctx, master, "init got:pong")
-	if !strings.Contains(out, "/dev/pts/0") {
-		t.Errorf("init's terminal output %q lacks /dev/pts/0", out)
+		return nil
 	}
 }
 

@@ -110,11 +110,7 @@ func TestNoRuntimeFDInContainer(t *testing.T) {
 	for name, policy := range policies {
 		t.Run(name, func(t *testing.T) {
 			rt := testutil.NewRuntime(t)
-			var global []string
-			if policy != "" {
-				flag, _ := testutil.WritePolicy(t, policy)
-				global = append(global, flag)
-			}
+			global := testutil.PolicyFlags(t, policy)
 			b := testutil.NewBundle(t, sleeper...)
 			id := rt.NewID()
 			rt.MustRun(append(global, "create", "--bundle", b.Dir, id)...)

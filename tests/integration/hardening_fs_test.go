@@ -225,7 +225,7 @@ func TestHardeningMaskedAndReadonlyPaths(t *testing.T) {
 // hostPidsMax reads pids.max of pid's cgroup as the host sees it.
 func hostPidsMax(t *testing.T, pid int) string {
 	t.Helper()
-	return cgroupValue(t, pid, (*testutil.Cgroup).PidsLimit)
+	return testutil.CgroupValue(t, pid, (*testutil.Cgroup).PidsLimit)
 }
 
 func TestHardeningPidsLimit(t *testing.T) {

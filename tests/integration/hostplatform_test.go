@@ -50,18 +50,18 @@ func TestSystemdCgroupDriver(t *testing.T) {
 	if out, err := exec.Command("systemctl", "is-active", unit).CombinedOutput(); strings.TrimSpace(string(out)) != "active" {
 		t.Errorf("systemctl is-active %s: %q (%v), want active", unit, out, err)
 	}
-	if v := cgroupValue(t, st.Pid, (*testutil.Cgroup).MemoryLimit); v != "67108864" {
+	if v := testutil.CgroupValue(t, st.Pid, (*testutil.Cgroup).MemoryLimit); v != "67108864" {
 		t.Errorf("memory limit %s, want 67108864", v)
 	}
-	if v := cgroupValue(t, st.Pid, (*testutil.Cgroup).PidsLimit); v != "60" {
+	if v := testutil.CgroupValue(t, st.Pid, (*testutil.Cgroup).PidsLimit); v != "60" {
 		t.Errorf("pids limit %s, want 60", v)
 	}
 
 	rt.MustRun("update", "--pids-limit", "80", "--memory", "96m", id)
-	if v := cgroupValue(t, st.Pid, (*testutil.Cgroup).PidsLimit); v != "80" {
+	if v := testutil.CgroupValue(t, st.Pid, (*testutil.Cgroup).PidsLimit); v != "80" {
 		t.Errorf("after update: pids limit %s, want 80", v)
 	}
-	if v := cgroupValue(t, st.Pid, (*testutil.Cgroup).MemoryLimit); v != "100663296" {
+	if v := testutil.CgroupValue(t, st.Pid, (*testutil.Cgroup).MemoryLimit); v != "100663296" {
 		t.Errorf("after update: memory limit %s, want 100663296", v)
 	}
 	// systemd keeps its own record of the limit, set over D-Bus.

@@ -85,11 +85,7 @@ func TestNotifySocketRelay(t *testing.T) {
 	for name, policy := range map[string]string{"default": "", "off": `{"mode": "off"}`} {
 		t.Run(name, func(t *testing.T) {
 			rt := testutil.NewRuntime(t)
-			var global []string
-			if policy != "" {
-				flag, _ := testutil.WritePolicy(t, policy)
-				global = append(global, flag)
-			}
+			global := testutil.PolicyFlags(t, policy)
 			b := testutil.NewBundle(t)
 			probe := installProbe(t, b)
 			b.SetArgs(t, "sh", "-c", `echo "$NOTIFY_SOCKET" > /dev/shm/env; sleep 1; `+probe+` notify=READY=1 > /dev/shm/probe; exec sleep 1000`)

@@ -54,7 +54,7 @@ func TestParityFlagsAfterID(t *testing.T) {
 	rt := testutil.NewRuntime(t)
 	id, _ := startDetached(t, rt, sleeper...)
 	rt.MustRun("update", id, "--pids-limit", "77")
-	if v := cgroupValue(t, rt.MustState(id).Pid, (*testutil.Cgroup).PidsLimit); v != "77" {
+	if v := testutil.CgroupValue(t, rt.MustState(id).Pid, (*testutil.Cgroup).PidsLimit); v != "77" {
 		t.Errorf("update <id> --pids-limit 77: pids.max = %s, want 77", v)
 	}
 	if out := rt.MustRun("state", id); !strings.Contains(out, `"running"`) {

@@ -34,6 +34,9 @@ func startDaemon(t *testing.T, logPath string, ready func() error, argv ...strin
 	defer lf.Close()
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Stdout, cmd.Stderr = lf, lf
+	// The runtimes it starts write their audit record beside its log,
+	// never to the machine's /var/log/hardened.
+	cmd.Env = append(os.Environ(), "HARDENED_AUDIT_LOG="+filepath.Join(filepath.Dir(logPath), "audit.log"))
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -127,6 +130,7 @@ func fileOwnerMode(t *testing.T, path string) string {
 func TestInstallDocker(t *testing.T) {
 	testutil.RequireRoot(t)
 	bin := testutil.Binary(t)
+	testutil.RemoveCgroupLeftovers(t, testutil.DockerCgroupParent)
 	dir := privateDir(t, "hardened-install-docker-")
 	host := "unix://" + filepath.Join(dir, "docker.sock")
 	cfg := filepath.Join(dir, "daemon.json")
@@ -260,6 +264,7 @@ func TestInstallMalformed(t *testing.T) {
 func TestInstallContainerd(t *testing.T) {
 	testutil.RequireRoot(t)
 	bin := testutil.Binary(t)
+	testutil.RemoveCgroupLeftovers(t, testutil.CtrNamespace)
 	dir := privateDir(t, "hardened-install-containerd-")
 	sock := filepath.Join(dir, "containerd.sock")
 	cfg := filepath.Join(dir, "config.toml")

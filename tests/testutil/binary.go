@@ -88,7 +88,10 @@ func BuildBinary(ctx context.Context, dir string) (string, error) {
 // nil, runs after that (start shared daemons there) and returns a teardown
 // that runs after the tests; a teardown error (a leak) fails the package.
 // Main returns the exit code for os.Exit. A package whose tests remove
-// the host's docker0 bridge (the host's own Docker) fails.
+// the host's docker0 bridge (the host's own Docker) fails, and so does one
+// after which a cgroup (a parent cgroup of an engine, a controller
+// directory on a v1 host's /sys/fs/cgroup tmpfs) is left that was not
+// there before and holds no process.
 func Main(m *testing.M, setup func() (teardown func() error, err error)) (code int) {
 	if hostBridge := hasLink("docker0"); hostBridge {
 		defer func() {
@@ -99,6 +102,16 @@ func Main(m *testing.M, setup func() (teardown func() error, err error)) (code i
 			}
 		}()
 	}
+	// Checked after the teardown (deferred first, so run last).
+	cgroupsBefore := cgroupTops()
+	defer func() {
+		if left := cgroupLeftoversSince(cgroupsBefore, 10*time.Second); len(left) > 0 {
+			fmt.Fprintf(os.Stderr, "testutil.Main: left in %s since this run started, holding no process (by this run or another on the machine; remove with rmdir, deepest first): %s\n",
+				cgroupRoot, strings.Join(left, " "))
+			fmt.Println("FAIL: cgroups left")
+			code = 1
+		}
+	}()
 	if os.Getenv(EnvBinary) == "" && os.Geteuid() == 0 {
 		dir, err := os.MkdirTemp("", "hardened-bin-")
 		if err != nil {

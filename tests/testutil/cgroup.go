@@ -41,6 +41,21 @@ func CgroupV2Host() bool {
 	return err == nil
 }
 
+// CgroupValue reads one value of pid's cgroup, as the host sees it, with
+// read (a Cgroup method: either cgroup layout); an error fails the test.
+func CgroupValue(tb testing.TB, pid int, read func(*Cgroup) (string, error)) string {
+	tb.Helper()
+	cg, err := ProcessCgroup(pid)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	v, err := read(cg)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return v
+}
+
 // ProcessCgroup reads the cgroup of pid from /proc/<pid>/cgroup.
 func ProcessCgroup(pid int) (*Cgroup, error) {
 	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cgroup")

@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
+	"testing"
 	"time"
 
 	"github.com/moby/sys/mountinfo"
@@ -66,6 +68,23 @@ func noteCgroupLeftovers(names ...string) cgroupLeftovers {
 		}
 	}
 	return l
+}
+
+// RemoveCgroupLeftovers is for a test that starts an engine itself, not
+// through NewContainerd, NewDockerd or NewPodman: it notes what is in
+// cgroupRoot now and, when the test ends, removes the parent cgroups
+// named names (CtrNamespace for containerd, DockerCgroupParent for
+// dockerd) and the plain controller directories that appeared since; one
+// that cannot be removed fails the test. Call it before the engine
+// starts, so that the removal runs after the engine's stop.
+func RemoveCgroupLeftovers(tb testing.TB, names ...string) {
+	tb.Helper()
+	l := noteCgroupLeftovers(names...)
+	tb.Cleanup(func() {
+		if err := l.remove(); err != nil {
+			tb.Errorf("cgroups left by the test's engine: %v", err)
+		}
+	})
 }
 
 // remove removes what the daemon made since noteCgroupLeftovers: a new
@@ -139,4 +158,75 @@ func removeCgroupTree(dir string) error {
 		}
 	}
 	return nil
+}
+
+// cgroupTops lists the directories a test run may leave in cgroupRoot: on
+// a v1 host (cgroupRoot is a tmpfs) the directories on it, mounted
+// hierarchies or not, and the top-level cgroups of each; on a v2 host the
+// top-level cgroups.
+func cgroupTops() map[string]bool {
+	tops := map[string]bool{}
+	entries, err := os.ReadDir(cgroupRoot)
+	if err != nil {
+		return tops
+	}
+	var st unix.Statfs_t
+	v1 := unix.Statfs(cgroupRoot, &st) == nil && st.Type == unix.TMPFS_MAGIC
+	for _, e := range entries {
+		if !e.IsDir() {
+			continue
+		}
+		dir := filepath.Join(cgroupRoot, e.Name())
+		tops[dir] = true
+		if !v1 {
+			continue
+		}
+		subs, _ := os.ReadDir(dir)
+		for _, sub := range subs {
+			if sub.IsDir() {
+				tops[filepath.Join(dir, sub.Name())] = true
+			}
+		}
+	}
+	return tops
+}
+
+// cgroupInUse reports whether a process is in the cgroup dir or below it.
+func cgroupInUse(dir string) bool {
+	inUse := false
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return nil
+		}
+		if !d.IsDir() && d.Name() == "cgroup.procs" {
+			if data, _ := os.ReadFile(p); len(strings.TrimSpace(string(data))) > 0 {
+				inUse = true
+				return filepath.SkipAll
+			}
+		}
+		return nil
+	})
+	return inUse
+}
+
+// cgroupLeftoversSince returns the entries of cgroupTops that were not in
+// before and hold no process, sorted, after waiting up to wait for them
+// to go (an engine's cleanup may still be under way). A cgroup holding a
+// process belongs to something still running (another test run on the
+// machine, or a leaked process, which the daemons' Close reports).
+func cgroupLeftoversSince(before map[string]bool, wait time.Duration) []string {
+	deadline := time.Now().Add(wait)
+	for {
+		var left []string
+		for p := range cgroupTops() {
+			if !before[p] && !cgroupInUse(p) {
+				left = append(left, p)
+			}
+		}
+		if len(left) == 0 || time.Now().After(deadline) {
+			slices.Sort(left)
+			return left
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
 }

@@ -12,7 +12,10 @@ import (
 	"time"
 )
 
-// CtrNamespace is the containerd namespace the tests use.
+// CtrNamespace is the containerd namespace the tests use. containerd
+// makes a parent cgroup of that name for its containers (cgroupfs) in
+// every hierarchy and never removes it: a test that starts a containerd
+// of its own calls RemoveCgroupLeftovers(tb, CtrNamespace).
 const CtrNamespace = "hardened-test"
 
 // Containerd is a private containerd (Debian's) with its own root, state
@@ -141,15 +144,7 @@ func (c *Containerd) Close() error {
 			errs = append(errs, err.Error())
 		}
 	}
-	if left, err := UnmountUnder(c.Dir); len(left) > 0 || err != nil {
-		errs = append(errs, fmt.Sprintf("mounts left under %s after containerd stopped: %v %v", c.Dir, left, err))
-	}
-	if err := os.RemoveAll(c.Dir); err != nil {
-		errs = append(errs, err.Error())
-	}
-	if err := c.cgroups.remove(); err != nil {
-		errs = append(errs, err.Error())
-	}
+	errs = append(errs, releaseDaemonDir("containerd stopped", c.Dir, c.cgroups)...)
 	if len(errs) > 0 {
 		return fmt.Errorf("containerd cleanup: %s", strings.Join(errs, "; "))
 	}

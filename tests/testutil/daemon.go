@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -120,6 +121,42 @@ func UnmountUnder(dir string) ([]string, error) {
 		}
 	}
 	return found, errors.Join(errs...)
+}
+
+// mountsLeftUnder detaches what is mounted under dir, a daemon's
+// directory, once what (its stop, the removal of its containers) is done,
+// and returns an error naming what was: a leak, but for own, mounts the
+// daemon makes for itself and may leave (detached without a report).
+func mountsLeftUnder(what, dir string, own ...string) error {
+	left, err := UnmountUnder(dir)
+	var leaked []string
+	for _, mp := range left {
+		if !slices.Contains(own, mp) {
+			leaked = append(leaked, mp)
+		}
+	}
+	if len(leaked) > 0 || err != nil {
+		return fmt.Errorf("mounts left under %s after %s: %v %v", dir, what, leaked, err)
+	}
+	return nil
+}
+
+// releaseDaemonDir detaches the mounts left under dir, a daemon's
+// directory, once what is done (mountsLeftUnder, with the daemon's own
+// mounts own), removes dir and the cgroups the daemon left, and returns
+// what went wrong.
+func releaseDaemonDir(what, dir string, cgroups cgroupLeftovers, own ...string) []string {
+	var errs []string
+	if err := mountsLeftUnder(what, dir, own...); err != nil {
+		errs = append(errs, err.Error())
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		errs = append(errs, err.Error())
+	}
+	if err := cgroups.remove(); err != nil {
+		errs = append(errs, err.Error())
+	}
+	return errs
 }
 
 // runCapture runs cmd with a timeout and returns stdout, stderr and the

@@ -29,7 +29,12 @@ type Dockerd struct {
 	Log     string // dockerd's output
 	d       *daemon
 	bridge  *Bridge
+	cgroups cgroupLeftovers
 }
+
+// DockerCgroupParent is the parent cgroup dockerd (cgroupfs driver, the
+// default on a v1 host) makes in every hierarchy and never removes.
+const DockerCgroupParent = "docker"
 
 // NewDockerd starts a private dockerd and waits until it answers. Close
 // stops it. Its default network is a bridge of its own (NewBridge), never
@@ -70,6 +75,7 @@ func NewDockerdArgs(ctx context.Context, runtimePath string, more ...string) (*D
 	}
 	dd := &Dockerd{
 		bridge:  bridge,
+		cgroups: noteCgroupLeftovers(DockerCgroupParent),
 		Dir:     dir,
 		Host:    "unix://" + filepath.Join(dir, "docker.sock"),
 		Runtime: runtimePath,
@@ -106,8 +112,14 @@ func NewDockerdArgs(ctx context.Context, runtimePath string, more ...string) (*D
 // StartDockerd is NewDockerd for one test, stopped at its cleanup.
 func StartDockerd(tb testing.TB, runtimePath string) *Dockerd {
 	tb.Helper()
+	return StartDockerdArgs(tb, runtimePath)
+}
+
+// StartDockerdArgs is NewDockerdArgs for one test, stopped at its cleanup.
+func StartDockerdArgs(tb testing.TB, runtimePath string, more ...string) *Dockerd {
+	tb.Helper()
 	return startForTest(tb, 90*time.Second, func(ctx context.Context) (*Dockerd, error) {
-		return NewDockerd(ctx, runtimePath)
+		return NewDockerdArgs(ctx, runtimePath, more...)
 	})
 }
 
@@ -173,27 +185,15 @@ func (dd *Dockerd) Close() error {
 	// (the host's / is private here). dockerd 20.10 usually removes that on
 	// shutdown but, after longer runs, was seen to leave it: it is
 	// dockerd's own, not a container's, so it is removed without a report.
-	dataRoot := filepath.Join(dd.Dir, "data")
-	left, err := UnmountUnder(dd.Dir)
-	var leaked []string
-	for _, mp := range left {
-		if mp != dataRoot {
-			leaked = append(leaked, mp)
-		}
-	}
-	if len(leaked) > 0 || err != nil {
-		errs = append(errs, fmt.Sprintf("mounts left under %s after dockerd stopped: %v %v", dd.Dir, leaked, err))
-	}
-	if len(errs) > 0 {
-		errs = append(errs, "dockerd log:\n"+tail(dd.Log, 40))
-	}
-	if err := os.RemoveAll(dd.Dir); err != nil {
-		errs = append(errs, err.Error())
-	}
+	logTail := tail(dd.Log, 40) // read before the directory goes
+	errs = append(errs, releaseDaemonDir("dockerd stopped", dd.Dir, dd.cgroups, filepath.Join(dd.Dir, "data"))...)
 	if dd.bridge != nil {
 		if err := dd.bridge.Remove(); err != nil {
 			errs = append(errs, err.Error())
 		}
+	}
+	if len(errs) > 0 {
+		errs = append(errs, "dockerd log:\n"+logTail)
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("dockerd cleanup: %s", strings.Join(errs, "; "))

@@ -180,23 +180,7 @@ func (p *Podman) Close() error {
 	}
 	// containers/storage bind-mounts its overlay directory onto itself
 	// (private); it is its own, not a container's.
-	own := map[string]bool{filepath.Join(p.Dir, "root", "overlay"): true, filepath.Join(p.Dir, "run"): true}
-	left, err := UnmountUnder(p.Dir)
-	var leaked []string
-	for _, mp := range left {
-		if !own[mp] {
-			leaked = append(leaked, mp)
-		}
-	}
-	if len(leaked) > 0 || err != nil {
-		errs = append(errs, fmt.Sprintf("mounts left under %s: %v %v", p.Dir, leaked, err))
-	}
-	if err := os.RemoveAll(p.Dir); err != nil {
-		errs = append(errs, err.Error())
-	}
-	if err := p.cgroups.remove(); err != nil {
-		errs = append(errs, err.Error())
-	}
+	errs = append(errs, releaseDaemonDir("podman rm -af", p.Dir, p.cgroups, filepath.Join(p.Dir, "root", "overlay"), filepath.Join(p.Dir, "run"))...)
 	if len(errs) > 0 {
 		return fmt.Errorf("podman cleanup: %s", strings.Join(errs, "; "))
 	}

@@ -21,6 +21,17 @@ func WritePolicy(t testing.TB, policy string) (flag, path string) {
 	return "--policy=" + path, path
 }
 
+// PolicyFlags returns the global flags that select policy (JSON text,
+// written as WritePolicy does), or none for "": the runtime's default.
+func PolicyFlags(t testing.TB, policy string) []string {
+	t.Helper()
+	if policy == "" {
+		return nil
+	}
+	flag, _ := WritePolicy(t, policy)
+	return []string{flag}
+}
+
 // RunIn runs the bundle in the foreground under a fresh ID (extra global
 // flags first, e.g. a policy) and returns the container's stdout; it fails
 // the test unless the container exits 0.

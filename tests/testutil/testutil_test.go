@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -149,5 +150,63 @@ func TestCleanupFindsLeaks(t *testing.T) {
 		if _, err := os.Stat(d); err == nil {
 			t.Errorf("cleanup left cgroup %s", d)
 		}
+	}
+}
+
+// TestMountsLeftUnderReportsAllButOwn: every mount under a daemon's
+// directory is detached, and each is reported but the daemon's own.
+func TestMountsLeftUnderReportsAllButOwn(t *testing.T) {
+	RequireRoot(t)
+	dir := t.TempDir()
+	own, leaked := filepath.Join(dir, "own"), filepath.Join(dir, "a", "leaked")
+	for _, mp := range []string{own, leaked} {
+		if err := os.MkdirAll(mp, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := unix.Mount("tmpfs", mp, "tmpfs", 0, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	err := mountsLeftUnder("the test", dir, own)
+	if err == nil || !strings.Contains(err.Error(), leaked) || strings.Contains(err.Error(), own+" ") || strings.Contains(err.Error(), own+"]") {
+		t.Errorf("mountsLeftUnder: %v, want %s reported and %s not", err, leaked, own)
+	}
+	if left := leftoverMounts(dir, nil); len(left) != 0 {
+		t.Errorf("still mounted: %v", left)
+	}
+	if err := mountsLeftUnder("the test", dir, own); err != nil {
+		t.Errorf("nothing mounted: %v", err)
+	}
+}
+
+// TestCgroupLeftoversSinceFindsANewEmptyCgroup: a top-level cgroup made
+// after the listing is reported (what testutil.Main fails on), and no
+// longer once removed.
+func TestCgroupLeftoversSinceFindsANewEmptyCgroup(t *testing.T) {
+	RequireRoot(t)
+	before := cgroupTops()
+	var hierarchy string
+	for _, h := range []string{"pids", "memory", "unified", ""} {
+		if _, err := os.Stat(filepath.Join(cgroupRoot, h, "cgroup.procs")); err == nil {
+			hierarchy = filepath.Join(cgroupRoot, h)
+			break
+		}
+	}
+	if hierarchy == "" {
+		t.Skip("no cgroup hierarchy found in " + cgroupRoot)
+	}
+	cg := filepath.Join(hierarchy, fmt.Sprintf("hardened-testutil-%d", os.Getpid()))
+	if err := os.Mkdir(cg, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.Remove(cg) })
+	if left := cgroupLeftoversSince(before, 0); !slices.Contains(left, cg) {
+		t.Errorf("left %v, want %s among them", left, cg)
+	}
+	if err := os.Remove(cg); err != nil {
+		t.Fatal(err)
+	}
+	if left := cgroupLeftoversSince(before, 0); slices.Contains(left, cg) {
+		t.Errorf("left %v after %s was removed", left, cg)
 	}
 }
