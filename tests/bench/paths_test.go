@@ -32,8 +32,10 @@ type pathSample struct {
 
 // BenchmarkPaths times the ways engines start a busybox `true` container,
 // b.N interleaved rounds of every variant (runc 1.5.2 plain and with
-// Docker's profile, hardened mode off and default), on a directory rootfs
-// and on an overlay mount of it (as Docker and containerd give one):
+// Docker's profile, hardened mode off and default, and runc given the
+// config.json the default policy writes: runcHardened), on a directory
+// rootfs and on an overlay mount of it (as Docker and containerd give
+// one):
 //
 //   - run: one `run` process (create, start, wait, delete inside it);
 //   - sequence: create, start, `state` polled until stopped, delete, as
@@ -86,7 +88,7 @@ func BenchmarkPaths(b *testing.B) {
 		}
 		tables.WriteString(kind + " rootfs: " + pathTable(b, paths, bundles, kind))
 	}
-	conc := concurrency(b, variants, bundle.Dir)
+	conc := concurrency(b, paths, bundle.Dir)
 	fmt.Printf("%s (%s; runc: %s)\n%s\n%s\n", b.Name(), runtime.Version(), runcVersion(variants[0].bin), tables.String(), conc)
 }
 
