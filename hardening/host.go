@@ -35,6 +35,10 @@ type HostFacts struct {
 	// mount is a container's rootfs (RefuseHostRootfs). False: an overlay
 	// mount, or not looked at.
 	RootfsNotOverlayMount bool `json:"rootfsNotOverlayMount,omitempty"`
+	// RootfsOutsideBundle is true when Rootfs was looked at and lies
+	// outside the bundle directory (both with symlinks resolved): not
+	// the bundle's own rootfs. False: inside it, or not looked at.
+	RootfsOutsideBundle bool `json:"rootfsOutsideBundle,omitempty"`
 	// RootfsRootOf lists processes whose root directory is the rootfs,
 	// an overlay mount: the rootfs of a running container of another
 	// runtime (looked for only on an overlay mount, which is one
@@ -230,6 +234,11 @@ func GatherHostFactsOf(bundle, id string, spec *specs.Spec, pol *Policy, rootfs 
 	if resolved != "" {
 		f.Rootfs = resolved
 		f.RootfsNotOverlayMount = !isOverlayMountRoot(resolved)
+		bundleReal, err := filepath.EvalSymlinks(abs)
+		if err != nil {
+			bundleReal = abs
+		}
+		f.RootfsOutsideBundle = !hardenedspec.Within(filepath.Clean(resolved), filepath.Clean(bundleReal))
 		f.ExistingDirs = map[string]bool{}
 		for _, p := range pol.WritablePaths {
 			f.ExistingDirs[p] = realDirUnder(resolved, p)

@@ -73,6 +73,12 @@ func rootfsForbiddenTrees() []string {
 	return []string{"/proc", "/sys", "/dev", "/boot", "/etc", "/root"}
 }
 
+// plainRootfsOutsideBundle reports whether the rootfs, as the facts
+// found it, is a plain directory (no overlay mount) outside the bundle.
+func plainRootfsOutsideBundle(f HostFacts) bool {
+	return f.RootfsNotOverlayMount && f.RootfsOutsideBundle
+}
+
 // hostRootfsProblem says why the host path rootfs (clean, symlinks
 // resolved) cannot be a container's rootfs, or returns "". layout adds
 // the engines' further state roots (engineLayoutOf).
@@ -106,7 +112,11 @@ func hostRootfsProblem(rootfs string, layout engineLayout) string {
 // /etc, /var/lib...) or a directory holding a sensitive host path (the
 // engines' sockets and stores) gives it that part of the host. It would
 // also make every bind source "inside the rootfs", the exemption the
-// host-mounts rule grants to the container's own files.
+// host-mounts rule grants to the container's own files. Any other host
+// directory is someone's files too: the rootfs is shown with its disk
+// IDs (an idmapped clone with a user namespace), so a rootfs of
+// /home/alice with process.user 1000 reads her private files and writes
+// through the writable paths as her.
 //
 // Fields (read only): root.path, as resolved on the host
 // (HostFacts.Rootfs: the runtime opens the rootfs once, checks the path
@@ -120,7 +130,11 @@ func hostRootfsProblem(rootfs string, layout engineLayout) string {
 // /var/lib/containers/storage, /var/lib/kubelet; the same below every
 // further root of those engines, engineLayout) that is not an overlay
 // mount (HostFacts.RootfsNotOverlayMount), i.e. not the engine's merged
-// directory. An overlay mount that is the root directory of a running
+// directory, and a plain directory outside the bundle that is no overlay
+// mount (HostFacts.RootfsOutsideBundle: a user's home, a service's state,
+// another system container's tree; the rootfs is shown to the container
+// with its disk IDs, idmapped or not, so its users would be the files'
+// owners). An overlay mount that is the root directory of a running
 // process (HostFacts.RootfsRootOf: another runtime's container; not
 // looked for on the overlay the engine mounted for this very container,
 // EngineOwnOverlay) is refused with no key.
@@ -139,6 +153,10 @@ func RefuseHostRootfs(s *specs.Spec, pol *Policy, f HostFacts, r *Report) error 
 	why := hostRootfsProblem(rootfs, layout)
 	if store := engineStoreOf(aliasVarRun(rootfs), layout); why == "" && store != "" && f.RootfsNotOverlayMount {
 		why = "lies in the engine store " + store + " and is not an overlay mount (the engine's merged directory): another container's or an image's files"
+	}
+	if why == "" && plainRootfsOutsideBundle(f) {
+		why = "is a plain directory outside the bundle (neither the bundle's own rootfs nor an engine's overlay mount): " +
+			"someone else's files, which the container's users would get as their owners (container uid N is disk uid N in the rootfs)"
 	}
 	if len(f.RootfsRootOf) > 0 {
 		pids := make([]string, len(f.RootfsRootOf))

@@ -22,6 +22,12 @@ func plainRootfsAt(p string) HostFacts {
 	return f
 }
 
+// outsideBundle is f with its rootfs found outside the bundle.
+func outsideBundle(f HostFacts) HostFacts {
+	f.RootfsOutsideBundle = true
+	return f
+}
+
 func TestRefuseHostRootfs(t *testing.T) {
 	t.Parallel()
 	docker := func(t testing.TB) *specs.Spec { return dockerSpec(t) }
@@ -59,7 +65,12 @@ func TestRefuseHostRootfs(t *testing.T) {
 		{name: "a containerd snapshot", facts: plainRootfsAt("/var/lib/containerd/io.containerd.snapshotter.v1.overlayfs/snapshots/12/fs"), want: []string{"engine store /var/lib/containerd"}},
 		{name: "a podman layer", facts: plainRootfsAt("/var/lib/containers/storage/overlay/ab/diff"), want: []string{"engine store /var/lib/containers/storage"}},
 		{name: "a pod's volumes", facts: plainRootfsAt("/var/lib/kubelet/pods/uid/volumes"), want: []string{"engine store /var/lib/kubelet"}},
-		{name: "a plain directory elsewhere passes", facts: plainRootfsAt("/srv/images/alpine")},
+		{name: "a plain directory elsewhere passes when inside the bundle", facts: plainRootfsAt("/srv/images/alpine")},
+		{name: "a user's home as the rootfs", facts: outsideBundle(plainRootfsAt("/home/alice")),
+			want: []string{`rootfs /home/alice is a plain directory outside the bundle (neither the bundle's own rootfs nor an engine's overlay mount): someone else's files, which the container's users would get as their owners (container uid N is disk uid N in the rootfs) / "allowRootfs": ["/home/alice"]`}},
+		{name: "a service's state directory", facts: outsideBundle(plainRootfsAt("/var/lib/postgresql")), want: []string{"/var/lib/postgresql is a plain directory outside the bundle"}},
+		{name: "an overlay mount outside the bundle passes", facts: outsideBundle(rootfsAt("/var/lib/docker/overlay2/5b1c/merged"))},
+		{name: "allowRootfs relaxes a shared plain rootfs", facts: outsideBundle(plainRootfsAt("/srv/images/alpine")), pol: allow("/srv/images/alpine")},
 		{name: "an overlay that is a running process's root", facts: HostFacts{Bundle: "/bundles/x", Rootfs: "/var/lib/docker/overlay2/5b1c/merged", RootfsRootOf: []int{4242}},
 			pol:  allow("/var/lib/docker/overlay2/5b1c/merged"),
 			want: []string{"rootfs /var/lib/docker/overlay2/5b1c/merged is an overlay mount in use as the root directory of running process 4242 (another container's rootfs) / no key: a running container's rootfs is never another's"}},
@@ -82,6 +93,9 @@ func TestInsideRootfsExemption(t *testing.T) {
 			want: []string{"docker.sock"}},
 		{name: "an allowed rootfs /var does not exempt /var/lib/docker", facts: rootfsAt("/var"),
 			pol: func(p *Policy) { p.AllowRootfs = []string{"/var"} }, tweak: addBind("/var/lib/docker", "/d"), want: []string{`"allowHostMounts": ["/var/lib/docker"]`}},
+		{name: "a plain rootfs outside the bundle does not exempt its files", facts: outsideBundle(plainRootfsAt("/var/lib/docker/vfs/dir/x")),
+			tweak: addBind("/var/lib/docker/vfs/dir/x/etc", "/e"), want: []string{"exposes /var/lib/docker"}},
+		{name: "a plain rootfs inside the bundle exempts its files", facts: plainRootfsAt("/bundles/x/rootfs"), tweak: addBind("/bundles/x/rootfs/tmp", "/tmp")},
 	})
 }
 

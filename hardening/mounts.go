@@ -137,7 +137,12 @@ func kernelFilesystems() []string {
 // the bundle), /var/run is read as /run, and both that path and where it
 // resolves on the host (HostFacts.MountSources) are checked against
 // sensitiveHostPaths: the path itself or an ancestor of it, anything
-// below it for most of them, any file named like a runtime socket.
+// below it for most of them, any file named like a runtime socket. A
+// bind is read-only as runc leaves it (spec.BindReadOnly: a last "rrw"
+// makes a bind with "ro" read-write all the way down, a last "rro"
+// read-only); the mounts below a read-only bind's source that an rbind
+// brings along are made read-only by the runtime (userns
+// Stage.PinBinds), since runc's "ro" reaches the top mount only.
 // Sources inside the container's own rootfs (one the host-rootfs rule
 // finds no host directory) and the files runtimes create
 // per container (runtimeOwnedSources: hosts, resolv.conf, shm, volumes)
@@ -207,7 +212,7 @@ func checkBindSource(m specs.Mount, pol *Policy, f HostFacts, layout engineLayou
 	if base == "" {
 		base = "/"
 	}
-	checkHostSource(m.Source, spec.BindSource(m, base), readOnly(m.Options),
+	checkHostSource(m.Source, spec.BindSource(m, base), spec.BindReadOnly(m.Options),
 		fmt.Sprintf("bind mount of host path %s at %s", m.Source, m.Destination), pol, f, layout, rootfs, hostRoot, podUID, r)
 }
 
@@ -227,7 +232,7 @@ func checkHostSource(written, src string, ro bool, reason string, pol *Policy, f
 		// rootfs that is no host directory itself (host-rootfs): in /
 		// every path is "inside the rootfs". An allowRootfs allowance
 		// does not extend to this exemption.
-		if rootfs != "" && spec.Within(c, rootfs) && hostRootfsProblem(rootfs, layout) == "" {
+		if rootfs != "" && spec.Within(c, rootfs) && hostRootfsProblem(rootfs, layout) == "" && !plainRootfsOutsideBundle(f) {
 			continue
 		}
 		bad, asHostRoot := sensitiveMatch(aliasVarRun(c), ro, hostRoot, podUID, layout)

@@ -30,6 +30,12 @@ func TestRefuseHostMounts(t *testing.T) {
 		{name: "etc/shadow read-only is not", tweak: addBind("/etc/shadow", "/x", "ro"), want: []string{"/etc/shadow"}},
 		{name: "etc read-only exposes shadow", tweak: addBind("/etc", "/hostetc", "ro"), want: []string{"exposes /etc/shadow"}},
 		{name: "ro then rw is rw", tweak: addBind("/etc/passwd", "/x", "ro", "rw"), want: []string{"/etc/passwd"}},
+		{name: "ro then rrw is rw", tweak: addBind("/etc/cron.d", "/x", "ro", "rrw"), want: []string{"/etc/cron.d at /x exposes /etc"}},
+		{name: "sys ro then rrw is rw", tweak: addBind("/sys", "/s", "ro", "rrw"), want: []string{`host path /sys at /s / "allowHostMounts": ["/sys"]`}},
+		{name: "sysfs-typed bind ro then rrw is rw", tweak: func(s *specs.Spec) {
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/s", Type: "sysfs", Source: "/sys", Options: []string{"rbind", "ro", "rrw"}})
+		}, want: []string{"host path /sys at /s"}},
+		{name: "rro then rw is read-only", tweak: addBind("/etc/cron.d", "/x", "rro", "rw")},
 		{name: "sys read-write", tweak: addBind("/sys/kernel", "/k"), want: []string{"/sys/kernel"}},
 		{name: "sys read-only is fine", tweak: addBind("/sys/class/net", "/n", "ro")},
 		{name: "dev disk", tweak: addBind("/dev/sda", "/dev/sda"), want: []string{"/dev/sda"}},

@@ -107,7 +107,8 @@ func TestHardenedPassesLibcontainerValidation(t *testing.T) {
 	t.Parallel()
 	for name, base := range map[string]*specs.Spec{"example": exampleSpec(), "docker": dockerSpec(t)} {
 		t.Run(name, func(t *testing.T) {
-			rootfs := t.TempDir()
+			bundle := t.TempDir()
+			rootfs := bundle + "/rootfs"
 			for _, d := range []string{"tmp", "var/tmp", "var/lib", "home", "run"} {
 				if err := os.MkdirAll(rootfs+"/"+d, 0o755); err != nil {
 					t.Fatal(err)
@@ -120,7 +121,7 @@ func TestHardenedPassesLibcontainerValidation(t *testing.T) {
 			s.Root.Path = rootfs
 			s.Hooks = nil
 			s.Mounts = slices.DeleteFunc(s.Mounts, func(m specs.Mount) bool { return m.Type == "bind" })
-			facts, err := GatherHostFacts(t.TempDir(), s, DefaultPolicy())
+			facts, err := GatherHostFacts(bundle, s, DefaultPolicy())
 			if err != nil {
 				t.Fatal(err)
 			}

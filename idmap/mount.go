@@ -29,7 +29,7 @@ type Mapping struct {
 // The kernel refuses to idmap some filesystems (overlayfs: EINVAL); the
 // error names the call that failed.
 func CloneIDMapped(src, dst string, userns *os.File) error {
-	return cloneTree(unix.AT_FDCWD, src, src, dst, userns)
+	return cloneTree(unix.AT_FDCWD, src, src, dst, userns, false)
 }
 
 // ClonePinned mounts at dst a clone of the pinned src, taken from its
@@ -39,13 +39,24 @@ func CloneIDMapped(src, dst string, userns *os.File) error {
 // mounts below src included. dst must exist, a directory for a directory
 // and a file for anything else.
 func ClonePinned(src *Pinned, dst string, userns *os.File) error {
-	return cloneTree(int(src.File.Fd()), "", src.Path, dst, userns)
+	return cloneTree(int(src.File.Fd()), "", src.Path, dst, userns, false)
+}
+
+// ClonePinnedReadOnly mounts at dst a recursive clone of the pinned src,
+// as ClonePinned without userns, read-only throughout: the top mount and
+// every mount below it (mount_setattr MOUNT_ATTR_RDONLY with
+// AT_RECURSIVE) before it is attached. A bind of it, recursive or not,
+// is read-only all the way down, whatever flags the host's mounts below
+// src have.
+func ClonePinnedReadOnly(src *Pinned, dst string) error {
+	return cloneTree(int(src.File.Fd()), "", src.Path, dst, nil, true)
 }
 
 // cloneTree clones the mount tree at dirfd/path (path "" for dirfd
-// itself), idmaps it with userns unless nil, and attaches it at dst;
-// name is src's name in errors.
-func cloneTree(dirfd int, path, name, dst string, userns *os.File) error {
+// itself), idmaps it with userns unless nil, makes it read-only
+// throughout with readOnly, and attaches it at dst; name is src's name
+// in errors.
+func cloneTree(dirfd int, path, name, dst string, userns *os.File, readOnly bool) error {
 	flags := unix.OPEN_TREE_CLONE | unix.OPEN_TREE_CLOEXEC
 	if path == "" {
 		flags |= unix.AT_EMPTY_PATH
@@ -62,6 +73,12 @@ func cloneTree(dirfd int, path, name, dst string, userns *os.File) error {
 		attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_IDMAP, Userns_fd: uint64(userns.Fd())}
 		if err := unix.MountSetattr(fd, "", unix.AT_EMPTY_PATH, &attr); err != nil {
 			return fmt.Errorf("idmapped mount of %s: mount_setattr(MOUNT_ATTR_IDMAP): %w", name, err)
+		}
+	}
+	if readOnly {
+		attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY}
+		if err := unix.MountSetattr(fd, "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, &attr); err != nil {
+			return fmt.Errorf("read-only clone of %s: mount_setattr(MOUNT_ATTR_RDONLY): %w", name, err)
 		}
 	}
 	if err := unix.MoveMount(fd, "", unix.AT_FDCWD, dst, unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {

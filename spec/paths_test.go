@@ -44,6 +44,29 @@ func TestIsBind(t *testing.T) {
 	}
 }
 
+func TestBindReadOnly(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		opts []string
+		want bool
+	}{
+		{nil, false},
+		{[]string{"rbind", "ro"}, true},
+		{[]string{"ro", "rw"}, false},
+		{[]string{"rw", "ro"}, true},
+		// The recursive attributes come last in runc and decide.
+		{[]string{"rbind", "ro", "rrw"}, false},
+		{[]string{"rrw", "ro"}, false},
+		{[]string{"rro", "rw"}, true},
+		{[]string{"rro", "rrw", "ro"}, false},
+		{[]string{"rrw", "rro"}, true},
+	} {
+		if got := BindReadOnly(tc.opts); got != tc.want {
+			t.Errorf("BindReadOnly(%q) = %v, want %v", tc.opts, got, tc.want)
+		}
+	}
+}
+
 func TestBindSource(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {

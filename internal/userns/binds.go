@@ -24,7 +24,11 @@ import (
 // the rootfs (the writable paths) are opened beneath the staged rootfs,
 // resolved as the container would (symlinks stay inside it), and with
 // no symlink at all when the check saw none on their way. So no
-// source is looked up twice: not by us, not by libcontainer.
+// source is looked up twice: not by us, not by libcontainer. The clone
+// of a read-only bind's source (spec.BindReadOnly, as the rule checked
+// it) is read-only throughout: runc's "ro" reaches only the top mount,
+// and an rbind would bring the host's mounts below the source along
+// read-write (/sys: the cgroup hierarchies, tracefs).
 func (u *Stage) PinBinds(s *specs.Spec, bundleDir string, checked map[string]string) error {
 	// The staged rootfs is ours (under stagingBase, only root writes
 	// there) and shows the pinned rootfs with the container's mapping:
@@ -44,7 +48,13 @@ func (u *Stage) PinBinds(s *specs.Spec, bundleDir string, checked map[string]str
 			return fmt.Errorf("bind mount source %s at %s: %w", m.Source, m.Destination, err)
 		}
 		target, err := u.bindTarget(i, p)
-		if err == nil {
+		switch {
+		case err != nil:
+		case spec.BindReadOnly(m.Options):
+			// Checked as read-only: so are the mounts an rbind
+			// brings along (runc's "ro" reaches the top one only).
+			err = idmap.ClonePinnedReadOnly(p, target)
+		default:
 			err = idmap.ClonePinned(p, target, nil)
 		}
 		p.Close()

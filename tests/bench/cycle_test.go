@@ -295,20 +295,21 @@ func runWith(rt runtimeUnderTest, wrapper []string, args ...string) error {
 
 // copyBundle makes a bundle that shares the rootfs but has its own
 // config.json (changed by edit when not nil), so that one runtime's
-// rewrite does not reach another. The bundle lives under rootsDir, a
-// tmpfs like the /run where containerd, Docker (through containerd) and
-// CRI-O keep their bundles: a config.json that a runtime rewrites is
-// synced there at the cost of a tmpfs, not of this machine's ext4 /tmp.
+// rewrite does not reach another. The bundle is a tmpfs of its own, like
+// the /run where containerd, Docker (through containerd) and CRI-O keep
+// their bundles: a config.json that a runtime rewrites is synced there at
+// the cost of a tmpfs, not of this machine's ext4 /tmp. The shared rootfs
+// is bind-mounted at the bundle's rootfs, as an engine mounts an image
+// there: the host-rootfs rule refuses a plain directory outside the
+// bundle, and any rootfs in /dev (so not under rootsDir's /dev/shm).
 func copyBundle(tb testing.TB, src string, edit func(*specs.Spec) error) string {
 	tb.Helper()
-	dst, err := os.MkdirTemp(rootsDir(), "hardened-bench-bundle-")
-	if err != nil {
+	dst := tb.TempDir()
+	if err := unix.Mount("tmpfs", dst, "tmpfs", 0, "mode=0755"); err != nil {
 		tb.Fatal(err)
 	}
-	tb.Cleanup(func() { os.RemoveAll(dst) })
-	if err := os.Chmod(dst, 0o755); err != nil {
-		tb.Fatal(err)
-	}
+	// Detached last, with the rootfs bind below it if that stays.
+	tb.Cleanup(func() { _ = unix.Unmount(dst, unix.MNT_DETACH) })
 	raw, err := os.ReadFile(filepath.Join(src, "config.json"))
 	if err != nil {
 		tb.Fatal(err)
@@ -317,7 +318,17 @@ func copyBundle(tb testing.TB, src string, edit func(*specs.Spec) error) string 
 	if err := json.Unmarshal(raw, &s); err != nil {
 		tb.Fatal(err)
 	}
-	s.Root.Path = filepath.Join(src, s.Root.Path)
+	if !filepath.IsAbs(s.Root.Path) {
+		own := filepath.Join(dst, "rootfs")
+		if err := os.Mkdir(own, 0o755); err != nil {
+			tb.Fatal(err)
+		}
+		if err := unix.Mount(filepath.Join(src, s.Root.Path), own, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+			tb.Fatal(err)
+		}
+		tb.Cleanup(func() { _ = unix.Unmount(own, unix.MNT_DETACH) })
+		s.Root.Path = "rootfs"
+	}
 	if edit != nil {
 		if err := edit(&s); err != nil {
 			tb.Fatal(err)

@@ -23,6 +23,7 @@ import (
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 
 	"github.com/hardened-runtime/hardened/tests/testutil"
 )
@@ -57,12 +58,21 @@ func debianRootfs(t *testing.T) string {
 }
 
 // debianBundle is a bundle of rootfs (shared, read-only to the
-// container) running args as uid:gid in pod namespace ns.
+// container) running args as uid:gid in pod namespace ns. The shared tree
+// is bind-mounted at the bundle's rootfs, as an engine mounts an image
+// there: a plain directory outside the bundle is refused (host-rootfs).
 func debianBundle(t *testing.T, rootfs, ns string, uid, gid uint32, args ...string) *testutil.Bundle {
 	t.Helper()
 	b := testutil.NewBundle(t, args...)
+	if err := unix.Mount(rootfs, b.Rootfs, "", unix.MS_BIND, ""); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		for unix.Unmount(b.Rootfs, unix.MNT_DETACH) == nil {
+		}
+	})
 	b.Edit(t, func(s *specs.Spec) {
-		s.Root.Path = rootfs
+		s.Root.Path = "rootfs"
 		s.Root.Readonly = true
 		s.Process.User = specs.User{UID: uid, GID: gid}
 		s.Process.Env = append(s.Process.Env, "HOME=/tmp", "LANG=C.UTF-8")
