@@ -39,9 +39,17 @@ func rootfsEngineOwn(s *specs.Spec, f HostFacts, id, bundleReal string, dockerRo
 
 // dockerLayerOwnsRootfs reports whether rootfs is <root>/overlay2/<m>/merged
 // for a Docker data root of dockerRoots whose layer store (a file of
-// root's, dockerMountID) gives container id the layer m.
+// root's, dockerMountID) gives container id the layer m, or, with the
+// containerd image store, <root>/rootfs/<snapshotter>/<id> (as
+// OwnDockerRoot).
 func dockerLayerOwnsRootfs(rootfs, id string, dockerRoots []string) bool {
-	if filepath.Base(rootfs) != "merged" || !isPlainName(id) {
+	if !isPlainName(id) {
+		return false
+	}
+	if dir := filepath.Dir(rootfs); filepath.Base(rootfs) == id && filepath.Base(filepath.Dir(dir)) == "rootfs" && containsDockerRoot(dockerRoots, filepath.Dir(filepath.Dir(dir))) {
+		return true
+	}
+	if filepath.Base(rootfs) != "merged" {
 		return false
 	}
 	layerDir := filepath.Dir(rootfs)

@@ -125,6 +125,9 @@ func TestDockerLayerOwnsRootfs(t *testing.T) {
 		{name: "the container's own layer", rootfs: merged("L1"), id: "c1", roots: []string{docker}, want: true},
 		{name: "another container's layer", rootfs: merged("L2"), id: "c1", roots: []string{docker}},
 		{name: "another container ID", rootfs: merged("L1"), id: "c2", roots: []string{docker}},
+		{name: "containerd image store: the container's own snapshot", rootfs: filepath.Join(docker, "rootfs", "overlayfs", "c1"), id: "c1", roots: []string{docker}, want: true},
+		{name: "containerd image store: another container's snapshot", rootfs: filepath.Join(docker, "rootfs", "overlayfs", "c2"), id: "c1", roots: []string{docker}},
+		{name: "containerd image store: not below a data root", rootfs: "/srv/rootfs/overlayfs/c1", id: "c1", roots: []string{docker}},
 		{name: "a data root not Docker's", rootfs: merged("L1"), id: "c1", roots: []string{"/var/lib/docker"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
