@@ -5,6 +5,8 @@ import (
 	"slices"
 	"sort"
 	"strings"
+
+	"github.com/hardened-runtime/hardened/spec"
 )
 
 // Engine kinds: the keys of the policy's "engineRoots" and of
@@ -172,6 +174,25 @@ func (l engineLayout) rebase(list []string, patterns bool) []string {
 // below its other roots.
 func (l engineLayout) idmapSources(entries []string) []string {
 	return l.rebase(entries, true)
+}
+
+// rootsOf returns the roots of engine kind: its default and the extra
+// ones.
+func (l engineLayout) rootsOf(kind string) []string {
+	return append([]string{defaultEngineRoots()[kind]}, l.extra[kind]...)
+}
+
+// engineRootOf returns the engine root (of any kind, rootsOf) that the
+// clean host path p lies strictly below, or "".
+func (l engineLayout) engineRootOf(p string) string {
+	for _, kind := range EngineKinds() {
+		for _, r := range l.rootsOf(kind) {
+			if p != r && spec.Within(p, r) {
+				return r
+			}
+		}
+	}
+	return ""
 }
 
 // globEscape escapes the path.Match metacharacters of s.

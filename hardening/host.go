@@ -45,6 +45,14 @@ type HostFacts struct {
 	// container's, a directory may be shared; and not on the overlay its
 	// engine mounted for this very container, EngineOwnOverlay).
 	RootfsRootOf []int `json:"rootfsRootOf,omitempty"`
+	// RootfsOverlayNotEngineOwn is true when Rootfs was looked at, is an
+	// overlay mount, and no engine's own layout or records say it is this
+	// container's (rootfsEngineOwn: containerd's bundle, Docker's layer
+	// store, containers/storage's records). Inside an engine's store such
+	// an overlay is another container's, mounted whether or not a process
+	// runs in it (RefuseHostRootfs). False: the engine's own, not an
+	// overlay mount, or not looked at.
+	RootfsOverlayNotEngineOwn bool `json:"rootfsOverlayNotEngineOwn,omitempty"`
 	// ExistingDirs maps container paths (the policy's writablePaths) to
 	// true when the rootfs holds a real directory there, no component of
 	// the path being a symlink. Paths missing or false are not mounted.
@@ -225,6 +233,10 @@ func GatherHostFactsOf(bundle, id string, spec *specs.Spec, pol *Policy, rootfs 
 		return f, nil
 	}
 	GatherEngineRoots(EngineConfigDir(), &f)
+	bundleReal, err := filepath.EvalSymlinks(abs)
+	if err != nil {
+		bundleReal = abs
+	}
 	resolved := rootfs
 	if p := rootfsPath(spec, f); resolved == "" && p != "" {
 		if resolved, err = filepath.EvalSymlinks(p); err != nil {
@@ -234,10 +246,6 @@ func GatherHostFactsOf(bundle, id string, spec *specs.Spec, pol *Policy, rootfs 
 	if resolved != "" {
 		f.Rootfs = resolved
 		f.RootfsNotOverlayMount = !isOverlayMountRoot(resolved)
-		bundleReal, err := filepath.EvalSymlinks(abs)
-		if err != nil {
-			bundleReal = abs
-		}
 		f.RootfsOutsideBundle = !hardenedspec.Within(filepath.Clean(resolved), filepath.Clean(bundleReal))
 		f.ExistingDirs = map[string]bool{}
 		for _, p := range pol.WritablePaths {
@@ -270,8 +278,12 @@ func GatherHostFactsOf(bundle, id string, spec *specs.Spec, pol *Policy, rootfs 
 	}
 	// After MountSources: EngineOwnOverlay finds Docker's data root
 	// from the resolved source of the /etc/hosts bind.
-	if f.Rootfs != "" && !f.RootfsNotOverlayMount && !EngineOwnOverlay(spec, f, id) {
-		f.RootfsRootOf = processesRootedAt(f.Rootfs)
+	if f.Rootfs != "" && !f.RootfsNotOverlayMount {
+		layout := engineLayoutOf(pol, f)
+		if !rootfsEngineOwn(spec, f, id, bundleReal, layout.rootsOf(EngineDocker), layout.rootsOf(EngineContainersStorage)) {
+			f.RootfsOverlayNotEngineOwn = true
+			f.RootfsRootOf = processesRootedAt(f.Rootfs)
+		}
 	}
 	f.Namespaces = OpenNamespaceFiles(spec)
 	if pol.UserNamespace.Enabled {

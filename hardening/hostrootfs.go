@@ -137,7 +137,16 @@ func hostRootfsProblem(rootfs string, layout engineLayout) string {
 // owners). An overlay mount that is the root directory of a running
 // process (HostFacts.RootfsRootOf: another runtime's container; not
 // looked for on the overlay the engine mounted for this very container,
-// EngineOwnOverlay) is refused with no key.
+// EngineOwnOverlay) is refused with no key. Any other overlay mount
+// below an engine's root (of any kind, the defaults and engineLayout's
+// further roots) is refused unless the engine's own records say it is
+// this container's (HostFacts.RootfsOverlayNotEngineOwn: containerd's
+// bundle layout, Docker's layer store, containers/storage's
+// containers.json and userdata directory): an engine mounts a container's
+// overlay before it starts and keeps it mounted while it is stopped or
+// only created (podman mount, Buildah's working containers, ctr tasks),
+// and no process has it as its root then. An overlay mount outside every
+// engine root (a caller's own) is not looked at this way.
 //
 // Relaxed by: "allowRootfs" (host paths, exactly as resolved, that may be
 // a rootfs although they are refused here; the host-mounts rule still
@@ -153,6 +162,10 @@ func RefuseHostRootfs(s *specs.Spec, pol *Policy, f HostFacts, r *Report) error 
 	why := hostRootfsProblem(rootfs, layout)
 	if store := engineStoreOf(aliasVarRun(rootfs), layout); why == "" && store != "" && f.RootfsNotOverlayMount {
 		why = "lies in the engine store " + store + " and is not an overlay mount (the engine's merged directory): another container's or an image's files"
+	}
+	if root := layout.engineRootOf(aliasVarRun(rootfs)); why == "" && root != "" && f.RootfsOverlayNotEngineOwn {
+		why = "is an overlay mount in the engine root " + root + " that the engine's own records do not give to this container " +
+			"(another container's rootfs, mounted whether or not it runs: its files, and its upper layer writable)"
 	}
 	if why == "" && plainRootfsOutsideBundle(f) {
 		why = "is a plain directory outside the bundle (neither the bundle's own rootfs nor an engine's overlay mount): " +

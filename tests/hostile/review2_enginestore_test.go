@@ -52,12 +52,15 @@ func TestHostileRootfsInEngineStore(t *testing.T) {
 }
 
 // TestHostileRootfsInEngineStoreMergedRuns: the engine's own overlay mount
-// in its store (<layer>/merged, as Docker mounts it) is a rootfs as
-// before: the container runs and reads its files.
+// in its store (<layer>/merged, as Docker mounts it, its layer store
+// giving that layer to this container ID) is a rootfs as before: the
+// container runs and reads its files.
 func TestHostileRootfsInEngineStoreMergedRuns(t *testing.T) {
 	rt := testutil.NewRuntime(t)
 	b := testutil.NewBundle(t, "cat", "/layer-file")
+	id := rt.NewID()
 	dir := "/var/lib/docker/overlay2/review2layer"
+	record := "/var/lib/docker/image/overlay2/layerdb/mounts/" + id
 	b.Spec.Root.Path = dir + "/merged"
 	b.Write(t)
 	script := strings.Join([]string{
@@ -66,11 +69,13 @@ func TestHostileRootfsInEngineStoreMergedRuns(t *testing.T) {
 		"mkdir -p " + dir + "/diff " + dir + "/work " + dir + "/merged",
 		"cp -a " + b.Rootfs + " " + dir + "/lower",
 		"echo engine-layer > " + dir + "/diff/layer-file",
+		"mkdir -p " + record,
+		"echo review2layer > " + record + "/mount-id",
 		"mount -t overlay overlay -o lowerdir=" + dir + "/lower,upperdir=" + dir + "/diff,workdir=" + dir + "/work " + dir + "/merged",
 		`exec "$@"`,
 	}, "\n")
 	args := append([]string{"-m", "--propagation", "private", "sh", "-c", script, "sh", rt.Bin}, rt.Global()...)
-	args = append(args, "run", "--bundle", b.Dir, rt.NewID())
+	args = append(args, "run", "--bundle", b.Dir, id)
 	cmd := exec.CommandContext(context.Background(), "unshare", args...)
 	cmd.Env = append(os.Environ(), "HARDENED_AUDIT_LOG="+rt.Audit)
 	out, err := cmd.CombinedOutput()
