@@ -174,9 +174,10 @@ func rootfsSwapRace(t *testing.T, global ...string) {
 // the bundle was loaded, it was / when it was opened, it moved between
 // being opened and read back, or the writable-paths binds that an
 // earlier run saved in config.json (<bundle>/rootfs/tmp...) resolved
-// through the symlink to host directories.
+// through the symlink to host directories, or such a bind source
+// resolved elsewhere when it was pinned than when it was checked.
 func rootfsRaceRefusal(stderr string) bool {
-	for _, s := range []string{"is a symlink, which is not allowed", "rule host-rootfs", "no longer names the opened", "rule host-mounts"} {
+	for _, s := range []string{"is a symlink, which is not allowed", "rule host-rootfs", "no longer names the opened", "rule host-mounts", "as when it was checked"} {
 		if strings.Contains(stderr, s) {
 			return true
 		}
