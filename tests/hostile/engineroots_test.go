@@ -32,14 +32,22 @@ func engineRootsTree(t *testing.T, name string, files ...string) string {
 			t.Fatal(err)
 		}
 	}
-	for d := root; d != "/"; d = filepath.Dir(d) {
+	traversableTempParents(t, root)
+	return root
+}
+
+// traversableTempParents makes dir and its parents below the temporary
+// directory traversable by everyone (t.TempDir makes them 0700), as an
+// engine's root and the path to it are for a container's mapped root.
+func traversableTempParents(t *testing.T, dir string) {
+	t.Helper()
+	for d := dir; d != "/"; d = filepath.Dir(d) {
 		if strings.HasPrefix(d, os.TempDir()+"/") {
 			if err := os.Chmod(d, 0o755); err != nil {
 				t.Fatal(err)
 			}
 		}
 	}
-	return root
 }
 
 // engineRootsBind binds src at /mnt, in the pod engineRootsPodUID.

@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"github.com/opencontainers/runtime-spec/specs-go"
-	"golang.org/x/sys/unix"
 
 	"github.com/hardened-runtime/hardened/tests/testutil"
 )
@@ -61,20 +60,6 @@ func hotpathContainerdOverlay(t *testing.T, tasks, id string) (merged, upper str
 	if err := os.Chmod(layers, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	lower, work := filepath.Join(layers, "lower"), filepath.Join(layers, "work")
-	upper, merged = filepath.Join(layers, "diff"), filepath.Join(tasks, id, "rootfs")
-	testutil.BusyboxRootfs(t, lower)
-	for _, p := range []string{upper, work, merged} {
-		if err := os.MkdirAll(p, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := os.WriteFile(filepath.Join(upper, "secret"), []byte("victim's\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := unix.Mount("overlay", merged, "overlay", 0, "lowerdir="+lower+",upperdir="+upper+",workdir="+work); err != nil {
-		t.Skipf("overlay: %v", err)
-	}
-	t.Cleanup(func() { _ = unix.Unmount(merged, unix.MNT_DETACH) })
-	return merged, upper
+	merged = filepath.Join(tasks, id, "rootfs")
+	return merged, ovlUnusedOverlay(t, layers, merged)
 }

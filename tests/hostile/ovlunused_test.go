@@ -46,13 +46,7 @@ func ovlUnusedRoot(t *testing.T, name string) string {
 	if err := os.MkdirAll(root, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	for d := root; d != "/"; d = filepath.Dir(d) {
-		if strings.HasPrefix(d, os.TempDir()+"/") {
-			if err := os.Chmod(d, 0o755); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
+	traversableTempParents(t, root)
 	return root
 }
 
